@@ -1,0 +1,3 @@
+from deepdojo.cli import main
+
+main()

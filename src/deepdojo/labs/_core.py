@@ -1,0 +1,453 @@
+"""The lab contract: registry, ``LabContext``, claims and the runner.
+
+A lab is a function ``run(cfg, ctx)`` registered with :func:`register_lab`. It uses only the
+public library, records metrics, tables and figures on the context, and states claims whose
+rules are fixed in code before the run. :func:`run_lab` builds the context, runs the lab and
+writes ``runs/<lab>/<run-id>/`` (``result.json``, ``figures/*.png``, ``index.html``).
+The run is written into a hidden temp folder that is renamed into place only when complete,
+so a failed or interrupted run leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import re
+import shutil
+import statistics
+import sys
+import time
+import typing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from deepdojo.utils import atomic_write_bytes, atomic_write_json, atomic_write_text, environment
+from deepdojo.utils import resolve_device, seed_everything
+
+SCALES = ("smoke", "quick", "full")
+SEEDS_PER_SCALE = {"smoke": 1, "quick": 3, "full": 5}
+T = TypeVar("T")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+
+
+class LabError(ValueError):
+    """Bad lab name, config override or run folder; the message is one readable line."""
+
+
+@dataclass
+class Claim:
+    """One measured statement of a lab and its verdict.
+
+    ``value`` is the number the rule judges; ``values`` the per-seed numbers when the claim
+    is judged over several seeds (``value`` then defaults to their mean).
+    """
+
+    id: str
+    statement: str
+    rule: str
+    value: float | None
+    holds: bool
+    values: list[float] | None = None
+    mean: float | None = None
+    spread: float | None = None
+
+
+@dataclass
+class LabSpec:
+    """A registered lab: its name, questions, config dataclass and function."""
+
+    name: str
+    questions: tuple[str, ...]
+    config: type
+    fn: Callable[[Any, LabContext], None]
+    summary: str
+
+
+LABS: dict[str, LabSpec] = {}
+
+
+def register_lab(
+    name: str, *, questions: Sequence[str], config: type, summary: str | None = None
+) -> Callable[[Callable[[Any, LabContext], None]], Callable[[Any, LabContext], None]]:
+    """Register ``fn(cfg, ctx)`` as lab ``name`` answering ``questions`` (``"Q08"``...).
+
+    ``summary`` defaults to the first line of the function's docstring.
+    """
+    if not _ID_RE.match(name):
+        raise ValueError(f"lab name must be lowercase letters, digits, '-', '_' ; got {name!r}")
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"config for lab {name!r} must be a dataclass, got {config!r}")
+    bad = [q for q in questions if not re.fullmatch(r"Q(0[1-9]|1[0-9]|20)", q)]
+    if bad or not questions:
+        raise ValueError(f"questions for lab {name!r} must be ids Q01..Q20, got {questions!r}")
+
+    def wrap(fn: Callable[[Any, LabContext], None]) -> Callable[[Any, LabContext], None]:
+        if name in LABS and LABS[name].fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"lab {name!r} is already registered")
+        doc = (summary or (fn.__doc__ or "").strip().splitlines() or [""])[0]
+        text = summary if summary is not None else doc
+        LABS[name] = LabSpec(name, tuple(questions), config, fn, text.strip())
+        return fn
+
+    return wrap
+
+
+def get_lab(name: str) -> LabSpec:
+    """Return the registered lab ``name``; unknown names list the known ones."""
+    from deepdojo.labs import load_all
+
+    load_all()
+    if name not in LABS:
+        known = ", ".join(sorted(LABS)) or "none"
+        raise LabError(f"unknown lab {name!r}; registered labs: {known}")
+    return LABS[name]
+
+
+# ---------------------------------------------------------------- config overrides
+
+
+def _convert(key: str, text: str, tp: Any) -> Any:
+    """Parse ``text`` as type ``tp`` (bool, int, float, str, tuples/lists of those)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        inner = [a for a in args if a is not type(None)]
+        if type(None) in args and text.lower() in ("none", "null"):
+            return None
+        return _convert(key, text, inner[0])
+    if origin in (tuple, list):
+        parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
+        inner = args[0] if args else str
+        return origin(_convert(key, p.strip(), inner) for p in parts)
+    try:
+        if tp is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            return int(text)
+        if tp is float:
+            return float(text)
+        if tp is str:
+            return text
+    except ValueError:
+        pass
+    else:
+        raise LabError(f"--set {key}: unsupported field type {tp!r}")
+    name = getattr(tp, "__name__", str(tp))
+    raise LabError(f"--set {key}={text}: expected a value of type {name}")
+
+
+def make_config(config_cls: type, overrides: dict[str, str] | None = None) -> Any:
+    """Build ``config_cls`` with string ``overrides`` type-checked against its fields."""
+    overrides = overrides or {}
+    hints = typing.get_type_hints(config_cls)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    values: dict[str, Any] = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            raise LabError(
+                f"--set {key}: {config_cls.__name__} has no field {key!r}; "
+                f"fields: {', '.join(sorted(fields))}"
+            )
+        values[key] = _convert(key, str(text), hints[key])
+    return config_cls(**values)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+    """Parse ``["key=value", ...]`` into a dict; anything without ``=`` is an error."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise LabError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ---------------------------------------------------------------- the context
+
+
+class LabContext:
+    """What a lab gets besides its config: scale, seeds, device and the recorders.
+
+    Parameters
+    ----------
+    lab : str
+        The lab's registered name.
+    scale : {"smoke", "quick", "full"}
+        ``smoke`` checks plumbing in seconds, ``quick`` (default) is where claims are meant
+        to hold within about a minute on 2 CPU cores, ``full`` adds seeds and data.
+    seed : int
+        The base seed; ``seeds`` are ``seed, seed+1, ...`` (1/3/5 of them by scale).
+    device : str
+        ``"cpu"`` unless the user asks for ``"cuda"``.
+    out_dir : Path
+        The folder the run is being written to (figures go to ``out_dir/figures``).
+    progress : {"auto", "on", "off"}
+        Progress bars; ``auto`` shows them only on a terminal.
+    """
+
+    def __init__(
+        self,
+        lab: str,
+        *,
+        scale: str = "quick",
+        seed: int = 0,
+        device: str = "cpu",
+        out_dir: str | Path,
+        progress: str = "auto",
+    ) -> None:
+        if scale not in SCALES:
+            raise LabError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        if progress not in ("auto", "on", "off"):
+            raise LabError(f"progress must be auto, on or off, got {progress!r}")
+        self.lab = lab
+        self.scale = scale
+        self.seed = seed
+        self.device = str(resolve_device(device))
+        self.out_dir = Path(out_dir)
+        self.show_progress = sys.stderr.isatty() if progress == "auto" else progress == "on"
+        self.metrics: dict[str, Any] = {}
+        self.tables: dict[str, list[dict[str, Any]]] = {}
+        self.figures: list[dict[str, str]] = []
+        self.claims: list[Claim] = []
+        self.notes: list[str] = []
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds to use at this scale: ``[seed, seed+1, ...]``."""
+        return [self.seed + i for i in range(SEEDS_PER_SCALE[self.scale])]
+
+    def pick(self, smoke: T, quick: T, full: T) -> T:
+        """Choose a size by scale: ``n = ctx.pick(smoke=2, quick=20, full=100)``."""
+        return {"smoke": smoke, "quick": quick, "full": full}[self.scale]
+
+    def metric(self, name: str, value: Any) -> None:
+        """Record a named number (or small JSON-able value)."""
+        self.metrics[name] = _plain(value)
+
+    def table(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Record a table as a list of dicts (one dict per row, same keys)."""
+        self.tables[name] = [{k: _plain(v) for k, v in row.items()} for row in rows]
+
+    def figure(self, name: str, fig: Any, caption: str = "") -> Path:
+        """Save a matplotlib figure as ``figures/<name>.png`` (atomically) and close it."""
+        if not _ID_RE.match(name):
+            raise ValueError(f"figure name must be lowercase letters/digits/-/_, got {name!r}")
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        rel = f"figures/{name}.png"
+        path = atomic_write_bytes(self.out_dir / rel, buf.getvalue())
+        self.figures = [f for f in self.figures if f["name"] != name]
+        self.figures.append({"name": name, "path": rel, "caption": caption})
+        return path
+
+    def claim(
+        self,
+        id: str,
+        statement: str,
+        *,
+        rule: str,
+        holds: bool,
+        value: float | None = None,
+        values: Sequence[float] | None = None,
+    ) -> Claim:
+        """State a claim with its fixed ``rule``, the measured ``value`` and the verdict.
+
+        Give ``values`` (one per seed) for noisy claims: their mean and spread (max - min)
+        are recorded and ``value`` defaults to the mean.
+        """
+        if not _ID_RE.match(id):
+            raise ValueError(f"claim id must be lowercase letters/digits/-/_, got {id!r}")
+        if any(c.id == id for c in self.claims):
+            raise ValueError(f"claim {id!r} was already stated in this run")
+        mean = spread = None
+        vals = None
+        if values is not None:
+            vals = [float(v) for v in values]
+            if not vals:
+                raise ValueError(f"claim {id!r}: values is empty")
+            mean = statistics.fmean(vals)
+            spread = max(vals) - min(vals)
+            value = mean if value is None else value
+        c = Claim(
+            id=id,
+            statement=statement,
+            rule=rule,
+            value=None if value is None else float(value),
+            holds=bool(holds),
+            values=vals,
+            mean=mean,
+            spread=spread,
+        )
+        self.claims.append(c)
+        return c
+
+    def log(self, message: str) -> None:
+        """A note kept in the result (and printed when progress is shown)."""
+        self.notes.append(message)
+        if self.show_progress:
+            print(f"[{self.lab}] {message}", file=sys.stderr)
+
+    def progress(
+        self, iterable: Iterable[T], description: str = "", total: int | None = None
+    ) -> Iterator[T]:
+        """Wrap ``iterable`` in a rich progress bar (quiet when not on a terminal)."""
+        if not self.show_progress:
+            yield from iterable
+            return
+        from rich.progress import track
+
+        yield from track(iterable, description=f"{self.lab}: {description}", total=total)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------- the runner
+
+
+@dataclass
+class RunResult:
+    """Where a run was written and its ``result.json`` content."""
+
+    path: Path
+    result: dict[str, Any] = field(repr=False)
+
+    @property
+    def claims(self) -> list[dict[str, Any]]:
+        return self.result["claims"]
+
+
+def _new_run_id(lab_dir: Path, seed: int, scale: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{scale}-s{seed}"
+    run_id, n = base, 1
+    while (lab_dir / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def reproduce_command(lab: str, scale: str, seed: int, overrides: dict[str, str]) -> str:
+    """The CLI line that reruns this exact configuration."""
+    parts = ["deepdojo", "run", lab, "--scale", scale, "--seed", str(seed)]
+    for k, v in overrides.items():
+        parts += ["--set", f"{k}={v}"]
+    return " ".join(parts)
+
+
+def run_lab(
+    name: str,
+    *,
+    scale: str = "quick",
+    seed: int = 0,
+    overrides: dict[str, str] | None = None,
+    out: str | Path = "runs",
+    device: str = "cpu",
+    progress: str = "auto",
+) -> RunResult:
+    """Run lab ``name`` and write ``<out>/<name>/<run-id>/``; return the path and result.
+
+    The config is built from the lab's dataclass with ``overrides`` (strings, type-checked).
+    """
+    from deepdojo.labs._runpage import render_run_page
+
+    spec = get_lab(name)
+    overrides = dict(overrides or {})
+    cfg = make_config(spec.config, overrides)
+    lab_dir = Path(out) / name
+    run_id = _new_run_id(lab_dir, seed, scale)
+    final = lab_dir / run_id
+    tmp = lab_dir / f".{run_id}.partial"
+    tmp.mkdir(parents=True)
+    try:
+        ctx = LabContext(
+            name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
+        )
+        seed_everything(seed)
+        started = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        spec.fn(cfg, ctx)
+        seconds = time.perf_counter() - t0
+        result = {
+            "lab": name,
+            "run_id": run_id,
+            "questions": list(spec.questions),
+            "summary": spec.summary,
+            "scale": scale,
+            "seed": seed,
+            "seeds": ctx.seeds,
+            "device": ctx.device,
+            "config": dataclasses.asdict(cfg),
+            "overrides": overrides,
+            "command": reproduce_command(name, scale, seed, overrides),
+            "environment": environment(),
+            "started": started.isoformat(timespec="seconds"),
+            "timings": {"total_s": round(seconds, 3)},
+            "metrics": ctx.metrics,
+            "tables": ctx.tables,
+            "figures": ctx.figures,
+            "claims": [dataclasses.asdict(c) for c in ctx.claims],
+            "notes": ctx.notes,
+        }
+        atomic_write_json(tmp / "result.json", result)
+        atomic_write_text(tmp / "index.html", render_run_page(result))
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    import json
+
+    return RunResult(final, json.loads((final / "result.json").read_text()))
+
+
+def latest_runs(runs_dir: str | Path) -> dict[str, Path]:
+    """The newest complete run folder of each lab under ``runs_dir`` (by ``started`` time)."""
+    import json
+
+    runs_dir = Path(runs_dir)
+    found: dict[str, tuple[str, Path]] = {}
+    if not runs_dir.is_dir():
+        return {}
+    for result in runs_dir.glob("*/*/result.json"):
+        if result.parent.name.startswith("."):
+            continue
+        try:
+            data = json.loads(result.read_text())
+        except (OSError, ValueError):
+            continue
+        key = (data.get("started", ""), result.parent.name)
+        lab = data.get("lab", result.parent.parent.name)
+        if lab not in found or key > (found[lab][0], found[lab][1].name):
+            found[lab] = (key[0], result.parent)
+    return {lab: p for lab, (_, p) in sorted(found.items())}
+
+
+def load_result(run_dir: str | Path) -> dict[str, Any]:
+    """Read ``result.json`` of a run folder; a missing or broken file is a LabError."""
+    import json
+
+    path = Path(run_dir) / "result.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LabError(f"{path}: no result.json (is this a run folder?)") from None
+    except ValueError as e:
+        raise LabError(f"{path}: not valid JSON ({e})") from None
