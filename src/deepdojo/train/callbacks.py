@@ -1,0 +1,55 @@
+"""Trainer callbacks: hooks named after the steps of a training step.
+
+The Trainer calls, in order::
+
+    on_fit_start
+      on_epoch_start
+        on_batch_start -> forward, loss -> backward -> on_after_backward
+          -> (clip) -> on_before_optimizer_step -> step, zero_grad -> on_batch_end
+      (validation) -> on_validation_end
+      on_epoch_end
+    on_fit_end
+
+Every hook receives the trainer first; subclass :class:`Callback` and override what you need.
+A callback may set ``trainer.should_stop = True`` to end training after the current epoch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from deepdojo.train.trainer import Trainer
+
+
+class Callback:
+    """Base class with no-op hooks. ``logs``/``metrics`` dicts may be extended in place."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Before the first epoch (model already on its device)."""
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+        """Before the first batch of ``epoch`` (0-based)."""
+
+    def on_batch_start(self, trainer: Trainer, batch_idx: int, batch: Any) -> None:
+        """Before the forward pass of one batch."""
+
+    def on_after_backward(self, trainer: Trainer) -> None:
+        """Gradients are populated and not yet clipped: the place to inspect them."""
+
+    def on_before_optimizer_step(self, trainer: Trainer, optimizer: torch.optim.Optimizer) -> None:
+        """After clipping, just before ``optimizer.step()``."""
+
+    def on_batch_end(self, trainer: Trainer, batch_idx: int, logs: dict[str, Any]) -> None:
+        """After the step; ``logs`` holds at least ``loss`` (a float) for this batch."""
+
+    def on_validation_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        """After validation; ``metrics`` holds ``val_loss`` and other ``val_*`` values."""
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        """End of ``epoch``; ``logs`` is the history record for it (add keys freely)."""
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """After the last epoch (or an early stop)."""
