@@ -21,12 +21,18 @@ import time
 import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from deepdojo.utils import atomic_write_bytes, atomic_write_json, atomic_write_text, environment
-from deepdojo.utils import resolve_device, seed_everything
+from deepdojo.utils import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    environment,
+    resolve_device,
+    seed_everything,
+)
 
 SCALES = ("smoke", "quick", "full")
 SEEDS_PER_SCALE = {"smoke": 1, "quick": 3, "full": 5}
@@ -336,7 +342,7 @@ class RunResult:
 
 
 def _new_run_id(lab_dir: Path, seed: int, scale: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{scale}-s{seed}"
     run_id, n = base, 1
     while (lab_dir / run_id).exists():
@@ -382,7 +388,7 @@ def run_lab(
             name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
         )
         seed_everything(seed)
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         t0 = time.perf_counter()
         spec.fn(cfg, ctx)
         seconds = time.perf_counter() - t0

@@ -1,0 +1,90 @@
+"""CLI: commands, exit codes and one-line error messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+from typer.testing import CliRunner
+
+from deepdojo.cli import app
+from deepdojo.labs import LABS, register_lab
+
+runner = CliRunner()
+
+
+@dataclass
+class CliToyConfig:
+    n: int = 2  # a number the lab echoes
+
+
+@pytest.fixture()
+def cli_lab():
+    def run(cfg, ctx):
+        """Echo a config value as a claim."""
+        ctx.claim("echo", "n is echoed", rule="value == n", holds=True, value=cfg.n)
+
+    register_lab("test-cli-toy", questions=("Q09",), config=CliToyConfig)(run)
+    yield "test-cli-toy"
+    LABS.pop("test-cli-toy", None)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_help_for_every_command():
+    for cmd in ([], ["labs"], ["run"], ["report"], ["questions"], ["show"]):
+        result = invoke(*cmd, "--help")
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
+
+
+def test_labs_lists_registered(cli_lab):
+    result = invoke("labs")
+    assert result.exit_code == 0
+    assert "test-cli-toy" in result.output and "Q09" in result.output
+
+
+def test_run_with_set_writes_run(cli_lab, tmp_path):
+    result = invoke("run", cli_lab, "--scale", "smoke", "--set", "n=7", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "holds" in result.output
+    runs = list((tmp_path / cli_lab).iterdir())
+    assert len(runs) == 1
+    assert '"n": 7' in (runs[0] / "result.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "no-such-lab"], "unknown lab 'no-such-lab'"),
+        (["run", "test-cli-toy", "--set", "n=abc"], "expected a value of type int"),
+        (["run", "test-cli-toy", "--set", "m=1"], "has no field 'm'"),
+        (["run", "test-cli-toy", "--set", "n"], "--set expects key=value"),
+        (["run", "test-cli-toy", "--scale", "huge"], "--scale must be smoke, quick or full"),
+        (["run"], "name at least one lab"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(cli_lab, tmp_path, args, message):
+    result = invoke(*args, "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not any(p.name.startswith(".") for p in tmp_path.rglob("*"))
+
+
+def test_debug_shows_traceback(cli_lab):
+    result = invoke("--debug", "run", "no-such-lab")
+    assert result.exit_code != 0 and result.exit_code != 2
+    assert "unknown lab" in str(result.exception)
+
+
+def test_python_dash_m_works():
+    proc = subprocess.run([sys.executable, "-m", "deepdojo", "run", "x-unknown"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: unknown lab 'x-unknown'")
