@@ -1,1 +1,38 @@
-"""deepdojo.data."""
+"""deepdojo.data: bundled and generated datasets, seeded splits and real-format loaders.
+
+Nothing here downloads: digits, breast cancer and the sample photos ship with scikit-learn,
+MNIST-1D is generated from the ``mnist1d`` package's templates, and the format loaders read
+files the user gives.
+"""
+
+from deepdojo.data.datasets import (
+    DataSplits,
+    Split,
+    load_breast_cancer,
+    load_digits,
+    load_mnist1d,
+    sample_images,
+    train_val_test_split,
+)
+from deepdojo.data.formats import (
+    DataFormatError,
+    load_cifar10_batch,
+    load_csv,
+    load_mnist_idx,
+    read_idx,
+)
+
+__all__ = [
+    "DataFormatError",
+    "DataSplits",
+    "Split",
+    "load_breast_cancer",
+    "load_cifar10_batch",
+    "load_csv",
+    "load_digits",
+    "load_mnist1d",
+    "load_mnist_idx",
+    "read_idx",
+    "sample_images",
+    "train_val_test_split",
+]
