@@ -1,1 +1,3 @@
 """deepdojo.nn."""
+
+from deepdojo.nn.gru import GRU, GRUCell  # noqa: E402,F401
