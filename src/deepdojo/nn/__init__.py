@@ -1,3 +1,11 @@
 """deepdojo.nn."""
 
 from deepdojo.nn.gru import GRU, GRUCell  # noqa: E402,F401
+from deepdojo.nn.residual import ResidualBlock  # noqa: E402,F401
+from deepdojo.nn.losses import (  # noqa: E402,F401
+    ClassBalancedLoss,
+    FocalLoss,
+    LDAMLoss,
+    LogitAdjustedLoss,
+    effective_number_weights,
+)
