@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from deepdojo.data import (
-    datasets,
     DataSplits,
     Split,
+    datasets,
     load_breast_cancer,
     load_digits,
     load_mnist1d,
@@ -193,5 +193,5 @@ def test_sample_images():
     assert len(images) == 2
     for img in images:
         assert img.ndim == 3 and img.shape[0] == 3 and img.dtype == torch.float32
-        assert 0.0 <= img.min().item() and img.max().item() <= 1.0
+        assert img.min().item() >= 0.0 and img.max().item() <= 1.0
         assert img.std().item() > 0.05  # real photos, not blank

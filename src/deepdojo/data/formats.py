@@ -235,7 +235,7 @@ def load_csv(path: PathLike, *, target: str) -> tuple[torch.Tensor, torch.Tensor
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = _csv_header(reader, path, target)
         target_ix = header.index(target)
