@@ -1,1 +1,21 @@
-"""deepdojo.train."""
+"""deepdojo.train: a lean, explicit Trainer and its engine (optimizers, schedules, clipping,
+the non-finite guard, checkpoints, LR range test)."""
+
+from deepdojo.train import schedules
+from deepdojo.train.callbacks import Callback
+from deepdojo.train.history import History
+from deepdojo.train.metrics import accuracy
+from deepdojo.train.optim import make_optimizer
+from deepdojo.train.schedules import Schedule, warmup_cosine
+from deepdojo.train.trainer import Trainer
+
+__all__ = [
+    "Callback",
+    "History",
+    "Schedule",
+    "Trainer",
+    "accuracy",
+    "make_optimizer",
+    "schedules",
+    "warmup_cosine",
+]

@@ -1,0 +1,110 @@
+"""How the Trainer walks over data: in-memory ``(X, y)`` by index, or any DataLoader.
+
+In-memory data is shuffled by index with a seeded ``torch.Generator`` and sliced per batch: no
+``DataLoader``, no collate, no worker processes. The permutation of epoch ``e`` depends only on
+``(seed, e)``, so a resumed run sees exactly the same order and can jump to batch ``k``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def as_tensor(value: Any, name: str) -> torch.Tensor:
+    """A tensor from a tensor or a NumPy array (no copy when possible)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(value).__name__}")
+
+
+class InMemoryData:
+    """``(X, y)`` held as two tensors of equal length ``N``, batched by index.
+
+    Parameters
+    ----------
+    X : Tensor or ndarray, shape ``(N, ...)``
+    y : Tensor or ndarray, shape ``(N, ...)``
+    """
+
+    def __init__(self, X: Any, y: Any) -> None:
+        self.X = as_tensor(X, "X")
+        self.y = as_tensor(y, "y")
+        if self.X.shape[0] != self.y.shape[0]:
+            raise ValueError(
+                f"X and y must have the same number of rows, got {self.X.shape[0]} and "
+                f"{self.y.shape[0]}"
+            )
+        if self.X.shape[0] == 0:
+            raise ValueError("data is empty (0 rows)")
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def to(self, device: torch.device) -> InMemoryData:
+        """Move both tensors once, so batches are sliced on the device."""
+        return InMemoryData(self.X.to(device), self.y.to(device))
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+    def order(self, shuffle: bool, seed: int, epoch: int) -> torch.Tensor | None:
+        """The index order of ``epoch``: a seeded permutation, or ``None`` (identity)."""
+        if not shuffle:
+            return None
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        return torch.randperm(len(self), generator=gen).to(self.X.device)
+
+    def batches(
+        self, batch_size: int, order: torch.Tensor | None, start: int = 0
+    ) -> Iterator[Batch]:
+        """Yield ``(X_b, y_b)`` from batch index ``start`` on."""
+        for lo in range(start * batch_size, len(self), batch_size):
+            if order is None:
+                yield self.X[lo : lo + batch_size], self.y[lo : lo + batch_size]
+            else:
+                idx = order[lo : lo + batch_size]  # (B,)
+                yield self.X[idx], self.y[idx]
+
+
+def make_data(data: Any, name: str = "data") -> InMemoryData | DataLoader:
+    """Accept a DataLoader, an ``(X, y)`` pair (tuple, list, ``Split``) or anything with ``.X``/
+    ``.y``; anything else is a TypeError naming ``name``."""
+    if isinstance(data, (DataLoader, InMemoryData)):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return InMemoryData(data[0], data[1])
+    if hasattr(data, "X") and hasattr(data, "y"):
+        return InMemoryData(data.X, data.y)
+    raise TypeError(
+        f"{name} must be a DataLoader or an (X, y) pair of tensors/arrays, got "
+        f"{type(data).__name__}"
+    )
+
+
+def loader_batches(loader: DataLoader, start: int = 0) -> Iterator[Batch]:
+    """Yield ``(inputs, targets)`` from a DataLoader, skipping the first ``start`` batches."""
+    it = iter(loader)
+    for batch in itertools.islice(it, start, None):
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError("a DataLoader given to the Trainer must yield (inputs, targets) pairs")
+        yield batch[0], batch[1]
+
+
+def num_batches(data: InMemoryData | DataLoader, batch_size: int) -> int | None:
+    """Batches per epoch, or ``None`` when the loader has no length."""
+    if isinstance(data, InMemoryData):
+        return data.num_batches(batch_size)
+    try:
+        return len(data)
+    except TypeError:
+        return None

@@ -1,0 +1,119 @@
+"""Optimizers by name, with parameter groups that skip weight decay on biases and norms.
+
+Weight decay pulls every weight toward zero. On a bias or a normalization scale/shift that pull
+has no regularizing effect worth having (they do not grow the function's capacity) and can hurt,
+so by default :func:`make_optimizer` puts them in a group with ``weight_decay=0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
+
+_NORM_TYPES = (
+    nn.modules.batchnorm._NormBase,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.LocalResponseNorm,
+    nn.RMSNorm,
+)
+
+
+def optimizer_names() -> list[str]:
+    """Names :func:`make_optimizer` accepts."""
+    return sorted(_OPTIMIZERS)
+
+
+def no_decay_names(model: nn.Module) -> set[str]:
+    """Qualified names of parameters that should get no weight decay: every bias, every
+    parameter of a normalization layer, and any 1-D parameter (scales, shifts)."""
+    names: set[str] = set()
+    for mod_name, module in model.named_modules():
+        for p_name, p in module.named_parameters(recurse=False):
+            full = f"{mod_name}.{p_name}" if mod_name else p_name
+            if isinstance(module, _NORM_TYPES) or p_name.endswith("bias") or p.ndim <= 1:
+                names.add(full)
+    return names
+
+
+def param_groups(
+    model: nn.Module, weight_decay: float, *, decay_bias_and_norm: bool = False
+) -> list[dict[str, Any]]:
+    """Split ``model``'s trainable parameters into a decayed and a non-decayed group.
+
+    Returns ``[{"params": decayed, "weight_decay": weight_decay}, {"params": rest,
+    "weight_decay": 0.0}]`` (empty groups dropped). With ``decay_bias_and_norm=True`` there is
+    a single group.
+    """
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if decay_bias_and_norm:
+        return [{"params": [p for _, p in params], "weight_decay": weight_decay}]
+    skip = no_decay_names(model)
+    decay = [p for n, p in params if n not in skip]
+    rest = [p for n, p in params if n in skip]
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    groups.append({"params": rest, "weight_decay": 0.0})
+    return [g for g in groups if g["params"]]
+
+
+def make_optimizer(
+    name: str,
+    params_or_groups: nn.Module | Iterable[Any],
+    lr: float,
+    *,
+    weight_decay: float = 0.0,
+    decay_bias_and_norm: bool = False,
+    **kw: Any,
+) -> torch.optim.Optimizer:
+    """Build a torch optimizer by name.
+
+    Parameters
+    ----------
+    name : {"sgd", "adam", "adamw", "rmsprop", "adagrad"}
+        ``torch.optim`` class to use. Extra keywords go to it (``momentum=0.9``,
+        ``nesterov=True``, ``betas=(0.9, 0.999)``, ``alpha=0.99``, ...).
+    params_or_groups : nn.Module, iterable of parameters, or list of group dicts
+        A module gets two groups (see :func:`param_groups`): weight decay on weights, none on
+        biases and normalization parameters. Group dicts are passed through, so per-group
+        learning rates work: ``[{"params": backbone.parameters(), "lr": 1e-4},
+        {"params": head.parameters()}]`` (groups without ``lr`` use ``lr``).
+    lr : float
+        Default learning rate (> 0).
+    weight_decay : float
+        Decay for the decayed group (a module) or for every group lacking its own.
+    decay_bias_and_norm : bool
+        Apply ``weight_decay`` to biases and norm parameters too (module input only).
+    """
+    key = name.lower() if isinstance(name, str) else name
+    if key not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {optimizer_names()}, got {name!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if isinstance(params_or_groups, nn.Module):
+        groups: Any = param_groups(
+            params_or_groups, weight_decay, decay_bias_and_norm=decay_bias_and_norm
+        )
+    else:
+        groups = list(params_or_groups)
+        if groups and isinstance(groups[0], dict):
+            groups = [{**g, "params": list(g["params"])} for g in groups]
+            for g in groups:
+                g.setdefault("weight_decay", weight_decay)
+        else:
+            groups = [{"params": groups, "weight_decay": weight_decay}]
+    if not groups:
+        raise ValueError("params_or_groups holds no trainable parameters")
+    return _OPTIMIZERS[key](groups, lr=lr, **kw)

@@ -1,0 +1,376 @@
+"""The Trainer: a lean, explicit training loop with hooks named after its steps.
+
+One training step (:meth:`Trainer._train_step`) reads top to bottom::
+
+    forward -> loss (+ penalty) -> backward -> on_after_backward -> non-finite check
+      -> clip -> on_before_optimizer_step -> optimizer.step -> (per-batch schedule)
+      -> zero_grad -> log
+
+Everything else (schedules, clipping, the non-finite guard, checkpoints, logging) plugs in at
+those named steps. In-memory ``(X, y)`` data is shuffled by index with a seeded generator and
+sliced per batch; DataLoaders are iterated as given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from deepdojo.train.callbacks import Callback
+from deepdojo.train.data import InMemoryData, loader_batches, make_data, num_batches
+from deepdojo.train.history import History
+from deepdojo.train.metrics import MetricFn, default_metrics
+from deepdojo.train.optim import make_optimizer
+from deepdojo.train.progress import EpochBar, want_progress
+from deepdojo.train.schedules import build_scheduler, step_scheduler
+from deepdojo.utils import resolve_device, seed_everything
+
+_HOOKS = (
+    "on_fit_start", "on_epoch_start", "on_batch_start", "on_after_backward",
+    "on_before_optimizer_step", "on_batch_end", "on_validation_end", "on_epoch_end",
+    "on_fit_end",
+)  # fmt: skip
+_PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Trainer:
+    """Train a model on in-memory tensors or a DataLoader.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps a batch of inputs ``(B, ...)`` to outputs ``(B, ...)``; moved to ``device``.
+    loss_fn : callable
+        ``loss_fn(outputs, targets) -> scalar tensor`` (mean over the batch).
+    optimizer : torch.optim.Optimizer or str
+        An optimizer over ``model``'s parameters, or a name for :func:`make_optimizer`
+        (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"``) built with ``lr``.
+    lr : float
+        Learning rate when ``optimizer`` is a name.
+    scheduler : Schedule, torch LRScheduler, ReduceLROnPlateau or None
+        See :mod:`deepdojo.train.schedules`; stepped per batch or per epoch as it requires.
+    callbacks : sequence of Callback
+        Called at the named steps (see :mod:`deepdojo.train.callbacks`).
+    regularizer : callable or None
+        ``regularizer(model) -> scalar`` added to the loss before backward (e.g.
+        :class:`deepdojo.nn.regularization.Regularizer`).
+    clip : ClipGrad or None
+        Gradient clipping/normalization applied after ``on_after_backward``.
+    metrics : dict or None
+        ``name -> fn(outputs, targets) -> float``; default ``{"acc": accuracy}`` for
+        classification-shaped outputs/targets (decided on the first batch).
+    precision : {"32", "bf16", "fp16"}
+        Autocast dtype of forward and loss; ``"fp16"`` also uses a GradScaler on CUDA.
+    compile : bool
+        Run the forward pass through ``torch.compile(model)``.
+    device : str or torch.device
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda[:N]"``.
+    seed : int
+        ``fit`` seeds Python, NumPy and torch with it and draws the data order from it: the same
+        seed gives the same history on CPU.
+    progress : {"auto", "on", "off"}
+        A rich progress bar on stderr; ``"auto"`` shows it only on a terminal.
+    guard : NonFiniteGuard, bool or None
+        The non-finite guard (on by default): skips steps with NaN/Inf loss or gradients.
+    log_dir : path or None
+        When given, per-epoch metrics go to ``metrics.jsonl`` and ``metrics.csv`` there.
+
+    Attributes
+    ----------
+    history : History
+        Per-epoch records of the last ``fit``.
+    epoch, global_step : int
+        Current epoch (0-based) and number of optimizer steps taken.
+    should_stop : bool
+        Set by a callback to stop after the current epoch.
+    last_loss : float
+        Loss of the last training batch.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        optimizer: torch.optim.Optimizer | str = "adam",
+        *,
+        lr: float = 1e-3,
+        scheduler: Any = None,
+        callbacks: Sequence[Callback] = (),
+        regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
+        clip: Any = None,
+        metrics: dict[str, MetricFn] | None = None,
+        precision: str = "32",
+        compile: bool = False,
+        device: str | torch.device = "auto",
+        seed: int = 0,
+        progress: str = "auto",
+        guard: Any = True,
+        log_dir: Any = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be '32', 'bf16' or 'fp16', got {precision!r}")
+        want_progress(progress)  # validates the value early
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        if isinstance(optimizer, torch.optim.Optimizer):
+            self.optimizer = optimizer
+        else:
+            self.optimizer = make_optimizer(optimizer, self.model, lr)
+        self.loss_fn = loss_fn
+        self.scheduler_spec = scheduler
+        self.scheduler: Any = None
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        self.regularizer = regularizer
+        self.clip = clip
+        self.metrics = metrics
+        self.precision = precision
+        self.compile = compile
+        self.seed = seed
+        self.progress = progress
+        self.guard = guard
+        self.log_dir = log_dir
+        self.history = History()
+        self.epoch = 0
+        self.global_step = 0
+        self.should_stop = False
+        self.last_loss = float("nan")
+        self._forward: Callable[..., torch.Tensor] = (
+            torch.compile(self.model) if compile else self.model
+        )
+        self._metric_fns: dict[str, MetricFn] | None = metrics
+        self._hooks = self._bind_hooks()
+
+    # ------------------------------------------------------------------ callbacks
+    def _bind_hooks(self) -> dict[str, list[Callable[..., None]]]:
+        """Per hook, the bound methods of callbacks that override it (skipping no-ops is what
+        keeps an idle hook free)."""
+        bound: dict[str, list[Callable[..., None]]] = {}
+        for name in _HOOKS:
+            base = getattr(Callback, name)
+            bound[name] = [
+                getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base
+            ]
+        return bound
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for fn in self._hooks[hook]:
+            fn(self, *args)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        train_data: Any,
+        val_data: Any = None,
+        *,
+        epochs: int,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        checkpoint_dir: Any = None,
+        resume: bool = False,
+    ) -> History:
+        """Train for ``epochs`` epochs and return the :class:`History`.
+
+        Parameters
+        ----------
+        train_data, val_data : DataLoader or (X, y)
+            ``X`` of shape ``(N, ...)``, ``y`` of shape ``(N, ...)``, tensors or arrays.
+            In-memory data is moved to the device once, shuffled by index with a generator
+            seeded from ``(seed, epoch)`` and sliced into batches of ``batch_size``.
+        epochs : int
+            Total number of epochs (a resumed run continues up to this number).
+        batch_size : int
+            Batch size for in-memory data (a DataLoader keeps its own).
+        shuffle : bool
+            Shuffle in-memory training data each epoch.
+        checkpoint_dir : path or None
+            Save checkpoints there (see :mod:`deepdojo.train.checkpoint`).
+        resume : bool
+            Continue from the newest good checkpoint in ``checkpoint_dir`` if there is one.
+        """
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        train = self._prepare(train_data, "train_data")
+        val = None if val_data is None else self._prepare(val_data, "val_data")
+        steps_per_epoch = num_batches(train, batch_size) or 1
+        self._start_fit(steps_per_epoch, epochs)
+        with EpochBar(want_progress(self.progress)) as bar:
+            self._call("on_fit_start")
+            for epoch in range(self.epoch, epochs):
+                self.epoch = epoch
+                bar.start_epoch(epoch, epochs, num_batches(train, batch_size))
+                record = self._train_epoch(train, epoch, batch_size, shuffle, bar)
+                self._end_epoch(record, val, batch_size)
+                bar.end_epoch(record)
+                if self.should_stop:
+                    break
+            self._call("on_fit_end")
+        return self.history
+
+    def _prepare(self, data: Any, name: str) -> InMemoryData | DataLoader:
+        batches = make_data(data, name)
+        return batches.to(self.device) if isinstance(batches, InMemoryData) else batches
+
+    def _start_fit(self, steps_per_epoch: int, epochs: int) -> None:
+        """Seed, reset the counters and build the scheduler for this fit."""
+        seed_everything(self.seed)
+        self.history = History()
+        self.epoch = self.global_step = 0
+        self.should_stop = False
+        self.scheduler, self._sched_interval = build_scheduler(
+            self.scheduler_spec, self.optimizer, steps_per_epoch, epochs
+        )
+
+    def _epoch_batches(
+        self, train: InMemoryData | DataLoader, epoch: int, batch_size: int, shuffle: bool
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if isinstance(train, InMemoryData):
+            return train.batches(batch_size, train.order(shuffle, self.seed, epoch))
+        return loader_batches(train)
+
+    def _train_epoch(
+        self, train: Any, epoch: int, batch_size: int, shuffle: bool, bar: EpochBar
+    ) -> dict[str, Any]:
+        """Run every batch of one epoch; return the epoch's partial record."""
+        self.model.train()
+        self._call("on_epoch_start", epoch)
+        start = time.perf_counter()
+        totals: dict[str, float] = {}
+        seen = 0
+        for batch_idx, (inputs, targets) in enumerate(
+            self._epoch_batches(train, epoch, batch_size, shuffle)
+        ):
+            inputs = inputs.to(self.device, non_blocking=True)
+            targets = targets.to(self.device, non_blocking=True)
+            self._call("on_batch_start", batch_idx, (inputs, targets))
+            logs = self._train_step(inputs, targets)
+            n = len(targets)
+            for k, v in logs.items():
+                totals[k] = totals.get(k, 0.0) + v * n
+            seen += n
+            self._call("on_batch_end", batch_idx, logs)
+            bar.advance(logs["loss"])
+        record: dict[str, Any] = {"epoch": epoch}
+        record.update({f"train_{k}": v / max(seen, 1) for k, v in totals.items()})
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["time_s"] = time.perf_counter() - start
+        return record
+
+    def _train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        """One optimizer step on one batch; returns ``{"loss": ..., <metric>: ...}``."""
+        # 1. forward: outputs (B, ...) under autocast when precision asks for it
+        with self._autocast():
+            outputs = self._forward(inputs)
+            # 2. loss: the data term, plus an explicit penalty (L1/L2) when configured
+            loss = self.loss_fn(outputs, targets)
+            if self.regularizer is not None:
+                loss = loss + self.regularizer(self.model)
+        # 3. backward: populate .grad
+        loss.backward()
+        # 4. inspect: gradients are complete and untouched
+        self._call("on_after_backward")
+        # 5. clip / normalize gradients
+        if self.clip is not None:
+            self.clip(self.model.parameters())
+        # 6. last look before the update
+        self._call("on_before_optimizer_step", self.optimizer)
+        # 7. step: update the weights (and a per-batch schedule)
+        self.optimizer.step()
+        if self.scheduler is not None and self._sched_interval == "batch":
+            step_scheduler(self.scheduler)
+        # 8. zero_grad: free the gradients before the next forward
+        self.optimizer.zero_grad(set_to_none=True)
+        self.global_step += 1
+        # 9. log: the batch loss and metrics as Python floats
+        self.last_loss = loss.item()
+        return self._batch_logs(self.last_loss, outputs.detach(), targets)
+
+    def _batch_logs(
+        self, loss: float, outputs: torch.Tensor, targets: torch.Tensor
+    ) -> dict[str, float]:
+        if self._metric_fns is None:
+            self._metric_fns = default_metrics(outputs, targets)
+        logs = {"loss": loss}
+        for name, fn in self._metric_fns.items():
+            logs[name] = float(fn(outputs, targets))
+        return logs
+
+    def _autocast(self) -> Any:
+        dtype = _PRECISIONS[self.precision]
+        if dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _end_epoch(self, record: dict[str, Any], val: Any, batch_size: int) -> None:
+        """Validate, step a per-epoch schedule, run the epoch hooks and store the record."""
+        if val is not None:
+            metrics = {f"val_{k}": v for k, v in self.evaluate(val, batch_size=256).items()}
+            self._call("on_validation_end", metrics)
+            record.update(metrics)
+        if self.scheduler is not None and self._sched_interval == "epoch":
+            step_scheduler(self.scheduler, record.get("val_loss", record.get("train_loss")))
+        self._call("on_epoch_end", record["epoch"], record)
+        self.history.append(record)
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def _outputs(self, data: Any, batch_size: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        batches = self._prepare(data, "data")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if isinstance(batches, InMemoryData):
+                it: Iterable[Any] = batches.batches(batch_size, None)
+            else:
+                it = loader_batches(batches)
+            for inputs, targets in it:
+                with self._autocast():
+                    outputs = self._forward(inputs.to(self.device))
+                yield outputs, targets.to(self.device)
+        finally:
+            self.model.train(was_training)
+
+    def evaluate(self, data: Any, batch_size: int = 256) -> dict[str, float]:
+        """Mean loss and metrics over ``data`` (DataLoader or ``(X, y)``), in eval mode.
+
+        The loss is the batch-size-weighted mean of ``loss_fn`` over batches; metrics are
+        computed once on all outputs ``(N, ...)`` and targets.
+        """
+        outs, tgts, loss_sum, n = [], [], 0.0, 0
+        with torch.no_grad():
+            for outputs, targets in self._outputs(data, batch_size):
+                with self._autocast():
+                    loss_sum += self.loss_fn(outputs, targets).item() * len(targets)
+                n += len(targets)
+                outs.append(outputs.float())
+                tgts.append(targets)
+        outputs, targets = torch.cat(outs), torch.cat(tgts)
+        if self._metric_fns is None:
+            self._metric_fns = default_metrics(outputs, targets)
+        result = {"loss": loss_sum / n}
+        result.update({k: float(fn(outputs, targets)) for k, fn in self._metric_fns.items()})
+        return result
+
+    def predict(self, data: Any, batch_size: int = 256) -> torch.Tensor:
+        """Raw model outputs for ``data``, concatenated on the CPU: shape ``(N, ...)``.
+
+        ``data`` is a DataLoader of ``(inputs, targets)``, an ``(X, y)`` pair, or a bare tensor
+        ``X`` of shape ``(N, ...)``.
+        """
+        if isinstance(data, torch.Tensor):
+            data = (data, torch.zeros(len(data)))
+        return torch.cat([o.float().cpu() for o, _ in self._outputs(data, batch_size)])
