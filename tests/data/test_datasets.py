@@ -84,6 +84,14 @@ def test_split_without_stratify_accepts_float_targets_and_numpy():
             assert paired[tuple(r)] == v
 
 
+def test_split_bool_labels_become_int64_classes():
+    X = torch.randn(60, 2)
+    y = torch.arange(60) % 3 == 0  # 1/3 True
+    s = train_val_test_split(X, y, seed=0)
+    assert s.num_classes == 2 and s.train.y.dtype == torch.int64
+    assert s.test.y.float().mean().item() == pytest.approx(1 / 3, abs=0.05)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -111,6 +119,14 @@ def test_split_rejects_bad_inputs():
         train_val_test_split(X, y, val_fraction="0.2")
     with pytest.raises(ValueError, match="too few"):
         train_val_test_split(X[:2], y[:2])
+    with pytest.raises(ValueError, match="num_classes=2 but y holds label 3"):
+        train_val_test_split(X, torch.arange(40) % 4, num_classes=2)
+    with pytest.raises(ValueError, match="class labels in y must be >= 0"):
+        train_val_test_split(X, y - 1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        train_val_test_split(X, y, seed=1.5)
+    with pytest.raises(ValueError, match="seed must be in"):
+        train_val_test_split(X, y, seed=-1)
     with pytest.raises(ValueError, match="stratified split failed"):
         train_val_test_split(X[:12], torch.arange(12) % 6)  # 2 per class, 2-sample test split
 

@@ -67,6 +67,33 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
         )
 
 
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed < 2**32 - 1:
+        raise ValueError(f"seed must be in [0, 2**32 - 1), got {seed}")
+
+
+def _check_targets(
+    y: torch.Tensor, stratify: bool, num_classes: int | None
+) -> tuple[torch.Tensor, int]:
+    """Integer (or bool) targets become int64 class labels; float targets stay as they are."""
+    is_label = not (y.is_floating_point() or y.is_complex())
+    if stratify and not is_label:
+        raise ValueError(f"stratify=True needs integer class labels in y, got dtype {y.dtype}")
+    if not is_label:
+        return y, 0 if num_classes is None else int(num_classes)
+    y = y.long()
+    low, high = (int(y.min()), int(y.max())) if len(y) else (0, -1)
+    if low < 0:
+        raise ValueError(f"class labels in y must be >= 0, got min {low}")
+    if num_classes is None:
+        num_classes = high + 1
+    elif high >= num_classes:
+        raise ValueError(f"num_classes={num_classes} but y holds label {high}")
+    return y, int(num_classes)
+
+
 def _as_tensor(a: Any, arg: str) -> torch.Tensor:
     if isinstance(a, torch.Tensor):
         return a
@@ -130,7 +157,8 @@ def train_val_test_split(
     X : tensor or array-like, shape (N, ...)
         Features; numpy arrays become tensors (dtype kept).
     y : tensor or array-like, shape (N,)
-        Targets: integer class labels (needed for ``stratify=True``) or float values.
+        Targets: integer (or bool) class labels, returned as int64 (needed for
+        ``stratify=True``), or float values, kept as they are.
     val_fraction, test_fraction : float
         Fractions of ``N`` in ``(0, 1)`` with ``val_fraction + test_fraction < 1``.
     seed : int
@@ -146,8 +174,17 @@ def train_val_test_split(
     -------
     DataSplits
         ``train``, ``val``, ``test`` as :class:`Split` s; ``input_shape == X.shape[1:]``.
+
+    Examples
+    --------
+    >>> X, y = torch.randn(100, 5), torch.arange(100) % 2
+    >>> splits = train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.1, seed=0)
+    >>> [len(part.y) for part in (splits.train, splits.val, splits.test)]
+    [70, 20, 10]
+    >>> X_train, y_train = splits.train
     """
     _check_fractions(val_fraction, test_fraction)
+    _check_seed(seed)
     X_t, y_t = _as_tensor(X, "X"), _as_tensor(y, "y")
     if y_t.ndim != 1:
         raise ValueError(f"y must be 1-D with shape (N,), got shape {tuple(y_t.shape)}")
@@ -156,26 +193,16 @@ def train_val_test_split(
             f"X and y must have the same number of samples, got X {tuple(X_t.shape)} "
             f"and y {tuple(y_t.shape)}"
         )
-    is_label = not (y_t.is_floating_point() or y_t.is_complex() or y_t.dtype == torch.bool)
-    if stratify and not is_label:
-        raise ValueError(f"stratify=True needs integer class labels in y, got dtype {y_t.dtype}")
-    if is_label:
-        y_t = y_t.long()
-        if len(y_t) and int(y_t.min()) < 0:
-            raise ValueError(f"class labels in y must be >= 0, got min {int(y_t.min())}")
-    if num_classes is None:
-        num_classes = int(y_t.max()) + 1 if is_label and len(y_t) else 0
+    y_t, num_classes = _check_targets(y_t, stratify, num_classes)
     n_val, n_test = _split_counts(len(y_t), val_fraction, test_fraction)
-    labels = y_t.numpy() if stratify else None
+    labels = y_t.cpu().numpy() if stratify else None
     train, val, test = _split_indices(labels, len(y_t), n_val, n_test, seed)
 
     def take(ix: np.ndarray) -> Split:
         ix_t = torch.as_tensor(ix, dtype=torch.long)
         return Split(X_t[ix_t].contiguous(), y_t[ix_t].contiguous())
 
-    return DataSplits(
-        take(train), take(val), take(test), int(num_classes), tuple(X_t.shape[1:]), name
-    )
+    return DataSplits(take(train), take(val), take(test), num_classes, tuple(X_t.shape[1:]), name)
 
 
 def load_digits(
