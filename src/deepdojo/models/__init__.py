@@ -1,1 +1,34 @@
-"""deepdojo.models."""
+"""Registered architectures: build any of them with ``create(name, **kw)``.
+
+``list_models()`` names them; each registration carries an example factory that the registry's
+tests use to check every model (output shape, no NaN, a gradient for every parameter).
+Add a model in its own module and import that module here.
+"""
+
+# Importing a model module registers its models.
+from deepdojo.models.cnn import PlainCNN, ResNetCNN
+from deepdojo.models.mlp import PlainMLP, ResNetMLP, init_weights
+from deepdojo.models.registry import (
+    MODELS,
+    ModelExample,
+    ModelSpec,
+    create,
+    get_model_spec,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "MODELS",
+    "ModelExample",
+    "ModelSpec",
+    "PlainCNN",
+    "PlainMLP",
+    "ResNetCNN",
+    "ResNetMLP",
+    "create",
+    "get_model_spec",
+    "init_weights",
+    "list_models",
+    "register_model",
+]

@@ -9,3 +9,4 @@ from deepdojo.nn.losses import (  # noqa: E402,F401
     LogitAdjustedLoss,
     effective_number_weights,
 )
+from deepdojo.nn.residual import ResidualBlock  # noqa: E402,F401
