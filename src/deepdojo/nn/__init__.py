@@ -1,7 +1,12 @@
 """deepdojo.nn."""
 
+from deepdojo.nn.attention import (  # noqa: E402,F401
+    AdditiveAttention,
+    DotProductAttention,
+    GeneralAttention,
+    MultiHeadAttention,
+)
 from deepdojo.nn.gru import GRU, GRUCell  # noqa: E402,F401
-from deepdojo.nn.residual import ResidualBlock  # noqa: E402,F401
 from deepdojo.nn.losses import (  # noqa: E402,F401
     ClassBalancedLoss,
     FocalLoss,
