@@ -1,1 +1,34 @@
-"""deepdojo.metrics."""
+"""deepdojo.metrics: imbalance-aware classification metrics, threshold tuning and calibration."""
+
+from deepdojo.metrics.calibration import calibration_curve, expected_calibration_error
+from deepdojo.metrics.classification import (
+    average_precision,
+    balanced_accuracy,
+    classification_report,
+    confusion_matrix,
+    g_mean,
+    matthews_corrcoef,
+    precision_recall_curve,
+    precision_recall_f1,
+    roc_auc,
+    roc_curve,
+)
+from deepdojo.metrics.thresholds import apply_threshold, threshold_curve, tune_threshold
+
+__all__ = [
+    "apply_threshold",
+    "average_precision",
+    "balanced_accuracy",
+    "calibration_curve",
+    "classification_report",
+    "confusion_matrix",
+    "expected_calibration_error",
+    "g_mean",
+    "matthews_corrcoef",
+    "precision_recall_curve",
+    "precision_recall_f1",
+    "roc_auc",
+    "roc_curve",
+    "threshold_curve",
+    "tune_threshold",
+]
