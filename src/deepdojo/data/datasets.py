@@ -321,6 +321,7 @@ def load_mnist1d(
     if num_samples < 100 or num_samples % 10:
         raise ValueError(f"num_samples must be a multiple of 10 and >= 100, got {num_samples}")
     _check_fractions(val_fraction, test_fraction)
+    _check_seed(seed)
     X_np, y_np = _mnist1d_arrays(num_samples, seed)
     X = torch.tensor(X_np)  # (N, 40), a copy: the cache stays untouched
     if not flat:
