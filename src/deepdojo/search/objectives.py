@@ -1,0 +1,187 @@
+"""Objectives for :func:`deepdojo.search.tune` and the callback that makes pruning work.
+
+- :class:`PruningCallback` reports each epoch's validation metric to the Optuna trial and
+  stops the trial (``optuna.TrialPruned``) when the pruner says so.
+- :class:`ModelObjective` trains a registered model (``deepdojo.models``) on a built-in
+  dataset (``deepdojo.data``) with the :class:`~deepdojo.train.Trainer` and returns its best
+  validation accuracy. It is picklable, so worker processes can run it.
+- :class:`Quadratic` is a known-optimum toy objective for checking samplers and workers.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from deepdojo.search.space import Param, SpaceLike, default_space, parse_space, suggest
+from deepdojo.train import Callback
+
+MODEL_ALIASES = {"mlp": "plain_mlp", "cnn": "plain_cnn", "resnet": "resnet_mlp"}
+DATASETS = ("digits", "mnist1d", "breast_cancer")
+TRAINING_PARAMS = ("lr", "batch_size", "optimizer", "weight_decay", "momentum")
+
+
+class PruningCallback(Callback):
+    """Report ``monitor`` to ``trial`` after every epoch; prune when the pruner says so.
+
+    At the end of epoch :math:`e` it calls ``trial.report(logs[monitor], step=e)``; if
+    ``trial.should_prune()`` it sets ``trainer.should_stop`` and raises
+    ``optuna.TrialPruned``, which leaves ``Trainer.fit`` (``on_fit_end`` is not called) and
+    tells Optuna to record the trial as pruned with its last reported value.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+    monitor : str
+        A key of the epoch record, e.g. ``"val_acc"`` or ``"val_loss"`` (the study's direction
+        must match: maximize accuracy, minimize loss).
+    """
+
+    def __init__(self, trial: optuna.Trial, monitor: str = "val_acc") -> None:
+        self.trial = trial
+        self.monitor = monitor
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+        if self.monitor not in logs:
+            raise ValueError(
+                f"PruningCallback: monitor {self.monitor!r} is not in the epoch record "
+                f"(has {sorted(logs)}); pass validation data to fit"
+            )
+        value = float(logs[self.monitor])
+        self.trial.report(value, step=epoch)
+        if self.trial.should_prune():
+            trainer.should_stop = True
+            raise optuna.TrialPruned(f"pruned at epoch {epoch}: {self.monitor}={value:.4g}")
+
+
+@dataclass
+class Quadratic:
+    """:math:`f(x) = \\sum_i (x_i - c_i)^2` over ``x_i`` in ``[-bound, bound]``; minimum 0 at c.
+
+    A picklable toy objective with a known optimum (use ``direction="minimize"``). Each
+    trial records the worker's process id as the user attribute ``pid``.
+    """
+
+    center: tuple[float, ...] = (1.0, -2.0)
+    bound: float = 5.0
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("pid", os.getpid())
+        xs = [trial.suggest_float(f"x{i}", -self.bound, self.bound)
+              for i in range(len(self.center))]
+        return float(sum((x - c) ** 2 for x, c in zip(xs, self.center, strict=True)))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(data: str, flat: bool, seed: int) -> Any:
+    """Load a built-in dataset once per process (objectives run many trials on it)."""
+    import deepdojo.data as dd
+
+    if data == "digits":
+        return dd.load_digits(flat=flat, seed=seed)
+    if data == "mnist1d":
+        return dd.load_mnist1d(flat=flat, seed=seed)
+    return dd.load_breast_cancer(seed=seed)
+
+
+def _builder_args(model: str) -> set[str]:
+    """Keyword names the registered model's builder accepts."""
+    from deepdojo.models import get_model_spec
+
+    return set(inspect.signature(get_model_spec(model).builder).parameters)
+
+
+@dataclass
+class ModelObjective:
+    """Train registered ``model`` on built-in ``data``; return the best validation accuracy.
+
+    Space parameters named ``lr``, ``batch_size``, ``optimizer``, ``weight_decay`` and
+    ``momentum`` configure training (:func:`deepdojo.train.make_optimizer`); every other
+    parameter (``depth``, ``width``, ``dropout``...) is passed to the model's builder, which must
+    accept it. Each epoch's validation accuracy is reported to the trial
+    (:class:`PruningCallback`), so pruners can stop bad trials early.
+
+    Parameters
+    ----------
+    model : str
+        A name from ``deepdojo.models.list_models()``, or ``mlp``/``cnn``/``resnet``.
+    data : {"digits", "mnist1d", "breast_cancer"}
+    space : dict, optional
+        The search space (see :mod:`deepdojo.search.space`); default
+        :func:`~deepdojo.search.space.default_space` restricted to what the model accepts.
+    epochs : int
+        Epochs per trial (the pruner's steps).
+    seed : int
+        Seeds the data split, the model's initialization and the batch order.
+    device : str
+    """
+
+    model: str
+    data: str
+    space: SpaceLike | None = None
+    epochs: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    _space: dict[str, Param] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from deepdojo.models import list_models
+
+        self.model = MODEL_ALIASES.get(self.model, self.model)
+        if self.model not in list_models():
+            raise ValueError(f"model must be one of {list_models()} or {sorted(MODEL_ALIASES)};"
+                             f" got {self.model!r}")
+        if self.data not in DATASETS:
+            raise ValueError(f"data must be one of {', '.join(DATASETS)}; got {self.data!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive int; got {self.epochs!r}")
+        accepted = _builder_args(self.model)
+        if self.space is None:
+            space = {k: v for k, v in default_space().items()
+                     if k in TRAINING_PARAMS or k in accepted}
+        else:
+            space = parse_space(self.space)
+        bad = [k for k in space if k not in TRAINING_PARAMS and k not in accepted]
+        if bad:
+            raise ValueError(f"space: model {self.model!r} takes no argument(s) {bad}; "
+                             f"it accepts {sorted(accepted)}")
+        self._space = space
+
+    def _build(self, params: dict[str, Any], splits: Any) -> Any:
+        from deepdojo.models import create
+        from deepdojo.utils import seed_everything
+
+        accepted = _builder_args(self.model)
+        kw = {k: v for k, v in params.items() if k not in TRAINING_PARAMS}
+        if "in_features" in accepted:
+            kw["in_features"] = math.prod(splits.input_shape)
+        elif "in_channels" in accepted:
+            kw["in_channels"] = splits.input_shape[0]
+        if "num_classes" in accepted:
+            kw["num_classes"] = splits.num_classes
+        seed_everything(self.seed)
+        return create(self.model, **kw)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        from torch import nn
+
+        from deepdojo.train import Trainer, make_optimizer
+
+        params = suggest(trial, self._space)
+        flat = "in_features" in _builder_args(self.model)
+        splits = _load(self.data, flat, self.seed)
+        model = self._build(params, splits)
+        extra = {"momentum": params["momentum"]} if "momentum" in params else {}
+        opt = make_optimizer(params.get("optimizer", "adam"), model, params.get("lr", 1e-3),
+                             weight_decay=params.get("weight_decay", 0.0), **extra)
+        trainer = Trainer(model, nn.CrossEntropyLoss(), opt, device=self.device, seed=self.seed,
+                          callbacks=[PruningCallback(trial, "val_acc")], progress="off")
+        history = trainer.fit(tuple(splits.train), tuple(splits.val), epochs=self.epochs,
+                              batch_size=int(params.get("batch_size", 32)))
+        return float(max(history["val_acc"]))

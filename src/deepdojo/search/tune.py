@@ -1,0 +1,337 @@
+"""``tune``: hyperparameter search on Optuna, in one process or many sharing one storage.
+
+Every worker is a separate process that opens the same study in the same storage
+(``optuna.load_study``) and runs its share of the trials; the sampler reads all finished
+trials from the storage, so workers learn from each other. On one machine the storage is a
+SQLite file; on many machines it is one PostgreSQL or MySQL URL (see :func:`tune`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from deepdojo.search.result import TuneResult
+
+SAMPLERS = ("tpe", "random", "cmaes")
+PRUNERS = ("median", "hyperband", None)
+DEFAULT_STORAGE = "sqlite:///runs/search.db"
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class SearchError(ValueError):
+    """Bad search input (storage, sampler, pruner, workers); the message is one line."""
+
+
+def make_sampler(name: str, seed: int | None = 0) -> optuna.samplers.BaseSampler:
+    """Optuna sampler by name: ``"tpe"``, ``"random"`` or ``"cmaes"`` (seeded)."""
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "cmaes":  # categorical parameters fall back to random sampling, quietly
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    raise SearchError(f"sampler must be one of {', '.join(SAMPLERS)}; got {name!r}")
+
+
+def make_pruner(name: str | None) -> optuna.pruners.BasePruner:
+    """Optuna pruner by name: ``"median"``, ``"hyperband"`` or ``None`` (never prune).
+
+    ``median`` stops a trial whose intermediate value is worse than the median of earlier
+    trials at the same step (after 5 startup trials and 1 warm-up step); ``hyperband``
+    runs successive halving brackets over the epochs.
+    """
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    if name is None or name == "none":
+        return optuna.pruners.NopPruner()
+    raise SearchError(f"pruner must be one of median, hyperband or None; got {name!r}")
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password hidden, for error messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL has no password to hide that we can find
+        return url
+
+
+def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
+    """Open ``url`` as an Optuna RDB storage; ``None`` means in memory (one process only).
+
+    A ``sqlite:///path`` URL gets its folder created. A URL that cannot be opened (no such
+    host, missing database driver, unknown scheme, unwritable file) raises :class:`SearchError`
+    with one line naming the URL (password hidden) and the cause.
+    """
+    if url is None:
+        return None
+    if not isinstance(url, str) or "://" not in url:
+        raise SearchError(f"storage must be a database URL like {DEFAULT_STORAGE!r}; got {url!r}")
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if path and path != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise SearchError(f"storage {url!r}: cannot create its folder ({e})") from None
+        kwargs = {"connect_args": {"timeout": 60}}  # workers wait for SQLite's write lock
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as e:  # sqlalchemy/driver errors differ by backend; all mean "unreachable"
+        cause = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise SearchError(f"storage {_safe_url(url)!r} is unreachable: {cause}") from None
+
+
+def _resolve_objective(objective: Any) -> tuple[Callable[[optuna.Trial], float], str]:
+    """A callable objective and its default study name from ``objective`` or a tuple."""
+    if isinstance(objective, tuple):
+        from deepdojo.search.objectives import ModelObjective
+
+        if len(objective) not in (2, 3):
+            raise TypeError("objective tuple must be (model_name, data_name[, space])")
+        obj = ModelObjective(*objective)
+        return obj, f"{obj.model}-{obj.data}"
+    if not callable(objective):
+        raise TypeError(
+            "objective must be a callable trial -> float or a (model_name, data_name[, space]) "
+            f"tuple; got {type(objective).__name__}"
+        )
+    return objective, getattr(objective, "__name__", type(objective).__name__)
+
+
+def _finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=_FINISHED))
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's per-trial INFO lines for the duration, then restore its verbosity."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+class _Progress:
+    """A rich progress bar over finished trials, with the best value so far."""
+
+    def __init__(self, mode: str, total: int, done: int) -> None:
+        if mode not in ("auto", "on", "off"):
+            raise SearchError(f"progress must be auto, on or off; got {mode!r}")
+        self.show = sys.stderr.isatty() if mode == "auto" else mode == "on"
+        self.total, self.done, self.bar, self.task = total, done, None, None
+
+    def __enter__(self) -> _Progress:
+        if self.show:
+            from rich.progress import Progress
+
+            self.bar = Progress(*Progress.get_default_columns(), "{task.fields[best]}")
+            self.bar.start()
+            self.task = self.bar.add_task("tune", total=self.total, completed=self.done, best="")
+        return self
+
+    def update(self, study: optuna.Study) -> None:
+        if self.bar is None:
+            return
+        done = _finished(study)
+        try:
+            best = f"best {study.best_value:.4g}"
+        except ValueError:  # no complete trial yet
+            best = ""
+        self.bar.update(self.task, completed=done, best=best)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _worker(
+    objective: Callable[[optuna.Trial], float],
+    storage: str,
+    study_name: str,
+    sampler: str,
+    pruner: str | None,
+    seed: int,
+    n_trials: int,
+    timeout: float | None,
+) -> int:
+    """One worker process: load the shared study and run ``n_trials`` of it."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=open_storage(storage),
+        sampler=make_sampler(sampler, seed),
+        pruner=make_pruner(pruner),
+    )
+    study.optimize(objective, n_trials=n_trials, timeout=timeout)
+    return n_trials
+
+
+def _shares(total: int, workers: int) -> list[int]:
+    """Split ``total`` trials over ``workers`` as evenly as possible (no zero shares)."""
+    base, extra = divmod(total, workers)
+    return [s for s in (base + (i < extra) for i in range(workers)) if s > 0]
+
+
+def _run_workers(objective: Any, study: optuna.Study, args: dict[str, Any], remaining: int,
+                 progress: _Progress) -> None:
+    """Run ``remaining`` trials in separate spawned processes that share the storage."""
+    try:
+        pickle.dumps(objective)
+    except Exception as e:
+        raise SearchError(
+            "workers > 1 needs a picklable objective (a module-level function or a "
+            f"ModelObjective), not a lambda or closure: {e}"
+        ) from None
+    shares = _shares(remaining, args["workers"])
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(len(shares)) as pool:
+        jobs = [
+            pool.apply_async(
+                _worker,
+                (objective, args["storage"], study.study_name, args["sampler"], args["pruner"],
+                 args["seed"] + i, n, args["timeout"]),
+            )
+            for i, n in enumerate(shares)
+        ]
+        while not all(j.ready() for j in jobs):
+            progress.update(study)
+            time.sleep(0.25)
+        for j in jobs:
+            j.get()  # re-raises a worker's exception here, with its type
+    progress.update(study)
+
+
+def tune(
+    objective: Callable[[optuna.Trial], float] | tuple[Any, ...],
+    *,
+    n_trials: int,
+    storage: str | None = DEFAULT_STORAGE,
+    study_name: str | None = None,
+    sampler: str = "tpe",
+    pruner: str | None = "median",
+    workers: int = 1,
+    seed: int = 0,
+    direction: str = "maximize",
+    timeout: float | None = None,
+    progress: str = "auto",
+) -> TuneResult:
+    """Search hyperparameters with Optuna until the study holds ``n_trials`` finished trials.
+
+    Parameters
+    ----------
+    objective : callable or tuple
+        ``f(trial) -> float`` that samples with ``trial.suggest_*`` (or
+        :func:`deepdojo.search.suggest`), or ``(model_name, data_name[, space])`` which trains a
+        registered model on a built-in dataset and returns its best validation accuracy
+        (:class:`deepdojo.search.ModelObjective`; it reports every epoch, so pruning works).
+    n_trials : int
+        Finished trials (complete or pruned) the study should hold at the end. A study that
+        already exists in ``storage`` resumes: only the missing trials run.
+    storage : str or None
+        Database URL shared by all workers; ``sqlite:///runs/search.db`` by default (the folder
+        is created). ``None`` keeps the study in memory (one worker only).
+    study_name : str, optional
+        Defaults to ``"<model>-<data>"`` for a tuple objective, else the function's name.
+    sampler : {"tpe", "random", "cmaes"}
+        How the next trial's parameters are proposed; seeded with ``seed`` (worker ``i`` uses
+        ``seed + i`` so that workers do not propose identical trials).
+    pruner : {"median", "hyperband", None}
+        How unpromising trials are stopped early from their reported intermediate values.
+    workers : int
+        Processes (``spawn``) that share ``storage``, each running its share of the trials.
+    direction : {"maximize", "minimize"}
+    timeout : float, optional
+        Seconds after which each worker stops starting new trials.
+    progress : {"auto", "on", "off"}
+        A progress bar of finished trials and the best value (``auto``: only on a terminal).
+
+    Returns
+    -------
+    TuneResult
+        ``.best_params``, ``.best_value``, ``.study``, ``.importances()`` (fANOVA), plots and
+        ``.save(folder)``.
+
+    Notes
+    -----
+    **Many machines.** A worker needs only the storage URL and the study name. Create one
+    PostgreSQL (or MySQL) database reachable from every machine, install its driver
+    (``pip install psycopg2-binary`` or ``pymysql``) and start the same command everywhere::
+
+        deepdojo tune --model mlp --data digits --trials 100 --workers 4 \\
+            --storage postgresql://user:password@db-host:5432/deepdojo
+
+    Each machine runs ``workers`` processes; all of them read and write the one study, so
+    100 finished trials is the shared total and any machine may join, stop or restart later
+    (the study resumes). Use ``mysql+pymysql://user:password@db-host/deepdojo`` for MySQL.
+    SQLite is fine for processes on one machine but not over a network file system.
+
+    Examples
+    --------
+    >>> def f(trial):
+    ...     x = trial.suggest_float("x", -5, 5)
+    ...     return (x - 2) ** 2
+    >>> r = tune(f, n_trials=30, storage=None, direction="minimize", pruner=None)
+    >>> abs(r.best_params["x"] - 2) < 0.5
+    True
+    """
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+        raise SearchError(f"n_trials must be a positive int; got {n_trials!r}")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise SearchError(f"workers must be a positive int; got {workers!r}")
+    if direction not in ("maximize", "minimize"):
+        raise SearchError(f"direction must be 'maximize' or 'minimize'; got {direction!r}")
+    if workers > 1 and storage is None:
+        raise SearchError("workers > 1 need a shared storage URL; storage=None is in memory")
+    fn, default_name = _resolve_objective(objective)
+    make_sampler(sampler), make_pruner(pruner)  # fail on bad names before touching storage
+    t0 = time.perf_counter()
+    with _quiet_optuna():
+        study = optuna.create_study(
+            storage=open_storage(storage),
+            sampler=make_sampler(sampler, seed),
+            pruner=make_pruner(pruner),
+            study_name=study_name or default_name,
+            direction=direction,
+            load_if_exists=True,
+        )
+        remaining = n_trials - _finished(study)
+        with _Progress(progress, n_trials, n_trials - max(remaining, 0)) as bar:
+            if remaining <= 0:
+                pass
+            elif workers == 1:
+                study.optimize(fn, n_trials=remaining, timeout=timeout,
+                               callbacks=[lambda s, _t: bar.update(s)])
+            else:
+                args = {"workers": workers, "storage": storage, "sampler": sampler,
+                        "pruner": pruner, "seed": seed, "timeout": timeout}
+                _run_workers(fn, study, args, remaining, bar)
+    return TuneResult(study, wall_s=time.perf_counter() - t0)
+
+
+def load(study_name: str, storage: str = DEFAULT_STORAGE) -> TuneResult:
+    """Open a finished (or running) study from ``storage`` without running trials."""
+    st = open_storage(storage)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=st)
+    except KeyError:
+        names = ", ".join(optuna.get_all_study_names(st)) or "none"
+        raise SearchError(f"no study {study_name!r} in {_safe_url(storage)!r}; has: {names}")\
+            from None
+    return TuneResult(study, wall_s=0.0)
