@@ -15,3 +15,8 @@ from deepdojo.nn.losses import (  # noqa: E402,F401
     effective_number_weights,
 )
 from deepdojo.nn.residual import ResidualBlock  # noqa: E402,F401
+from deepdojo.nn.transformer import (  # noqa: E402,F401
+    Transformer,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+)
