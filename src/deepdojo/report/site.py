@@ -1,0 +1,222 @@
+"""Build the static evidence site from the latest run of each lab.
+
+Layout of ``site/``::
+
+    index.html                   Q01..Q20 with their labs and verdict counts, and the labs
+    questions/Q01.html ...       question, our answer, key points, evidence of every lab
+    labs/<lab>/index.html        the lab's latest run (same page as the run folder's)
+    labs/<lab>/figures/*.png     figures copied from the run folder
+    labs/<lab>/result.json       the raw result
+
+Pages are static HTML with inline CSS and relative links only: they open from disk, need no
+JavaScript and load nothing from the network. The site is built in a temp folder beside
+``out_dir`` and swapped into place, so a failed build never leaves a half-written site.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from deepdojo.answers import QUESTIONS
+from deepdojo.labs import LabError
+from deepdojo.labs._runpage import now_text, render_run_page, run_view, template_env
+from deepdojo.report.evidence import (
+    LabEvidence,
+    api_available,
+    check_runs_dir,
+    gather,
+    labs_for,
+)
+from deepdojo.utils import atomic_write_text
+
+MARKER = ".deepdojo-site"  # marks a folder this builder may replace
+
+
+def build_site(runs_dir: str | Path = "runs", out_dir: str | Path = "site") -> Path:
+    """Build the evidence site from ``runs_dir`` into ``out_dir``; return ``site/index.html``.
+
+    Parameters
+    ----------
+    runs_dir : str or Path
+        Folder holding ``<lab>/<run-id>/result.json``; the newest run of each lab is used.
+    out_dir : str or Path
+        Where the site goes. An existing folder is replaced only if it is empty or was built
+        by this function (it holds a ``.deepdojo-site`` marker).
+
+    Raises
+    ------
+    deepdojo.labs.LabError
+        (a ValueError) if ``runs_dir`` does not exist or ``out_dir`` is something else.
+    """
+    runs = check_runs_dir(runs_dir)
+    out = Path(out_dir)
+    _check_out_dir(out)
+    labs = gather(runs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        generated = now_text()
+        for lab in labs.values():
+            if lab.result is not None:
+                _write_lab(tmp, lab)
+        for i, qid in enumerate(QUESTIONS):
+            _write_question(tmp, qid, i, labs, generated)
+        _write_index(tmp, labs, runs, generated)
+        (tmp / MARKER).write_text("built by deepdojo.report.build_site\n", encoding="utf-8")
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a site should be readable
+        _swap(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "index.html"
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise LabError(f"site folder {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise LabError(
+            f"site folder {str(out)!r} exists and was not built by deepdojo; "
+            "refusing to replace it (choose another --out)"
+        )
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Move the finished build into place; the old site is removed only afterwards."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    out.rename(old)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _copy_figures(lab: LabEvidence, dest: Path) -> None:
+    """Copy the run's figures that exist (and lie inside the run folder) to ``dest``."""
+    assert lab.run_dir is not None and lab.result is not None
+    root = lab.run_dir.resolve()
+    for fig in lab.result.get("figures", []):
+        src = (lab.run_dir / str(fig.get("path", ""))).resolve()
+        if root not in src.parents or not src.is_file():
+            continue  # shown as missing on the page, never as a broken link
+        target = dest / src.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+
+
+def _lab_dir(tmp: Path, name: str) -> Path:
+    return tmp / "labs" / name
+
+
+def _write_lab(tmp: Path, lab: LabEvidence) -> None:
+    assert lab.run_dir is not None and lab.result is not None
+    dest = _lab_dir(tmp, lab.name)
+    dest.mkdir(parents=True)
+    _copy_figures(lab, dest)
+    shutil.copyfile(lab.run_dir / "result.json", dest / "result.json")
+    links = [{"id": q, "href": f"../../questions/{q}.html"} for q in lab.questions]
+    page = render_run_page(
+        lab.result, root="../../", question_links=links, fig_exists=lambda p: (dest / p).is_file()
+    )
+    atomic_write_text(dest / "index.html", page)
+
+
+def _lab_entry(lab: LabEvidence, tmp: Path, prefix: str) -> dict[str, Any]:
+    """What a question or index page shows about one lab; ``prefix`` leads to the site root."""
+    entry: dict[str, Any] = {
+        "name": lab.name,
+        "summary": lab.summary,
+        "questions": list(lab.questions),
+        "href": None,
+        "run": None,
+    }
+    if lab.result is not None:
+        dest = _lab_dir(tmp, lab.name)
+        entry["href"] = f"{prefix}labs/{lab.name}/index.html"
+        entry["run"] = run_view(
+            lab.result,
+            fig_base=f"{prefix}labs/{lab.name}/",
+            fig_exists=lambda p: (dest / p).is_file(),
+        )
+    return entry
+
+
+def _write_question(
+    tmp: Path, qid: str, index: int, labs: dict[str, LabEvidence], generated: str
+) -> None:
+    q = QUESTIONS[qid]
+    ids = list(QUESTIONS)
+
+    def link(i: int) -> dict[str, str] | None:
+        if not 0 <= i < len(ids):
+            return None
+        return {"id": ids[i], "title": QUESTIONS[ids[i]].title, "href": f"{ids[i]}.html"}
+
+    view = {
+        "id": q.id,
+        "title": q.title,
+        "question": q.question,
+        "answer": q.answer,
+        "key_points": q.key_points,
+        "api": [{"name": a, "available": api_available(a)} for a in q.api],
+    }
+    page = template_env().get_template("question.html").render(
+        q=view,
+        labs=[_lab_entry(lab, tmp, "../") for lab in labs_for(qid, labs)],
+        prev=link(index - 1),
+        next=link(index + 1),
+        root="../",
+        generated=generated,
+    )
+    atomic_write_text(tmp / "questions" / f"{qid}.html", page)
+
+
+def _question_row(qid: str, labs: dict[str, LabEvidence], tmp: Path) -> dict[str, Any]:
+    entries = [_lab_entry(lab, tmp, "") for lab in labs_for(qid, labs)]
+    ran = [e["run"] for e in entries if e["run"] is not None]
+    state = "no-lab" if not entries else ("not-run" if not ran else "run")
+    return {
+        "id": qid,
+        "title": QUESTIONS[qid].title,
+        "question": QUESTIONS[qid].question,
+        "href": f"questions/{qid}.html",
+        "labs": entries,
+        "state": state,
+        "n_hold": sum(r["n_hold"] for r in ran),
+        "n_fail": sum(r["n_fail"] for r in ran),
+        "n_not_run": len(entries) - len(ran),
+        "smoke": any(r["scale"] == "smoke" for r in ran),
+    }
+
+
+def _write_index(tmp: Path, labs: dict[str, LabEvidence], runs: Path, generated: str) -> None:
+    rows = [_question_row(qid, labs, tmp) for qid in QUESTIONS]
+    lab_entries = [_lab_entry(lab, tmp, "") for lab in labs.values()]
+    ran = [e["run"] for e in lab_entries if e["run"] is not None]
+    stats = {
+        "answered": sum(r["state"] == "run" for r in rows),
+        "n_hold": sum(r["n_hold"] for r in ran),
+        "n_fail": sum(r["n_fail"] for r in ran),
+        "labs_run": len(ran),
+        "labs_total": len(lab_entries),
+        "smoke": sum(r["scale"] == "smoke" for r in ran),
+    }
+    page = template_env().get_template("index.html").render(
+        questions=rows,
+        labs=lab_entries,
+        stats=stats,
+        runs_dir=str(runs),
+        root="",
+        generated=generated,
+    )
+    atomic_write_text(tmp / "index.html", page)

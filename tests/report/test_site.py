@@ -1,0 +1,202 @@
+"""The evidence site: builds from a tiny fake runs folder, links resolve, verdicts shown."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from deepdojo.labs import LABS, LabError, load_all, register_lab, run_lab
+from deepdojo.report import build_site, question_summary
+
+LAB = "zz-report-test-lab"
+IDLE_LAB = "zz-report-test-idle"
+
+
+@dataclass
+class ToyConfig:
+    offset: float = 0.0  # added to every measured value
+
+
+def toy_lab(cfg: ToyConfig, ctx) -> None:
+    """A toy lab with one claim that holds and one that does not."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    ctx.figure("line", fig, caption="A <line> & its caption")
+    ctx.metric("acc.toy", 0.5 + cfg.offset)
+    ctx.table("rows", [{"scheme": "a", "acc": 0.25}, {"scheme": "b", "acc": 0.75}])
+    values = [0.9 + cfg.offset + 0.01 * s for s in ctx.seeds]
+    ctx.claim("toy-holds", "Toy accuracy is high", rule="mean > 0.5", holds=True, values=values)
+    ctx.claim("toy-fails", "Toy gap is tiny", rule="gap < 1e-6", holds=False, value=0.125)
+
+
+def idle_lab(cfg: ToyConfig, ctx) -> None:
+    """Registered but never run in these tests."""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    load_all()
+    register_lab(LAB, questions=("Q08", "Q14"), config=ToyConfig)(toy_lab)
+    register_lab(IDLE_LAB, questions=("Q14",), config=ToyConfig)(idle_lab)
+    root = tmp_path_factory.mktemp("report")
+    runs = root / "runs"
+    first = run_lab(LAB, scale="smoke", out=runs, progress="off")
+    # make it clearly older: ``started`` has one-second resolution and both runs take less
+    older = json.loads((first.path / "result.json").read_text())
+    older["started"] = "2000-01-01T00:00:00+00:00"
+    (first.path / "result.json").write_text(json.dumps(older))
+    latest = run_lab(LAB, scale="quick", seed=3, out=runs, progress="off")  # seeds 3, 4, 5
+    index = build_site(runs, root / "site")
+    yield {"runs": runs, "site": root / "site", "index": index, "first": first, "latest": latest}
+    LABS.pop(LAB, None)
+    LABS.pop(IDLE_LAB, None)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.links.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_returns_index_and_writes_every_page(built):
+    site = built["site"]
+    assert built["index"] == site / "index.html" and built["index"].is_file()
+    for i in range(1, 21):
+        assert (site / "questions" / f"Q{i:02d}.html").is_file()
+    assert (site / "labs" / LAB / "index.html").is_file()
+    assert (site / "labs" / LAB / "figures" / "line.png").stat().st_size > 0
+    assert not (site / "labs" / IDLE_LAB).exists()
+    assert not list(site.parent.glob(".site.*")), "temp build folders must be cleaned up"
+
+
+def test_every_link_resolves_and_nothing_is_external(built):
+    pages = sorted(built["site"].rglob("*.html"))
+    assert len(pages) >= 22
+    checked = 0
+    for page in pages:
+        parsed = _parse(page)
+        assert "script" not in parsed.tags and "link" not in parsed.tags, page
+        for link in parsed.links:
+            assert not re.match(r"^([a-z]+:|//|/)", link), f"{page}: non-relative link {link}"
+            target, _, fragment = link.partition("#")
+            if not target:
+                assert fragment in parsed.ids, f"{page}: dangling anchor {link}"
+                continue
+            assert (page.parent / target).resolve().is_file(), f"{page}: broken link {link}"
+            checked += 1
+    assert checked > 60
+
+
+def test_question_page_shows_answer_verdicts_and_numbers(built):
+    text = (built["site"] / "questions" / "Q08.html").read_text()
+    assert "Weight initialization is the choice" in text  # our short answer
+    assert 'class="badge holds"' in text and 'class="badge fails"' in text
+    assert "Toy accuracy is high" in text and "Toy gap is tiny" in text
+    assert "0.93, 0.94, 0.95" in text  # per-seed values 0.9 + 0.01 * seed
+    assert "0.94 ± 0.02" in text  # mean ± spread (max - min)
+    assert "0.125" in text  # the failing claim's value
+    assert "deepdojo run zz-report-test-lab --scale quick --seed 3" in text
+    assert f"../labs/{LAB}/figures/line.png" in text
+    assert "A &lt;line&gt; &amp; its caption" in text  # captions are escaped
+    assert "smoke</b>-scale run" not in text
+
+
+def test_run_folder_page_is_standalone_and_flags_smoke(built):
+    page = built["first"].path / "index.html"
+    text = page.read_text()
+    assert "smoke</b>-scale run" in text and "Toy gap is tiny" in text
+    for link in _parse(page).links:
+        assert (page.parent / link).is_file(), link  # figures/line.png and result.json
+
+
+def test_latest_run_is_used(built):
+    latest_id = built["latest"].result["run_id"]
+    page = (built["site"] / "labs" / LAB / "index.html").read_text()
+    assert latest_id in page
+    copied = json.loads((built["site"] / "labs" / LAB / "result.json").read_text())
+    assert copied["run_id"] == latest_id and copied["seed"] == 3
+
+
+def test_index_states(built):
+    text = (built["site"] / "index.html").read_text()
+    rows = dict(re.findall(r'<tr id="(Q\d\d)">(.*?)</tr>', text, flags=re.S))
+    assert sorted(rows) == [f"Q{i:02d}" for i in range(1, 21)]
+    assert "1 holds" in rows["Q08"] and "1 does not hold" in rows["Q08"]
+    assert "1 more lab not run yet" in rows["Q14"]
+    unanswered = [q for q in rows if not any(q in s.questions for s in LABS.values())]
+    for qid in unanswered:
+        assert "no lab yet" in rows[qid]
+    registered_only = [
+        q for q in rows if q not in unanswered and q not in ("Q08", "Q14")
+    ]
+    for qid in registered_only:
+        assert "not run yet" in rows[qid]
+
+
+def test_rebuild_replaces_site_and_refuses_foreign_folder(built, tmp_path):
+    site = built["site"]
+    (site / "stale.txt").write_text("old")
+    build_site(built["runs"], site)
+    assert not (site / "stale.txt").exists()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not built by deepdojo"):
+        build_site(built["runs"], foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_missing_runs_dir_is_a_value_error_naming_it(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(LabError, match="nope"):
+        build_site(missing, tmp_path / "site")
+    assert issubclass(LabError, ValueError)
+    assert not (tmp_path / "site").exists()
+
+
+def test_missing_figure_file_is_shown_not_linked(built, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(built["runs"], runs)
+    for png in runs.rglob("line.png"):
+        png.unlink()
+    build_site(runs, tmp_path / "site")
+    page = (tmp_path / "site" / "questions" / "Q08.html").read_text()
+    assert "figures/line.png" not in page and "is missing from the run folder" in page
+
+
+def test_question_summary(built):
+    summary = question_summary("q14", built["runs"])
+    assert summary["id"] == "Q14" and summary["answer"]
+    labs = {lab["name"]: lab for lab in summary["labs"]}
+    assert labs[IDLE_LAB]["ran"] is False and "claims" not in labs[IDLE_LAB]
+    ran = labs[LAB]
+    assert ran["ran"] and (ran["holding"], ran["not_holding"]) == (1, 1)
+    assert [c["id"] for c in ran["claims"]] == ["toy-holds", "toy-fails"]
+    assert question_summary("Q14", built["runs"].parent / "absent")["labs"][0]["ran"] is False
+    with pytest.raises(ValueError, match="Q01..Q20"):
+        question_summary("Q42", built["runs"])
