@@ -3,6 +3,8 @@ the non-finite guard, checkpoints, LR range test)."""
 
 from deepdojo.train import schedules
 from deepdojo.train.callbacks import Callback
+from deepdojo.train.clipping import ClipGrad
+from deepdojo.train.guard import NonFiniteError, NonFiniteGuard
 from deepdojo.train.history import History
 from deepdojo.train.metrics import accuracy
 from deepdojo.train.optim import make_optimizer
@@ -11,7 +13,10 @@ from deepdojo.train.trainer import Trainer
 
 __all__ = [
     "Callback",
+    "ClipGrad",
     "History",
+    "NonFiniteError",
+    "NonFiniteGuard",
     "Schedule",
     "Trainer",
     "accuracy",

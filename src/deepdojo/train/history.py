@@ -19,7 +19,7 @@ class History:
     ----------
     records : list of dict
         One dict per finished epoch with at least ``epoch`` (0-based), ``train_loss`` and ``lr``
-        (the first parameter group's learning rate at the end of the epoch), plus
+        (the first parameter group's learning rate used by the epoch's last step), plus
         ``train_<metric>``, ``val_loss``, ``val_<metric>``, ``time_s`` and, when the non-finite
         guard fired, ``nonfinite_steps`` / ``rollbacks``.
     events : list of dict

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from deepdojo.nn.regularization import bias_and_norm_names
+
 _OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
     "adam": torch.optim.Adam,
@@ -21,30 +23,9 @@ _OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adagrad": torch.optim.Adagrad,
 }
 
-_NORM_TYPES = (
-    nn.modules.batchnorm._NormBase,
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.LocalResponseNorm,
-    nn.RMSNorm,
-)
-
-
 def optimizer_names() -> list[str]:
     """Names :func:`make_optimizer` accepts."""
     return sorted(_OPTIMIZERS)
-
-
-def no_decay_names(model: nn.Module) -> set[str]:
-    """Qualified names of parameters that should get no weight decay: every bias, every
-    parameter of a normalization layer, and any 1-D parameter (scales, shifts)."""
-    names: set[str] = set()
-    for mod_name, module in model.named_modules():
-        for p_name, p in module.named_parameters(recurse=False):
-            full = f"{mod_name}.{p_name}" if mod_name else p_name
-            if isinstance(module, _NORM_TYPES) or p_name.endswith("bias") or p.ndim <= 1:
-                names.add(full)
-    return names
 
 
 def param_groups(
@@ -59,7 +40,7 @@ def param_groups(
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if decay_bias_and_norm:
         return [{"params": [p for _, p in params], "weight_decay": weight_decay}]
-    skip = no_decay_names(model)
+    skip = bias_and_norm_names(model)
     decay = [p for n, p in params if n not in skip]
     rest = [p for n, p in params if n in skip]
     groups = [{"params": decay, "weight_decay": weight_decay}]

@@ -13,8 +13,9 @@ sliced per batch; DataLoaders are iterated as given.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -23,8 +24,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from deepdojo.train.callbacks import Callback
-from deepdojo.train.data import InMemoryData, loader_batches, make_data, num_batches
+from deepdojo.train.data import InMemoryData, loader_batches, num_batches
+from deepdojo.train.guard import resolve_guard
 from deepdojo.train.history import History
+from deepdojo.train.inference import InferenceMixin
 from deepdojo.train.metrics import MetricFn, default_metrics
 from deepdojo.train.optim import make_optimizer
 from deepdojo.train.progress import EpochBar, want_progress
@@ -39,7 +42,7 @@ _HOOKS = (
 _PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class Trainer:
+class Trainer(InferenceMixin):
     """Train a model on in-memory tensors or a DataLoader.
 
     Parameters
@@ -151,6 +154,8 @@ class Trainer:
             torch.compile(self.model) if compile else self.model
         )
         self._metric_fns: dict[str, MetricFn] | None = metrics
+        self._guard = resolve_guard(guard)
+        self._scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
         self._hooks = self._bind_hooks()
 
     # ------------------------------------------------------------------ callbacks
@@ -221,16 +226,17 @@ class Trainer:
             self._call("on_fit_end")
         return self.history
 
-    def _prepare(self, data: Any, name: str) -> InMemoryData | DataLoader:
-        batches = make_data(data, name)
-        return batches.to(self.device) if isinstance(batches, InMemoryData) else batches
-
     def _start_fit(self, steps_per_epoch: int, epochs: int) -> None:
         """Seed, reset the counters and build the scheduler for this fit."""
         seed_everything(self.seed)
+        self._named_params = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self._params = [p for _, p in self._named_params]
         self.history = History()
         self.epoch = self.global_step = 0
         self.should_stop = False
+        self._step_lr = self.optimizer.param_groups[0]["lr"]
+        if self._guard is not None:
+            self._guard.start(self)
         self.scheduler, self._sched_interval = build_scheduler(
             self.scheduler_spec, self.optimizer, steps_per_epoch, epochs
         )
@@ -258,20 +264,27 @@ class Trainer:
             targets = targets.to(self.device, non_blocking=True)
             self._call("on_batch_start", batch_idx, (inputs, targets))
             logs = self._train_step(inputs, targets)
-            n = len(targets)
-            for k, v in logs.items():
-                totals[k] = totals.get(k, 0.0) + v * n
-            seen += n
+            if "skipped" not in logs:  # a rejected step does not count in the epoch means
+                n = len(targets)
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v * n
+                seen += n
             self._call("on_batch_end", batch_idx, logs)
             bar.advance(logs["loss"])
         record: dict[str, Any] = {"epoch": epoch}
-        record.update({f"train_{k}": v / max(seen, 1) for k, v in totals.items()})
-        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        if seen:
+            record.update({f"train_{k}": v / seen for k, v in totals.items()})
+        else:
+            record["train_loss"] = float("nan")
+        record["lr"] = self._step_lr
         record["time_s"] = time.perf_counter() - start
         return record
 
     def _train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        """One optimizer step on one batch; returns ``{"loss": ..., <metric>: ...}``."""
+        """One optimizer step on one batch; returns ``{"loss": ..., <metric>: ...}``.
+
+        A step the non-finite guard rejects returns ``{"loss": nan-or-inf, "skipped": 1.0}``.
+        """
         # 1. forward: outputs (B, ...) under autocast when precision asks for it
         with self._autocast():
             outputs = self._forward(inputs)
@@ -279,25 +292,57 @@ class Trainer:
             loss = self.loss_fn(outputs, targets)
             if self.regularizer is not None:
                 loss = loss + self.regularizer(self.model)
-        # 3. backward: populate .grad
-        loss.backward()
+        # 3. backward: populate .grad (fp16: on the scaled loss, then unscale so that
+        #    hooks, the check and clipping all see the true gradients)
+        if self._scaler is not None:
+            self._scaler.scale(loss).backward()
+            self._scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
         # 4. inspect: gradients are complete and untouched
         self._call("on_after_backward")
-        # 5. clip / normalize gradients
+        # 5. check: one fused finiteness test over loss and gradient norms (one host read)
+        loss_value, norms = self._check(loss)
+        if norms is None:  # rejected by the guard: no update
+            self.optimizer.zero_grad(set_to_none=True)
+            self.last_loss = loss_value
+            return {"loss": loss_value, "skipped": 1.0}
+        # 6. clip / normalize gradients (reusing the norms from the check)
         if self.clip is not None:
-            self.clip(self.model.parameters())
-        # 6. last look before the update
+            self.clip(self._params, norms=norms or None)
+        # 7. last look before the update
         self._call("on_before_optimizer_step", self.optimizer)
-        # 7. step: update the weights (and a per-batch schedule)
-        self.optimizer.step()
+        # 8. step: update the weights (and a per-batch schedule)
+        if self._scaler is not None:
+            self._scaler.step(self.optimizer)
+            self._scaler.update()
+        else:
+            self.optimizer.step()
+        self._step_lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used
         if self.scheduler is not None and self._sched_interval == "batch":
             step_scheduler(self.scheduler)
-        # 8. zero_grad: free the gradients before the next forward
+        # 9. zero_grad: free the gradients before the next forward
         self.optimizer.zero_grad(set_to_none=True)
         self.global_step += 1
-        # 9. log: the batch loss and metrics as Python floats
-        self.last_loss = loss.item()
-        return self._batch_logs(self.last_loss, outputs.detach(), targets)
+        # 10. log: the batch loss and metrics as Python floats
+        self.last_loss = loss_value
+        return self._batch_logs(loss_value, outputs.detach(), targets)
+
+    def _check(self, loss: torch.Tensor) -> tuple[float, list[torch.Tensor] | None]:
+        """``(loss value, per-tensor grad norms)``; norms ``None`` when the guard rejects the
+        step and ``[]`` when nothing needed them."""
+        if self._guard is None:
+            return loss.item(), []
+        grads = [p.grad for p in self._params if p.grad is not None]
+        loss_value, total, norms = self._guard.measure(loss, grads)
+        if self._scaler is not None and math.isfinite(loss_value):
+            return loss_value, norms  # fp16 overflow in grads: the GradScaler skips the step
+        if self._guard.is_finite(loss_value, total):
+            self._guard.good_step(self)
+            return loss_value, norms
+        names = [n for n, p in self._named_params if p.grad is not None]
+        self._guard.bad_step(self, names, norms, loss_value)
+        return loss_value, None
 
     def _batch_logs(
         self, loss: float, outputs: torch.Tensor, targets: torch.Tensor
@@ -323,54 +368,7 @@ class Trainer:
             record.update(metrics)
         if self.scheduler is not None and self._sched_interval == "epoch":
             step_scheduler(self.scheduler, record.get("val_loss", record.get("train_loss")))
+        if self._guard is not None:
+            record.update(self._guard.pop_epoch_counts())
         self._call("on_epoch_end", record["epoch"], record)
         self.history.append(record)
-
-    # ------------------------------------------------------------------ inference
-    @torch.no_grad()
-    def _outputs(self, data: Any, batch_size: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        batches = self._prepare(data, "data")
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            if isinstance(batches, InMemoryData):
-                it: Iterable[Any] = batches.batches(batch_size, None)
-            else:
-                it = loader_batches(batches)
-            for inputs, targets in it:
-                with self._autocast():
-                    outputs = self._forward(inputs.to(self.device))
-                yield outputs, targets.to(self.device)
-        finally:
-            self.model.train(was_training)
-
-    def evaluate(self, data: Any, batch_size: int = 256) -> dict[str, float]:
-        """Mean loss and metrics over ``data`` (DataLoader or ``(X, y)``), in eval mode.
-
-        The loss is the batch-size-weighted mean of ``loss_fn`` over batches; metrics are
-        computed once on all outputs ``(N, ...)`` and targets.
-        """
-        outs, tgts, loss_sum, n = [], [], 0.0, 0
-        with torch.no_grad():
-            for outputs, targets in self._outputs(data, batch_size):
-                with self._autocast():
-                    loss_sum += self.loss_fn(outputs, targets).item() * len(targets)
-                n += len(targets)
-                outs.append(outputs.float())
-                tgts.append(targets)
-        outputs, targets = torch.cat(outs), torch.cat(tgts)
-        if self._metric_fns is None:
-            self._metric_fns = default_metrics(outputs, targets)
-        result = {"loss": loss_sum / n}
-        result.update({k: float(fn(outputs, targets)) for k, fn in self._metric_fns.items()})
-        return result
-
-    def predict(self, data: Any, batch_size: int = 256) -> torch.Tensor:
-        """Raw model outputs for ``data``, concatenated on the CPU: shape ``(N, ...)``.
-
-        ``data`` is a DataLoader of ``(inputs, targets)``, an ``(X, y)`` pair, or a bare tensor
-        ``X`` of shape ``(N, ...)``.
-        """
-        if isinstance(data, torch.Tensor):
-            data = (data, torch.zeros(len(data)))
-        return torch.cat([o.float().cpu() for o, _ in self._outputs(data, batch_size)])

@@ -1,0 +1,187 @@
+"""The non-finite guard: skip NaN/Inf steps, roll back after a streak, then stop with a name.
+
+Per step it costs one fused check and no anomaly mode: the per-tensor gradient norms come from
+one ``torch._foreach_norm`` call, their total from one more, and a single host read returns the
+loss and the total norm together (NaN or Inf anywhere in any gradient makes the total
+non-finite). The Trainer reads the loss for logging anyway, so the guard adds no extra sync.
+
+On a bad step the update is skipped. After ``patience`` consecutive bad steps the model and
+optimizer go back to the last good snapshot and every learning rate is multiplied by
+``lr_factor``. If that happens more than ``max_rollbacks`` times, :class:`NonFiniteError` is
+raised naming the first parameter (in model order) whose gradient was non-finite.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from deepdojo.train.trainer import Trainer
+
+
+class NonFiniteError(FloatingPointError):
+    """Training kept producing NaN/Inf after the guard's rollbacks."""
+
+
+class NonFiniteGuard:
+    """Skip non-finite steps; roll back and lower the learning rate; finally raise.
+
+    Parameters
+    ----------
+    patience : int
+        Consecutive bad steps that trigger a rollback.
+    lr_factor : float
+        Multiplier (in (0, 1)) applied to every group's learning rate at a rollback.
+    max_rollbacks : int
+        Rollbacks allowed before :class:`NonFiniteError` is raised.
+    snapshot_every : int
+        Good steps between in-memory snapshots of the model and optimizer state.
+    """
+
+    def __init__(
+        self,
+        patience: int = 3,
+        lr_factor: float = 0.5,
+        max_rollbacks: int = 2,
+        snapshot_every: int = 50,
+    ) -> None:
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be an int >= 1, got {patience!r}")
+        if not 0 < lr_factor < 1:
+            raise ValueError(f"lr_factor must be in (0, 1), got {lr_factor!r}")
+        if not isinstance(max_rollbacks, int) or max_rollbacks < 0:
+            raise ValueError(f"max_rollbacks must be an int >= 0, got {max_rollbacks!r}")
+        if not isinstance(snapshot_every, int) or snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be an int >= 1, got {snapshot_every!r}")
+        self.patience = patience
+        self.lr_factor = lr_factor
+        self.max_rollbacks = max_rollbacks
+        self.snapshot_every = snapshot_every
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, trainer: Trainer) -> None:
+        """Reset counters and take the first snapshot (called when ``fit`` starts)."""
+        self.bad_streak_ = 0
+        self.good_since_snapshot_ = 0
+        self.rollbacks_ = 0
+        self.skipped_total_ = 0
+        self.epoch_counts_: dict[str, int] = {}
+        self.first_bad_: str | None = None
+        self.snapshot(trainer)
+
+    def snapshot(self, trainer: Trainer) -> None:
+        """Keep a copy of the model and optimizer state to roll back to."""
+        self.snapshot_ = {
+            "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+            "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
+        }
+        self.good_since_snapshot_ = 0
+
+    # ------------------------------------------------------------------ the check
+    @staticmethod
+    def measure(
+        loss: torch.Tensor, grads: list[torch.Tensor]
+    ) -> tuple[float, float, list[torch.Tensor]]:
+        """``(loss, total grad norm, per-tensor norms)`` with one host read."""
+        norms = list(torch._foreach_norm(grads)) if grads else []
+        total = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
+        loss_value, total_value = torch.stack([loss.detach().float(), total.float()]).tolist()
+        return loss_value, total_value, norms
+
+    @staticmethod
+    def is_finite(loss_value: float, total_norm: float) -> bool:
+        return math.isfinite(loss_value) and math.isfinite(total_norm)
+
+    def good_step(self, trainer: Trainer) -> None:
+        self.bad_streak_ = 0
+        self.good_since_snapshot_ += 1
+        if self.good_since_snapshot_ >= self.snapshot_every:
+            self.snapshot(trainer)
+
+    def bad_step(
+        self, trainer: Trainer, names: list[str], norms: list[torch.Tensor], loss_value: float
+    ) -> None:
+        """Count a skipped step; roll back or raise when the streak is long enough."""
+        where = self._first_nonfinite(names, norms, loss_value)
+        if self.bad_streak_ == 0:
+            self.first_bad_ = where
+        self.bad_streak_ += 1
+        self.skipped_total_ += 1
+        self._count("nonfinite_steps")
+        trainer.history.events.append(
+            {"kind": "nonfinite", "epoch": trainer.epoch, "step": trainer.global_step,
+             "where": where, "loss": loss_value}
+        )  # fmt: skip
+        if self.bad_streak_ < self.patience:
+            return
+        if self.rollbacks_ >= self.max_rollbacks:
+            lr = trainer.optimizer.param_groups[0]["lr"]
+            raise NonFiniteError(
+                f"training diverged: {self.bad_streak_} consecutive non-finite steps after "
+                f"{self.rollbacks_} rollback(s) (lr now {lr:.3g}); the first non-finite "
+                f"gradient of this streak was in {self.first_bad_} at step {trainer.global_step}"
+            )
+        self._rollback(trainer)
+
+    def _rollback(self, trainer: Trainer) -> None:
+        lrs = [g["lr"] for g in trainer.optimizer.param_groups]
+        trainer.model.load_state_dict(self.snapshot_["model"])
+        trainer.optimizer.load_state_dict(copy.deepcopy(self.snapshot_["optimizer"]))
+        for group, lr in zip(trainer.optimizer.param_groups, lrs, strict=True):
+            group["lr"] = lr * self.lr_factor
+        base_lrs = getattr(trainer.scheduler, "base_lrs", None)
+        if base_lrs is not None:  # a schedule recomputes lr from base_lrs: lower those too
+            trainer.scheduler.base_lrs = [lr * self.lr_factor for lr in base_lrs]
+        self.rollbacks_ += 1
+        self.bad_streak_ = 0
+        self._count("rollbacks")
+        trainer.history.events.append(
+            {"kind": "rollback", "epoch": trainer.epoch, "step": trainer.global_step,
+             "lr": trainer.optimizer.param_groups[0]["lr"]}
+        )  # fmt: skip
+
+    @staticmethod
+    def _first_nonfinite(names: list[str], norms: list[torch.Tensor], loss_value: float) -> str:
+        if norms:
+            finite = torch.isfinite(torch.stack(norms))
+            if not bool(finite.all()):
+                return f"parameter {names[int((~finite).nonzero()[0])]!r}"
+        return "the loss (all gradients finite)" if not math.isfinite(loss_value) else "?"
+
+    def _count(self, key: str) -> None:
+        self.epoch_counts_[key] = self.epoch_counts_.get(key, 0) + 1
+
+    def pop_epoch_counts(self) -> dict[str, int]:
+        """Counts of this epoch's events (only keys that happened), then reset."""
+        counts, self.epoch_counts_ = self.epoch_counts_, {}
+        return counts
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters for a checkpoint (the snapshot itself is not saved)."""
+        return {
+            "bad_streak": self.bad_streak_,
+            "rollbacks": self.rollbacks_,
+            "skipped_total": self.skipped_total_,
+            "good_since": self.good_since_snapshot_,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.bad_streak_ = state["bad_streak"]
+        self.rollbacks_ = state["rollbacks"]
+        self.skipped_total_ = state["skipped_total"]
+        self.good_since_snapshot_ = state["good_since"]
+
+
+def resolve_guard(guard: Any) -> NonFiniteGuard | None:
+    """``True`` → default guard, ``False``/``None`` → none, a guard → itself."""
+    if guard is True:
+        return NonFiniteGuard()
+    if guard is False or guard is None:
+        return None
+    if isinstance(guard, NonFiniteGuard):
+        return guard
+    raise TypeError(f"guard must be a bool or a NonFiniteGuard, got {type(guard).__name__}")

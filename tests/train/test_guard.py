@@ -1,0 +1,80 @@
+"""Non-finite guard: skip an injected NaN batch, roll back a divergent run, name the layer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from deepdojo.train import NonFiniteError, NonFiniteGuard, Trainer
+
+
+def regression(n: int = 40, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, 3, generator=g) * scale
+    return X, X @ torch.tensor([[1.0], [-2.0], [0.5]])
+
+
+def model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+def test_injected_nan_batch_is_skipped():
+    X, y = regression()
+    X[12] = float("nan")  # batch 1 of 4 (batch_size 10, no shuffle)
+    tr = Trainer(model(), nn.MSELoss(), "sgd", lr=0.05, device="cpu", progress="off")
+    hist = tr.fit((X, y), epochs=2, batch_size=10, shuffle=False)
+    assert hist["nonfinite_steps"] == [1, 1]
+    assert tr.global_step == 6  # 8 batches, 2 skipped
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+    assert hist["train_loss"][1] < hist["train_loss"][0]
+    first = hist.events[0]
+    assert first["kind"] == "nonfinite" and first["where"] == "parameter '0.weight'"
+    # without the guard the NaN reaches the weights
+    off = Trainer(model(), nn.MSELoss(), "sgd", lr=0.05, guard=False, device="cpu",
+                  progress="off")
+    off.fit((X, y), epochs=1, batch_size=10, shuffle=False)
+    assert not torch.isfinite(off.model[0].weight).all()
+
+
+def test_divergent_lr_rolls_back_and_recovers():
+    X, y = regression(scale=10.0)
+    guard = NonFiniteGuard(patience=2, lr_factor=1e-3, max_rollbacks=2, snapshot_every=1)
+    tr = Trainer(model(), nn.MSELoss(), "sgd", lr=5.0, guard=guard, device="cpu",
+                 progress="off")
+    hist = tr.fit((X, y), epochs=4, batch_size=10)
+    assert sum(r.get("rollbacks", 0) for r in hist) >= 1
+    assert tr.optimizer.param_groups[0]["lr"] <= 5.0 * 1e-3
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+    kinds = [e["kind"] for e in hist.events]
+    assert "rollback" in kinds and kinds.index("rollback") >= 2
+
+
+def test_persistent_nan_raises_naming_the_first_layer():
+    X, y = regression()
+
+    class NaNFromSecondLayer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = nn.Linear(3, 4)
+            self.second = nn.Linear(4, 1)
+
+        def forward(self, x):
+            # 'first' is cut off by detach (no gradient); sqrt(-1) makes every gradient of
+            # 'second' NaN, so 'second.weight' is the first non-finite one in model order
+            return self.second(self.first(x).detach()) * torch.sqrt(torch.tensor(-1.0))
+
+    guard = NonFiniteGuard(patience=2, max_rollbacks=1)
+    tr = Trainer(NaNFromSecondLayer(), nn.MSELoss(), "sgd", lr=0.1, guard=guard, device="cpu",
+                 progress="off")
+    with pytest.raises(NonFiniteError, match="parameter 'second.weight'"):
+        tr.fit((X, y), epochs=1, batch_size=5)
+    assert guard.rollbacks_ == 1 and guard.skipped_total_ == 4
+
+
+def test_guard_arguments_checked():
+    with pytest.raises(ValueError, match="lr_factor"):
+        NonFiniteGuard(lr_factor=2.0)
+    with pytest.raises(TypeError, match="guard must be"):
+        Trainer(model(), nn.MSELoss(), guard="on", device="cpu")
