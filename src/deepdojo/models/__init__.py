@@ -17,6 +17,7 @@ from deepdojo.models.registry import (
     list_models,
     register_model,
 )
+from deepdojo.models.seq2seq import Seq2Seq
 
 __all__ = [
     "MODELS",
@@ -26,6 +27,7 @@ __all__ = [
     "PlainMLP",
     "ResNetCNN",
     "ResNetMLP",
+    "Seq2Seq",
     "create",
     "get_model_spec",
     "init_weights",
