@@ -149,9 +149,7 @@ def test_index_states(built):
     unanswered = [q for q in rows if not any(q in s.questions for s in LABS.values())]
     for qid in unanswered:
         assert "no lab yet" in rows[qid]
-    registered_only = [
-        q for q in rows if q not in unanswered and q not in ("Q08", "Q14")
-    ]
+    registered_only = [q for q in rows if q not in unanswered and q not in ("Q08", "Q14")]
     for qid in registered_only:
         assert "not run yet" in rows[qid]
 

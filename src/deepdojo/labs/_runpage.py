@@ -84,22 +84,24 @@ def claim_view(claim: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _table_view(name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Columns in first-seen order; a column is right-aligned when all its values are numbers."""
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
+    heads = []
+    for col in columns:
+        present = [row[col] for row in rows if row.get(col) is not None]
+        heads.append({"name": col, "numeric": bool(present) and all(map(_is_number, present))})
     cells = [
-        [
-            {
-                "text": fmt_value(row.get(col)),
-                "numeric": isinstance(row.get(col), (int, float))
-                and not isinstance(row.get(col), bool),
-            }
-            for col in columns
-        ]
+        [{"text": fmt_value(row.get(col)), "numeric": _is_number(row.get(col))} for col in columns]
         for row in rows
     ]
-    return {"name": name, "columns": columns, "rows": cells}
+    return {"name": name, "columns": heads, "rows": cells}
 
 
 def _environment_rows(env: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -111,6 +113,12 @@ def _environment_rows(env: Mapping[str, Any]) -> list[tuple[str, str]]:
             text = "none" if value is None else fmt_value(value)
         rows.append((key, text))
     return rows
+
+
+def _figure_src(path: str, fig_base: str, fig_exists: Callable[[str], bool] | None) -> str | None:
+    if not path or (fig_exists is not None and not fig_exists(path)):
+        return None
+    return fig_base + path
 
 
 def run_view(
@@ -138,7 +146,7 @@ def run_view(
         {
             "name": str(f.get("name", "")),
             "caption": str(f.get("caption") or ""),
-            "src": (fig_base + f["path"]) if fig_exists is None or fig_exists(f["path"]) else None,
+            "src": _figure_src(str(f.get("path", "")), fig_base, fig_exists),
         }
         for f in result.get("figures", [])
     ]

@@ -137,6 +137,7 @@ def _lab_entry(lab: LabEvidence, tmp: Path, prefix: str) -> dict[str, Any]:
         "name": lab.name,
         "summary": lab.summary,
         "questions": list(lab.questions),
+        "registered": lab.registered,
         "href": None,
         "run": None,
     }
@@ -170,13 +171,17 @@ def _write_question(
         "key_points": q.key_points,
         "api": [{"name": a, "available": api_available(a)} for a in q.api],
     }
-    page = template_env().get_template("question.html").render(
-        q=view,
-        labs=[_lab_entry(lab, tmp, "../") for lab in labs_for(qid, labs)],
-        prev=link(index - 1),
-        next=link(index + 1),
-        root="../",
-        generated=generated,
+    page = (
+        template_env()
+        .get_template("question.html")
+        .render(
+            q=view,
+            labs=[_lab_entry(lab, tmp, "../") for lab in labs_for(qid, labs)],
+            prev=link(index - 1),
+            next=link(index + 1),
+            root="../",
+            generated=generated,
+        )
     )
     atomic_write_text(tmp / "questions" / f"{qid}.html", page)
 
@@ -211,12 +216,16 @@ def _write_index(tmp: Path, labs: dict[str, LabEvidence], runs: Path, generated:
         "labs_total": len(lab_entries),
         "smoke": sum(r["scale"] == "smoke" for r in ran),
     }
-    page = template_env().get_template("index.html").render(
-        questions=rows,
-        labs=lab_entries,
-        stats=stats,
-        runs_dir=str(runs),
-        root="",
-        generated=generated,
+    page = (
+        template_env()
+        .get_template("index.html")
+        .render(
+            questions=rows,
+            labs=lab_entries,
+            stats=stats,
+            runs_dir=str(runs),
+            root="",
+            generated=generated,
+        )
     )
     atomic_write_text(tmp / "index.html", page)
