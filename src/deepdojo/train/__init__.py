@@ -3,6 +3,7 @@ the non-finite guard, checkpoints, LR range test)."""
 
 from deepdojo.train import schedules
 from deepdojo.train.callbacks import Callback
+from deepdojo.train.checkpoint import CheckpointError, import_weights, load_checkpoint
 from deepdojo.train.clipping import ClipGrad
 from deepdojo.train.guard import NonFiniteError, NonFiniteGuard
 from deepdojo.train.history import History
@@ -13,6 +14,7 @@ from deepdojo.train.trainer import Trainer
 
 __all__ = [
     "Callback",
+    "CheckpointError",
     "ClipGrad",
     "History",
     "NonFiniteError",
@@ -20,6 +22,8 @@ __all__ = [
     "Schedule",
     "Trainer",
     "accuracy",
+    "import_weights",
+    "load_checkpoint",
     "make_optimizer",
     "schedules",
     "warmup_cosine",

@@ -13,7 +13,9 @@ sliced per batch; DataLoaders are iterated as given.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -32,6 +34,7 @@ from deepdojo.train.metrics import MetricFn, default_metrics
 from deepdojo.train.optim import make_optimizer
 from deepdojo.train.progress import EpochBar, want_progress
 from deepdojo.train.schedules import build_scheduler, step_scheduler
+from deepdojo.train.state import CheckpointPolicy, resume_fit, rng_state, set_rng_state
 from deepdojo.utils import resolve_device, seed_everything
 
 _HOOKS = (
@@ -184,7 +187,9 @@ class Trainer(InferenceMixin):
         batch_size: int = 32,
         shuffle: bool = True,
         checkpoint_dir: Any = None,
-        resume: bool = False,
+        resume: bool | str | os.PathLike[str] = False,
+        save_every_n_steps: int | None = None,
+        keep_last: int | None = 3,
     ) -> History:
         """Train for ``epochs`` epochs and return the :class:`History`.
 
@@ -201,9 +206,16 @@ class Trainer(InferenceMixin):
         shuffle : bool
             Shuffle in-memory training data each epoch.
         checkpoint_dir : path or None
-            Save checkpoints there (see :mod:`deepdojo.train.checkpoint`).
-        resume : bool
-            Continue from the newest good checkpoint in ``checkpoint_dir`` if there is one.
+            Save a checkpoint there at the end of every epoch (see
+            :mod:`deepdojo.train.checkpoint`); only rank 0 writes.
+        resume : bool or path
+            ``True``: continue from the newest good checkpoint in ``checkpoint_dir`` (start
+            fresh when there is none; corrupted ones are skipped with a warning). A path:
+            continue from that checkpoint folder (an error if it is bad).
+        save_every_n_steps : int or None
+            Also save every that many optimizer steps, mid-epoch included.
+        keep_last : int or None
+            Keep only the newest that many checkpoints (``None``: keep all).
         """
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -213,11 +225,14 @@ class Trainer(InferenceMixin):
         val = None if val_data is None else self._prepare(val_data, "val_data")
         steps_per_epoch = num_batches(train, batch_size) or 1
         self._start_fit(steps_per_epoch, epochs)
+        self._checkpoints = CheckpointPolicy.make(checkpoint_dir, save_every_n_steps, keep_last)
+        if resume:
+            resume_fit(self, checkpoint_dir, resume)
         with EpochBar(want_progress(self.progress)) as bar:
             self._call("on_fit_start")
             for epoch in range(self.epoch, epochs):
                 self.epoch = epoch
-                bar.start_epoch(epoch, epochs, num_batches(train, batch_size))
+                bar.start_epoch(epoch, epochs, num_batches(train, batch_size), self._resume_batch)
                 record = self._train_epoch(train, epoch, batch_size, shuffle, bar)
                 self._end_epoch(record, val, batch_size)
                 bar.end_epoch(record)
@@ -232,7 +247,11 @@ class Trainer(InferenceMixin):
         self._named_params = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         self._params = [p for _, p in self._named_params]
         self.history = History()
-        self.epoch = self.global_step = 0
+        self.epoch = self.global_step = self._resume_batch = 0
+        self._totals: dict[str, float] = {}
+        self._seen = 0
+        self._epoch_rng: dict[str, Any] | None = None
+        self._resume_rng: dict[str, Any] | None = None
         self.should_stop = False
         self._step_lr = self.optimizer.param_groups[0]["lr"]
         if self._guard is not None:
@@ -242,24 +261,33 @@ class Trainer(InferenceMixin):
         )
 
     def _epoch_batches(
-        self, train: InMemoryData | DataLoader, epoch: int, batch_size: int, shuffle: bool
+        self, train: InMemoryData | DataLoader, epoch: int, batch_size: int, shuffle: bool,
+        start: int,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of ``epoch`` from batch index ``start`` on (``start > 0``: resuming)."""
         if isinstance(train, InMemoryData):
-            return train.batches(batch_size, train.order(shuffle, self.seed, epoch))
-        return loader_batches(train)
+            return train.batches(batch_size, train.order(shuffle, self.seed, epoch), start)
+        if start == 0:
+            return loader_batches(train)
+        set_rng_state(self._epoch_rng)  # rebuild the sampler order of the interrupted epoch
+        batches = loader_batches(train, start)
+        first = next(batches, None)  # the iterator is made (and the done batches skipped) now
+        set_rng_state(self._resume_rng)
+        return itertools.chain([] if first is None else [first], batches)
 
     def _train_epoch(
         self, train: Any, epoch: int, batch_size: int, shuffle: bool, bar: EpochBar
     ) -> dict[str, Any]:
         """Run every batch of one epoch; return the epoch's partial record."""
         self.model.train()
+        start_batch, self._resume_batch = self._resume_batch, 0
+        if start_batch == 0:
+            self._totals, self._seen = {}, 0
+            self._epoch_rng = rng_state() if not isinstance(train, InMemoryData) else None
         self._call("on_epoch_start", epoch)
         start = time.perf_counter()
-        totals: dict[str, float] = {}
-        seen = 0
-        for batch_idx, (inputs, targets) in enumerate(
-            self._epoch_batches(train, epoch, batch_size, shuffle)
-        ):
+        batches = self._epoch_batches(train, epoch, batch_size, shuffle, start_batch)
+        for batch_idx, (inputs, targets) in enumerate(batches, start=start_batch):
             inputs = inputs.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
             self._call("on_batch_start", batch_idx, (inputs, targets))
@@ -267,13 +295,15 @@ class Trainer(InferenceMixin):
             if "skipped" not in logs:  # a rejected step does not count in the epoch means
                 n = len(targets)
                 for k, v in logs.items():
-                    totals[k] = totals.get(k, 0.0) + v * n
-                seen += n
+                    self._totals[k] = self._totals.get(k, 0.0) + v * n
+                self._seen += n
             self._call("on_batch_end", batch_idx, logs)
             bar.advance(logs["loss"])
+            if self._checkpoints is not None:
+                self._checkpoints.after_step(self, epoch, batch_idx + 1)
         record: dict[str, Any] = {"epoch": epoch}
-        if seen:
-            record.update({f"train_{k}": v / seen for k, v in totals.items()})
+        if self._seen:
+            record.update({f"train_{k}": v / self._seen for k, v in self._totals.items()})
         else:
             record["train_loss"] = float("nan")
         record["lr"] = self._step_lr
@@ -372,3 +402,5 @@ class Trainer(InferenceMixin):
             record.update(self._guard.pop_epoch_counts())
         self._call("on_epoch_end", record["epoch"], record)
         self.history.append(record)
+        if self._checkpoints is not None:
+            self._checkpoints.after_epoch(self, record["epoch"] + 1)
