@@ -198,3 +198,20 @@ def test_question_summary(built):
     assert question_summary("Q14", built["runs"].parent / "absent")["labs"][0]["ran"] is False
     with pytest.raises(ValueError, match="Q01..Q20"):
         question_summary("Q42", built["runs"])
+
+
+def test_run_of_unregistered_lab_still_counts(built, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(built["runs"], runs)
+    gone = json.loads((built["latest"].path / "result.json").read_text())
+    gone |= {"lab": "zz-gone-lab", "questions": ["Q01"], "figures": [], "run_id": "r1"}
+    (runs / "zz-gone-lab" / "r1").mkdir(parents=True)
+    (runs / "zz-gone-lab" / "r1" / "result.json").write_text(json.dumps(gone))
+    build_site(runs, tmp_path / "site")
+    page = (tmp_path / "site" / "questions" / "Q01.html").read_text()
+    assert "no longer registered" in page and "Toy gap is tiny" in page
+    index = (tmp_path / "site" / "index.html").read_text()
+    row = re.search(r'<tr id="Q01">(.*?)</tr>', index, flags=re.S).group(1)
+    assert "1 does not hold" in row and "labs/zz-gone-lab/index.html" in row

@@ -98,7 +98,7 @@ def _table_view(name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         present = [row[col] for row in rows if row.get(col) is not None]
         heads.append({"name": col, "numeric": bool(present) and all(map(_is_number, present))})
     cells = [
-        [{"text": fmt_value(row.get(col)), "numeric": _is_number(row.get(col))} for col in columns]
+        [{"text": fmt_value(row.get(c["name"])), "numeric": c["numeric"]} for c in heads]
         for row in rows
     ]
     return {"name": name, "columns": heads, "rows": cells}
@@ -168,7 +168,10 @@ def run_view(
         "metrics": [(k, fmt_value(v)) for k, v in (result.get("metrics") or {}).items()],
         "tables": [_table_view(k, v) for k, v in (result.get("tables") or {}).items()],
         "notes": [str(n) for n in result.get("notes", [])],
-        "config": [(k, fmt_value(v)) for k, v in (result.get("config") or {}).items()],
+        "config": [
+            (k, "None" if v is None else fmt_value(v))
+            for k, v in (result.get("config") or {}).items()
+        ],
         "overrides": list((result.get("overrides") or {}).keys()),
         "environment": _environment_rows(result.get("environment") or {}),
         "timings": [(f"timings.{k}", fmt_seconds(v)) for k, v in timings.items()],
