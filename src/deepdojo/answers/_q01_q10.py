@@ -80,9 +80,10 @@ ENTRIES: tuple[Question, ...] = (
             "Both add a penalty on the size of the weights to the training loss. L1 adds "
             "lambda times the sum of absolute values, L2 adds lambda times the sum of squares. "
             "Their gradients differ in a way that explains their behaviour: L1 contributes "
-            "lambda times sign(w), a constant push towards zero that can pin weights at exactly "
-            "zero, so it produces sparse models; L2 contributes 2 lambda w, a pull proportional "
-            "to the weight, so weights shrink smoothly but rarely reach zero. Elastic net mixes "
+            "lambda times sign(w), the same push towards zero whatever the weight's size, so "
+            "weights that matter little end at or very near zero and the model becomes "
+            "sparse; L2 contributes 2 lambda w, a pull proportional to the weight, so weights "
+            "shrink smoothly but rarely reach zero. Elastic net mixes "
             "the two. The penalty is normally applied to weights only, not to biases or "
             "normalization parameters. With plain SGD an L2 penalty is the same as weight decay, "
             "but with Adam it is not, because the adaptive scaling also rescales the penalty's "
@@ -90,7 +91,8 @@ ENTRIES: tuple[Question, ...] = (
             "from the gradient."
         ),
         key_points=(
-            "L1: lambda * sum |w|, gradient lambda * sign(w), gives exact zeros (sparsity).",
+            "L1: lambda * sum |w|, gradient lambda * sign(w), drives weights to (near) zero: "
+            "sparsity.",
             "L2: lambda * sum w^2, gradient 2 * lambda * w, shrinks proportionally.",
             "Elastic net = a weighted mix of both.",
             "Exclude biases and normalization parameters by default.",
