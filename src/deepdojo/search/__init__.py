@@ -7,7 +7,7 @@ PostgreSQL/MySQL across machines). Spaces are data (:mod:`deepdojo.search.space`
 configuration, fANOVA importances and plots.
 """
 
-from deepdojo.search.objectives import ModelObjective, PruningCallback, Quadratic
+from deepdojo.search.objectives import ModelObjective, PruningCallback, Quadratic, add_dropout
 from deepdojo.search.report import plot_history, plot_importances, plot_parallel_coordinates
 from deepdojo.search.result import TuneResult
 from deepdojo.search.space import (
@@ -39,6 +39,7 @@ __all__ = [
     "Quadratic",
     "SearchError",
     "TuneResult",
+    "add_dropout",
     "default_space",
     "load",
     "make_pruner",

@@ -25,6 +25,27 @@ from deepdojo.train import Callback
 MODEL_ALIASES = {"mlp": "plain_mlp", "cnn": "plain_cnn", "resnet": "resnet_mlp"}
 DATASETS = ("digits", "mnist1d", "breast_cancer")
 TRAINING_PARAMS = ("lr", "batch_size", "optimizer", "weight_decay", "momentum")
+_HOOKED = ("dropout",)  # applied by the objective when the model's builder lacks it
+
+
+def add_dropout(model: Any, p: float) -> Any:
+    """Apply dropout with rate ``p`` to the output of every hidden weight layer of ``model``.
+
+    Every ``nn.Linear``/``nn.Conv*d`` except the last one (the output layer) gets a forward
+    hook :math:`h \\mapsto \\mathrm{dropout}_p(h)` (inverted dropout, active only in training
+    mode). Before a ReLU this equals dropout after it, since both zero and rescale
+    elementwise. Returns ``model`` (hooks added in place); ``p == 0`` adds nothing.
+    """
+    from torch import nn
+    from torch.nn import functional as F
+
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout must be in [0, 1); got {p!r}")
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+    if p > 0:
+        for layer in layers[:-1]:
+            layer.register_forward_hook(lambda m, _inp, out: F.dropout(out, p, m.training))
+    return model
 
 
 class PruningCallback(Callback):
@@ -103,9 +124,10 @@ class ModelObjective:
 
     Space parameters named ``lr``, ``batch_size``, ``optimizer``, ``weight_decay`` and
     ``momentum`` configure training (:func:`deepdojo.train.make_optimizer`); every other
-    parameter (``depth``, ``width``, ``dropout``...) is passed to the model's builder, which must
-    accept it. Each epoch's validation accuracy is reported to the trial
-    (:class:`PruningCallback`), so pruners can stop bad trials early.
+    parameter (``depth``, ``width``...) is passed to the model's builder, which must accept it;
+    ``dropout``, when the builder has no such argument, is applied by :func:`add_dropout`.
+    Each epoch's validation accuracy is reported to the trial (:class:`PruningCallback`), so
+    pruners can stop bad trials early.
 
     Parameters
     ----------
@@ -141,9 +163,9 @@ class ModelObjective:
             raise ValueError(f"data must be one of {', '.join(DATASETS)}; got {self.data!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive int; got {self.epochs!r}")
-        accepted = _builder_args(self.model)
+        accepted = {*_builder_args(self.model), *_HOOKED}
         if self.space is None:
-            space = {k: v for k, v in default_space().items()
+            space = {k: v for k, v in default_space(self.model).items()
                      if k in TRAINING_PARAMS or k in accepted}
         else:
             space = parse_space(self.space)
@@ -159,14 +181,18 @@ class ModelObjective:
 
         accepted = _builder_args(self.model)
         kw = {k: v for k, v in params.items() if k not in TRAINING_PARAMS}
+        hooked = {k: kw.pop(k) for k in _HOOKED if k in kw and k not in accepted}
         if "in_features" in accepted:
             kw["in_features"] = math.prod(splits.input_shape)
         elif "in_channels" in accepted:
             kw["in_channels"] = splits.input_shape[0]
+        if "conv_dims" in accepted:
+            kw["conv_dims"] = len(splits.input_shape) - 1  # (C, L) -> 1-D, (C, H, W) -> 2-D
         if "num_classes" in accepted:
             kw["num_classes"] = splits.num_classes
         seed_everything(self.seed)
-        return create(self.model, **kw)
+        model = create(self.model, **kw)
+        return add_dropout(model, hooked["dropout"]) if "dropout" in hooked else model
 
     def __call__(self, trial: optuna.Trial) -> float:
         from torch import nn

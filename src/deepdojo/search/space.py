@@ -72,21 +72,25 @@ Param = Float | Int | Categorical
 SpaceLike = Mapping[str, Param | Mapping[str, Any]]
 
 
-def default_space() -> dict[str, Param]:
+def default_space(model: str | None = None) -> dict[str, Param]:
     """The space ``tune((model, data))`` searches when none is given.
 
     Learning rate log-uniform on [1e-4, 3e-1]; batch size in {16, 32, 64, 128}; optimizer in
     {sgd, adam, adamw, rmsprop}; dropout on [0, 0.5]; weight decay log-uniform on [1e-6, 1e-2];
-    depth (hidden layers) 1..4; width (units per hidden layer) in {32, 64, 128, 256}.
+    depth (weight layers, as ``deepdojo.models`` counts them) 2..5, or 4, 6, 8 for residual
+    models (``resnet_*``); width in {32, 64, 128, 256} (units), or {8, 16, 32} (channels) for
+    convolutional models (``*cnn``).
     """
+    name = model or ""
+    residual, conv = name.startswith("resnet"), name.endswith("cnn")
     return {
         "lr": Float(1e-4, 3e-1, log=True),
         "batch_size": Categorical((16, 32, 64, 128)),
         "optimizer": Categorical(("sgd", "adam", "adamw", "rmsprop")),
         "dropout": Float(0.0, 0.5),
         "weight_decay": Float(1e-6, 1e-2, log=True),
-        "depth": Int(1, 4),
-        "width": Categorical((32, 64, 128, 256)),
+        "depth": Int(4, 8, step=2) if residual else Int(2, 5),
+        "width": Categorical((8, 16, 32) if conv else (32, 64, 128, 256)),
     }
 
 

@@ -9,6 +9,7 @@ SQLite file; on many machines it is one PostgreSQL or MySQL URL (see :func:`tune
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import sys
 import time
@@ -170,8 +171,17 @@ def _worker(
     seed: int,
     n_trials: int,
     timeout: float | None,
+    threads: int,
 ) -> int:
-    """One worker process: load the shared study and run ``n_trials`` of it."""
+    """One worker process: load the shared study and run ``n_trials`` of it.
+
+    The process is ours, so it may size torch's thread pool: ``threads`` per worker keeps
+    ``workers`` processes from oversubscribing the cores (which can make 2 workers slower
+    than 1).
+    """
+    import torch
+
+    torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(
         study_name=study_name,
@@ -200,13 +210,14 @@ def _run_workers(objective: Any, study: optuna.Study, args: dict[str, Any], rema
             f"ModelObjective), not a lambda or closure: {e}"
         ) from None
     shares = _shares(remaining, args["workers"])
+    threads = max(1, (os.cpu_count() or 1) // len(shares))
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(len(shares)) as pool:
         jobs = [
             pool.apply_async(
                 _worker,
                 (objective, args["storage"], study.study_name, args["sampler"], args["pruner"],
-                 args["seed"] + i, n, args["timeout"]),
+                 args["seed"] + i, n, args["timeout"], threads),
             )
             for i, n in enumerate(shares)
         ]
