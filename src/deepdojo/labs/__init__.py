@@ -9,21 +9,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from deepdojo.labs._core import (
-    LABS,
-    Claim,
-    LabContext,
-    LabError,
-    LabSpec,
-    RunResult,
-    get_lab,
-    latest_runs,
-    load_result,
-    make_config,
-    parse_overrides,
-    register_lab,
-    run_lab,
-)
+from deepdojo.labs._config import make_config, parse_overrides
+from deepdojo.labs._core import LABS, Claim, LabContext, LabError, LabSpec, get_lab, register_lab
+from deepdojo.labs._runner import RunResult, latest_runs, load_result, run_lab
 
 __all__ = [
     "LABS",

@@ -1,4 +1,4 @@
-"""The lab contract: registry, ``LabContext``, claims and the runner.
+"""The lab contract: registry, ``LabContext`` and claims (the runner is in ``_runner``).
 
 A lab is a function ``run(cfg, ctx)`` registered with :func:`register_lab`. It uses only the
 public library, records metrics, tables and figures on the context, and states claims whose
@@ -14,25 +14,14 @@ import dataclasses
 import io
 import math
 import re
-import shutil
 import statistics
 import sys
-import time
-import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from deepdojo.utils import (
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    environment,
-    resolve_device,
-    seed_everything,
-)
+from deepdojo.utils import atomic_write_bytes, resolve_device
 
 SCALES = ("smoke", "quick", "full")
 SEEDS_PER_SCALE = {"smoke": 1, "quick": 3, "full": 5}
@@ -111,71 +100,6 @@ def get_lab(name: str) -> LabSpec:
         known = ", ".join(sorted(LABS)) or "none"
         raise LabError(f"unknown lab {name!r}; registered labs: {known}")
     return LABS[name]
-
-
-# ---------------------------------------------------------------- config overrides
-
-
-def _convert(key: str, text: str, tp: Any) -> Any:
-    """Parse ``text`` as type ``tp`` (bool, int, float, str, tuples/lists of those)."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        inner = [a for a in args if a is not type(None)]
-        if type(None) in args and text.lower() in ("none", "null"):
-            return None
-        return _convert(key, text, inner[0])
-    if origin in (tuple, list):
-        parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
-        inner = args[0] if args else str
-        return origin(_convert(key, p.strip(), inner) for p in parts)
-    try:
-        if tp is bool:
-            low = text.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if tp is int:
-            return int(text)
-        if tp is float:
-            return float(text)
-        if tp is str:
-            return text
-    except ValueError:
-        pass
-    else:
-        raise LabError(f"--set {key}: unsupported field type {tp!r}")
-    name = getattr(tp, "__name__", str(tp))
-    raise LabError(f"--set {key}={text}: expected a value of type {name}")
-
-
-def make_config(config_cls: type, overrides: dict[str, str] | None = None) -> Any:
-    """Build ``config_cls`` with string ``overrides`` type-checked against its fields."""
-    overrides = overrides or {}
-    hints = typing.get_type_hints(config_cls)
-    fields = {f.name for f in dataclasses.fields(config_cls)}
-    values: dict[str, Any] = {}
-    for key, text in overrides.items():
-        if key not in fields:
-            raise LabError(
-                f"--set {key}: {config_cls.__name__} has no field {key!r}; "
-                f"fields: {', '.join(sorted(fields))}"
-            )
-        values[key] = _convert(key, str(text), hints[key])
-    return config_cls(**values)
-
-
-def parse_overrides(items: Iterable[str]) -> dict[str, str]:
-    """Parse ``["key=value", ...]`` into a dict; anything without ``=`` is an error."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise LabError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
 
 
 # ---------------------------------------------------------------- the context
@@ -324,136 +248,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
-
-
-# ---------------------------------------------------------------- the runner
-
-
-@dataclass
-class RunResult:
-    """Where a run was written and its ``result.json`` content."""
-
-    path: Path
-    result: dict[str, Any] = field(repr=False)
-
-    @property
-    def claims(self) -> list[dict[str, Any]]:
-        return self.result["claims"]
-
-
-def _new_run_id(lab_dir: Path, seed: int, scale: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{scale}-s{seed}"
-    run_id, n = base, 1
-    while (lab_dir / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
-def reproduce_command(lab: str, scale: str, seed: int, overrides: dict[str, str]) -> str:
-    """The CLI line that reruns this exact configuration."""
-    parts = ["deepdojo", "run", lab, "--scale", scale, "--seed", str(seed)]
-    for k, v in overrides.items():
-        parts += ["--set", f"{k}={v}"]
-    return " ".join(parts)
-
-
-def run_lab(
-    name: str,
-    *,
-    scale: str = "quick",
-    seed: int = 0,
-    overrides: dict[str, str] | None = None,
-    out: str | Path = "runs",
-    device: str = "cpu",
-    progress: str = "auto",
-) -> RunResult:
-    """Run lab ``name`` and write ``<out>/<name>/<run-id>/``; return the path and result.
-
-    The config is built from the lab's dataclass with ``overrides`` (strings, type-checked).
-    """
-    from deepdojo.labs._runpage import render_run_page
-
-    spec = get_lab(name)
-    overrides = dict(overrides or {})
-    cfg = make_config(spec.config, overrides)
-    lab_dir = Path(out) / name
-    run_id = _new_run_id(lab_dir, seed, scale)
-    final = lab_dir / run_id
-    tmp = lab_dir / f".{run_id}.partial"
-    tmp.mkdir(parents=True)
-    try:
-        ctx = LabContext(
-            name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
-        )
-        seed_everything(seed)
-        started = datetime.now(UTC)
-        t0 = time.perf_counter()
-        spec.fn(cfg, ctx)
-        seconds = time.perf_counter() - t0
-        result = {
-            "lab": name,
-            "run_id": run_id,
-            "questions": list(spec.questions),
-            "summary": spec.summary,
-            "scale": scale,
-            "seed": seed,
-            "seeds": ctx.seeds,
-            "device": ctx.device,
-            "config": dataclasses.asdict(cfg),
-            "overrides": overrides,
-            "command": reproduce_command(name, scale, seed, overrides),
-            "environment": environment(),
-            "started": started.isoformat(timespec="seconds"),
-            "timings": {"total_s": round(seconds, 3)},
-            "metrics": ctx.metrics,
-            "tables": ctx.tables,
-            "figures": ctx.figures,
-            "claims": [dataclasses.asdict(c) for c in ctx.claims],
-            "notes": ctx.notes,
-        }
-        atomic_write_json(tmp / "result.json", result)
-        atomic_write_text(tmp / "index.html", render_run_page(result))
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    import json
-
-    return RunResult(final, json.loads((final / "result.json").read_text()))
-
-
-def latest_runs(runs_dir: str | Path) -> dict[str, Path]:
-    """The newest complete run folder of each lab under ``runs_dir`` (by ``started`` time)."""
-    import json
-
-    runs_dir = Path(runs_dir)
-    found: dict[str, tuple[str, Path]] = {}
-    if not runs_dir.is_dir():
-        return {}
-    for result in runs_dir.glob("*/*/result.json"):
-        if result.parent.name.startswith("."):
-            continue
-        try:
-            data = json.loads(result.read_text())
-        except (OSError, ValueError):
-            continue
-        key = (data.get("started", ""), result.parent.name)
-        lab = data.get("lab", result.parent.parent.name)
-        if lab not in found or key > (found[lab][0], found[lab][1].name):
-            found[lab] = (key[0], result.parent)
-    return {lab: p for lab, (_, p) in sorted(found.items())}
-
-
-def load_result(run_dir: str | Path) -> dict[str, Any]:
-    """Read ``result.json`` of a run folder; a missing or broken file is a LabError."""
-    import json
-
-    path = Path(run_dir) / "result.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LabError(f"{path}: no result.json (is this a run folder?)") from None
-    except ValueError as e:
-        raise LabError(f"{path}: not valid JSON ({e})") from None

@@ -1,0 +1,151 @@
+"""The lab runner: build the context, run the lab, write ``runs/<lab>/<run-id>/`` atomically.
+
+The run is written into a hidden ``.<run-id>.partial`` folder that is renamed into place only
+when complete, so a failed or interrupted run leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from deepdojo.labs._config import make_config
+from deepdojo.labs._core import LabContext, LabError, get_lab
+from deepdojo.utils import atomic_write_json, atomic_write_text, environment, seed_everything
+
+
+@dataclass
+class RunResult:
+    """Where a run was written and its ``result.json`` content."""
+
+    path: Path
+    result: dict[str, Any] = field(repr=False)
+
+    @property
+    def claims(self) -> list[dict[str, Any]]:
+        return self.result["claims"]
+
+
+def _new_run_id(lab_dir: Path, seed: int, scale: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{scale}-s{seed}"
+    run_id, n = base, 1
+    while (lab_dir / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def _recorded(ctx: LabContext) -> dict[str, Any]:
+    """What the lab recorded on its context, as JSON-ready result fields."""
+    return {
+        "metrics": ctx.metrics,
+        "tables": ctx.tables,
+        "figures": ctx.figures,
+        "claims": [dataclasses.asdict(c) for c in ctx.claims],
+        "notes": ctx.notes,
+    }
+
+
+def reproduce_command(lab: str, scale: str, seed: int, overrides: dict[str, str]) -> str:
+    """The CLI line that reruns this exact configuration."""
+    parts = ["deepdojo", "run", lab, "--scale", scale, "--seed", str(seed)]
+    for k, v in overrides.items():
+        parts += ["--set", f"{k}={v}"]
+    return " ".join(parts)
+
+
+def run_lab(
+    name: str,
+    *,
+    scale: str = "quick",
+    seed: int = 0,
+    overrides: dict[str, str] | None = None,
+    out: str | Path = "runs",
+    device: str = "cpu",
+    progress: str = "auto",
+) -> RunResult:
+    """Run lab ``name`` and write ``<out>/<name>/<run-id>/``; return the path and result.
+
+    The config is built from the lab's dataclass with ``overrides`` (strings, type-checked).
+    """
+    from deepdojo.labs._runpage import render_run_page
+
+    spec = get_lab(name)
+    overrides = dict(overrides or {})
+    cfg = make_config(spec.config, overrides)
+    lab_dir = Path(out) / name
+    run_id = _new_run_id(lab_dir, seed, scale)
+    final = lab_dir / run_id
+    tmp = lab_dir / f".{run_id}.partial"
+    tmp.mkdir(parents=True)
+    try:
+        ctx = LabContext(
+            name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
+        )
+        seed_everything(seed)
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        spec.fn(cfg, ctx)
+        timings = {"total_s": round(time.perf_counter() - t0, 3)}
+        result = {
+            "lab": name,
+            "run_id": run_id,
+            "questions": list(spec.questions),
+            "summary": spec.summary,
+            "scale": scale,
+            "seed": seed,
+            "seeds": ctx.seeds,
+            "device": ctx.device,
+            "config": dataclasses.asdict(cfg),
+            "overrides": overrides,
+            "command": reproduce_command(name, scale, seed, overrides),
+            "environment": environment(),
+            "started": started.isoformat(timespec="seconds"),
+            "timings": timings,
+            **_recorded(ctx),
+        }
+        atomic_write_json(tmp / "result.json", result)
+        atomic_write_text(tmp / "index.html", render_run_page(result))
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return RunResult(final, json.loads((final / "result.json").read_text()))
+
+
+def latest_runs(runs_dir: str | Path) -> dict[str, Path]:
+    """The newest complete run folder of each lab under ``runs_dir`` (by ``started`` time)."""
+    runs_dir = Path(runs_dir)
+    found: dict[str, tuple[str, Path]] = {}
+    if not runs_dir.is_dir():
+        return {}
+    for result in runs_dir.glob("*/*/result.json"):
+        if result.parent.name.startswith("."):
+            continue
+        try:
+            data = json.loads(result.read_text())
+        except (OSError, ValueError):
+            continue
+        key = (data.get("started", ""), result.parent.name)
+        lab = data.get("lab", result.parent.parent.name)
+        if lab not in found or key > (found[lab][0], found[lab][1].name):
+            found[lab] = (key[0], result.parent)
+    return {lab: p for lab, (_, p) in sorted(found.items())}
+
+
+def load_result(run_dir: str | Path) -> dict[str, Any]:
+    """Read ``result.json`` of a run folder; a missing or broken file is a LabError."""
+    path = Path(run_dir) / "result.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LabError(f"{path}: no result.json (is this a run folder?)") from None
+    except ValueError as e:
+        raise LabError(f"{path}: not valid JSON ({e})") from None
