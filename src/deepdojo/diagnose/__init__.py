@@ -1,1 +1,37 @@
-"""deepdojo.diagnose."""
+"""The training doctor: gradient and activation monitors, rules that name problems and remedies.
+
+* :class:`GradientMonitor` — per-layer gradient norm, weight norm, update/weight ratio per step.
+* :class:`ActivationMonitor` — per-layer activation mean/std, saturated and dead fractions.
+* :func:`diagnose` — one batch in, a list of :class:`Finding` out (rules in :mod:`.rules`).
+* :class:`Doctor` — a Trainer callback applying the same rules while training.
+* :func:`plot_gradient_flow`, :func:`plot_gradient_heatmap` — the two standard charts.
+
+Both monitors hook into the model only while attached (``with`` block or attach/detach), so
+they work with the Trainer and with any hand-written loop (see :mod:`.doctor` for a recipe).
+"""
+
+from deepdojo.diagnose.doctor import Doctor, diagnose
+from deepdojo.diagnose.monitors import (
+    ActivationMonitor,
+    GradientMonitor,
+    activation_stats,
+    weight_layers,
+)
+from deepdojo.diagnose.plots import plot_gradient_flow, plot_gradient_heatmap
+from deepdojo.diagnose.rules import KINDS, REMEDIES, Finding, Thresholds, check
+
+__all__ = [
+    "KINDS",
+    "REMEDIES",
+    "ActivationMonitor",
+    "Doctor",
+    "Finding",
+    "GradientMonitor",
+    "Thresholds",
+    "activation_stats",
+    "check",
+    "diagnose",
+    "plot_gradient_flow",
+    "plot_gradient_heatmap",
+    "weight_layers",
+]

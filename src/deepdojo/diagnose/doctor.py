@@ -1,0 +1,181 @@
+"""One-shot diagnosis of a batch, and the Doctor callback that runs the same rules in training.
+
+Recipe for a hand-written loop (no Trainer)::
+
+    from deepdojo.diagnose import GradientMonitor, ActivationMonitor, diagnose
+    print(diagnose(model, (x, y), loss_fn))                 # one batch, before training
+    with GradientMonitor(model) as grads, ActivationMonitor(model) as acts:
+        for x, y in batches:
+            loss = loss_fn(model(x), y)
+            loss.backward()                                  # the monitor records here
+            opt.step(); opt.zero_grad()
+    grads.grad_norms                                         # (steps, layers)
+
+With the Trainer: ``Trainer(model, loss_fn, callbacks=[Doctor(every=10)])``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from deepdojo.diagnose.monitors import ActivationMonitor, GradientMonitor
+from deepdojo.diagnose.rules import Finding, Thresholds, check
+from deepdojo.train.callbacks import Callback
+
+if TYPE_CHECKING:  # pragma: no cover
+    from deepdojo.train.trainer import Trainer
+
+logger = logging.getLogger("deepdojo.diagnose")
+
+
+def _grad_norms(monitor: GradientMonitor) -> dict[str, float]:
+    return {name: stats["grad_norm"] for name, stats in monitor.latest().items()}
+
+
+def diagnose(
+    model: nn.Module,
+    batch: Sequence[Any],
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    thresholds: Thresholds | None = None,
+) -> list[Finding]:
+    """Run one forward/backward pass on ``batch = (inputs, targets)`` and apply the rules.
+
+    The rules and thresholds are those of :mod:`deepdojo.diagnose.rules` (vanishing when the
+    first layer's gradient norm is < 1/100 of the last layer's, exploding when > 100× or any
+    layer's norm > 1000, dead units / saturation when ≥ 50% of a layer, non-finite loss or
+    gradients). The model is left as it was: existing ``.grad`` values and buffers (BatchNorm
+    running statistics) are restored; its train/eval mode is used as is.
+
+    Returns
+    -------
+    list[Finding]
+        The findings, or ``[Finding(kind="healthy", ...)]`` when no rule fires.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(batch, Sequence) or len(batch) != 2:
+        raise ValueError("batch must be a pair (inputs, targets)")
+    inputs, targets = batch
+    saved_grads = {p: p.grad for p in model.parameters()}
+    saved_buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+    model.zero_grad(set_to_none=True)
+    try:
+        with GradientMonitor(model) as grads, ActivationMonitor(model) as acts:
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+        return check(_grad_norms(grads), acts.latest(), float(loss.detach()), thresholds)
+    finally:
+        for p, g in saved_grads.items():
+            p.grad = g
+        with torch.no_grad():
+            for name, buf in model.named_buffers():
+                buf.copy_(saved_buffers[name])
+
+
+class Doctor(Callback):
+    """Trainer callback: watch gradients and activations, report each new finding once.
+
+    Every ``every`` steps it applies the rules of :mod:`deepdojo.diagnose.rules` to the latest
+    per-layer gradient norms (before clipping), the latest training-mode activation statistics
+    and the batch loss. The first time a kind of finding appears it is reported (``report``)
+    and kept; later checks only count it. Each epoch's history record gets ``"findings"``:
+    the findings first seen in that epoch, as dicts.
+
+    Parameters
+    ----------
+    every : int
+        Check every ``every``-th training step (monitors record at the same cadence).
+    thresholds : Thresholds, optional
+        Rule thresholds.
+    report : {"log", "print"} or callable or None
+        Where new findings go: the ``deepdojo.diagnose`` logger (warning), stdout, a
+        function ``report(finding)``, or nowhere.
+
+    Attributes
+    ----------
+    findings : list[Finding]
+        Each kind's first finding, in the order they appeared (``step`` set).
+    counts : dict[str, int]
+        How many checks flagged each kind.
+    checks : int
+        How many checks ran.
+    gradients, activations : GradientMonitor, ActivationMonitor
+        The monitors of the last fit (their records stay readable after training).
+    """
+
+    def __init__(self, every: int = 10, thresholds: Thresholds | None = None,
+                 report: str | Callable[[Finding], None] | None = "log") -> None:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        if not (report in ("log", "print", None) or callable(report)):
+            raise ValueError(f"report must be 'log', 'print', None or a callable, got {report!r}")
+        self.every = every
+        self.thresholds = thresholds
+        self.report = report
+        self.findings: list[Finding] = []
+        self.counts: dict[str, int] = {}
+        self.checks = 0
+        self.gradients: GradientMonitor | None = None
+        self.activations: ActivationMonitor | None = None
+        self._new: list[Finding] = []
+        self._recorded = 0
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds found so far, or ``["healthy"]`` when nothing was flagged."""
+        return [f.kind for f in self.findings] or ["healthy"]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly summary for a run's result: kinds, counts, checks and findings."""
+        return {"kinds": self.kinds, "counts": dict(self.counts), "checks": self.checks,
+                "findings": [f.to_dict() for f in self.findings]}  # fmt: skip
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.gradients = GradientMonitor(trainer.model, every=self.every).attach()
+        self.activations = ActivationMonitor(trainer.model, every=self.every,
+                                             training_only=True).attach()  # fmt: skip
+        self._recorded = len(self.gradients.steps)
+
+    def on_batch_end(self, trainer: Trainer, batch_idx: int, logs: dict[str, Any]) -> None:
+        grads = self.gradients
+        if grads is None or len(grads.steps) == self._recorded:
+            return  # the monitor did not record this step
+        self._recorded = len(grads.steps)
+        acts = self.activations.latest() if self.activations is not None else {}
+        found = check(_grad_norms(grads), acts, logs.get("loss"), self.thresholds)
+        self.checks += 1
+        for finding in found:
+            if finding.kind == "healthy":
+                continue
+            self.counts[finding.kind] = self.counts.get(finding.kind, 0) + 1
+            if all(f.kind != finding.kind for f in self.findings):
+                finding.step = trainer.global_step - 1
+                self.findings.append(finding)
+                self._new.append(finding)
+                self._emit(finding)
+        if self.activations is not None:
+            self.activations.records.clear()  # only the latest pass is ever needed
+
+    def _emit(self, finding: Finding) -> None:
+        text = f"doctor: {finding.kind} at step {finding.step}: {finding.message}; " \
+               f"try: {', '.join(finding.remedies)}"
+        if self.report == "log":
+            logger.warning(text)
+        elif self.report == "print":
+            print(text)
+        elif callable(self.report):
+            self.report(finding)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        logs["findings"] = [f.to_dict() for f in self._new]
+        self._new = []
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        for monitor in (self.gradients, self.activations):
+            if monitor is not None:
+                monitor.detach()

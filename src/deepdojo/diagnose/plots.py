@@ -1,0 +1,101 @@
+"""Gradient-flow chart (per-layer gradient norm, log scale) and layer × step heatmap.
+
+Both return a matplotlib ``Figure`` (import-light: pyplot is imported inside the functions, so
+the ``Agg`` backend works headless).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+
+def _values(row: Any) -> list[float]:
+    if isinstance(row, torch.Tensor):
+        return [float(v) for v in row.detach().double().cpu().reshape(-1)]
+    return [float(v) for v in row]
+
+
+def plot_gradient_flow(
+    series: Mapping[str, Sequence[float] | torch.Tensor],
+    layer_names: Sequence[str] | None = None,
+    *,
+    title: str = "Gradient flow",
+    ylabel: str = "gradient norm ‖∂L/∂W‖ (log scale)",
+    ax: Any = None,
+) -> Any:
+    """Per-layer gradient norms, input side on the left, one line per setup, log y axis.
+
+    Parameters
+    ----------
+    series : mapping label -> per-layer values
+        E.g. ``{"sigmoid, depth 20": monitor.grad_norms.mean(0)}``; series may differ in
+        length (layers are then numbered); non-positive/non-finite values are left out.
+    layer_names : sequence of str, optional
+        Tick labels when every series has this many layers.
+    ax : matplotlib Axes, optional
+        Draw into it instead of a new figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not series:
+        raise ValueError("series is empty: give at least one label -> per-layer values")
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4))
+    longest = 0
+    for label, row in series.items():
+        values = _values(row)
+        longest = max(longest, len(values))
+        pts = [(i + 1, v) for i, v in enumerate(values) if math.isfinite(v) and v > 0]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", markersize=3, label=str(label))
+    ax.set_yscale("log")
+    ax.set_xlabel("layer (1 = input side)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if layer_names is not None and len(layer_names) == longest:
+        ax.set_xticks(range(1, longest + 1), list(layer_names), rotation=60, fontsize=7)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_gradient_heatmap(
+    matrix: torch.Tensor,
+    layer_names: Sequence[str] | None = None,
+    steps: Sequence[int] | None = None,
+    *,
+    title: str = "Gradient norm per layer and step",
+    ax: Any = None,
+) -> Any:
+    """Heatmap of a ``(steps, layers)`` matrix (e.g. ``GradientMonitor.grad_norms``), log colours.
+
+    Layers run along the y axis (input side at the top), steps along the x axis.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    data = torch.as_tensor(matrix, dtype=torch.float64).cpu()
+    if data.ndim != 2 or data.numel() == 0:
+        shape = tuple(data.shape)
+        raise ValueError(f"matrix must be a non-empty (steps, layers) matrix, got shape {shape}")
+    positive = data[torch.isfinite(data) & (data > 0)]
+    if positive.numel() == 0:
+        raise ValueError("matrix has no positive finite value to show on a log scale")
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 4))
+    shown = data.T.clone()  # (layers, steps)
+    shown[~(torch.isfinite(shown) & (shown > 0))] = float("nan")
+    extent = None
+    if steps is not None and len(steps) == data.shape[0] and len(steps) > 1:
+        extent = (steps[0], steps[-1], data.shape[1] - 0.5, -0.5)
+    image = ax.imshow(shown.numpy(), aspect="auto", interpolation="nearest", extent=extent,
+                      norm=LogNorm(vmin=float(positive.min()), vmax=float(positive.max())))
+    fig.colorbar(image, ax=ax, label="gradient norm (log)")
+    if layer_names is not None and len(layer_names) == data.shape[1]:
+        ax.set_yticks(range(data.shape[1]), list(layer_names), fontsize=7)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("layer (input side at top)")
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,151 @@
+"""Monitors return the same numbers as a manual computation, and leave no hook behind."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from deepdojo.diagnose import ActivationMonitor, GradientMonitor, activation_stats, weight_layers
+from deepdojo.models import create
+
+
+def _data(n=16, d=12, c=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
+
+
+def _manual_step(model, x, y, opt, names):
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    mods = [model.get_submodule(n) for n in names]
+    grads = [m.weight.grad.norm().item() for m in mods]
+    weights = [m.weight.detach().clone() for m in mods]
+    opt.step()
+    opt.zero_grad()
+    return grads, weights
+
+
+def test_gradient_monitor_matches_manual_norms_and_update_ratios():
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=4, width=8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    x, y = _data()
+    manual_g, manual_w = [], []
+    with GradientMonitor(model) as mon:
+        for _ in range(3):
+            g, w = _manual_step(model, x, y, opt, ["fc1", "fc2", "fc3", "out"])
+            manual_g.append(g)
+            manual_w.append(w)
+    assert mon.layer_names == ["fc1", "fc2", "fc3", "out"]
+    assert mon.steps == [0, 1, 2]
+    torch.testing.assert_close(mon.grad_norms, torch.tensor(manual_g, dtype=torch.float64),
+                               rtol=1e-5, atol=0)
+    wn = torch.tensor([[w.norm().item() for w in ws] for ws in manual_w], dtype=torch.float64)
+    torch.testing.assert_close(mon.weight_norms, wn, rtol=1e-5, atol=0)
+    ratios = mon.update_ratios
+    assert torch.isnan(ratios[0]).all()
+    for t in (1, 2):
+        expect = [(manual_w[t][i] - manual_w[t - 1][i]).norm().item() / manual_w[t][i].norm().item()
+                  for i in range(4)]
+        torch.testing.assert_close(ratios[t], torch.tensor(expect, dtype=torch.float64),
+                                   rtol=1e-4, atol=1e-9)
+    assert (ratios[1:] > 0).all()
+
+
+def test_every_records_every_kth_backward_with_the_update_of_the_step_before():
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = _data()
+    ws = []
+    with GradientMonitor(model, every=2) as mon:
+        for _ in range(5):
+            _, w = _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])
+            ws.append(w)
+    assert mon.steps == [0, 2, 4]
+    expect = (ws[2][0] - ws[1][0]).norm() / ws[2][0].norm()
+    assert math.isclose(mon.update_ratios[1, 0].item(), expect.item(), rel_tol=1e-4)
+
+
+def test_detach_removes_every_hook_and_stops_recording():
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    x, y = _data()
+    mon = GradientMonitor(model).attach()
+    assert mon.attached
+    nn.functional.cross_entropy(model(x), y).backward()
+    mon.detach()
+    assert not mon.attached
+    for p in model.parameters():
+        assert not getattr(p, "_post_accumulate_grad_hooks", None)
+    nn.functional.cross_entropy(model(x), y).backward()
+    assert mon.steps == [0]
+    acts = ActivationMonitor(model).attach()
+    acts.detach()
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_layer_with_several_weights_and_unused_layer():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(3, 4, batch_first=True)
+            self.unused = nn.Linear(4, 4)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0][:, -1])
+
+    torch.manual_seed(0)
+    net = Net()
+    assert [n for n, _ in weight_layers(net)] == ["rnn", "unused", "head"]
+    with GradientMonitor(net) as mon:
+        net(torch.randn(2, 5, 3)).square().sum().backward()
+    rnn = math.hypot(net.rnn.weight_ih_l0.grad.norm().item(),
+                     net.rnn.weight_hh_l0.grad.norm().item())
+    g = mon.grad_norms[0]
+    assert math.isclose(g[0].item(), rnn, rel_tol=1e-5)
+    assert g[1].item() == 0.0
+    assert mon.latest()["head"]["grad_norm"] == pytest.approx(net.head.weight.grad.norm().item())
+
+
+def test_activation_stats_by_hand():
+    y = torch.tensor([[0.001, 0.5, 0.999, 0.3]])
+    stats = activation_stats(y, "sigmoid", eps=0.02)
+    assert stats[2].item() == pytest.approx(0.5)
+    assert math.isnan(stats[3].item())
+    t = torch.tensor([[-0.99, 0.1], [0.2, 0.995]])
+    assert activation_stats(t, "tanh")[2].item() == pytest.approx(0.5)
+    r = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])  # unit 0 never positive
+    s = activation_stats(r, "rectifier")
+    assert s[3].item() == pytest.approx(1 / 3)
+    assert s[0].item() == pytest.approx(r.mean().item())
+    assert s[1].item() == pytest.approx(r.std(correction=0).item())
+
+
+def test_activation_monitor_sees_dead_units_and_skips_eval_passes():
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    with torch.no_grad():
+        model.fc2.bias[:6] = -1e3  # 6 of 8 units of act2 can never fire
+    x, _ = _data()
+    with ActivationMonitor(model, training_only=True) as mon:
+        model(x)
+        model.eval()
+        model(x)
+    latest = mon.latest()
+    assert list(latest) == ["act1", "act2"]
+    assert latest["act2"]["dead"] == pytest.approx(6 / 8)
+    assert len(mon.history("dead")) == 1
+    with pytest.raises(ValueError, match="stat must be one of"):
+        mon.history("median")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="every must be a positive int"):
+        GradientMonitor(nn.Linear(2, 2), every=0)
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        ActivationMonitor("net")
+    with pytest.raises(ValueError, match="no weight layer"):
+        GradientMonitor(nn.ReLU()).attach()
