@@ -7,6 +7,7 @@ from deepdojo.train.checkpoint import CheckpointError, import_weights, load_chec
 from deepdojo.train.clipping import ClipGrad
 from deepdojo.train.guard import NonFiniteError, NonFiniteGuard
 from deepdojo.train.history import History
+from deepdojo.train.lr_finder import LRFinderResult, lr_find, plot_lr_find
 from deepdojo.train.metrics import accuracy
 from deepdojo.train.optim import make_optimizer
 from deepdojo.train.schedules import Schedule, warmup_cosine
@@ -17,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "ClipGrad",
     "History",
+    "LRFinderResult",
     "NonFiniteError",
     "NonFiniteGuard",
     "Schedule",
@@ -24,7 +26,9 @@ __all__ = [
     "accuracy",
     "import_weights",
     "load_checkpoint",
+    "lr_find",
     "make_optimizer",
+    "plot_lr_find",
     "schedules",
     "warmup_cosine",
 ]
