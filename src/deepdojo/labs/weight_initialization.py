@@ -45,8 +45,8 @@ class InitLabConfig:
     symmetry_tol: float = 1e-6  # zero init symmetric: relative unit spread below this
     train_depth: int = 4  # hidden layers of the digits MLP (ReLU)
     train_width: int = 64  # units per hidden layer of the digits MLP
-    epochs: int | None = None  # digits epochs; None: by scale (smoke 2, quick 20, full 50)
-    batch_size: int = 32  # digits mini-batch size
+    epochs: int | None = None  # digits epochs; None: by scale (smoke 2, quick 15, full 40)
+    batch_size: int = 64  # digits mini-batch size
     lr: float = 0.05  # SGD learning rate
     momentum: float = 0.9  # SGD momentum
     target_acc: float = 0.9  # validation accuracy that counts as "reached"
@@ -262,12 +262,13 @@ def _curves_figure(training: dict[str, list[dict]], target: float):
 
 def _symmetry_figure(training: dict[str, list[dict]]):
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for ax, key in zip(axes, ("zeros_sigmoid", "he"), strict=True):
-        image = ax.imshow(training[key][0]["first_weight"].numpy(), aspect="auto", cmap="RdBu")
+        weight = training[key][0]["first_weight"].numpy()  # (units, pixels)
+        image = ax.imshow(weight, aspect="auto", cmap="RdBu")
         ax.set(xlabel="input pixel", ylabel="hidden unit",
                title=f"first-layer weights after training: {LABELS[key]}")  # fmt: skip
-        fig.colorbar(image, ax=ax)
+        fig.colorbar(image, ax=ax, format="%.1e")
     return fig
 
 
@@ -356,7 +357,7 @@ def _training_claims(cfg: InitLabConfig, ctx: LabContext, training: dict[str, li
 def run(cfg: InitLabConfig, ctx: LabContext) -> None:
     """Init schemes: activation scale and gradients through 30 layers, and training speed."""
     width = cfg.width or ctx.pick(smoke=32, quick=256, full=256)
-    epochs = cfg.epochs or ctx.pick(smoke=2, quick=20, full=50)
+    epochs = cfg.epochs or ctx.pick(smoke=2, quick=15, full=40)
     ctx.log(f"depth probe: {cfg.depth} layers x {width} units; digits: {epochs} epochs")
 
     probes = _run_probes(cfg, ctx, width)
@@ -392,7 +393,7 @@ def run(cfg: InitLabConfig, ctx: LabContext) -> None:
     ctx.figure(
         "zero_init_symmetry",
         _symmetry_figure(training),
-        caption="Zero init (sigmoid net, seed 0): the weights moved, yet every row (hidden "
-        "unit) is the same, so the layer acts as one unit. He (ReLU net): units differ.",
+        caption="Zero init (sigmoid net, seed 0): the weights moved away from 0, yet every row "
+        "(hidden unit) is the same, so the layer acts as one unit. He (ReLU net): units differ.",
     )
     _training_claims(cfg, ctx, training)
