@@ -7,6 +7,7 @@ from deepdojo.train.checkpoint import CheckpointError, import_weights, load_chec
 from deepdojo.train.clipping import ClipGrad
 from deepdojo.train.guard import NonFiniteError, NonFiniteGuard
 from deepdojo.train.history import History
+from deepdojo.train.logging import MetricsLogger
 from deepdojo.train.lr_finder import LRFinderResult, lr_find, plot_lr_find
 from deepdojo.train.metrics import accuracy
 from deepdojo.train.optim import make_optimizer
@@ -19,6 +20,7 @@ __all__ = [
     "ClipGrad",
     "History",
     "LRFinderResult",
+    "MetricsLogger",
     "NonFiniteError",
     "NonFiniteGuard",
     "Schedule",

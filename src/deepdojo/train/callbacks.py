@@ -16,6 +16,7 @@ A callback may set ``trainer.should_stop = True`` to end training after the curr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,3 +54,22 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """After the last epoch (or an early stop)."""
+
+
+HOOKS = (
+    "on_fit_start", "on_epoch_start", "on_batch_start", "on_after_backward",
+    "on_before_optimizer_step", "on_batch_end", "on_validation_end", "on_epoch_end",
+    "on_fit_end",
+)  # fmt: skip
+
+
+def bind_hooks(callbacks: Sequence[Callback]) -> dict[str, list[Callable[..., None]]]:
+    """Per hook name, the bound methods of the callbacks that override it, in order.
+
+    Callbacks that keep the no-op base method are left out, so an unused hook costs nothing.
+    """
+    bound: dict[str, list[Callable[..., None]]] = {}
+    for name in HOOKS:
+        base = getattr(Callback, name)
+        bound[name] = [getattr(cb, name) for cb in callbacks if getattr(type(cb), name) is not base]
+    return bound

@@ -56,3 +56,13 @@ def default_metrics(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, M
         if bool(((values == 0) | (values == 1)).all()):
             return {"acc": accuracy}
     return {}
+
+
+def batch_logs(
+    loss: float, outputs: torch.Tensor, targets: torch.Tensor, metrics: dict[str, MetricFn]
+) -> dict[str, float]:
+    """``{"loss": loss, <name>: fn(outputs, targets), ...}`` for one batch."""
+    logs = {"loss": loss}
+    for name, fn in metrics.items():
+        logs[name] = float(fn(outputs, targets))
+    return logs

@@ -25,23 +25,19 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from deepdojo.train.callbacks import Callback
+from deepdojo.train.callbacks import Callback, bind_hooks
 from deepdojo.train.data import InMemoryData, loader_batches, num_batches
 from deepdojo.train.guard import resolve_guard
 from deepdojo.train.history import History
 from deepdojo.train.inference import InferenceMixin
-from deepdojo.train.metrics import MetricFn, default_metrics
+from deepdojo.train.logging import MetricsLogger
+from deepdojo.train.metrics import MetricFn, batch_logs, default_metrics
 from deepdojo.train.optim import make_optimizer
 from deepdojo.train.progress import EpochBar, want_progress
 from deepdojo.train.schedules import build_scheduler, step_scheduler
 from deepdojo.train.state import CheckpointPolicy, resume_fit, rng_state, set_rng_state
 from deepdojo.utils import resolve_device, seed_everything
 
-_HOOKS = (
-    "on_fit_start", "on_epoch_start", "on_batch_start", "on_after_backward",
-    "on_before_optimizer_step", "on_batch_end", "on_validation_end", "on_epoch_end",
-    "on_fit_end",
-)  # fmt: skip
 _PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -72,9 +68,14 @@ class Trainer(InferenceMixin):
         ``name -> fn(outputs, targets) -> float``; default ``{"acc": accuracy}`` for
         classification-shaped outputs/targets (decided on the first batch).
     precision : {"32", "bf16", "fp16"}
-        Autocast dtype of forward and loss; ``"fp16"`` also uses a GradScaler on CUDA.
+        Autocast dtype of forward and loss; weights, gradients and optimizer state stay
+        float32. ``"fp16"`` adds a GradScaler (dynamic loss scaling; a step whose gradients
+        overflow is skipped by the scaler, not counted by the guard). On CPU both work:
+        ``"bf16"`` uses CPU autocast (fast only on CPUs with bf16 units), ``"fp16"`` a CPU
+        GradScaler (correct but usually slower than float32: meant for testing).
     compile : bool
-        Run the forward pass through ``torch.compile(model)``.
+        Run the forward pass through ``torch.compile(model)`` (the first batches pay the
+        compilation; ``trainer.model`` stays the plain module, so checkpoints are unchanged).
     device : str or torch.device
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda[:N]"``.
     seed : int
@@ -136,6 +137,8 @@ class Trainer(InferenceMixin):
         self.scheduler_spec = scheduler
         self.scheduler: Any = None
         self.callbacks = list(callbacks)
+        if log_dir is not None:
+            self.callbacks.append(MetricsLogger(log_dir))
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
@@ -159,19 +162,7 @@ class Trainer(InferenceMixin):
         self._metric_fns: dict[str, MetricFn] | None = metrics
         self._guard = resolve_guard(guard)
         self._scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
-        self._hooks = self._bind_hooks()
-
-    # ------------------------------------------------------------------ callbacks
-    def _bind_hooks(self) -> dict[str, list[Callable[..., None]]]:
-        """Per hook, the bound methods of callbacks that override it (skipping no-ops is what
-        keeps an idle hook free)."""
-        bound: dict[str, list[Callable[..., None]]] = {}
-        for name in _HOOKS:
-            base = getattr(Callback, name)
-            bound[name] = [
-                getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base
-            ]
-        return bound
+        self._hooks = bind_hooks(self.callbacks)
 
     def _call(self, hook: str, *args: Any) -> None:
         for fn in self._hooks[hook]:
@@ -356,7 +347,9 @@ class Trainer(InferenceMixin):
         self.global_step += 1
         # 10. log: the batch loss and metrics as Python floats
         self.last_loss = loss_value
-        return self._batch_logs(loss_value, outputs.detach(), targets)
+        if self._metric_fns is None:
+            self._metric_fns = default_metrics(outputs, targets)
+        return batch_logs(loss_value, outputs.detach(), targets, self._metric_fns)
 
     def _check(self, loss: torch.Tensor) -> tuple[float, list[torch.Tensor] | None]:
         """``(loss value, per-tensor grad norms)``; norms ``None`` when the guard rejects the
@@ -373,16 +366,6 @@ class Trainer(InferenceMixin):
         names = [n for n, p in self._named_params if p.grad is not None]
         self._guard.bad_step(self, names, norms, loss_value)
         return loss_value, None
-
-    def _batch_logs(
-        self, loss: float, outputs: torch.Tensor, targets: torch.Tensor
-    ) -> dict[str, float]:
-        if self._metric_fns is None:
-            self._metric_fns = default_metrics(outputs, targets)
-        logs = {"loss": loss}
-        for name, fn in self._metric_fns.items():
-            logs[name] = float(fn(outputs, targets))
-        return logs
 
     def _autocast(self) -> Any:
         dtype = _PRECISIONS[self.precision]
