@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepdojo.data import load_digits
+from deepdojo.data import DataSplits, load_digits
 from deepdojo.labs import LabContext, register_lab
 from deepdojo.nn.init import initialize
 from deepdojo.train import Trainer
@@ -52,43 +52,38 @@ class InitLabConfig:
     target_acc: float = 0.9  # validation accuracy that counts as "reached"
 
 
-# key -> (label, scheme, options); options may name a config field by a "cfg." string
-PROBE_SCHEMES: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "normal_small": ("N(0, 0.01²)", "normal", {"std": "cfg.small_std"}),
-    "normal_large": ("N(0, 1)", "normal", {"std": "cfg.large_std"}),
-    "xavier": ("Xavier (gain 1)", "xavier_normal", {}),
-    "xavier_tanh_gain": ("Xavier (gain 5/3)", "xavier_normal", {"gain": "cfg.tanh_gain"}),
-    "he": ("He", "he_normal", {"nonlinearity": "relu"}),
-}
-# digits runs: key -> (scheme key, activation). From zero init ReLU and tanh units get no
-# gradient at all (f(0) = 0); in the sigmoid net (σ(0) = 1/2) they do learn, in lockstep
+PROBE_KEYS = ("normal_small", "normal_large", "xavier", "xavier_tanh_gain", "he")
+# digits runs: key -> activation. From zero init ReLU and tanh units get no gradient at all
+# (f(0) = 0); in the sigmoid net (σ(0) = 1/2) they do learn, in lockstep
 TRAIN_RUNS = {
-    "zeros": ("zeros", "relu"),
-    "zeros_sigmoid": ("zeros", "sigmoid"),
-    "normal_small": ("normal_small", "relu"),
-    "normal_large": ("normal_large", "relu"),
-    "xavier": ("xavier", "relu"),
-    "he": ("he", "relu"),
+    "zeros": "relu",
+    "zeros_sigmoid": "sigmoid",
+    "normal_small": "relu",
+    "normal_large": "relu",
+    "xavier": "relu",
+    "he": "relu",
 }
-LABELS = {
-    "zeros": "zeros",
-    "zeros_sigmoid": "zeros (sigmoid net)",
-    **{k: v[0] for k, v in PROBE_SCHEMES.items()},
-}
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
-TRAIN_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+PROBE_ACTIVATIONS = ("tanh", "relu")
 
 
-def _scheme(key: str, cfg: InitLabConfig) -> tuple[str, dict[str, Any]]:
-    """``(scheme, options)`` for ``initialize``, config values filled in."""
-    if key == "zeros":
-        return "zeros", {}
-    _, scheme, options = PROBE_SCHEMES[key]
-    filled = {
-        k: getattr(cfg, v[4:]) if isinstance(v, str) and v.startswith("cfg.") else v
-        for k, v in options.items()
-    }
-    return scheme, filled
+def _scheme(key: str, cfg: InitLabConfig) -> tuple[str, str, dict[str, Any]]:
+    """``(label, scheme, options)``: a plot label and the arguments of ``initialize``."""
+    return {
+        "zeros": ("zeros", "zeros", {}),
+        "zeros_sigmoid": ("zeros (sigmoid net)", "zeros", {}),
+        "normal_small": (f"N(0, {cfg.small_std:g}²)", "normal", {"std": cfg.small_std}),
+        "normal_large": (f"N(0, {cfg.large_std:g}²)", "normal", {"std": cfg.large_std}),
+        "xavier": ("Xavier (gain 1)", "xavier_normal", {}),
+        "xavier_tanh_gain": (
+            f"Xavier (gain {cfg.tanh_gain:.3g})", "xavier_normal", {"gain": cfg.tanh_gain}
+        ),
+        "he": ("He", "he_normal", {"nonlinearity": "relu"}),
+    }[key]
+
+
+def _labels(cfg: InitLabConfig) -> dict[str, str]:
+    return {key: _scheme(key, cfg)[0] for key in (*PROBE_KEYS, *TRAIN_RUNS)}
 
 
 def _mlp(in_features: int, width: int, depth: int, out: int, act: type[nn.Module]) -> nn.Sequential:
@@ -107,7 +102,7 @@ def _probe(cfg: InitLabConfig, act: str, key: str, seed: int, width: int) -> dic
     x = torch.randn(cfg.probe_batch, width, generator=g, dtype=torch.float64)  # (B, W)
     labels = torch.randint(0, 10, (cfg.probe_batch,), generator=g)  # (B,)
     net = _mlp(width, width, cfg.depth, 10, ACTIVATIONS[act]).double()
-    scheme, options = _scheme(key, cfg)
+    _, scheme, options = _scheme(key, cfg)
     initialize(net, scheme, generator=g, **options)
     stds, saturated, h = [], [], x
     for layer in net:
@@ -131,8 +126,8 @@ def _log2_worst_ratio(stds: list[float]) -> float:
 def _run_probes(cfg: InitLabConfig, ctx: LabContext, width: int) -> dict[tuple, list[dict]]:
     runs = [
         (act, key)
-        for act in ACTIVATIONS
-        for key in PROBE_SCHEMES
+        for act in PROBE_ACTIVATIONS
+        for key in PROBE_KEYS
         if act == "tanh" or key != "xavier_tanh_gain"
     ]
     out: dict[tuple, list[dict]] = {}
@@ -141,12 +136,12 @@ def _run_probes(cfg: InitLabConfig, ctx: LabContext, width: int) -> dict[tuple, 
     return out
 
 
-def _probe_table(probes: dict[tuple, list[dict]], ctx: LabContext) -> None:
+def _probe_table(probes: dict[tuple, list[dict]], ctx: LabContext, labels: dict) -> None:
     rows = []
     for (act, key), per_seed in probes.items():
         first = per_seed[0]
         rows.append({
-            "net": act, "scheme": LABELS[key],
+            "net": act, "scheme": labels[key],
             "std_layer1": first["std"][0], "std_last": first["std"][-1],
             "worst_log2_ratio": max(_log2_worst_ratio(p["std"]) for p in per_seed),
             "saturated_mean": sum(first["saturated"]) / len(first["saturated"]),
@@ -166,10 +161,12 @@ def _unit_spread(layer: nn.Linear) -> float:
     return ((rows - rows[:1]).abs().max() / rows.abs().max().clamp_min(1e-30)).item()
 
 
-def _train(cfg: InitLabConfig, ctx: LabContext, data: Any, key: str, seed: int, epochs: int):
-    scheme_key, act = TRAIN_RUNS[key]
-    model = _mlp(64, cfg.train_width, cfg.train_depth, 10, TRAIN_ACTIVATIONS[act])
-    scheme, options = _scheme(scheme_key, cfg)
+def _train(
+    cfg: InitLabConfig, ctx: LabContext, data: DataSplits, key: str, seed: int, epochs: int
+) -> dict[str, Any]:
+    """Train the digits MLP of run ``key`` from its init; curves, speed and unit spread."""
+    model = _mlp(64, cfg.train_width, cfg.train_depth, 10, ACTIVATIONS[TRAIN_RUNS[key]])
+    _, scheme, options = _scheme(key, cfg)
     initialize(model, scheme, generator=torch.Generator().manual_seed(seed), **options)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     # guard=False: a diverging init (N(0, 1)) is a result to record, not a run to rescue
@@ -178,12 +175,13 @@ def _train(cfg: InitLabConfig, ctx: LabContext, data: Any, key: str, seed: int, 
     history = trainer.fit(data.train, data.val, epochs=epochs, batch_size=cfg.batch_size)
     val_acc = history["val_acc"]
     hit = [i + 1 for i, a in enumerate(val_acc) if a >= cfg.target_acc]
+    test_acc = trainer.evaluate(data.test)["acc"]
     hidden = [m for m in model.cpu() if isinstance(m, nn.Linear)][:-1]
     return {
         "train_loss": history["train_loss"],
         "val_acc": val_acc,
         "epochs_to_target": hit[0] if hit else epochs + 1,  # not reached: censored at E+1
-        "test_acc": trainer.evaluate(data.test)["acc"],
+        "test_acc": test_acc,
         "unit_spread": max(_unit_spread(m) for m in hidden),
         "max_abs_hidden_weight": max(m.weight.detach().abs().max().item() for m in hidden),
         "first_weight": hidden[0].weight.detach().clone(),  # (W, 64)
@@ -196,11 +194,11 @@ def _run_training(cfg: InitLabConfig, ctx: LabContext, epochs: int) -> dict[str,
     out: dict[str, list[dict]] = {key: [] for key in TRAIN_RUNS}
     for key, seed in ctx.progress(runs, "digits training"):
         out[key].append(_train(cfg, ctx, data, key, seed, epochs))
-    rows = []
+    rows, labels = [], _labels(cfg)
     for key, per_seed in out.items():
         for seed, r in zip(ctx.seeds, per_seed, strict=True):
             rows.append({
-                "scheme": LABELS[key], "seed": seed, "epochs_to_target": r["epochs_to_target"],
+                "scheme": labels[key], "seed": seed, "epochs_to_target": r["epochs_to_target"],
                 "final_val_acc": r["val_acc"][-1], "test_acc": r["test_acc"],
                 "unit_spread": r["unit_spread"],
                 "max_abs_hidden_weight": r["max_abs_hidden_weight"],
@@ -222,14 +220,14 @@ def _plt() -> Any:
     return plt
 
 
-def _by_depth_figure(probes: dict[tuple, list[dict]], field: str, ylabel: str, title: str):
+def _by_depth_figure(probes: dict, labels: dict, field: str, ylabel: str, title: str) -> Any:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=field == "saturated")
-    for ax, act in zip(axes, ACTIVATIONS, strict=True):
+    for ax, act in zip(axes, PROBE_ACTIVATIONS, strict=True):
         for (a, key), per_seed in probes.items():
             if a == act:
                 values = [v if math.isfinite(v) and v > 0 else math.nan for v in per_seed[0][field]]
-                ax.plot(range(1, len(values) + 1), values, marker=".", label=LABELS[key])
+                ax.plot(range(1, len(values) + 1), values, marker=".", label=labels[key])
         if field != "saturated":
             ax.set_yscale("log")
         ax.set(xlabel="layer", ylabel=ylabel, title=f"{act} MLP: {title}")
@@ -238,13 +236,13 @@ def _by_depth_figure(probes: dict[tuple, list[dict]], field: str, ylabel: str, t
     return fig
 
 
-def _curves_figure(training: dict[str, list[dict]], target: float):
+def _curves_figure(training: dict[str, list[dict]], labels: dict, target: float) -> Any:
     plt = _plt()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for i, (key, per_seed) in enumerate(training.items()):
         epochs = range(1, len(per_seed[0]["train_loss"]) + 1)
         diverged = not all(math.isfinite(v) for r in per_seed for v in r["train_loss"])
-        label = LABELS[key] + (" (diverged: NaN)" if diverged else "")
+        label = labels[key] + (" (diverged: NaN)" if diverged else "")
         for field, ax in (("train_loss", ax_loss), ("val_acc", ax_acc)):
             runs = torch.tensor([r[field] for r in per_seed], dtype=torch.float64)  # (S, E)
             (line,) = ax.plot(epochs, runs.mean(0), ls=("-", "--", ":")[i % 3], label=label)
@@ -260,14 +258,14 @@ def _curves_figure(training: dict[str, list[dict]], target: float):
     return fig
 
 
-def _symmetry_figure(training: dict[str, list[dict]]):
+def _symmetry_figure(training: dict[str, list[dict]], labels: dict) -> Any:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for ax, key in zip(axes, ("zeros_sigmoid", "he"), strict=True):
         weight = training[key][0]["first_weight"].numpy()  # (units, pixels)
         image = ax.imshow(weight, aspect="auto", cmap="RdBu")
         ax.set(xlabel="input pixel", ylabel="hidden unit",
-               title=f"first-layer weights after training: {LABELS[key]}")  # fmt: skip
+               title=f"first-layer weights after training: {labels[key]}")  # fmt: skip
         fig.colorbar(image, ax=ax, format="%.1e")
     return fig
 
@@ -361,22 +359,23 @@ def run(cfg: InitLabConfig, ctx: LabContext) -> None:
     ctx.log(f"depth probe: {cfg.depth} layers x {width} units; digits: {epochs} epochs")
 
     probes = _run_probes(cfg, ctx, width)
-    _probe_table(probes, ctx)
+    labels = _labels(cfg)
+    _probe_table(probes, ctx, labels)
     ctx.figure(
         "activation_std_by_depth",
-        _by_depth_figure(probes, "std", "activation std (log)", "activation std by depth"),
+        _by_depth_figure(probes, labels, "std", "activation std (log)", "activation std by depth"),
         caption="Std of each layer's activations (seed 0). Zero init is not drawn: every "
         "activation is exactly 0.",
     )
     ctx.figure(
         "gradient_norm_by_depth",
-        _by_depth_figure(probes, "grad", "‖∂L/∂W_l‖ (log)", "gradient norm by depth"),
+        _by_depth_figure(probes, labels, "grad", "‖∂L/∂W_l‖ (log)", "gradient norm by depth"),
         caption="Frobenius norm of each layer's weight gradient for a cross-entropy loss on "
         "random labels (seed 0).",
     )
     ctx.figure(
         "tanh_saturation_by_depth",
-        _by_depth_figure(probes, "saturated", f"fraction |a| > {cfg.saturation_level:g}",
+        _by_depth_figure(probes, labels, "saturated", f"fraction |a| > {cfg.saturation_level:g}",
                          "saturated units"),  # fmt: skip
         caption="Fraction of saturated units per layer (seed 0); ReLU shown for reference.",
     )
@@ -386,13 +385,13 @@ def run(cfg: InitLabConfig, ctx: LabContext) -> None:
     training = _run_training(cfg, ctx, epochs)
     ctx.figure(
         "loss_curves",
-        _curves_figure(training, cfg.target_acc),
+        _curves_figure(training, labels, cfg.target_acc),
         caption=f"ReLU MLP ({cfg.train_depth}x{cfg.train_width}) on digits, SGD lr={cfg.lr:g} "
         f"momentum={cfg.momentum:g}; mean and min-max over seeds {ctx.seeds}.",
     )
     ctx.figure(
         "zero_init_symmetry",
-        _symmetry_figure(training),
+        _symmetry_figure(training, labels),
         caption="Zero init (sigmoid net, seed 0): the weights moved away from 0, yet every row "
         "(hidden unit) is the same, so the layer acts as one unit. He (ReLU net): units differ.",
     )
