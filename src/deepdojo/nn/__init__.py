@@ -7,6 +7,7 @@ from deepdojo.nn.attention import (  # noqa: E402,F401
     MultiHeadAttention,
 )
 from deepdojo.nn.gru import GRU, GRUCell  # noqa: E402,F401
+from deepdojo.nn.init import initialize  # noqa: E402,F401  (zeros/normal/uniform/Xavier/He)
 from deepdojo.nn.losses import (  # noqa: E402,F401
     ClassBalancedLoss,
     FocalLoss,
