@@ -107,7 +107,7 @@ def run_lab(
             "overrides": overrides,
             "command": reproduce_command(name, scale, seed, overrides),
             "environment": environment(),
-            "started": started.isoformat(timespec="seconds"),
+            "started": started.isoformat(timespec="microseconds"),
             "timings": timings,
             **_recorded(ctx),
         }
