@@ -203,7 +203,9 @@ def _run_training(cfg: InitLabConfig, ctx: LabContext, epochs: int) -> dict[str,
                 "unit_spread": r["unit_spread"],
                 "max_abs_hidden_weight": r["max_abs_hidden_weight"],
             })  # fmt: skip
-        ctx.metric(f"test_acc.{key}", sum(r["test_acc"] for r in per_seed) / len(per_seed))
+        n = len(per_seed)
+        ctx.metric(f"test_acc.{key}", sum(r["test_acc"] for r in per_seed) / n)
+        ctx.metric(f"epochs_to_target.{key}", sum(r["epochs_to_target"] for r in per_seed) / n)
     ctx.table("digits_training", rows)
     return out
 
