@@ -127,7 +127,9 @@ class ModelObjective:
     parameter (``depth``, ``width``...) is passed to the model's builder, which must accept it;
     ``dropout``, when the builder has no such argument, is applied by :func:`add_dropout`.
     Each epoch's validation accuracy is reported to the trial (:class:`PruningCallback`), so
-    pruners can stop bad trials early.
+    pruners can stop bad trials early. A run that diverges (the Trainer's non-finite guard
+    gives up) scores its best validation accuracy before that (0 if none) and gets the user
+    attribute ``diverged``.
 
     Parameters
     ----------
@@ -197,7 +199,7 @@ class ModelObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         from torch import nn
 
-        from deepdojo.train import Trainer, make_optimizer
+        from deepdojo.train import NonFiniteError, Trainer, make_optimizer
 
         params = suggest(trial, self._space)
         flat = "in_features" in _builder_args(self.model)
@@ -208,6 +210,11 @@ class ModelObjective:
                              weight_decay=params.get("weight_decay", 0.0), **extra)
         trainer = Trainer(model, nn.CrossEntropyLoss(), opt, device=self.device, seed=self.seed,
                           callbacks=[PruningCallback(trial, "val_acc")], progress="off")
-        history = trainer.fit(tuple(splits.train), tuple(splits.val), epochs=self.epochs,
-                              batch_size=int(params.get("batch_size", 32)))
-        return float(max(history["val_acc"]))
+        try:
+            trainer.fit(tuple(splits.train), tuple(splits.val), epochs=self.epochs,
+                        batch_size=int(params.get("batch_size", 32)))
+        except NonFiniteError:  # diverged (e.g. too large a rate): a bad config, not a crash
+            trial.set_user_attr("diverged", True)
+        accs = [a for a in trainer.history["val_acc"] if a is not None] if len(
+            trainer.history) else []
+        return float(max(accs, default=0.0))

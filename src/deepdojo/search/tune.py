@@ -33,8 +33,13 @@ class SearchError(ValueError):
     """Bad search input (storage, sampler, pruner, workers); the message is one line."""
 
 
-def make_sampler(name: str, seed: int | None = 0) -> optuna.samplers.BaseSampler:
-    """Optuna sampler by name: ``"tpe"``, ``"random"`` or ``"cmaes"`` (seeded)."""
+def make_sampler(name: Any, seed: int | None = 0) -> optuna.samplers.BaseSampler:
+    """Optuna sampler by name: ``"tpe"``, ``"random"`` or ``"cmaes"`` (seeded).
+
+    An ``optuna.samplers.BaseSampler`` instance is returned as is.
+    """
+    if isinstance(name, optuna.samplers.BaseSampler):
+        return name
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
@@ -44,13 +49,16 @@ def make_sampler(name: str, seed: int | None = 0) -> optuna.samplers.BaseSampler
     raise SearchError(f"sampler must be one of {', '.join(SAMPLERS)}; got {name!r}")
 
 
-def make_pruner(name: str | None) -> optuna.pruners.BasePruner:
+def make_pruner(name: Any) -> optuna.pruners.BasePruner:
     """Optuna pruner by name: ``"median"``, ``"hyperband"`` or ``None`` (never prune).
 
     ``median`` stops a trial whose intermediate value is worse than the median of earlier
     trials at the same step (after 5 startup trials and 1 warm-up step); ``hyperband``
-    runs successive halving brackets over the epochs.
+    runs successive halving brackets over the epochs. A ``BasePruner`` instance is returned as
+    is.
     """
+    if isinstance(name, optuna.pruners.BasePruner):
+        return name
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     if name == "hyperband":
@@ -235,8 +243,8 @@ def tune(
     n_trials: int,
     storage: str | None = DEFAULT_STORAGE,
     study_name: str | None = None,
-    sampler: str = "tpe",
-    pruner: str | None = "median",
+    sampler: str | optuna.samplers.BaseSampler = "tpe",
+    pruner: str | optuna.pruners.BasePruner | None = "median",
     workers: int = 1,
     seed: int = 0,
     direction: str = "maximize",
@@ -260,10 +268,11 @@ def tune(
         is created). ``None`` keeps the study in memory (one worker only).
     study_name : str, optional
         Defaults to ``"<model>-<data>"`` for a tuple objective, else the function's name.
-    sampler : {"tpe", "random", "cmaes"}
+    sampler : {"tpe", "random", "cmaes"} or optuna sampler
         How the next trial's parameters are proposed; seeded with ``seed`` (worker ``i`` uses
-        ``seed + i`` so that workers do not propose identical trials).
-    pruner : {"median", "hyperband", None}
+        ``seed + i`` so that workers do not propose identical trials). A sampler instance
+        (e.g. ``TPESampler(n_startup_trials=4)``) is used as given, with ``workers=1`` only.
+    pruner : {"median", "hyperband", None} or optuna pruner
         How unpromising trials are stopped early from their reported intermediate values.
     workers : int
         Processes (``spawn``) that share ``storage``, each running its share of the trials.
@@ -308,6 +317,9 @@ def tune(
         raise SearchError(f"workers must be a positive int; got {workers!r}")
     if direction not in ("maximize", "minimize"):
         raise SearchError(f"direction must be 'maximize' or 'minimize'; got {direction!r}")
+    instances = (optuna.samplers.BaseSampler, optuna.pruners.BasePruner)
+    if workers > 1 and (isinstance(sampler, instances) or isinstance(pruner, instances)):
+        raise SearchError("workers > 1 take sampler and pruner by name (each worker seeds its own)")
     if workers > 1 and storage is None:
         raise SearchError("workers > 1 need a shared storage URL; storage=None is in memory")
     fn, default_name = _resolve_objective(objective)

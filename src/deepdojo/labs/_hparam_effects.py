@@ -1,0 +1,241 @@
+"""Measurements of the hyperparameters lab: one function per effect, one seed per call.
+
+Every function trains small plain MLPs (``deepdojo.models.create("plain_mlp")``) on the digits
+data with the :class:`~deepdojo.train.Trainer` and returns plain numbers (dicts/lists) that
+``hyperparameters.py`` aggregates over seeds, plots and judges.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepdojo.data import load_digits
+from deepdojo.models import create
+from deepdojo.search import add_dropout
+from deepdojo.train import Trainer, make_optimizer
+from deepdojo.utils import seed_everything
+
+
+def digits(seed: int) -> Any:
+    """Flat digits splits ``(N, 64)`` for ``seed`` (the split depends on the seed)."""
+    return load_digits(flat=True, seed=seed)
+
+
+def subset(split: Any, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` examples of ``split`` drawn without replacement with ``seed``."""
+    X, y = split
+    idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
+    return X[idx], y[idx]
+
+
+def mlp(seed: int, depth: int, width: int, *, classes: int = 10, dropout: float = 0.0) -> Any:
+    """A seeded plain MLP ``(B, 64) -> (B, classes)`` with ``depth`` weight layers."""
+    seed_everything(seed)
+    net = create("plain_mlp", in_features=64, num_classes=classes, depth=depth, width=width)
+    return add_dropout(net, dropout) if dropout > 0 else net
+
+
+def train(model: nn.Module, train_data: Any, val_data: Any, *, opt: str, lr: float,
+          epochs: int, batch_size: int, seed: int, device: str, weight_decay: float = 0.0,
+          groups: Any = None, guard: bool = True, **opt_kw: Any) -> Trainer:
+    """Fit ``model`` with optimizer ``opt`` and return the trainer (history inside)."""
+    params = groups if groups is not None else model
+    optimizer = make_optimizer(opt, params, lr, weight_decay=weight_decay, **opt_kw)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, device=device, seed=seed,
+                      progress="off", guard=guard)
+    trainer.fit(train_data, val_data, epochs=epochs, batch_size=batch_size)
+    return trainer
+
+
+def finite(x: float | None) -> float:
+    """``x`` as a float, with NaN/None (a diverged run) mapped to +inf."""
+    return math.inf if x is None or not math.isfinite(float(x)) else float(x)
+
+
+# ---------------------------------------------------------------- 1. convergence vs lr
+
+
+def convergence(seed: int, lrs: tuple[float, ...], epochs: int, device: str) -> dict[str, Any]:
+    """SGD + momentum 0.9 at each learning rate: per-epoch train loss, val acc, seconds."""
+    data = digits(seed)
+    out: dict[str, Any] = {}
+    for lr in lrs:
+        t = train(mlp(seed, 3, 64), tuple(data.train), tuple(data.val), opt="sgd", lr=lr,
+                  momentum=0.9, epochs=epochs, batch_size=32, seed=seed, device=device,
+                  guard=False)  # let a too-large rate diverge visibly
+        h = t.history
+        out[str(lr)] = {"train_loss": [finite(v) for v in h["train_loss"]],
+                        "val_acc": list(h["val_acc"]), "time_s": list(h["time_s"])}
+    return out
+
+
+# ---------------------------------------------------------------- 2+3. fit, gap, selection
+
+
+def fitting(seed: int, configs: list[dict[str, Any]], n_train: int, epochs: int,
+            device: str) -> list[dict[str, Any]]:
+    """Train each config (batch_size, dropout, weight_decay) on ``n_train`` examples.
+
+    Returns per config its train accuracy (eval mode, on the examples it trained on),
+    validation and test accuracy, and the gap ``train_acc - val_acc``.
+    """
+    data = digits(seed)
+    small = subset(data.train, n_train, seed)
+    rows = []
+    for cfg in configs:
+        model = mlp(seed, 3, 128, dropout=cfg["dropout"])
+        t = train(model, small, tuple(data.val), opt="sgd", lr=0.05, momentum=0.9,
+                  weight_decay=cfg["weight_decay"], epochs=epochs,
+                  batch_size=cfg["batch_size"], seed=seed, device=device)
+        train_acc = t.evaluate(small)["acc"]
+        val_acc, test_acc = t.evaluate(tuple(data.val))["acc"], t.evaluate(tuple(data.test))["acc"]
+        rows.append({**cfg, "seed": seed, "train_acc": train_acc, "val_acc": val_acc,
+                     "test_acc": test_acc, "gap": train_acc - val_acc})
+    return rows
+
+
+# ---------------------------------------------------------------- 4. efficiency
+
+
+def saved_bytes(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
+    """Bytes of the tensors autograd saves for backward in one forward pass (activation memory).
+
+    Counted with ``torch.autograd.graph.saved_tensors_hooks``, each storage once; weights
+    saved by reference are counted too (a constant that does not grow with the batch).
+    """
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        st = t.untyped_storage()
+        seen[st.data_ptr()] = st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = nn.functional.cross_entropy(model(X), y)
+    loss.backward()
+    return sum(seen.values())
+
+
+def efficiency(seed: int, batch_sizes: tuple[int, ...], epochs: int,
+               device: str) -> dict[str, Any]:
+    """Per batch size: seconds per epoch (median over epochs), activation bytes, peak CUDA
+    bytes when on a GPU."""
+    data = digits(seed)
+    X, y = data.train
+    out: dict[str, Any] = {}
+    for bs in batch_sizes:
+        model = mlp(seed, 3, 128)
+        t = train(model, (X, y), None, opt="sgd", lr=0.05, momentum=0.9, epochs=epochs,
+                  batch_size=bs, seed=seed, device=device)
+        times = sorted(t.history["time_s"])
+        dev = next(model.parameters()).device
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        nbytes = saved_bytes(model, X[:bs].to(dev), y[:bs].to(dev))
+        peak = torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else None
+        out[str(bs)] = {"epoch_s": times[len(times) // 2], "saved_bytes": nbytes,
+                        "cuda_peak_bytes": peak}
+    return out
+
+
+# ---------------------------------------------------------------- 5. capacity
+
+
+def capacity(seed: int, depths: tuple[int, ...], widths: tuple[int, ...], n_train: int,
+             epochs: int, device: str) -> dict[str, dict[str, float]]:
+    """Train/val accuracy, and the loss gap (val - train), of every (depth, width) MLP trained
+    on ``n_train`` examples (Adam)."""
+    data = digits(seed)
+    small = subset(data.train, n_train, seed)
+    out = {}
+    for d in depths:
+        for w in widths:
+            t = train(mlp(seed, d, w), small, None, opt="adam", lr=3e-3, epochs=epochs,
+                      batch_size=32, seed=seed, device=device)
+            tr, va = t.evaluate(small), t.evaluate(tuple(data.val))
+            out[f"{d}x{w}"] = {"train_acc": tr["acc"], "val_acc": va["acc"],
+                               "gap": tr["acc"] - va["acc"], "loss_gap": va["loss"] - tr["loss"]}
+    return out
+
+
+# ---------------------------------------------------------------- 6. optimizers
+
+
+def optimizers(seed: int, grids: dict[str, tuple[float, ...]], n_train: int, epochs: int,
+               device: str) -> dict[str, Any]:
+    """Each optimizer at each rate of its grid; keep the rate with the best final val acc."""
+    kw = {"sgd": ("sgd", {}), "sgd_momentum": ("sgd", {"momentum": 0.9}),
+          "adam": ("adam", {}), "rmsprop": ("rmsprop", {})}
+    data = digits(seed)
+    small = subset(data.train, n_train, seed)
+    out: dict[str, Any] = {}
+    for name, lrs in grids.items():
+        opt, extra = kw[name]
+        runs = []
+        for lr in lrs:
+            t = train(mlp(seed, 3, 64), small, tuple(data.val), opt=opt, lr=lr, epochs=epochs,
+                      batch_size=32, seed=seed, device=device, guard=False, **extra)
+            runs.append({"lr": lr, "val_acc": t.history["val_acc"][-1],
+                         "train_loss": [finite(v) for v in t.history["train_loss"]]})
+        out[name] = max(runs, key=lambda r: r["val_acc"])
+        out[name]["grid"] = [(r["lr"], r["val_acc"]) for r in runs]
+    return out
+
+
+# ---------------------------------------------------------------- 7. transfer
+
+
+def _digit_split(split: Any, low: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Examples whose label is in ``low..low+4``, relabelled ``0..4``."""
+    X, y = split
+    keep = (y >= low) & (y < low + 5)
+    return X[keep], y[keep] - low
+
+
+def transfer(seed: int, per_class: int, pre_epochs: int, ft_epochs: int, lr: float,
+             device: str) -> dict[str, float]:
+    """Pretrain on digits 0-4, fine-tune on ``per_class`` labels of each of 5-9.
+
+    Variants: ``scratch`` (no pretraining), ``frozen`` (train only the new head),
+    ``same_lr`` (everything at ``lr``), ``small_backbone_lr`` (backbone at ``lr / 10``).
+    Returns the test accuracy on digits 5-9 of each.
+    """
+    data = digits(seed)
+    src_train, src_val = _digit_split(data.train, 0), _digit_split(data.val, 0)
+    X5, y5 = _digit_split(data.train, 5)
+    few = torch.cat([torch.nonzero(y5 == c).flatten()[:per_class] for c in range(5)])
+    tgt_train, tgt_test = (X5[few], y5[few]), _digit_split(data.test, 5)
+    base = mlp(seed, 3, 128, classes=5)
+    train(base, src_train, src_val, opt="adam", lr=1e-3, epochs=pre_epochs, batch_size=32,
+          seed=seed, device=device)
+    pretrained = {k: v.detach().clone() for k, v in base.state_dict().items()}
+    out = {}
+    for variant in ("scratch", "frozen", "same_lr", "small_backbone_lr"):
+        model = mlp(seed, 3, 128, classes=5)
+        if variant != "scratch":
+            model.load_state_dict(pretrained)
+        seed_everything(seed + 1)
+        model.out = nn.Linear(128, 5)  # a new head for the new classes
+        backbone = [p for n, p in model.named_parameters() if not n.startswith("out.")]
+        groups = [{"params": model.out.parameters()}]
+        if variant == "frozen":
+            for p in backbone:
+                p.requires_grad_(False)
+        else:
+            scale = 0.1 if variant == "small_backbone_lr" else 1.0
+            groups.append({"params": backbone, "lr": lr * scale})
+        t = train(model, tgt_train, None, opt="adam", lr=lr, epochs=ft_epochs, batch_size=16,
+                  seed=seed, device=device, groups=groups)
+        out[variant] = t.evaluate(tgt_test)["acc"]
+    return out
+
+
+def timed(fn: Any, *args: Any, **kw: Any) -> tuple[Any, float]:
+    """``fn(*args, **kw)`` and the seconds it took."""
+    t0 = time.perf_counter()
+    return fn(*args, **kw), time.perf_counter() - t0
