@@ -1,0 +1,131 @@
+"""Figures of the imbalanced-data lab (private helper module)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from deepdojo.metrics import (
+    apply_threshold,
+    confusion_matrix,
+    precision_recall_curve,
+    tune_threshold,
+)
+
+matplotlib.use("Agg")
+
+_COLORS = {"plain": "tab:gray", "technique": "tab:blue", "classical": "tab:orange"}
+
+
+def leaderboard_figure(overall: list[dict[str, Any]], best: str) -> Any:
+    import matplotlib.pyplot as plt
+
+    rows = sorted(overall, key=lambda r: r["pr_auc"])
+    names = [r["entry"] + (" *" if r["entry"] == best else "") for r in rows]
+    y = np.arange(len(rows))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.38 * len(rows) + 1.5), sharey=True)
+    for ax, metric, title in ((axes[0], "pr_auc", "test PR-AUC"),
+                              (axes[1], "f1", "test minority F1 (default threshold)")):  # fmt: skip
+        colors = [_COLORS[r["kind"]] for r in rows]
+        ax.barh(y, [r[metric] for r in rows], xerr=[r[f"{metric}_spread"] / 2 for r in rows],
+                color=colors, alpha=0.85)  # fmt: skip
+        ax.set_xlabel(title)
+        ax.set_xlim(0, 1)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, names)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _COLORS.values()]
+    axes[1].legend(handles, ["plain network", "technique", "classical baseline"], loc="lower right")
+    fig.suptitle("Leaderboard (mean over settings; * = best technique on validation)")
+    fig.tight_layout()
+    return fig
+
+
+def pr_curve_figure(res: dict[str, Any], best: str) -> Any:
+    import matplotlib.pyplot as plt
+
+    settings = list(res["settings"].values())
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.6 * len(settings), 4), squeeze=False)
+    shown = ("plain network", best, "logistic regression (balanced)", "balanced random forest")
+    for ax, s in zip(axes[0], settings, strict=True):
+        for name in dict.fromkeys(shown):
+            out = res["outputs"][(s.name, name)]
+            precision, recall, _ = precision_recall_curve(s.y_test, out.test)
+            ax.step(recall, precision, where="post", label=name)
+        ax.axhline(float(s.y_test.float().mean()), ls=":", color="k", label="prevalence")
+        ax.set(title=s.name, xlabel="recall (minority)", ylabel="precision", ylim=(0, 1.05))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(res: dict[str, Any], best: str) -> Any:
+    import matplotlib.pyplot as plt
+
+    s = next(iter(res["settings"].values()))
+    plain = res["outputs"][(s.name, "plain network")]
+    tuned = tune_threshold(s.y_val, plain.val)
+    top = res["outputs"][(s.name, best)]
+    panels = [
+        ("constant 'majority'", np.zeros(len(s.y_test), dtype=int)),
+        ("plain @ 0.5", apply_threshold(plain.test, 0.5)),
+        (f"plain @ tuned {tuned:.2f}", apply_threshold(plain.test, tuned)),
+        (f"{best} @ default", apply_threshold(top.test, top.threshold)),
+    ]
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+    for ax, (title, pred) in zip(axes, panels, strict=True):
+        cm = confusion_matrix(s.y_test, pred, num_classes=2)
+        ax.imshow(cm, cmap="Blues")
+        for i in range(2):
+            for j in range(2):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=12)
+        ax.set(title=title, xticks=[0, 1], yticks=[0, 1], xlabel="predicted",
+               ylabel="true (1 = minority)")  # fmt: skip
+    fig.suptitle(f"Confusion matrices on the test split of {s.name}")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_figure(res: dict[str, Any]) -> Any:
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(c["setting"] for c in res["constant"]))
+    acc = [statistics.fmean(c["accuracy"] for c in res["constant"] if c["setting"] == n)
+           for n in names]  # fmt: skip
+    f1 = [statistics.fmean(c["positive_f1"] for c in res["constant"] if c["setting"] == n)
+          for n in names]  # fmt: skip
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(1.8 * len(names) + 3, 3.8))
+    ax.bar(x - 0.2, acc, 0.4, label="accuracy", color="tab:green")
+    ax.bar(x + 0.2, f1, 0.4, label="minority F1", color="tab:red")
+    for xi, a in zip(x, acc, strict=True):
+        ax.text(xi - 0.2, a + 0.02, f"{a:.3f}", ha="center")
+    ax.set(xticks=x, ylim=(0, 1.1), ylabel="test score",
+           title="A constant 'majority' predictor: high accuracy, zero minority F1")  # fmt: skip
+    ax.set_xticks(x, names)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def threshold_figure(rows: list[dict[str, Any]]) -> Any:
+    import matplotlib.pyplot as plt
+
+    plain = [r for r in rows if r["entry"] == "plain network"]
+    names = list(dict.fromkeys(r["setting"] for r in plain))
+    fig, ax = plt.subplots(figsize=(1.8 * len(names) + 3, 3.8))
+    x = np.arange(len(names))
+    for offset, key, label in ((-0.2, "f1", "threshold 0.5"), (0.2, "f1_tuned", "tuned on val")):
+        vals = [[r[key] for r in plain if r["setting"] == n] for n in names]
+        means = [statistics.fmean(v) for v in vals]
+        spread = [(max(v) - min(v)) / 2 for v in vals]
+        ax.bar(x + offset, means, 0.4, yerr=spread, label=label, alpha=0.85)
+    ax.set_xticks(x, names)
+    ax.set(ylim=(0, 1.05), ylabel="test minority F1",
+           title="Plain network: default vs validation-tuned threshold")  # fmt: skip
+    ax.legend()
+    fig.tight_layout()
+    return fig
