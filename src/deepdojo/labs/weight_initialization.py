@@ -222,15 +222,21 @@ def _plt() -> Any:
     return plt
 
 
-def _by_depth_figure(probes: dict, labels: dict, field: str, ylabel: str, title: str) -> Any:
+def _by_depth_figure(
+    probes: dict, labels: dict, field: str, ylabel: str, title: str, nets=PROBE_ACTIVATIONS
+) -> Any:
+    """One panel per net: ``field`` of seed 0 by layer, one line per scheme (log scale except
+    for the saturated fraction; zeros and non-finite values are left out of log plots)."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=field == "saturated")
-    for ax, act in zip(axes, PROBE_ACTIVATIONS, strict=True):
+    log = field != "saturated"
+    fig, axes = plt.subplots(1, len(nets), figsize=(5.5 * len(nets), 4), squeeze=False)
+    for ax, act in zip(axes[0], nets, strict=True):
         for (a, key), per_seed in probes.items():
             if a == act:
-                values = [v if math.isfinite(v) and v > 0 else math.nan for v in per_seed[0][field]]
+                values = [v if math.isfinite(v) and (v > 0 or not log) else math.nan
+                          for v in per_seed[0][field]]  # fmt: skip
                 ax.plot(range(1, len(values) + 1), values, marker=".", label=labels[key])
-        if field != "saturated":
+        if log:
             ax.set_yscale("log")
         ax.set(xlabel="layer", ylabel=ylabel, title=f"{act} MLP: {title}")
         ax.grid(alpha=0.3)
@@ -378,8 +384,9 @@ def run(cfg: InitLabConfig, ctx: LabContext) -> None:
     ctx.figure(
         "tanh_saturation_by_depth",
         _by_depth_figure(probes, labels, "saturated", f"fraction |a| > {cfg.saturation_level:g}",
-                         "saturated units"),  # fmt: skip
-        caption="Fraction of saturated units per layer (seed 0); ReLU shown for reference.",
+                         "saturated units", nets=("tanh",)),  # fmt: skip
+        caption=f"Fraction of tanh units with |a| > {cfg.saturation_level:g} per layer (seed 0); "
+        "a saturated unit passes almost no gradient (tanh' = 1 - a² < 0.02).",
     )
     _stability_claims(cfg, ctx, probes)
     _large_init_claims(cfg, ctx, probes)
