@@ -93,3 +93,14 @@ def test_slash_formats_are_month_first():
     assert "05/13/2021" in DATE_FORMATS["us slashes"](d)
     assert "05/13/2021" in DATE_FORMATS["weekday short"](d)
     assert DATE_FORMATS["eu dots"](d) == "13.5.2021"
+
+
+def test_delayed_recall_target_is_the_first_symbol():
+    from deepdojo.data.sequences import delayed_recall
+
+    X, y = delayed_recall(50, 12, num_symbols=3, seed=0)
+    assert X.shape == (50, 12, 4) and y.shape == (50,)
+    assert torch.equal(X[:, 0].argmax(-1), y)
+    assert X[:, -1, 3].eq(1).all() and X[:, :-1, 3].eq(0).all()
+    assert X.sum(-1).eq(1).all()
+    assert len(set(y.tolist())) == 3

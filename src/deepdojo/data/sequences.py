@@ -25,6 +25,7 @@ __all__ = [
     "adding_problem",
     "copying",
     "date_normalization",
+    "delayed_recall",
     "reversal",
 ]
 
@@ -288,3 +289,27 @@ def adding_problem(num_samples: int, length: int, *, seed: int = 0) -> tuple[Ten
     X = torch.stack([values, markers], dim=-1)  # (N, T, 2)
     y = (values * markers).sum(dim=1)  # (N,)
     return X, y
+
+
+def delayed_recall(num_samples: int, length: int, *, num_symbols: int = 4, seed: int = 0
+                   ) -> tuple[Tensor, Tensor]:
+    """Remember the first symbol across ``length - 1`` distractors (a long-range dependency).
+
+    Step 0 shows one of ``num_symbols`` symbols (one-hot); steps 1..T-2 show random
+    distractor symbols; the last step shows a query marker (the extra channel). The target
+    is the symbol of step 0, so chance accuracy is ``1 / num_symbols``.
+
+    Returns
+    -------
+    X : Tensor (N, length, num_symbols + 1) float32 one-hot
+    y : Tensor (N,) int64 in [0, num_symbols)
+    """
+    _check_count("num_samples", num_samples)
+    _check_count("length", length, 2)
+    if not num_symbols >= 2:
+        raise ValueError(f"num_symbols must be >= 2, got {num_symbols}")
+    g = torch.Generator().manual_seed(seed)
+    symbols = torch.randint(0, num_symbols, (num_samples, length), generator=g)  # (N, T)
+    symbols[:, -1] = num_symbols  # the query marker
+    X = torch.nn.functional.one_hot(symbols, num_symbols + 1).float()  # (N, T, K+1)
+    return X, symbols[:, 0].clone()
