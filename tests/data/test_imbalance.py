@@ -195,3 +195,15 @@ def test_resampled_dataset_errors():
         ResampledDataset(X, y, "magic")
     with pytest.raises(ValueError, match="single class"):
         ResampledDataset(X[:10], y[:10], "random_over")
+
+
+def test_balanced_sampler_reads_world_size_and_rank_from_torch_distributed(monkeypatch):
+    dist = torch.distributed
+    monkeypatch.setattr(dist, "is_available", lambda: True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 4)
+    monkeypatch.setattr(dist, "get_rank", lambda: 3)
+    y = torch.tensor([0] * 90 + [1] * 10)
+    sampler = BalancedSampler(y, num_samples=100, seed=0)
+    assert (sampler.num_replicas, sampler.rank, len(sampler)) == (4, 3, 25)
+    assert list(sampler) == sampler.draw()[3::4].tolist()

@@ -81,10 +81,12 @@ def confusion_figure(res: dict[str, Any], best: str) -> Any:
         ax.imshow(cm, cmap="Blues")
         for i in range(2):
             for j in range(2):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=12)
+                dark = cm[i, j] > cm.max() / 2
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=12,
+                        color="white" if dark else "black")  # fmt: skip
         ax.set(title=title, xticks=[0, 1], yticks=[0, 1], xlabel="predicted",
                ylabel="true (1 = minority)")  # fmt: skip
-    fig.suptitle(f"Confusion matrices on the test split of {s.name}")
+    fig.suptitle(f"Confusion matrices on the test split of {s.name}", y=1.02)
     fig.tight_layout()
     return fig
 
