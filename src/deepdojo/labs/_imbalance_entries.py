@@ -59,6 +59,7 @@ class Hyper:
     batch_size: int
     lr: float
     members: int
+    device: str = "cpu"
 
 
 @dataclass
@@ -125,7 +126,7 @@ class _SamplerEpoch(Callback):
 def _fit(
     model: nn.Module, data: Any, loss: Callable, hp: Hyper, seed: int, callbacks: tuple = ()
 ) -> Trainer:
-    trainer = Trainer(model, loss, "adam", lr=hp.lr, metrics={}, device="cpu", seed=seed,
+    trainer = Trainer(model, loss, "adam", lr=hp.lr, metrics={}, device=hp.device, seed=seed,
                       progress="off", callbacks=callbacks)  # fmt: skip
     trainer.fit(data, epochs=hp.epochs, batch_size=hp.batch_size)
     return trainer
@@ -133,8 +134,9 @@ def _fit(
 
 def _probs(model: nn.Module, X: Tensor) -> np.ndarray:
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        return torch.sigmoid(model(X).reshape(len(X))).numpy()
+        return torch.sigmoid(model(X.to(device)).reshape(len(X))).cpu().numpy()
 
 
 def _scored(model: nn.Module, s: Setting, transform: Callable[[Tensor], Tensor] | None = None):
@@ -246,7 +248,9 @@ def bagging(s: Setting, hp: Hyper, seed: int) -> EntryOutput:
     ens = BalancedBaggingEnsemble(lambda: _mlp(s.X_train.shape[1], hp), fit_fn, hp.members,
                                   mode="under", seed=seed)  # fmt: skip
     ens.fit(s.X_train, s.y_train)
-    return EntryOutput(ens(s.X_val).numpy(), ens(s.X_test).numpy(), 0.5)
+    ens.to(hp.device)
+    return EntryOutput(ens(s.X_val.to(hp.device)).cpu().numpy(),
+                       ens(s.X_test.to(hp.device)).cpu().numpy(), 0.5)  # fmt: skip
 
 
 def mixup(s: Setting, hp: Hyper, seed: int) -> EntryOutput:

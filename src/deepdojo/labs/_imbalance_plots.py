@@ -91,7 +91,7 @@ def confusion_figure(res: dict[str, Any], best: str) -> Any:
     return fig
 
 
-def accuracy_figure(res: dict[str, Any]) -> Any:
+def accuracy_figure(res: dict[str, Any], floor: float) -> Any:
     import matplotlib.pyplot as plt
 
     names = list(dict.fromkeys(c["setting"] for c in res["constant"]))
@@ -100,15 +100,17 @@ def accuracy_figure(res: dict[str, Any]) -> Any:
     f1 = [statistics.fmean(c["positive_f1"] for c in res["constant"] if c["setting"] == n)
           for n in names]  # fmt: skip
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(1.8 * len(names) + 3, 3.8))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.8 * len(names) + 3), 3.8))
     ax.bar(x - 0.2, acc, 0.4, label="accuracy", color="tab:green")
     ax.bar(x + 0.2, f1, 0.4, label="minority F1", color="tab:red")
-    for xi, a in zip(x, acc, strict=True):
+    for xi, a, f in zip(x, acc, f1, strict=True):
         ax.text(xi - 0.2, a + 0.02, f"{a:.3f}", ha="center")
-    ax.set(xticks=x, ylim=(0, 1.1), ylabel="test score",
+        ax.text(xi + 0.2, f + 0.02, f"{f:.3f}", ha="center", color="tab:red")
+    ax.axhline(floor, ls="--", color="k", lw=1, label=f"claim floor {floor}")
+    ax.set(xticks=x, ylim=(0, 1.3), ylabel="test score (mean over seeds)",
            title="A constant 'majority' predictor: high accuracy, zero minority F1")  # fmt: skip
     ax.set_xticks(x, names)
-    ax.legend()
+    ax.legend(loc="upper center", ncol=3)
     fig.tight_layout()
     return fig
 
@@ -118,7 +120,7 @@ def threshold_figure(rows: list[dict[str, Any]]) -> Any:
 
     plain = [r for r in rows if r["entry"] == "plain network"]
     names = list(dict.fromkeys(r["setting"] for r in plain))
-    fig, ax = plt.subplots(figsize=(1.8 * len(names) + 3, 3.8))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.8 * len(names) + 3), 3.8))
     x = np.arange(len(names))
     for offset, key, label in ((-0.2, "f1", "threshold 0.5"), (0.2, "f1_tuned", "tuned on val")):
         vals = [[r[key] for r in plain if r["setting"] == n] for n in names]
@@ -126,8 +128,8 @@ def threshold_figure(rows: list[dict[str, Any]]) -> Any:
         spread = [(max(v) - min(v)) / 2 for v in vals]
         ax.bar(x + offset, means, 0.4, yerr=spread, label=label, alpha=0.85)
     ax.set_xticks(x, names)
-    ax.set(ylim=(0, 1.05), ylabel="test minority F1",
+    ax.set(ylim=(0, 1.15), ylabel="test minority F1",
            title="Plain network: default vs validation-tuned threshold")  # fmt: skip
-    ax.legend()
+    ax.legend(loc="upper right", ncol=2)
     fig.tight_layout()
     return fig

@@ -200,7 +200,7 @@ def run(cfg: ImbalanceLabConfig, ctx: LabContext) -> None:
     hp = Hyper(
         hidden=cfg.hidden, epochs=cfg.epochs or ctx.pick(smoke=2, quick=15, full=40),
         batch_size=cfg.batch_size, lr=cfg.lr,
-        members=cfg.bagging_members or ctx.pick(smoke=2, quick=5, full=10),
+        members=cfg.bagging_members or ctx.pick(smoke=2, quick=5, full=10), device=ctx.device,
     )  # fmt: skip
     with _one_thread():
         res = _run_all(cfg, ctx, hp)
@@ -227,7 +227,7 @@ def run(cfg: ImbalanceLabConfig, ctx: LabContext) -> None:
                caption="Test confusion matrices on the first setting (seed "
                f"{ctx.seeds[0]}): the constant predictor, the plain network at 0.5 and at the "
                f"tuned threshold, and {best}.")  # fmt: skip
-    ctx.figure("accuracy_vs_minority_f1", accuracy_figure(res),
+    ctx.figure("accuracy_vs_minority_f1", accuracy_figure(res, cfg.accuracy_floor),
                caption="Claim 1: accuracy of the constant majority predictor vs its minority F1.")
     ctx.figure("threshold_tuning", threshold_figure(rows),
                caption="Claim 3: the plain network's test minority F1 at 0.5 and at the "
