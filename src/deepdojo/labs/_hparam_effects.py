@@ -60,12 +60,14 @@ def finite(x: float | None) -> float:
 # ---------------------------------------------------------------- 1. convergence vs lr
 
 
-def convergence(seed: int, lrs: tuple[float, ...], epochs: int, device: str) -> dict[str, Any]:
+def convergence(seed: int, lrs: tuple[float, ...], epochs: int, n_train: int,
+                device: str) -> dict[str, Any]:
     """SGD + momentum 0.9 at each learning rate: per-epoch train loss, val acc, seconds."""
     data = digits(seed)
+    train_data = subset(data.train, n_train, seed)
     out: dict[str, Any] = {}
     for lr in lrs:
-        t = train(mlp(seed, 3, 64), tuple(data.train), tuple(data.val), opt="sgd", lr=lr,
+        t = train(mlp(seed, 3, 64), train_data, tuple(data.val), opt="sgd", lr=lr,
                   momentum=0.9, epochs=epochs, batch_size=32, seed=seed, device=device,
                   guard=False)  # let a too-large rate diverge visibly
         h = t.history
@@ -121,12 +123,11 @@ def saved_bytes(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
     return sum(seen.values())
 
 
-def efficiency(seed: int, batch_sizes: tuple[int, ...], epochs: int,
+def efficiency(seed: int, batch_sizes: tuple[int, ...], epochs: int, n_train: int,
                device: str) -> dict[str, Any]:
     """Per batch size: seconds per epoch (median over epochs), activation bytes, peak CUDA
     bytes when on a GPU."""
-    data = digits(seed)
-    X, y = data.train
+    X, y = subset(digits(seed).train, n_train, seed)
     out: dict[str, Any] = {}
     for bs in batch_sizes:
         model = mlp(seed, 3, 128)

@@ -69,23 +69,24 @@ def _fit_configs(cfg: HyperparametersLabConfig) -> tuple[list[dict[str, Any]], d
 
 def _measure(cfg: HyperparametersLabConfig, ctx: LabContext, seed: int) -> dict[str, Any]:
     """All seven effects for one seed; records the seconds each took."""
-    small = ctx.scale == "smoke"
-    conv_e = 1 if small else cfg.conv_epochs
-    fit_e = 1 if small else cfg.fit_epochs
+    smoke = ctx.scale == "smoke"  # plumbing only: one epoch, tiny subsets
+    conv_e, fit_e = (1, 1) if smoke else (cfg.conv_epochs, cfg.fit_epochs)
+    n_all = 128 if smoke else 10_000  # (1, 4) training examples (all of them unless smoke)
+    n_small, n_opt = (64, 64) if smoke else (cfg.n_train, cfg.opt_train)
     grids = {"sgd": cfg.sgd_lrs, "sgd_momentum": cfg.momentum_lrs, "adam": cfg.adam_lrs,
              "rmsprop": cfg.rmsprop_lrs}
     configs, _ = _fit_configs(cfg)
     jobs = {
-        "convergence": (fx.convergence, (seed, cfg.lrs, conv_e, ctx.device)),
-        "fitting": (fx.fitting, (seed, configs, cfg.n_train, fit_e, ctx.device)),
-        "efficiency": (fx.efficiency, (seed, cfg.eff_batch_sizes, 1 if small else 3,
+        "convergence": (fx.convergence, (seed, cfg.lrs, conv_e, n_all, ctx.device)),
+        "fitting": (fx.fitting, (seed, configs, n_small, fit_e, ctx.device)),
+        "efficiency": (fx.efficiency, (seed, cfg.eff_batch_sizes, 1 if smoke else 3, n_all,
                                        ctx.device)),
-        "capacity": (fx.capacity, (seed, cfg.depths, cfg.widths, cfg.n_train, fit_e,
-                                   ctx.device)),
-        "optimizers": (fx.optimizers, (seed, grids, cfg.opt_train,
-                                       1 if small else cfg.opt_epochs, ctx.device)),
-        "transfer": (fx.transfer, (seed, cfg.per_class, 1 if small else cfg.pre_epochs,
-                                   2 if small else cfg.ft_epochs, cfg.ft_lr, ctx.device)),
+        "capacity": (fx.capacity, (seed, cfg.depths, cfg.widths, n_small, fit_e, ctx.device)),
+        "optimizers": (fx.optimizers, (seed, grids, n_opt, 1 if smoke else cfg.opt_epochs,
+                                       ctx.device)),
+        "transfer": (fx.transfer, (seed, 3 if smoke else cfg.per_class,
+                                   1 if smoke else cfg.pre_epochs,
+                                   2 if smoke else cfg.ft_epochs, cfg.ft_lr, ctx.device)),
     }
     out: dict[str, Any] = {}
     for name, (fn, args) in jobs.items():

@@ -27,12 +27,13 @@ from deepdojo.search import Categorical, Float, Int, ModelObjective, tune
 
 STRATEGIES = ("random", "tpe", "tpe+pruning")
 COLORS = {"random": "tab:gray", "tpe": "tab:blue", "tpe+pruning": "tab:orange"}
+STYLES = {"random": "-", "tpe": "-", "tpe+pruning": "--"}  # dashed: may overlap plain TPE
 
 
 @dataclass
 class SearchLabConfig:
     trials: int = 0  # trials per strategy and seed; 0 = by scale (smoke 3, quick 14, full 40)
-    epochs: int = 0  # epochs per trial (the pruner's steps); 0 = by scale (2, 6, 10)
+    epochs: int = 0  # epochs per trial (the pruner's steps); 0 = by scale (1, 6, 10)
     startup: int = 5  # TPE's random startup trials (and the pruner's startup trials)
     lr_low: float = 1e-4  # learning-rate range, log-uniform
     lr_high: float = 1.0  # (too large a rate diverges: the sampler must learn to avoid it)
@@ -88,10 +89,11 @@ def _plot_curves(runs: dict[str, list[Any]]) -> Any:
         mean = [statistics.fmean(c[i] for c in curves) for i in range(n)]
         for c in curves:
             ax.plot(range(1, n + 1), c[:n], color=COLORS[s], alpha=0.25, linewidth=0.8)
-        ax.plot(range(1, n + 1), mean, color=COLORS[s], linewidth=2, label=f"{s} (mean)")
+        ax.plot(range(1, n + 1), mean, STYLES[s], color=COLORS[s], linewidth=2,
+                label=f"{s} (mean)")
     ax.set_xlabel("trial")
     ax.set_ylabel("best validation accuracy so far")
-    ax.set_title("Search progress at an equal trial budget (thin: one seed)")
+    ax.set_title("Search progress at an equal trial budget (thin: one seed)", fontsize=10)
     ax.legend(fontsize=8)
     return fig
 
@@ -147,7 +149,7 @@ def _claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[dict[str, Any]]) -
 def run(cfg: SearchLabConfig, ctx: LabContext) -> None:
     """Random search vs TPE vs TPE with pruning: best validation accuracy, wall time, pruning."""
     trials = cfg.trials or ctx.pick(smoke=3, quick=14, full=40)
-    epochs = cfg.epochs or ctx.pick(smoke=2, quick=6, full=10)
+    epochs = cfg.epochs or ctx.pick(smoke=1, quick=6, full=10)
     runs: dict[str, list[Any]] = {s: [] for s in STRATEGIES}
     rows: list[dict[str, Any]] = []
     _search(cfg, "random", ctx.seed, 1, 1)  # warm-up (data load, first kernels): not timed
