@@ -120,6 +120,16 @@ def test_unreachable_database_hides_the_password():
     assert "secret" not in str(err.value) and "\n" not in str(err.value)
 
 
+def test_sampler_and_pruner_instances_are_used_as_given(tmp_path):
+    sampler = optuna.samplers.TPESampler(n_startup_trials=2, seed=0)
+    r = tune(Quadratic(), n_trials=4, storage=None, sampler=sampler,
+             pruner=optuna.pruners.NopPruner(), direction="minimize", progress="off")
+    assert r.study.sampler is sampler and isinstance(r.study.pruner, optuna.pruners.NopPruner)
+    with pytest.raises(SearchError, match="take sampler and pruner by name"):
+        tune(Quadratic(), n_trials=2, workers=2, sampler=sampler,
+             storage=f"sqlite:///{tmp_path}/i.db", progress="off")
+
+
 def test_workers_need_a_picklable_objective(tmp_path):
     with pytest.raises(SearchError, match="picklable objective"):
         tune(lambda t: t.suggest_float("x", 0, 1), n_trials=2, workers=2,

@@ -47,9 +47,9 @@ class HyperparametersLabConfig:
     opt_train: int = 600  # (6) training examples for the optimizer comparison
     opt_epochs: int = 6  # (6) epochs per optimizer run (smoke: 1)
     sgd_lrs: tuple[float, ...] = (0.1, 0.3, 1.0)  # (6) plain SGD rate grid
-    momentum_lrs: tuple[float, ...] = (0.01, 0.03, 0.1)  # (6) SGD+momentum 0.9 rate grid
-    adam_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)  # (6) Adam rate grid
-    rmsprop_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)  # (6) RMSprop rate grid
+    momentum_lrs: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)  # (6) SGD+momentum 0.9 rate grid
+    adam_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)  # (6) Adam rate grid
+    rmsprop_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2)  # (6) RMSprop rate grid
     per_class: int = 10  # (7) labelled examples per target class (digits 5-9)
     pre_epochs: int = 10  # (7) pretraining epochs on digits 0-4 (smoke: 1)
     ft_epochs: int = 30  # (7) fine-tuning epochs (smoke: 2)
