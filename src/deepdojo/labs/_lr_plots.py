@@ -73,7 +73,10 @@ def finder_vs_grid(runs: dict[int, list[dict[str, Any]]], best: dict[int, dict[s
     ax.set_ylabel("validation loss")
     ax.set_title("Grid search vs LR range test")
     ax.legend(fontsize=8)
-    finder[min(finder)].plot(ax=ax2)
+    first = finder[min(finder)]
+    first.plot(ax=ax2)
+    if first.smoothed:  # the blow-up at the end would flatten the useful part of the curve
+        ax2.set_ylim(0.0, 1.5 * max(first.smoothed[0], min(first.smoothed)))
     fig.tight_layout()
     return fig
 

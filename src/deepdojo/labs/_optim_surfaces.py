@@ -184,12 +184,12 @@ def double_well_race(seed: int, n_starts: int, lr: float, steps: int,
 
 
 def plot_surface_contours(ax: Any, surface: Surface, xlim: tuple[float, float],
-                          ylim: tuple[float, float], levels: int = 30) -> None:
+                          ylim: tuple[float, float], levels: int = 20) -> None:
     """Filled contours of ``surface`` over ``xlim`` x ``ylim`` on matplotlib axes ``ax``."""
-    xs = torch.linspace(*xlim, 200, dtype=torch.float64)
-    ys = torch.linspace(*ylim, 200, dtype=torch.float64)
-    gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (200, 200) each
-    z = surface(torch.stack([gx, gy], dim=-1))  # (200, 200)
+    xs = torch.linspace(*xlim, 120, dtype=torch.float64)
+    ys = torch.linspace(*ylim, 120, dtype=torch.float64)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (120, 120) each
+    z = surface(torch.stack([gx, gy], dim=-1))  # (120, 120)
     ax.contourf(gx.numpy(), gy.numpy(), z.numpy(), levels=levels, cmap="Greys", alpha=0.6)
     ax.contour(gx.numpy(), gy.numpy(), z.numpy(), levels=levels, colors="grey",
                linewidths=0.4)  # fmt: skip

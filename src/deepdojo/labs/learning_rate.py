@@ -16,6 +16,7 @@ Every claim is judged on each seed (``ctx.seeds``), its rule fixed below.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +97,8 @@ def _fit(cfg: LearningRateLabConfig, ctx: LabContext, data: Any, optimizer: str,
         trainer.fit(data.train, epochs=epochs, batch_size=cfg.batch_size)
     except NonFiniteError as exc:  # the guard gave up: that is the divergence verdict
         error = str(exc)
-    nonfinite = sum(1 for e in trainer.history.events if e["kind"] == "nonfinite")
+    events = [e["kind"] for e in trainer.history.events]
+    nonfinite, rollbacks = events.count("nonfinite"), events.count("rollback")
     train, val = trainer.evaluate(data.train), trainer.evaluate(data.val)
     test = trainer.evaluate(data.test)
     final = train["loss"] if math.isfinite(train["loss"]) else math.inf
@@ -104,16 +106,22 @@ def _fit(cfg: LearningRateLabConfig, ctx: LabContext, data: Any, optimizer: str,
     diverged = error is not None or nonfinite > 0 or final >= steps.losses[0]
     return {
         "optimizer": optimizer, "lr": lr, "seed": seed, "diverged": diverged,
-        "nonfinite_steps": nonfinite, "guard_error": error is not None, "train_loss": final,
+        "nonfinite_steps": nonfinite, "rollbacks": rollbacks, "guard_error": error is not None,
+        "train_loss": final,
         "val_loss": val["loss"] if math.isfinite(val["loss"]) and not diverged else math.inf,
         "val_acc": val["acc"], "test_acc": test["acc"], "_steps": steps.losses,
         "_step_lrs": steps.lrs,
     }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=8)
+def _load(seed: int) -> Any:
+    return load_digits(flat=True, seed=seed)
+
+
 def _digits(ctx: LabContext, seed: int) -> Any:
     """Digits splits for ``seed``; smoke scale keeps only 256 training images (size, not logic)."""
-    data = load_digits(flat=True, seed=seed)
+    data = _load(seed)
     n = ctx.pick(smoke=256, quick=len(data.train.y), full=len(data.train.y))
     X, y = data.train
     return dataclasses.replace(data, train=type(data.train)(X[:n], y[:n]))
