@@ -149,3 +149,27 @@ def test_bad_arguments():
         ActivationMonitor("net")
     with pytest.raises(ValueError, match="no weight layer"):
         GradientMonitor(nn.ReLU()).attach()
+
+
+def test_layers_of_the_same_shape_are_grouped_without_mixing_up_the_order():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2), nn.Tanh(),
+                        nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 4))
+    opt = torch.optim.SGD(net.parameters(), lr=0.3)
+    x = torch.randn(8, 4)
+    with GradientMonitor(net) as mon:
+        for _ in range(2):
+            before = [net[i].weight.detach().clone() for i in (0, 2, 4, 6)]
+            net(x).pow(3).mean().backward()
+            grads = [net[i].weight.grad.norm().item() for i in (0, 2, 4, 6)]
+            opt.step()
+            opt.zero_grad()
+    after = [net[i].weight.detach() for i in (0, 2, 4, 6)]
+    assert mon.layer_names == ["0", "2", "4", "6"]
+    torch.testing.assert_close(mon.grad_norms[1], torch.tensor(grads, dtype=torch.float64),
+                               rtol=1e-5, atol=0)
+    torch.testing.assert_close(mon.weight_norms[1],
+                               torch.tensor([b.norm().item() for b in before], dtype=torch.float64),
+                               rtol=1e-5, atol=0)
+    assert len({round(v, 6) for v in mon.grad_norms[1].tolist()}) == 4
+    assert after[0].shape == after[3].shape

@@ -54,6 +54,10 @@ class GradientMonitor:
         The model to watch.
     every : int
         Record every ``every``-th backward pass.
+    track_weights : bool
+        Also record weight norms and update ratios. This keeps a copy of the weights (one
+        snapshot per recorded step) and costs about twice as much as the gradient norms alone;
+        with ``False`` those two matrices are all NaN.
 
     Attributes
     ----------
@@ -70,13 +74,14 @@ class GradientMonitor:
     >>> mon.grad_norms.shape                          # (steps, layers)
     """
 
-    def __init__(self, model: nn.Module, every: int = 1) -> None:
+    def __init__(self, model: nn.Module, every: int = 1, *, track_weights: bool = True) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"every must be a positive int, got {every!r}")
         self.model = model
         self.every = every
+        self.track_weights = bool(track_weights)
         self.layer_names: list[str] = []
         self.steps: list[int] = []
         self._rows: list[torch.Tensor] = []
@@ -134,7 +139,7 @@ class GradientMonitor:
         with torch.no_grad():
             if step % self.every == 0:
                 self._record(step)
-            if (step + 1) % self.every == 0:  # the next backward is recorded: keep W_t
+            if self.track_weights and (step + 1) % self.every == 0:  # keep W_t for the next
                 self._take_snapshot()
             else:
                 self._snapshot = None
@@ -142,13 +147,14 @@ class GradientMonitor:
     def _record(self, step: int) -> None:
         params = self._params
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        if self._snapshot is not None:
+        if not self.track_weights:
+            norms = torch._foreach_norm(grads)
+        elif self._snapshot is not None:
             torch._foreach_sub_(self._snapshot, params)  # snapshot <- W_{t-1} - W_t
             norms = torch._foreach_norm(grads + params + self._snapshot)
         else:
-            norms = list(torch._foreach_norm(grads + params))
-            norms += [torch.full_like(norms[0], float("nan"))] * len(params)
-        self._rows.append(torch.stack(norms))  # (3P,)  kept on device: no host sync here
+            norms = torch._foreach_norm(grads + params)
+        self._rows.append(torch.stack(norms))  # (P|2P|3P,) kept on device: no host sync here
         self.steps.append(step)
 
     def _take_snapshot(self) -> None:
@@ -163,7 +169,12 @@ class GradientMonitor:
         n_params, n_layers = len(self._params), len(self.layer_names)
         if not self._rows:
             return torch.empty(0, n_layers, dtype=torch.float64)
-        rows = torch.stack(self._rows).double().cpu()  # (S, 3P)  the one host sync
+        full = 3 * n_params
+        pad = torch.full((2 * n_params,), float("nan"), dtype=self._rows[0].dtype,
+                         device=self._rows[0].device)  # fmt: skip
+        rows = torch.stack([r if len(r) == full else torch.cat([r, pad[: full - len(r)]])
+                            for r in self._rows])  # fmt: skip
+        rows = rows.double().cpu()  # (S, 3P): the one host sync
         per_param = rows[:, part * n_params : (part + 1) * n_params]  # (S, P)
         if n_params == n_layers:
             return per_param
