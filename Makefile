@@ -25,8 +25,10 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/deepdojo run --all --scale $(SCALE)
 	$(VENV)/bin/deepdojo report --out $(SITE)
 
+# Two test workers on two cores: one BLAS/OpenMP thread each, or torch's spinning threads
+# oversubscribe the cores and small models train up to ~70x slower.
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests bench
