@@ -34,11 +34,11 @@ def param_groups(
     """Split ``model``'s trainable parameters into a decayed and a non-decayed group.
 
     Returns ``[{"params": decayed, "weight_decay": weight_decay}, {"params": rest,
-    "weight_decay": 0.0}]`` (empty groups dropped). With ``decay_bias_and_norm=True`` there is
-    a single group.
+    "weight_decay": 0.0}]`` (empty groups dropped). With ``decay_bias_and_norm=True`` or
+    ``weight_decay=0`` there is a single group.
     """
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    if decay_bias_and_norm:
+    if decay_bias_and_norm or weight_decay == 0:  # one group: nothing to split (and faster)
         return [{"params": [p for _, p in params], "weight_decay": weight_decay}]
     skip = bias_and_norm_names(model)
     decay = [p for n, p in params if n not in skip]
