@@ -36,7 +36,7 @@ def invoke(*args: str):
 
 
 def test_help_for_every_command():
-    for cmd in ([], ["labs"], ["run"], ["report"], ["questions"], ["show"]):
+    for cmd in ([], ["labs"], ["run"], ["report"], ["questions"], ["show"], ["tune"]):
         result = invoke(*cmd, "--help")
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output
@@ -88,3 +88,27 @@ def test_python_dash_m_works():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown lab 'x-unknown'")
+
+
+def test_tune_runs_and_saves(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    result = invoke("tune", "--trials", "2", "--epochs", "1", "--storage", storage,
+                    "--out", str(tmp_path / "out"), "--pruner", "none")
+    assert result.exit_code == 0, result.output
+    assert '"n_complete": 2' in result.output
+    assert (tmp_path / "out" / "mlp-digits" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nope"], "model must be one of"),
+        (["--storage", "postgresql://u:secret@127.0.0.1:1/x"], "u:***@127.0.0.1:1/x"),
+        (["--sampler", "grid"], "sampler"),
+    ],
+)
+def test_tune_bad_input_exits_2(tmp_path, args, message):
+    result = invoke("tune", "--trials", "1", "--out", str(tmp_path), *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "secret" not in result.output

@@ -193,6 +193,48 @@ def show_cmd(
         out.print(_claims_table(f"{lab['name']} (run {lab['run_id']})", lab["claims"]))
 
 
+@app.command("tune")
+@_handles_errors
+def tune_cmd(
+    model: str = typer.Option("mlp", "--model", help="Registered model (mlp, cnn, resnet, ...)."),
+    data: str = typer.Option("digits", "--data", help="digits | mnist1d | breast_cancer"),
+    trials: int = typer.Option(30, "--trials", help="Finished trials the study should hold."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes sharing the storage."),
+    storage: str = typer.Option(
+        "sqlite:///runs/search.db", "--storage", help="Optuna storage URL (sqlite, postgresql)."
+    ),
+    study: str = typer.Option("", "--study", help="Study name (default: MODEL-DATA)."),
+    sampler: str = typer.Option("tpe", "--sampler", help="tpe | random | cmaes"),
+    pruner: str = typer.Option("median", "--pruner", help="median | hyperband | none"),
+    epochs: int = typer.Option(10, "--epochs", help="Training epochs per trial."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampler and of training."),
+    out_dir: Path = typer.Option(
+        Path("runs/search"), "--out", help="Folder for the summary and plots."
+    ),
+) -> None:
+    """Search hyperparameters on Optuna (resumable; several workers share one storage)."""
+    import json
+
+    from deepdojo.search import ModelObjective, tune
+
+    objective = ModelObjective(model, data, epochs=epochs, seed=seed)
+    name = study or f"{model}-{data}"
+    result = tune(
+        objective,
+        n_trials=trials,
+        storage=storage,
+        study_name=name,
+        sampler=sampler,
+        pruner=None if pruner.lower() == "none" else pruner,
+        workers=workers,
+        seed=seed,
+        progress="auto",
+    )
+    result.save(out_dir / name)
+    out.print_json(json.dumps(result.summary()))
+    out.print(f"summary and plots: {(out_dir / name).resolve()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``deepdojo`` console script and ``python -m deepdojo``."""
     app(args=argv if argv is not None else sys.argv[1:], prog_name="deepdojo")
