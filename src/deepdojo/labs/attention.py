@@ -91,7 +91,7 @@ def _run_variant(kind: str, train: SequenceTask, test: SequenceTask, seed: int, 
 def run(cfg: AttentionLabConfig, ctx: LabContext) -> None:
     """Seq2seq without attention vs additive vs multiplicative attention on date normalisation."""
     lengths = ctx.pick(smoke=(0, 20), quick=(0, 45), full=(0, 30, 60, 90))
-    n_train = ctx.pick(smoke=64, quick=1500, full=4000)
+    n_train = ctx.pick(smoke=64, quick=1200, full=4000)
     epochs = ctx.pick(smoke=1, quick=6, full=15)
     n_test = ctx.pick(smoke=32, quick=cfg.num_test, full=cfg.num_test)
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
@@ -153,9 +153,9 @@ def _plot_accuracy(ctx: LabContext, results: dict, lengths: tuple[int, ...],
     xs = [mean_len[L] for L in lengths]
     for kind in VARIANTS:
         ys = [statistics.fmean(r["exact"] for r in results[(kind, L)]) for L in lengths]
-        ax.plot(xs, ys, marker="o", label=f"{kind}")
+        (line,) = ax.plot(xs, ys, marker="o", label=f"{kind}")
         last = [r["exact"] for r in results[(kind, lengths[-1])]]
-        ax.scatter([xs[-1]] * len(last), last, s=12, alpha=0.5)
+        ax.scatter([xs[-1]] * len(last), last, s=12, alpha=0.5, color=line.get_color())
     ax.set(xlabel="mean input length (characters)", ylabel="exact match (test)",
            title="Date normalisation: attention vs none", ylim=(-0.02, 1.02))
     ax.legend(title="attention")

@@ -149,6 +149,9 @@ def _gate_claims(ctx: LabContext, models: dict[int, tuple[_Recall, _Recall]], T:
         g0, g1 = _gates(init, T, cfg), _gates(trained, T, cfg)
         delay = slice(1, T - 1)  # the steps where nothing new arrives
         held.append(g1["z"][:, delay].mean().item() - g0["z"][:, delay].mean().item())
+        unit_z = g1["z"][:, delay].mean(dim=(0, 1))  # (H,) mean z per unit during the delay
+        ctx.metric(f"units_with_z_above_0.95.seed{seed}", (unit_z > 0.95).float().mean())
+        ctx.metric(f"units_with_z_below_0.05.seed{seed}", (unit_z < 0.05).float().mean())
         if seed == ctx.seeds[0]:
             _plot_gates(ctx, g0, g1, T)
     ctx.claim("update-gate-holds-memory",
@@ -165,12 +168,12 @@ def _plot_comparison(ctx: LabContext, results: dict, lengths: tuple[int, ...]) -
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for kind in MODELS:
+    for kind, color in zip(MODELS, ("tab:blue", "tab:orange", "tab:green"), strict=True):
         acc = [statistics.fmean(r["acc"] for r in results[(kind, T)]) for T in lengths]
-        ax1.plot(lengths, acc, marker="o", label=kind.upper())
+        ax1.plot(lengths, acc, marker="o", color=color, label=kind.upper())
         for key, style in (("grad_trained", "-"), ("grad_init", ":")):
             g = [statistics.fmean(r[key] for r in results[(kind, T)]) for T in lengths]
-            ax2.semilogy(lengths, [max(v, 1e-30) for v in g], style, marker="o",
+            ax2.semilogy(lengths, [max(v, 1e-30) for v in g], style, marker="o", color=color,
                          label=f"{kind.upper()} ({'trained' if key == 'grad_trained' else 'init'})")
     ax1.axhline(1 / 4, color="grey", lw=0.8, ls="--", label="chance")
     ax1.set(xlabel="sequence length T", ylabel="test accuracy", title="Delayed recall accuracy")
@@ -188,7 +191,7 @@ def _plot_gates(ctx: LabContext, g0: dict, g1: dict, T: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))
+    fig, axes = plt.subplots(1, 5, figsize=(19, 3.4))
     for ax, key in zip(axes[:4], ("z", "r", "h_tilde", "h"), strict=True):
         im = ax.imshow(g1[key][0].T.numpy(), aspect="auto", cmap="viridis" if key in "zr"
                        else "coolwarm", interpolation="nearest")
