@@ -52,8 +52,8 @@ def gru_step(
     h_r, h_z, h_n = gh.chunk(3, dim=-1)  # 3 x (B, H)
     z = torch.sigmoid(i_z + h_z)
     r = torch.sigmoid(i_r + h_r)
-    h_tilde = torch.tanh(i_n + r * h_n)
-    h = (1 - z) * h_tilde + z * h_prev
+    h_tilde = torch.tanh(torch.addcmul(i_n, r, h_n))  # i_n + r * h_n, one fused kernel
+    h = torch.lerp(h_tilde, h_prev, z)  # (1 - z) * h_tilde + z * h_prev, one fused kernel
     return z, r, h_tilde, h
 
 
@@ -338,7 +338,8 @@ class GRU(nn.Module):
             outs = []
             for d, sfx in enumerate(self._suffixes(layer)):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, sfx)
-                gi = nn.functional.linear(layer_in, w_ih, b_ih).transpose(0, 1)  # (T, B, 3H)
+                # all input projections in one matmul; time-major so gi[t] is contiguous
+                gi = nn.functional.linear(layer_in.transpose(0, 1), w_ih, b_ih)  # (T, B, 3H)
                 idx = layer * self.num_directions + d
                 out, h_last, rec = self._run_direction(gi, h0[idx], w_hh, b_hh, mask, d == 1)
                 outs.append(out)
@@ -360,10 +361,11 @@ class GRU(nn.Module):
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """Loop over the steps of one direction; gi (T, B, 3H), h (B, H) -> (B, T, H), (B, H)."""
         T = gi.shape[0]
+        gi_steps = gi.unbind(0)  # T x (B, 3H); one backward stack, not T full-size selects
         outputs: list[Tensor] = [h] * T
         rec: dict[str, list[Tensor]] = {k: [h] * T for k in _GATES}
         for t in range(T - 1, -1, -1) if reverse else range(T):
-            z, r, h_tilde, h_new = gru_step(gi[t], h, w_hh, b_hh)
+            z, r, h_tilde, h_new = gru_step(gi_steps[t], h, w_hh, b_hh)
             if mask is None:
                 h, outputs[t] = h_new, h_new
             else:  # past a sequence's end: keep the state, emit zeros
