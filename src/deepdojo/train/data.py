@@ -67,8 +67,10 @@ class InMemoryData:
     def batches(
         self, batch_size: int, order: torch.Tensor | None, start: int = 0
     ) -> Iterator[Batch]:
-        """Yield ``(X_b, y_b)`` from batch index ``start`` on."""
-        for lo in range(start * batch_size, len(self), batch_size):
+        """Yield ``(X_b, y_b)`` from batch index ``start`` on, following ``order`` (a subset
+        of the row indices, e.g. one rank's shard) or the rows as stored."""
+        n = len(self) if order is None else len(order)
+        for lo in range(start * batch_size, n, batch_size):
             if order is None:
                 yield self.X[lo : lo + batch_size], self.y[lo : lo + batch_size]
             else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -12,6 +12,8 @@ from torch import nn
 from deepdojo.train.data import InMemoryData, loader_batches, make_data
 from deepdojo.train.metrics import MetricFn, default_metrics
 
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 class InferenceMixin:
     """``evaluate`` and ``predict``; the Trainer provides the attributes declared here."""
@@ -19,11 +21,17 @@ class InferenceMixin:
     model: nn.Module
     device: torch.device
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    _forward: Callable[..., torch.Tensor]
+    _eval_forward: Callable[..., torch.Tensor]
     _metric_fns: dict[str, MetricFn] | None
 
+    precision: str
+
     def _autocast(self) -> AbstractContextManager[Any]:
-        raise NotImplementedError
+        """Autocast to the ``precision`` dtype, or a no-op context for ``"32"``."""
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def _prepare(self, data: Any, name: str) -> InMemoryData | Any:
         batches = make_data(data, name)
@@ -41,7 +49,7 @@ class InferenceMixin:
                 it = loader_batches(batches)
             for inputs, targets in it:
                 with self._autocast():
-                    outputs = self._forward(inputs.to(self.device))
+                    outputs = self._eval_forward(inputs.to(self.device))
                 yield outputs, targets.to(self.device)
         finally:
             self.model.train(was_training)

@@ -18,7 +18,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -27,9 +26,10 @@ from torch.utils.data import DataLoader
 
 from deepdojo.train.callbacks import Callback, bind_hooks
 from deepdojo.train.data import InMemoryData, loader_batches, num_batches
+from deepdojo.train.distributed import DistributedRun, local_device
 from deepdojo.train.guard import resolve_guard
 from deepdojo.train.history import History
-from deepdojo.train.inference import InferenceMixin
+from deepdojo.train.inference import PRECISIONS, InferenceMixin
 from deepdojo.train.logging import MetricsLogger
 from deepdojo.train.metrics import MetricFn, batch_logs, default_metrics
 from deepdojo.train.optim import make_optimizer
@@ -37,8 +37,6 @@ from deepdojo.train.progress import EpochBar, want_progress
 from deepdojo.train.schedules import build_scheduler, step_scheduler
 from deepdojo.train.state import CheckpointPolicy, resume_fit, rng_state, set_rng_state
 from deepdojo.utils import resolve_device, seed_everything
-
-_PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Trainer(InferenceMixin):
@@ -124,10 +122,10 @@ class Trainer(InferenceMixin):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-        if precision not in _PRECISIONS:
+        if precision not in PRECISIONS:
             raise ValueError(f"precision must be '32', 'bf16' or 'fp16', got {precision!r}")
         want_progress(progress)  # validates the value early
-        self.device = resolve_device(device)
+        self.device = local_device(resolve_device(device))
         self.model = model.to(self.device)
         if isinstance(optimizer, torch.optim.Optimizer):
             self.optimizer = optimizer
@@ -159,6 +157,8 @@ class Trainer(InferenceMixin):
         self._forward: Callable[..., torch.Tensor] = (
             torch.compile(self.model) if compile else self.model
         )
+        self._eval_forward = self._forward  # never DDP: evaluation needs no cross-rank sync
+        self._dist: DistributedRun | None = None
         self._metric_fns: dict[str, MetricFn] | None = metrics
         self._guard = resolve_guard(guard)
         self._scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
@@ -214,16 +214,20 @@ class Trainer(InferenceMixin):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         train = self._prepare(train_data, "train_data")
         val = None if val_data is None else self._prepare(val_data, "val_data")
-        steps_per_epoch = num_batches(train, batch_size) or 1
-        self._start_fit(steps_per_epoch, epochs)
+        self._setup_distributed()
+        if self._dist is not None and isinstance(train, DataLoader):
+            train = self._dist.distribute_loader(train, self.seed)
+        steps_per_epoch = self._num_batches(train, batch_size)
+        self._start_fit(steps_per_epoch or 1, epochs)
         self._checkpoints = CheckpointPolicy.make(checkpoint_dir, save_every_n_steps, keep_last)
         if resume:
             resume_fit(self, checkpoint_dir, resume)
-        with EpochBar(want_progress(self.progress)) as bar:
+        show = want_progress(self.progress) and (self._dist is None or self._dist.is_main)
+        with EpochBar(show) as bar:
             self._call("on_fit_start")
             for epoch in range(self.epoch, epochs):
                 self.epoch = epoch
-                bar.start_epoch(epoch, epochs, num_batches(train, batch_size), self._resume_batch)
+                bar.start_epoch(epoch, epochs, steps_per_epoch, self._resume_batch)
                 record = self._train_epoch(train, epoch, batch_size, shuffle, bar)
                 self._end_epoch(record, val, batch_size)
                 bar.end_epoch(record)
@@ -251,13 +255,31 @@ class Trainer(InferenceMixin):
             self.scheduler_spec, self.optimizer, steps_per_epoch, epochs
         )
 
+    def _setup_distributed(self) -> None:
+        """Under torchrun (``WORLD_SIZE > 1``): join the process group and wrap in DDP once."""
+        if self._dist is None:
+            self._dist = DistributedRun.setup(self.device)
+            if self._dist is not None:
+                ddp = self._dist.wrap(self.model, self.device)
+                self._forward = torch.compile(ddp) if self.compile else ddp
+
+    def _num_batches(self, train: InMemoryData | DataLoader, batch_size: int) -> int | None:
+        if isinstance(train, InMemoryData) and self._dist is not None:
+            return -(-self._dist.shard_size(len(train)) // batch_size)
+        return num_batches(train, batch_size)
+
     def _epoch_batches(
         self, train: InMemoryData | DataLoader, epoch: int, batch_size: int, shuffle: bool,
         start: int,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of ``epoch`` from batch index ``start`` on (``start > 0``: resuming)."""
         if isinstance(train, InMemoryData):
-            return train.batches(batch_size, train.order(shuffle, self.seed, epoch), start)
+            order = train.order(shuffle, self.seed, epoch)
+            if self._dist is not None:  # this rank's share of the shared permutation
+                order = self._dist.shard(torch.arange(len(train)) if order is None else order)
+            return train.batches(batch_size, order, start)
+        if hasattr(train.sampler, "set_epoch"):
+            train.sampler.set_epoch(epoch)
         if start == 0:
             return loader_batches(train)
         set_rng_state(self._epoch_rng)  # rebuild the sampler order of the interrupted epoch
@@ -293,8 +315,11 @@ class Trainer(InferenceMixin):
             if self._checkpoints is not None:
                 self._checkpoints.after_step(self, epoch, batch_idx + 1)
         record: dict[str, Any] = {"epoch": epoch}
-        if self._seen:
-            record.update({f"train_{k}": v / self._seen for k, v in self._totals.items()})
+        totals, seen = self._totals, self._seen
+        if self._dist is not None:  # global means: sum the totals of all ranks
+            totals, seen = self._dist.sum_totals(totals, seen, self.device)
+        if seen:
+            record.update({f"train_{k}": v / seen for k, v in totals.items()})
         else:
             record["train_loss"] = float("nan")
         record["lr"] = self._step_lr
@@ -366,12 +391,6 @@ class Trainer(InferenceMixin):
         names = [n for n, p in self._named_params if p.grad is not None]
         self._guard.bad_step(self, names, norms, loss_value)
         return loss_value, None
-
-    def _autocast(self) -> Any:
-        dtype = _PRECISIONS[self.precision]
-        if dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=dtype)
 
     def _end_epoch(self, record: dict[str, Any], val: Any, batch_size: int) -> None:
         """Validate, step a per-epoch schedule, run the epoch hooks and store the record."""

@@ -1,0 +1,40 @@
+"""One rank of the 2-process DDP test (env as torchrun sets it: RANK, WORLD_SIZE, MASTER_*)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from deepdojo.train import Trainer
+
+
+def make_problem():
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(64, 5, generator=g), torch.randint(0, 3, (64,), generator=g)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
+    return model, X, y
+
+
+def main(out: str, log_root: str) -> None:
+    torch.set_num_threads(1)
+    rank = int(os.environ["RANK"])
+    model, X, y = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
+    tr = Trainer(model, nn.CrossEntropyLoss(), opt, device="cpu", progress="off",
+                 log_dir=f"{log_root}/rank{rank}")
+    hist = tr.fit((X, y), (X[:16], y[:16]), epochs=2, batch_size=8)  # global batch 16
+    if rank == 0:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+        with open(out + ".json", "w") as f:
+            json.dump(hist.records, f)
+    torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
