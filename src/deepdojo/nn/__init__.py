@@ -15,6 +15,7 @@ from deepdojo.nn.losses import (  # noqa: E402,F401
     LogitAdjustedLoss,
     effective_number_weights,
 )
+from deepdojo.nn.regularization import Regularizer, l1_penalty, l2_penalty  # noqa: E402,F401
 from deepdojo.nn.residual import ResidualBlock  # noqa: E402,F401
 from deepdojo.nn.transformer import (  # noqa: E402,F401
     Transformer,
