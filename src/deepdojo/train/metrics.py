@@ -50,12 +50,18 @@ def default_metrics(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, M
     with ``(N,)``/``(N, 1)`` logits.
     """
     if not targets.is_floating_point() and outputs.ndim == 2 and targets.ndim == 1:
-        return {"acc": accuracy}
+        return {"acc": _multiclass_accuracy}
     if _is_binary_target(outputs, targets):
         values = targets.detach()
         if bool(((values == 0) | (values == 1)).all()):
             return {"acc": accuracy}
     return {}
+
+
+def _multiclass_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """:func:`accuracy` for ``(N, C)`` logits and ``(N,)`` labels, without the shape checks
+    (the default metric runs on every batch; its shapes were checked once)."""
+    return (outputs.argmax(dim=1) == targets).float().mean().item()
 
 
 def batch_logs(
