@@ -57,6 +57,10 @@ def plot_gradient_flow(
     ax.set_title(title)
     if layer_names is not None and len(layer_names) == longest:
         ax.set_xticks(range(1, longest + 1), list(layer_names), rotation=60, fontsize=7)
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)
     return fig

@@ -155,6 +155,7 @@ def layer_profile(runs: Sequence[RunOutcome]) -> list[float]:
 def row(runs: Sequence[RunOutcome], **extra: Any) -> dict[str, Any]:
     """One table row summarising a setup's runs (means over seeds)."""
     kinds = sorted({k for r in runs for k in r.doctor_kinds})
+    doctor = ", ".join(f"{k} {sum(k in r.doctor_kinds for r in runs)}/{len(runs)}" for k in kinds)
     return {
         **extra,
         "log10_first_to_last": round(mean([r.log_ratio for r in runs]), 3),
@@ -165,7 +166,7 @@ def row(runs: Sequence[RunOutcome], **extra: Any) -> dict[str, Any]:
         "nonfinite_steps": sum(r.nonfinite_steps for r in runs),
         "rollbacks": sum(r.rollbacks for r in runs),
         "diverged_runs": sum(r.diverged for r in runs),
-        "doctor": ", ".join(kinds),
+        "doctor": doctor,  # kind and the share of seeds it was reported in
     }
 
 
