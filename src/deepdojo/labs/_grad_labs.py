@@ -196,6 +196,7 @@ def comparison_figure(
         ax.set_ylim(0, 1)
         ax.set_title(f"{title}: accuracy")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
