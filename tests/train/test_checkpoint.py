@@ -137,3 +137,19 @@ def test_import_foreign_pt_uses_weights_only(tmp_path):
         import_weights(dst, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="expected .safetensors"):
         import_weights(dst, tmp_path / "w.txt")
+
+
+def test_half_written_leftovers_are_ignored_then_removed(tmp_path):
+    from deepdojo.train.checkpoint import save_checkpoint
+
+    leftover = tmp_path / ".tmp-ckpt-000000005-b-999"
+    leftover.mkdir(parents=True)
+    (leftover / "model.safetensors").write_bytes(b"half")
+    assert list_checkpoints(tmp_path) == []  # a killed save is invisible
+    model = nn.Linear(2, 2)
+    for step in range(4):
+        save_checkpoint(tmp_path, f"ckpt-{step:09d}-b", model.state_dict(), {"step": step},
+                        keep_last=None)
+    assert not leftover.exists() and len(list_checkpoints(tmp_path)) == 4
+    _, state = load_checkpoint(list_checkpoints(tmp_path)[-1])
+    assert state == {"step": 3}

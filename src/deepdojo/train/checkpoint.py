@@ -124,8 +124,9 @@ def save_checkpoint(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    for leftover in [*directory.glob(".tmp-ckpt-*"), *directory.glob(".old-ckpt-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)  # from a save killed halfway (one writer)
     tmp = directory / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = encode(state, "state", tensors)
     model_bytes = st_save({k: v.detach().to("cpu", copy=True).contiguous()
