@@ -10,7 +10,9 @@ import numpy as np
 
 from deepdojo.metrics import (
     apply_threshold,
+    calibration_curve,
     confusion_matrix,
+    expected_calibration_error,
     precision_recall_curve,
     tune_threshold,
 )
@@ -131,5 +133,25 @@ def threshold_figure(rows: list[dict[str, Any]]) -> Any:
     ax.set(ylim=(0, 1.15), ylabel="test minority F1",
            title="Plain network: default vs validation-tuned threshold")  # fmt: skip
     ax.legend(loc="upper right", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def calibration_figure(res: dict[str, Any]) -> Any:
+    """Reliability curves on the last setting (largest test set at quick scale), first seed."""
+    import matplotlib.pyplot as plt
+
+    s = list(res["settings"].values())[-1]
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.plot([0, 1], [0, 1], ls=":", color="k", label="perfectly calibrated")
+    for name in ("plain network", "class weights", "over-sampling", "SMOTE"):
+        prob = np.clip(res["outputs"][(s.name, name)].test, 0.0, 1.0)
+        frac, mean_pred, _ = calibration_curve(s.y_test, prob, n_bins=10)
+        ece = expected_calibration_error(s.y_test, prob, n_bins=10)
+        ax.plot(mean_pred, frac, marker="o", label=f"{name} (ECE {ece:.3f})")
+    ax.set(xlabel="mean predicted probability", ylabel="observed fraction of minority",
+           title=f"Calibration on {s.name} (test)", xlim=(0, 1), ylim=(0, 1))  # fmt: skip
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -35,6 +35,7 @@ from deepdojo.labs import LabContext, register_lab
 from deepdojo.labs._imbalance_entries import ENTRIES, EntryOutput, Hyper, make_setting
 from deepdojo.labs._imbalance_plots import (
     accuracy_figure,
+    calibration_figure,
     confusion_figure,
     leaderboard_figure,
     pr_curve_figure,
@@ -229,6 +230,9 @@ def run(cfg: ImbalanceLabConfig, ctx: LabContext) -> None:
                f"tuned threshold, and {best}.")  # fmt: skip
     ctx.figure("accuracy_vs_minority_f1", accuracy_figure(res, cfg.accuracy_floor),
                caption="Claim 1: accuracy of the constant majority predictor vs its minority F1.")
+    ctx.figure("calibration", calibration_figure(res),
+               caption="Reliability curves (10 equal-width bins) and expected calibration error "
+               "of the plain network and of reweighting/resampling entries (first seed).")
     ctx.figure("threshold_tuning", threshold_figure(rows),
                caption="Claim 3: the plain network's test minority F1 at 0.5 and at the "
                "validation-tuned threshold, per setting (mean, spread over seeds).")  # fmt: skip
