@@ -68,12 +68,20 @@ def build_site(runs_dir: str | Path = "runs", out_dir: str | Path = "site") -> P
             _write_question(tmp, qid, i, labs, generated)
         _write_index(tmp, labs, runs, generated)
         (tmp / MARKER).write_text("built by deepdojo.report.build_site\n", encoding="utf-8")
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a site should be readable
+        _make_readable(tmp)
         _swap(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out / "index.html"
+
+
+def _make_readable(root: Path) -> None:
+    """mkdtemp and the atomic writes' temp files are private (0700/0600); a site is meant to be
+    served or shared, so folders become 0755 and files 0644."""
+    os.chmod(root, 0o755)
+    for path in root.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
 def _check_out_dir(out: Path) -> None:
