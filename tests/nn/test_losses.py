@@ -207,3 +207,19 @@ def test_bad_arguments_raise():
         FocalLoss()(torch.zeros(4, 1), torch.zeros(4))
     with pytest.raises(ValueError, match="alpha has 2 class weights"):
         FocalLoss(alpha=[1.0, 1.0], task="multiclass")(torch.zeros(2, 3), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ClassBalancedLoss([40, 8, 2], 0.99, loss="focal"),
+        lambda: LogitAdjustedLoss([40, 8, 2], tau=1.5),
+        lambda: LDAMLoss([40, 8, 2], max_margin=0.5, scale=4.0),
+    ],
+)
+def test_other_losses_gradcheck(make):
+    g = torch.Generator().manual_seed(6)
+    logits = torch.randn(5, 3, generator=g, dtype=D, requires_grad=True)
+    target = torch.tensor([0, 2, 1, 2, 0])
+    loss = make().double()
+    assert torch.autograd.gradcheck(lambda z: loss(z, target), (logits,))
