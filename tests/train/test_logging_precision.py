@@ -62,3 +62,14 @@ def test_compile_flag_uses_torch_compile(monkeypatch):
     assert calls == [model]
     X, y = data()
     assert tr.fit((X, y), epochs=1).last["train_loss"] > 0
+
+
+def test_fp16_overflow_is_left_to_the_grad_scaler():
+    X, y = data()
+    tr = Trainer(net(), nn.CrossEntropyLoss(), "sgd", lr=0.1, precision="fp16", device="cpu",
+                 progress="off")
+    tr._scaler = torch.amp.GradScaler("cpu", init_scale=2.0**40)  # guaranteed fp16 overflow
+    hist = tr.fit((X, y), epochs=2, batch_size=8)
+    assert tr._scaler.get_scale() < 2.0**40  # the scaler saw the overflow and backed off
+    assert "nonfinite_steps" not in hist.last  # ... and the guard did not count it
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())

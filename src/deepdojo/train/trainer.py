@@ -383,11 +383,11 @@ class Trainer(InferenceMixin):
             return loss.item(), []
         grads = [p.grad for p in self._params if p.grad is not None]
         loss_value, total, norms = self._guard.measure(loss, grads)
-        if self._scaler is not None and math.isfinite(loss_value):
-            return loss_value, norms  # fp16 overflow in grads: the GradScaler skips the step
         if self._guard.is_finite(loss_value, total):
             self._guard.good_step(self)
             return loss_value, norms
+        if self._scaler is not None and math.isfinite(loss_value):
+            return loss_value, norms  # fp16 overflow in grads: the GradScaler skips the step
         names = [n for n, p in self._named_params if p.grad is not None]
         self._guard.bad_step(self, names, norms, loss_value)
         return loss_value, None
