@@ -5,12 +5,15 @@ The Trainer calls, in order::
     on_fit_start
       on_epoch_start
         on_batch_start -> forward, loss -> backward -> on_after_backward
-          -> (clip) -> on_before_optimizer_step -> step, zero_grad -> on_batch_end
+          -> (non-finite check) -> (clip) -> on_before_optimizer_step -> step, zero_grad
+          -> on_batch_end
       (validation) -> on_validation_end
       on_epoch_end
     on_fit_end
 
 Every hook receives the trainer first; subclass :class:`Callback` and override what you need.
+A step rejected by the non-finite guard skips the clip/step part and ``on_batch_end`` gets
+``logs = {"loss": nan-or-inf, "skipped": 1.0}``.
 A callback may set ``trainer.should_stop = True`` to end training after the current epoch.
 """
 
