@@ -107,6 +107,7 @@ def run_cmd(
     ),
     out_dir: Path = typer.Option(Path("runs"), "--out", help="Folder for run results."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    threads: int = typer.Option(1, "--threads", help="torch CPU threads per lab (0: torch's)."),
 ) -> None:
     """Run labs and write runs/<lab>/<run-id>/ (result.json, figures, index.html)."""
     from deepdojo.labs import get_lab, load_all, make_config, parse_overrides, run_lab
@@ -130,7 +131,13 @@ def run_cmd(
     for name in names:
         out.print(f"[bold]running {name}[/] (scale={scale}, seed={seed}) ...")
         result = run_lab(
-            name, scale=scale, seed=seed, overrides=overrides, out=out_dir, device=device
+            name,
+            scale=scale,
+            seed=seed,
+            overrides=overrides,
+            out=out_dir,
+            device=device,
+            threads=threads or None,
         )
         seconds = result.result["timings"]["total_s"]
         out.print(_claims_table(f"{name}: {seconds:.1f} s", result.claims))

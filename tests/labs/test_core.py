@@ -154,3 +154,14 @@ class _Unused:
 
 def test_list_field():
     assert make_config(_Unused, {"items": "[1, 2]"}).items == [1, 2]
+
+
+def test_threads_set_for_the_run_and_restored(toy_lab, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    res = run_lab(toy_lab, scale="smoke", out=tmp_path, threads=1)
+    assert res.result["environment"]["torch_threads"] == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(LabError, match="threads must be a positive int"):
+        run_lab(toy_lab, scale="smoke", out=tmp_path, threads=0)

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from deepdojo.labs._config import make_config
-from deepdojo.labs._core import LabContext, LabError, get_lab
+from deepdojo.labs._core import LabContext, LabError, LabSpec, get_lab
 from deepdojo.utils import atomic_write_json, atomic_write_text, environment, seed_everything
 
 
@@ -70,54 +72,71 @@ def run_lab(
     out: str | Path = "runs",
     device: str = "cpu",
     progress: str = "auto",
+    threads: int | None = 1,
 ) -> RunResult:
     """Run lab ``name`` and write ``<out>/<name>/<run-id>/``; return the path and result.
 
     The config is built from the lab's dataclass with ``overrides`` (strings, type-checked).
+    ``threads`` sets torch's intra-op CPU threads for the run (restored afterwards). Labs train
+    small models, where extra threads cost more in synchronisation than they give (and slow
+    down badly when the cores are shared), so the default is 1; ``None`` keeps torch's setting.
     """
-    from deepdojo.labs._runpage import render_run_page
-
     spec = get_lab(name)
     overrides = dict(overrides or {})
     cfg = make_config(spec.config, overrides)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise LabError(f"threads must be a positive int or None, got {threads!r}")
     lab_dir = Path(out) / name
     run_id = _new_run_id(lab_dir, seed, scale)
-    final = lab_dir / run_id
     tmp = lab_dir / f".{run_id}.partial"
     tmp.mkdir(parents=True)
+    previous_threads = torch.get_num_threads()
     try:
+        if threads is not None:
+            torch.set_num_threads(threads)
         ctx = LabContext(
             name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
         )
-        seed_everything(seed)
-        started = datetime.now(UTC)
-        t0 = time.perf_counter()
-        spec.fn(cfg, ctx)
-        timings = {"total_s": round(time.perf_counter() - t0, 3)}
-        result = {
-            "lab": name,
-            "run_id": run_id,
-            "questions": list(spec.questions),
-            "summary": spec.summary,
-            "scale": scale,
-            "seed": seed,
-            "seeds": ctx.seeds,
-            "device": ctx.device,
-            "config": dataclasses.asdict(cfg),
-            "overrides": overrides,
-            "command": reproduce_command(name, scale, seed, overrides),
-            "environment": environment(),
-            "started": started.isoformat(timespec="microseconds"),
-            "timings": timings,
-            **_recorded(ctx),
-        }
-        atomic_write_json(tmp / "result.json", result)
-        atomic_write_text(tmp / "index.html", render_run_page(result))
-        tmp.rename(final)
+        _run_and_write(spec, cfg, ctx, run_id=run_id, overrides=overrides)
+        tmp.rename(lab_dir / run_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        torch.set_num_threads(previous_threads)
+    final = lab_dir / run_id
     return RunResult(final, json.loads((final / "result.json").read_text()))
+
+
+def _run_and_write(
+    spec: LabSpec, cfg: Any, ctx: LabContext, *, run_id: str, overrides: dict[str, str]
+) -> None:
+    """Seed, run the lab on ``ctx`` and write result.json and index.html into ctx.out_dir."""
+    from deepdojo.labs._runpage import render_run_page
+
+    seed_everything(ctx.seed)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    spec.fn(cfg, ctx)
+    result = {
+        "lab": spec.name,
+        "run_id": run_id,
+        "questions": list(spec.questions),
+        "summary": spec.summary,
+        "scale": ctx.scale,
+        "seed": ctx.seed,
+        "seeds": ctx.seeds,
+        "device": ctx.device,
+        "config": dataclasses.asdict(cfg),
+        "overrides": overrides,
+        "command": reproduce_command(spec.name, ctx.scale, ctx.seed, overrides),
+        "environment": environment(),
+        "started": started.isoformat(timespec="microseconds"),
+        "timings": {"total_s": round(time.perf_counter() - t0, 3)},
+        **_recorded(ctx),
+    }
+    atomic_write_json(ctx.out_dir / "result.json", result)
+    atomic_write_text(ctx.out_dir / "index.html", render_run_page(result))
 
 
 def latest_runs(runs_dir: str | Path) -> dict[str, Path]:
