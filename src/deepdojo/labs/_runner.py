@@ -10,6 +10,8 @@ import dataclasses
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,22 +92,35 @@ def run_lab(
     run_id = _new_run_id(lab_dir, seed, scale)
     tmp = lab_dir / f".{run_id}.partial"
     tmp.mkdir(parents=True)
-    previous_threads = torch.get_num_threads()
     try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        ctx = LabContext(
-            name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
-        )
-        _run_and_write(spec, cfg, ctx, run_id=run_id, overrides=overrides)
+        with _cpu_threads(threads):
+            ctx = LabContext(
+                name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
+            )
+            _run_and_write(spec, cfg, ctx, run_id=run_id, overrides=overrides)
         tmp.rename(lab_dir / run_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        torch.set_num_threads(previous_threads)
     final = lab_dir / run_id
     return RunResult(final, json.loads((final / "result.json").read_text()))
+
+
+@contextmanager
+def _cpu_threads(threads: int | None) -> Iterator[None]:
+    """Limit torch's and NumPy/scikit-learn's BLAS/OpenMP threads, restoring them after."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _run_and_write(

@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from deepdojo.labs import LabContext, register_lab
 from deepdojo.labs._imbalance_entries import ENTRIES, EntryOutput, Hyper, make_setting
@@ -64,24 +61,6 @@ SETTINGS = {
     "full": (("digits", 1 / 20), ("digits", 1 / 100), ("breast_cancer", 1 / 10),
              ("mnist1d", 1 / 30)),
 }  # fmt: skip
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run on one intra-op thread, restoring the caller's setting afterwards.
-
-    The networks here are tiny (batches of 128 x 64): extra threads only add synchronisation,
-    and on a shared 2-core machine they made each step ~10x slower in our measurements.
-    """
-    from threadpoolctl import threadpool_limits  # ships with scikit-learn
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):  # the same for NumPy/scikit-learn's BLAS and OpenMP
-            yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _rare_class(kind: str, cfg: ImbalanceLabConfig) -> int:
@@ -203,8 +182,7 @@ def run(cfg: ImbalanceLabConfig, ctx: LabContext) -> None:
         batch_size=cfg.batch_size, lr=cfg.lr,
         members=cfg.bagging_members or ctx.pick(smoke=2, quick=5, full=10), device=ctx.device,
     )  # fmt: skip
-    with _one_thread():
-        res = _run_all(cfg, ctx, hp)
+    res = _run_all(cfg, ctx, hp)  # the runner limits torch/BLAS to one thread
     rows = res["rows"]
     best = _best_technique(rows)
     ctx.metric("best_technique", best)
