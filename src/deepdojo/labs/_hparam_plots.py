@@ -101,10 +101,11 @@ def efficiency(eff: list[dict[str, Any]]) -> Any:
     if eff[0][bss[0]]["cuda_peak_bytes"] is not None:
         a2.plot(xs, [eff[0][b]["cuda_peak_bytes"] / 1024 for b in bss], "s--",
                 color="tab:purple", label="CUDA peak allocated")
+    a1.set_xscale("log", base=2)
+    a2.set_ylim(bottom=0)  # linear axes: a straight line here is the claimed linear growth
     for ax in (a1, a2):
-        ax.set_xscale("log", base=2)
         ax.legend(fontsize=8)
-    a1.set(xlabel="batch size", ylabel="seconds per epoch", title="4a. Time per epoch")
+    a1.set(xlabel="batch size (log)", ylabel="seconds per epoch", title="4a. Time per epoch")
     a2.set(xlabel="batch size", ylabel="KiB", title="4a. Memory of one training step")
     fig.tight_layout()
     return fig
@@ -123,8 +124,9 @@ def capacity(cap: list[dict[str, dict[str, float]]], depths: tuple[int, ...],
         im = ax.imshow(grid, cmap="viridis", aspect="auto")
         for i in range(len(depths)):
             for j in range(len(widths)):
-                ax.text(j, i, f"{grid[i][j]:.2f}", ha="center", va="center", color="w",
-                        fontsize=8)
+                bright = im.norm(grid[i][j]) > 0.6  # viridis turns light green/yellow here
+                ax.text(j, i, f"{grid[i][j]:.2f}", ha="center", va="center",
+                        color="black" if bright else "white", fontsize=9)
         ax.set_xticks(range(len(widths)), [str(w) for w in widths])
         ax.set_yticks(range(len(depths)), [str(d) for d in depths])
         ax.set(xlabel="width", ylabel="depth (weight layers)", title=f"5. {title}")
