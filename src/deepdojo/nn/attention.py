@@ -296,6 +296,7 @@ class MultiHeadAttention(nn.Module):
         Returns the output (B, Tq, E) and the weights: (B, Tq, Tk) averaged over heads, or
         (B, H, Tq, Tk) with ``average_attn_weights=False``; None if not ``need_weights``.
         """
+        self_attention = query is key and key is value
         if not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         _check_qkv(query, key, value)
@@ -304,7 +305,12 @@ class MultiHeadAttention(nn.Module):
                              f"{query.shape[-1]}, {key.shape[-1]}")
         B, Tq, E = query.shape
         Tk = key.shape[1]
-        q, k, v = self._heads(query, 0), self._heads(key, 1), self._heads(value, 2)  # (B,H,T,d)
+        if self_attention:  # one (3E, E) projection instead of three (E, E) ones
+            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)  # (B, T, 3E)
+            q, k, v = (t.view(B, Tq, self.num_heads, self.head_dim).transpose(1, 2)
+                       for t in qkv.chunk(3, dim=-1))  # 3 x (B, H, T, d)
+        else:
+            q, k, v = self._heads(query, 0), self._heads(key, 1), self._heads(value, 2)
         mask = self._mask(B, Tq, Tk, key_padding_mask, attn_mask, is_causal, q)
         p = self.dropout if self.training else 0.0
         weights = None
