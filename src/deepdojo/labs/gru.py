@@ -150,8 +150,8 @@ def _gate_claims(ctx: LabContext, models: dict[int, tuple[_Recall, _Recall]], T:
         delay = slice(1, T - 1)  # the steps where nothing new arrives
         held.append(g1["z"][:, delay].mean().item() - g0["z"][:, delay].mean().item())
         unit_z = g1["z"][:, delay].mean(dim=(0, 1))  # (H,) mean z per unit during the delay
-        ctx.metric(f"units_with_z_above_0.95.seed{seed}", (unit_z > 0.95).float().mean())
-        ctx.metric(f"units_with_z_below_0.05.seed{seed}", (unit_z < 0.05).float().mean())
+        ctx.metric(f"units_with_z_above_0.9.seed{seed}", (unit_z > 0.9).float().mean())
+        ctx.metric(f"units_with_z_below_0.1.seed{seed}", (unit_z < 0.1).float().mean())
         if seed == ctx.seeds[0]:
             _plot_gates(ctx, g0, g1, T)
     ctx.claim("update-gate-holds-memory",
