@@ -129,6 +129,7 @@ def test_activation_monitor_sees_dead_units_and_skips_eval_passes():
     model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
     with torch.no_grad():
         model.fc2.bias[:6] = -1e3  # 6 of 8 units of act2 can never fire
+        model.fc2.bias[6:] = 1e3  # and the other 2 always do
     x, _ = _data()
     with ActivationMonitor(model, training_only=True) as mon:
         model(x)

@@ -105,7 +105,8 @@ class Doctor(Callback):
     checks : int
         How many checks ran.
     gradients, activations : GradientMonitor, ActivationMonitor
-        The monitors of the last fit (their records stay readable after training).
+        The monitors of the last fit. The gradient records stay readable after training (for
+        plots); the activation monitor keeps only what the latest check needed.
     """
 
     def __init__(self, every: int = 10, thresholds: Thresholds | None = None,

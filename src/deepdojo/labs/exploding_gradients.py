@@ -129,14 +129,18 @@ def _guard_figure(runs: dict[str, list[RunOutcome]]) -> Any:
 
 @register_lab("exploding-gradients", questions=("Q06", "Q07"), config=ExplodingConfig)
 def run(cfg: ExplodingConfig, ctx: LabContext) -> None:
-    """A deep ReLU MLP with large init explodes; regularization, clipping, an LR schedule and
-    gradient normalization are each measured against it, guard events counted."""
+    """Deep ReLU MLP with large init: exploding gradients, each remedy alone, guard events.
+
+    Remedies: L2 weight regularization, gradient clipping, warmup + cosine learning-rate
+    schedule, gradient normalization.
+    """
     with one_thread():
         runs = _run_setups(cfg, ctx)
     ctx.table("setups", [row(rs, setup=k) for k, rs in runs.items()])
     for key, rs in runs.items():
         ctx.metric(f"log10_max_grad_norm.{key}", mean([_log_max(r) for r in rs]))
         ctx.metric(f"test_acc.{key}", mean([r.test_acc for r in rs]))
+        ctx.metric(f"doctor.{key}", [r.doctor for r in rs])  # per seed: kinds, counts, findings
         ctx.metric(f"guard_nonfinite_steps.{key}", sum(r.nonfinite_steps for r in rs))
     base = runs["baseline"]
     ctx.figure("gradient_flow_all", comparison_figure(runs, "all setups"),

@@ -122,14 +122,18 @@ def _doctor_figure(runs: dict[str, list[RunOutcome]], cfg: VanishingConfig) -> A
 
 @register_lab("vanishing-gradients", questions=("Q06", "Q07"), config=VanishingConfig)
 def run(cfg: VanishingConfig, ctx: LabContext) -> None:
-    """A deep sigmoid MLP's gradients vanish; which remedy alone cures it (init, ReLU, batch norm,
-    skips, clipping), measured, and whether the doctor tells failing from fixed setups."""
+    """Deep sigmoid MLP: vanishing gradients measured, each remedy alone, the doctor's verdicts.
+
+    Remedies: Xavier/He init, ReLU (alone and with He init), batch norm, skip connections,
+    gradient clipping.
+    """
     with one_thread():
         runs = _run_setups(cfg, ctx)
     ctx.table("setups", [row(rs, setup=k) for k, rs in runs.items()])
     for key, rs in runs.items():
         ctx.metric(f"log10_first_to_last.{key}", mean([r.log_ratio for r in rs]))
         ctx.metric(f"test_acc.{key}", mean([r.test_acc for r in rs]))
+        ctx.metric(f"doctor.{key}", [r.doctor for r in rs])  # per seed: kinds, counts, findings
     ctx.figure("gradient_flow_all", comparison_figure(runs, "all setups"),
                caption="Per-layer gradient norm (log scale) and validation accuracy of every "
                        "setup; layer 1 is the input side.")  # fmt: skip
