@@ -174,3 +174,16 @@ def test_layers_of_the_same_shape_are_grouped_without_mixing_up_the_order():
                                rtol=1e-5, atol=0)
     assert len({round(v, 6) for v in mon.grad_norms[1].tolist()}) == 4
     assert after[0].shape == after[3].shape
+
+
+def test_track_weights_false_keeps_only_gradient_norms():
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = _data()
+    with GradientMonitor(model, track_weights=False) as mon:
+        grads, _ = _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])
+        _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])
+    torch.testing.assert_close(mon.grad_norms[0], torch.tensor(grads, dtype=torch.float64),
+                               rtol=1e-5, atol=0)
+    assert torch.isnan(mon.weight_norms).all() and torch.isnan(mon.update_ratios).all()
