@@ -57,6 +57,24 @@ def test_two_worker_processes_share_one_sqlite_study(tmp_path):
     assert r.best_value == min(t.value for t in trials)
 
 
+def test_trials_finished_elsewhere_count_towards_the_shared_total(tmp_path):
+    url = f"sqlite:///{tmp_path}/shared.db"
+    dist = {"x": optuna.distributions.FloatDistribution(-5, 5)}
+
+    def objective(trial):
+        if trial.number == 0:  # meanwhile another machine finishes 3 trials of the same study
+            other = optuna.load_study(study_name="shared", storage=url)
+            for v in (1.0, 2.0, 3.0):
+                other.add_trial(optuna.trial.create_trial(params={"x": v}, distributions=dist,
+                                                          value=v * v))
+        return trial.suggest_float("x", -5, 5) ** 2
+
+    r = tune(objective, n_trials=6, storage=url, study_name="shared", direction="minimize",
+             pruner=None, progress="off")
+    states = [t.state.name for t in r.study.trials]
+    assert states == ["COMPLETE"] * 6  # 3 from elsewhere + 3 here, not 3 + 6
+
+
 def test_median_pruner_prunes_trials_that_report_bad_curves():
     def objective(trial):
         x = trial.suggest_float("x", 0.0, 1.0)

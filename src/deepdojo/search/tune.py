@@ -180,8 +180,10 @@ def _worker(
     n_trials: int,
     timeout: float | None,
     threads: int,
+    total: int,
 ) -> int:
-    """One worker process: load the shared study and run ``n_trials`` of it.
+    """One worker process: load the shared study and run up to ``n_trials`` of it, stopping
+    early once the study holds ``total`` finished trials (workers on other machines count).
 
     The process is ours, so it may size torch's thread pool: ``threads`` per worker keeps
     ``workers`` processes from oversubscribing the cores (which can make 2 workers slower
@@ -197,8 +199,15 @@ def _worker(
         sampler=make_sampler(sampler, seed),
         pruner=make_pruner(pruner),
     )
-    study.optimize(objective, n_trials=n_trials, timeout=timeout)
+    study.optimize(objective, n_trials=n_trials, timeout=timeout,
+                   callbacks=[_stop_at(total)])
     return n_trials
+
+
+def _stop_at(total: int) -> optuna.study.MaxTrialsCallback:
+    """Stop a worker once the shared study holds ``total`` finished (complete or pruned)
+    trials, whoever ran them: the budget is the study's, not each machine's."""
+    return optuna.study.MaxTrialsCallback(total, states=_FINISHED)
 
 
 def _shares(total: int, workers: int) -> list[int]:
@@ -225,7 +234,7 @@ def _run_workers(objective: Any, study: optuna.Study, args: dict[str, Any], rema
             pool.apply_async(
                 _worker,
                 (objective, args["storage"], study.study_name, args["sampler"], args["pruner"],
-                 args["seed"] + i, n, args["timeout"], threads),
+                 args["seed"] + i, n, args["timeout"], threads, args["n_trials"]),
             )
             for i, n in enumerate(shares)
         ]
@@ -262,7 +271,9 @@ def tune(
         (:class:`deepdojo.search.ModelObjective`; it reports every epoch, so pruning works).
     n_trials : int
         Finished trials (complete or pruned) the study should hold at the end. A study that
-        already exists in ``storage`` resumes: only the missing trials run.
+        already exists in ``storage`` resumes: only the missing trials run. Every worker stops
+        once the shared study holds ``n_trials`` finished trials, so processes on other
+        machines count towards the same total (trials already running then still finish).
     storage : str or None
         Database URL shared by all workers; ``sqlite:///runs/search.db`` by default (the folder
         is created). ``None`` keeps the study in memory (one worker only).
@@ -340,10 +351,11 @@ def tune(
                 pass
             elif workers == 1:
                 study.optimize(fn, n_trials=remaining, timeout=timeout,
-                               callbacks=[lambda s, _t: bar.update(s)])
+                               callbacks=[lambda s, _t: bar.update(s), _stop_at(n_trials)])
             else:
                 args = {"workers": workers, "storage": storage, "sampler": sampler,
-                        "pruner": pruner, "seed": seed, "timeout": timeout}
+                        "pruner": pruner, "seed": seed, "timeout": timeout,
+                        "n_trials": n_trials}
                 _run_workers(fn, study, args, remaining, bar)
     return TuneResult(study, wall_s=time.perf_counter() - t0)
 
