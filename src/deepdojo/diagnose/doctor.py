@@ -95,6 +95,9 @@ class Doctor(Callback):
     report : {"log", "print"} or callable or None
         Where new findings go: the ``deepdojo.diagnose`` logger (warning), stdout, a
         function ``report(finding)``, or nowhere.
+    track_weights : bool
+        Let the gradient monitor also record weight norms and update ratios (the rules do not
+        need them; off by default because it doubles the monitor's cost).
 
     Attributes
     ----------
@@ -110,12 +113,14 @@ class Doctor(Callback):
     """
 
     def __init__(self, every: int = 10, thresholds: Thresholds | None = None,
-                 report: str | Callable[[Finding], None] | None = "log") -> None:
+                 report: str | Callable[[Finding], None] | None = "log",
+                 track_weights: bool = False) -> None:
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"every must be a positive int, got {every!r}")
         if not (report in ("log", "print", None) or callable(report)):
             raise ValueError(f"report must be 'log', 'print', None or a callable, got {report!r}")
         self.every = every
+        self.track_weights = track_weights
         self.thresholds = thresholds
         self.report = report
         self.findings: list[Finding] = []
@@ -137,7 +142,8 @@ class Doctor(Callback):
                 "findings": [f.to_dict() for f in self.findings]}  # fmt: skip
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        self.gradients = GradientMonitor(trainer.model, every=self.every).attach()
+        self.gradients = GradientMonitor(trainer.model, every=self.every,
+                                         track_weights=self.track_weights).attach()
         self.activations = ActivationMonitor(trainer.model, every=self.every,
                                              training_only=True).attach()  # fmt: skip
         self._recorded = len(self.gradients.steps)
