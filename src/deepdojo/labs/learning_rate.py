@@ -15,15 +15,12 @@ Every claim is judged on each seed (``ctx.seeds``), its rule fixed below.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from deepdojo.data import load_digits
@@ -134,30 +131,9 @@ def _public(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Run with one intra-op thread, restoring the previous count afterwards.
-
-    Every tensor op of this lab is tiny (an MLP on 8x8 images): a second intra-op thread only
-    adds synchronization, and on a shared 2-core machine it made the quick run ~5x slower in
-    CPU time (measured). Scoped to this lab's run; the library itself never changes it.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @register_lab("learning-rate", questions=("Q10",), config=LearningRateLabConfig)
 def run(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
     """The learning rate: too small / good / divergent, LR finder, optimizers and schedules."""
-    with _one_torch_thread():
-        _run(cfg, ctx)
-
-
-def _run(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
     epochs = ctx.pick(smoke=1, quick=cfg.epochs, full=2 * cfg.epochs)
     grid = [10.0**e for e in cfg.grid_exponents]
     runs: dict[int, list[dict[str, Any]]] = {}

@@ -16,9 +16,7 @@ test accuracy, the gap ``train_acc - test_acc``, and the fraction of weights wit
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,30 +109,9 @@ def _pick(runs: list[dict[str, Any]], method: str) -> dict[str, Any]:
     return max(cands, key=lambda r: (r["val_acc"], -r["val_loss"]))
 
 
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Run with one intra-op thread, restoring the previous count afterwards.
-
-    Every tensor op of this lab is tiny (an MLP on 8x8 images): a second intra-op thread only
-    adds synchronization, and on a shared 2-core machine it made the quick run ~5x slower in
-    CPU time (measured). Scoped to this lab's run; the library itself never changes it.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @register_lab("regularization", questions=("Q03", "Q04"), config=RegularizationLabConfig)
 def run(cfg: RegularizationLabConfig, ctx: LabContext) -> None:
     """L1/L2 penalties and decoupled weight decay: train/test gap and sparsity on small data."""
-    with _one_torch_thread():
-        _run(cfg, ctx)
-
-
-def _run(cfg: RegularizationLabConfig, ctx: LabContext) -> None:
     epochs = ctx.pick(smoke=2, quick=cfg.epochs, full=cfg.epochs * 2)
     width = ctx.pick(smoke=32, quick=cfg.width, full=cfg.width)
     cfg_run = dataclasses.replace(cfg, width=width)
