@@ -42,6 +42,7 @@ def test_study_resumes_in_a_created_sqlite_folder(tmp_path):
     assert (tmp_path / "deep/er/search.db").is_file()
     assert len(again.study.trials) == 8  # 3 more, not 8 more
     assert [t.params for t in again.study.trials[:5]] == before
+    assert not any(t.params in before for t in again.study.trials[5:])  # no replayed proposals
     assert load("q", storage=url).n_complete == 8
     with pytest.raises(SearchError, match="no study 'nope'.*has: q"):
         load("nope", storage=url)

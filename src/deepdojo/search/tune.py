@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -204,6 +205,18 @@ def _worker(
     return n_trials
 
 
+def _sampler_seed(seed: int, stored: int, worker: int) -> int:
+    """Seed of worker ``worker``'s sampler when the study already holds ``stored`` trials.
+
+    A fresh study uses ``seed + worker``. A resumed one mixes ``stored`` in: a sampler seeded
+    as in the first run would propose that run's parameters again (random search and TPE's
+    random startup trials would repeat them one for one).
+    """
+    if stored == 0:
+        return seed + worker
+    return int(np.random.SeedSequence([seed % 2**32, stored, worker]).generate_state(1)[0])
+
+
 def _stop_at(total: int) -> optuna.study.MaxTrialsCallback:
     """Stop a worker once the shared study holds ``total`` finished (complete or pruned)
     trials, whoever ran them: the budget is the study's, not each machine's."""
@@ -234,7 +247,8 @@ def _run_workers(objective: Any, study: optuna.Study, args: dict[str, Any], rema
             pool.apply_async(
                 _worker,
                 (objective, args["storage"], study.study_name, args["sampler"], args["pruner"],
-                 args["seed"] + i, n, args["timeout"], threads, args["n_trials"]),
+                 _sampler_seed(args["seed"], args["stored"], i), n, args["timeout"], threads,
+                 args["n_trials"]),
             )
             for i, n in enumerate(shares)
         ]
@@ -281,7 +295,9 @@ def tune(
         Defaults to ``"<model>-<data>"`` for a tuple objective, else the function's name.
     sampler : {"tpe", "random", "cmaes"} or optuna sampler
         How the next trial's parameters are proposed; seeded with ``seed`` (worker ``i`` uses
-        ``seed + i`` so that workers do not propose identical trials). A sampler instance
+        ``seed + i`` so that workers do not propose identical trials; a resumed study mixes
+        the number of stored trials into the seed so it does not replay earlier proposals;
+        machines sharing a storage should each get their own ``seed``). A sampler instance
         (e.g. ``TPESampler(n_startup_trials=4)``) is used as given, with ``workers=1`` only.
     pruner : {"median", "hyperband", None} or optuna pruner
         How unpromising trials are stopped early from their reported intermediate values.
@@ -303,9 +319,10 @@ def tune(
     -----
     **Many machines.** A worker needs only the storage URL and the study name. Create one
     PostgreSQL (or MySQL) database reachable from every machine, install its driver
-    (``pip install psycopg2-binary`` or ``pymysql``) and start the same command everywhere::
+    (``pip install psycopg2-binary`` or ``pymysql``) and start the same command everywhere,
+    with a different ``--seed`` on each machine (same seeds propose the same first trials)::
 
-        deepdojo tune --model mlp --data digits --trials 100 --workers 4 \\
+        deepdojo tune --model mlp --data digits --trials 100 --workers 4 --seed 1 \\
             --storage postgresql://user:password@db-host:5432/deepdojo
 
     Each machine runs ``workers`` processes; all of them read and write the one study, so
@@ -345,6 +362,9 @@ def tune(
             direction=direction,
             load_if_exists=True,
         )
+        stored = len(study.get_trials(deepcopy=False))
+        if stored and not isinstance(sampler, optuna.samplers.BaseSampler):  # resuming
+            study.sampler = make_sampler(sampler, _sampler_seed(seed, stored, 0))
         remaining = n_trials - _finished(study)
         with _Progress(progress, n_trials, n_trials - max(remaining, 0)) as bar:
             if remaining <= 0:
@@ -355,7 +375,7 @@ def tune(
             else:
                 args = {"workers": workers, "storage": storage, "sampler": sampler,
                         "pruner": pruner, "seed": seed, "timeout": timeout,
-                        "n_trials": n_trials}
+                        "n_trials": n_trials, "stored": stored}
                 _run_workers(fn, study, args, remaining, bar)
     return TuneResult(study, wall_s=time.perf_counter() - t0)
 
