@@ -319,11 +319,14 @@ def tune(
     -----
     **Many machines.** A worker needs only the storage URL and the study name. Create one
     PostgreSQL (or MySQL) database reachable from every machine, install its driver
-    (``pip install psycopg2-binary`` or ``pymysql``) and start the same command everywhere,
-    with a different ``--seed`` on each machine (same seeds propose the same first trials)::
+    (``pip install psycopg2-binary`` or ``pymysql``) and start the same command everywhere::
 
-        deepdojo tune --model mlp --data digits --trials 100 --workers 4 --seed 1 \\
+        deepdojo tune --model mlp --data digits --trials 100 --workers 4 \\
             --storage postgresql://user:password@db-host:5432/deepdojo
+
+    Machines that start at the same moment with the same ``seed`` propose the same first
+    (random) trials; from Python, give each machine its own sampler ``seed`` (the CLI's
+    ``--seed`` also seeds the data split, which must stay the same across machines).
 
     Each machine runs ``workers`` processes; all of them read and write the one study, so
     100 finished trials is the shared total and any machine may join, stop or restart later
