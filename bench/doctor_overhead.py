@@ -90,6 +90,11 @@ def main() -> None:
         grads_only.reset()
         both[0].reset()
         both[1].records.clear()
+    _report(args, model, times)
+
+
+def _report(args: argparse.Namespace, model: nn.Module, times: dict[str, list[float]]) -> None:
+    names = list(times)
     hooks = sum(len(getattr(p, "_post_accumulate_grad_hooks", None) or {})
                 for p in model.parameters())
     hooks += sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())

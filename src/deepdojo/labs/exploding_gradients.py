@@ -165,6 +165,12 @@ def run(cfg: ExplodingConfig, ctx: LabContext) -> None:
     ctx.claim("unremedied-fails-to-train", "Without a remedy the exploding net does not train",
               rule=f"mean test accuracy < {cfg.trained_acc}",
               values=[r.test_acc for r in base], holds=base_acc < cfg.trained_acc)  # fmt: skip
+    _remedy_claims(cfg, ctx, runs)
+
+
+def _remedy_claims(cfg: ExplodingConfig, ctx: LabContext, runs: dict[str, list[RunOutcome]]
+                   ) -> None:  # fmt: skip
+    base = runs["baseline"]
     for key, text in REMEDY_TEXT.items():
         rs = runs[key]
         bad = sum(r.nonfinite_steps + r.diverged for r in rs)
