@@ -273,7 +273,8 @@ ENTRIES: tuple[Question, ...] = (
             "Zeros: symmetry never breaks (fine for biases only).",
             "Fixed-scale random N(0, sigma^2) or U(-a, a): ignores fan-in, vanishes or explodes "
             "with depth.",
-            "Xavier/Glorot: Var = 2 / (fan_in + fan_out), for tanh and linear layers.",
+            "Xavier/Glorot: Var = 2 / (fan_in + fan_out), for tanh and linear layers; deep tanh "
+            "stacks also need the tanh gain 5/3, or the signal still fades with depth.",
             "He/Kaiming: Var = 2 / fan_in, for ReLU.",
             "Uniform vs normal: same variance, similar behaviour.",
             "Also: orthogonal (RNNs), zero-init of residual branches.",
