@@ -27,8 +27,9 @@ def _convergence(ctx: LabContext, per_seed: list[dict[str, Any]]) -> None:
         h = math.ceil(len(acc) / 2)
         halves.append((acc[h - 1] - CHANCE) - (acc[-1] - acc[h - 1]))
     ctx.claim("lr-sweet-spot",
-              "Too small a learning rate converges slowly and too large a one diverges: the "
-              "lowest final train loss is reached at an intermediate rate",
+              "Too small a learning rate converges slowly and too large a one fails to train "
+              "(diverges or stalls): the lowest final train loss is reached at an intermediate "
+              "rate",
               rule="on every seed, the rate with the lowest final train loss is neither the "
                    "smallest nor the largest of the grid", values=interior,
               holds=all(v == 1.0 for v in interior))
