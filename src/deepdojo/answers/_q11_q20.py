@@ -127,8 +127,9 @@ ENTRIES: tuple[Question, ...] = (
             "validation scores. Depth and width set the capacity, what the model can represent at "
             "all. Batch size and epochs also set the cost in time and memory. The optimizer "
             "changes how sensitive training is to the learning rate, and in transfer learning a "
-            "smaller rate for the pretrained layers than for the new head keeps the useful "
-            "features intact. Choose them on a validation set and report the test score once; "
+            "smaller rate for the pretrained layers than for the new head protects the useful "
+            "features, which pays off only when those features suit the new task. Choose them "
+            "on a validation set and report the test score once; "
             "random search beats a grid in many dimensions, and Bayesian methods such as TPE with "
             "early pruning of bad trials find good settings with less compute."
         ),
