@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,21 +58,6 @@ def shrink(data: DataSplits, n_train: int | None) -> DataSplits:
     X, y = data.train
     return DataSplits(Split(X[:n_train], y[:n_train]), data.val, data.test, data.num_classes,
                       data.input_shape, data.name)  # fmt: skip
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run on one intra-op thread and restore the caller's setting afterwards.
-
-    These networks are tiny (64 x 64 matrices): a second thread only adds synchronisation, and
-    on a shared 2-core machine it made each step tens of times slower in our measurements.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _log_ratio(first: torch.Tensor, last: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,6 @@ from deepdojo.labs._grad_labs import (
     RunOutcome,
     comparison_figure,
     mean,
-    one_thread,
     row,
     shrink,
     train_run,
@@ -134,8 +133,7 @@ def run(cfg: ExplodingConfig, ctx: LabContext) -> None:
     Remedies: L2 weight regularization, gradient clipping, warmup + cosine learning-rate
     schedule, gradient normalization.
     """
-    with one_thread():
-        runs = _run_setups(cfg, ctx)
+    runs = _run_setups(cfg, ctx)
     ctx.table("setups", [row(rs, setup=k) for k, rs in runs.items()])
     for key, rs in runs.items():
         ctx.metric(f"log10_max_grad_norm.{key}", mean([_log_max(r) for r in rs]))

@@ -28,7 +28,6 @@ from deepdojo.labs._grad_labs import (
     RunOutcome,
     layer_profile,
     mean,
-    one_thread,
     row,
     shrink,
     train_run,
@@ -128,8 +127,7 @@ def run(cfg: SkipConfig, ctx: LabContext) -> None:
     if any(d < 4 or d % 2 for d in depths):
         raise ValueError(f"depths must be even and >= 4 (residual blocks), got {depths!r}")
     depths = tuple(sorted(depths))
-    with one_thread():
-        runs = _train_all(cfg, ctx, depths)
+    runs = _train_all(cfg, ctx, depths)
     ctx.table("runs", [row(rs, arch=a, depth=d) for (a, d), rs in runs.items()])
     for (arch, depth), rs in runs.items():
         ctx.metric(f"first_grad_norm.{arch}.{depth}", mean([r.first_grad for r in rs]))

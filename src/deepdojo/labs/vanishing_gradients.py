@@ -33,7 +33,6 @@ from deepdojo.labs._grad_labs import (
     RunOutcome,
     comparison_figure,
     mean,
-    one_thread,
     row,
     shrink,
     train_run,
@@ -127,8 +126,7 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
     Remedies: Xavier/He init, ReLU (alone and with He init), batch norm, skip connections,
     gradient clipping.
     """
-    with one_thread():
-        runs = _run_setups(cfg, ctx)
+    runs = _run_setups(cfg, ctx)
     ctx.table("setups", [row(rs, setup=k) for k, rs in runs.items()])
     for key, rs in runs.items():
         ctx.metric(f"log10_first_to_last.{key}", mean([r.log_ratio for r in rs]))
