@@ -105,6 +105,8 @@ def test_tune_runs_and_saves(tmp_path):
         (["--model", "nope"], "model must be one of"),
         (["--storage", "postgresql://u:secret@127.0.0.1:1/x"], "u:***@127.0.0.1:1/x"),
         (["--sampler", "grid"], "sampler"),
+        (["--trials", "0"], "--trials must be a positive integer, got 0"),
+        (["--workers", "0"], "--workers must be a positive integer, got 0"),
     ],
 )
 def test_tune_bad_input_exits_2(tmp_path, args, message):
@@ -112,3 +114,19 @@ def test_tune_bad_input_exits_2(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "secret" not in result.output
+
+
+def test_show_prints_answer_claims_and_smoke_warning(cli_lab, tmp_path):
+    assert invoke("run", cli_lab, "--scale", "smoke", "--out", str(tmp_path)).exit_code == 0
+    result = invoke("show", "q9", "--runs", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Q09" in result.output and "echo" in result.output
+    assert "not evidence" in result.output
+    bad = invoke("show", "Q99", "--runs", str(tmp_path))
+    assert bad.exit_code == 2 and "Q01..Q20" in bad.output
+
+
+def test_report_missing_runs_exits_2(tmp_path):
+    result = invoke("report", "--runs", str(tmp_path / "none"), "--out", str(tmp_path / "site"))
+    assert result.exit_code == 2
+    assert "none" in result.output and len(result.output.strip().splitlines()) == 1

@@ -197,7 +197,11 @@ def show_cmd(
             out.print(f"\n[dim]{lab['name']}: no run yet — `deepdojo run {lab['name']}`[/]")
             continue
         out.print()
-        out.print(_claims_table(f"{lab['name']} (run {lab['run_id']})", lab["claims"]))
+        title = f"{lab['name']} (run {lab['run_id']}, scale {lab['scale']})"
+        out.print(_claims_table(title, lab["claims"]))
+        if lab["scale"] == "smoke":
+            out.print("[yellow]smoke scale checks plumbing only: these verdicts are not "
+                      f"evidence; run `deepdojo run {lab['name']}` for quick scale[/]")
 
 
 @app.command("tune")
@@ -214,7 +218,10 @@ def tune_cmd(
     sampler: str = typer.Option("tpe", "--sampler", help="tpe | random | cmaes"),
     pruner: str = typer.Option("median", "--pruner", help="median | hyperband | none"),
     epochs: int = typer.Option(10, "--epochs", help="Training epochs per trial."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the sampler and of training."),
+    seed: int = typer.Option(0, "--seed", help="Training seed: keep it the same on every machine."),
+    sampler_seed: int = typer.Option(
+        -1, "--sampler-seed", help="Sampler seed (default: --seed); differ it per machine."
+    ),
     out_dir: Path = typer.Option(
         Path("runs/search"), "--out", help="Folder for the summary and plots."
     ),
@@ -224,6 +231,9 @@ def tune_cmd(
 
     from deepdojo.search import ModelObjective, tune
 
+    for flag, value in (("--trials", trials), ("--workers", workers), ("--epochs", epochs)):
+        if value < 1:
+            raise UsageError(f"{flag} must be a positive integer, got {value}")
     objective = ModelObjective(model, data, epochs=epochs, seed=seed)
     name = study or f"{model}-{data}"
     result = tune(
@@ -234,7 +244,7 @@ def tune_cmd(
         sampler=sampler,
         pruner=None if pruner.lower() == "none" else pruner,
         workers=workers,
-        seed=seed,
+        seed=seed if sampler_seed < 0 else sampler_seed,
         progress="auto",
     )
     result.save(out_dir / name)

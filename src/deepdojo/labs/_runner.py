@@ -57,9 +57,13 @@ def _recorded(ctx: LabContext) -> dict[str, Any]:
     }
 
 
-def reproduce_command(lab: str, scale: str, seed: int, overrides: dict[str, str]) -> str:
+def reproduce_command(
+    lab: str, scale: str, seed: int, overrides: dict[str, str], device: str = "cpu"
+) -> str:
     """The CLI line that reruns this exact configuration."""
     parts = ["deepdojo", "run", lab, "--scale", scale, "--seed", str(seed)]
+    if device != "cpu":
+        parts += ["--device", device.split(":")[0]]
     for k, v in overrides.items():
         parts += ["--set", f"{k}={v}"]
     return " ".join(parts)
@@ -144,7 +148,7 @@ def _run_and_write(
         "device": ctx.device,
         "config": dataclasses.asdict(cfg),
         "overrides": overrides,
-        "command": reproduce_command(spec.name, ctx.scale, ctx.seed, overrides),
+        "command": reproduce_command(spec.name, ctx.scale, ctx.seed, overrides, ctx.device),
         "environment": environment(),
         "started": started.isoformat(timespec="microseconds"),
         "timings": {"total_s": round(time.perf_counter() - t0, 3)},
