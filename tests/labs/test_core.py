@@ -165,3 +165,19 @@ def test_threads_set_for_the_run_and_restored(toy_lab, tmp_path):
     assert torch.get_num_threads() == before
     with pytest.raises(LabError, match="threads must be a positive int"):
         run_lab(toy_lab, scale="smoke", out=tmp_path, threads=0)
+
+
+def test_seed_rule_needs_two_thirds_of_seeds(tmp_path):
+    ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
+    lucky = ctx.claim("lucky", "gap shrinks", rule="mean > 0", holds=True,
+                      values=[-0.016, 0.040, -0.010], seed_rule=lambda v: v > 0)
+    assert lucky.holds is False and lucky.seed_holds == [False, True, False]
+    assert lucky.rule == "mean > 0; and per seed on >= 2 of 3 seeds"
+    steady = ctx.claim("steady", "gap shrinks", rule="mean > 0", holds=True,
+                       values=[0.01, 0.02, -0.001], seed_rule=lambda v: v > 0)
+    assert steady.holds is True
+    mean_fails = ctx.claim("mean-fails", "gap shrinks", rule="mean > 0", holds=False,
+                           values=[0.01, 0.02, 0.03], seed_rule=lambda v: v > 0)
+    assert mean_fails.holds is False
+    with pytest.raises(ValueError, match="seed_rule needs per-seed values"):
+        ctx.claim("no-values", "s", rule="r", holds=True, value=1.0, seed_rule=bool)

@@ -49,6 +49,7 @@ class Claim:
     values: list[float] | None = None
     mean: float | None = None
     spread: float | None = None
+    seed_holds: list[bool] | None = None
 
 
 @dataclass
@@ -192,11 +193,17 @@ class LabContext:
         holds: bool,
         value: float | None = None,
         values: Sequence[float] | None = None,
+        seed_rule: Callable[[float], bool] | None = None,
     ) -> Claim:
         """State a claim with its fixed ``rule``, the measured ``value`` and the verdict.
 
         Give ``values`` (one per seed) for noisy claims: their mean and spread (max - min)
         are recorded and ``value`` defaults to the mean.
+
+        ``seed_rule`` (with ``values``) makes the verdict robust to one lucky seed: it is
+        applied to each seed's value, and the claim holds only when ``holds`` is true *and*
+        the seed rule holds on at least two thirds of the seeds (rounded up). The per-seed
+        verdicts are recorded, and the rule text says so.
         """
         if not _ID_RE.match(id):
             raise ValueError(f"claim id must be lowercase letters/digits/-/_, got {id!r}")
@@ -211,6 +218,14 @@ class LabContext:
             mean = statistics.fmean(vals)
             spread = max(vals) - min(vals)
             value = mean if value is None else value
+        seed_holds = None
+        if seed_rule is not None:
+            if vals is None:
+                raise ValueError(f"claim {id!r}: seed_rule needs per-seed values")
+            seed_holds = [bool(seed_rule(v)) for v in vals]
+            need = math.ceil(2 * len(vals) / 3)
+            holds = bool(holds) and sum(seed_holds) >= need
+            rule = f"{rule}; and per seed on >= {need} of {len(vals)} seeds"
         c = Claim(
             id=id,
             statement=statement,
@@ -220,6 +235,7 @@ class LabContext:
             values=vals,
             mean=mean,
             spread=spread,
+            seed_holds=seed_holds,
         )
         self.claims.append(c)
         return c
