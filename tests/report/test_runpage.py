@@ -42,6 +42,7 @@ def test_claim_view_mean_and_spread():
         "0.1, 0.3",
         "0.2 \u00b1 0.2",
     )
+    assert c["has_seed_rule"] is False and [s["ok"] for s in c["seeds"]] == [None, None]
     single = claim_view({"id": "d", "holds": True, "value": None})
     assert single["values_text"] == single["mean_text"] == single["value_text"] == "\u2014"
 
@@ -71,3 +72,20 @@ def test_missing_figure_has_no_src_and_page_escapes():
     page = render_run_page(_result())
     assert "toy&lt;lab&gt;" in page and "S &amp; T" in page and "<script" not in page
     assert "This run stated no claims." in page
+
+
+def test_seed_verdicts_marked_with_legend():
+    claim = {"id": "c", "statement": "s", "rule": "r", "holds": True, "value": 0.2,
+             "values": [0.1, -0.3, 0.2], "mean": 0.0, "spread": 0.5,
+             "seed_holds": [True, False, True]}
+    c = claim_view(claim)
+    assert [(s["text"], s["ok"]) for s in c["seeds"]] == [("0.1", True), ("-0.3", False),
+                                                           ("0.2", True)]
+    assert c["has_seed_rule"] and c["seeds_passing"] == 2
+    page = render_run_page(_result(claims=[claim]))
+    assert '<span class="seed seed-bad"' in page and page.count('class="seed seed-ok"') >= 2
+    assert "-0.3&nbsp;&#10007;" in page and "0.1&nbsp;&#10003;" in page
+    assert "(2/3 seeds pass)" in page and "at least 2/3" in page
+    plain = render_run_page(_result(claims=[{**claim, "seed_holds": None}]))
+    assert 'class="seed seed-bad"' not in plain and "at least 2/3" not in plain
+    assert "0.1, -0.3, 0.2" in plain

@@ -67,11 +67,27 @@ def fmt_seconds(seconds: Any) -> str:
     return f"{int(minutes)} min {rest:02.0f} s"
 
 
+def seed_marks(claim: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-seed values as ``{"text", "ok"}``; ``ok`` is the seed's verdict under the claim's
+    per-seed rule (``seed_holds``), or None when the claim has no per-seed rule."""
+    values = claim.get("values") or []
+    marks = claim.get("seed_holds")
+    if not isinstance(marks, list) or len(marks) != len(values):
+        marks = [None] * len(values)
+    return [{"text": fmt_value(v), "ok": None if m is None else bool(m)}
+            for v, m in zip(values, marks, strict=True)]
+
+
 def claim_view(claim: Mapping[str, Any]) -> dict[str, Any]:
-    """One claim with its numbers formatted: value, per-seed values, mean +- spread."""
+    """One claim with its numbers formatted: value, per-seed values (with each seed's verdict
+    under the per-seed rule when there is one), mean +- spread."""
     values = claim.get("values")
     mean, spread = claim.get("mean"), claim.get("spread")
+    seeds = seed_marks(claim)
     return {
+        "seeds": seeds,
+        "has_seed_rule": any(s["ok"] is not None for s in seeds),
+        "seeds_passing": sum(1 for s in seeds if s["ok"]),
         "id": str(claim.get("id", "")),
         "statement": str(claim.get("statement", "")),
         "rule": str(claim.get("rule", "")),
