@@ -90,8 +90,8 @@ def _run_variant(kind: str, train: SequenceTask, test: SequenceTask, seed: int, 
 @register_lab("attention", questions=("Q18",), config=AttentionLabConfig)
 def run(cfg: AttentionLabConfig, ctx: LabContext) -> None:
     """Seq2seq without attention vs additive vs multiplicative attention on date normalisation."""
-    lengths = ctx.pick(smoke=(0, 20), quick=(0, 45), full=(0, 30, 60, 90))
-    n_train = ctx.pick(smoke=64, quick=1200, full=4000)
+    lengths = ctx.pick(smoke=(0, 20), quick=(0, 40), full=(0, 30, 60, 90))
+    n_train = ctx.pick(smoke=64, quick=1000, full=4000)
     epochs = ctx.pick(smoke=1, quick=6, full=15)
     n_test = ctx.pick(smoke=32, quick=cfg.num_test, full=cfg.num_test)
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
@@ -120,14 +120,15 @@ def run(cfg: AttentionLabConfig, ctx: LabContext) -> None:
     none = [r["exact"] for r in results[("none", L)]]
     gaps = {k: [r["exact"] - n for r, n in zip(results[(k, L)], none, strict=True)]
             for k in VARIANTS[1:]}
-    values = [statistics.fmean(pair) for pair in zip(*gaps.values(), strict=True)]
+    values = [min(pair) for pair in zip(*gaps.values(), strict=True)]  # both must beat none
     ctx.claim(
         "attention-beats-none-long",
         f"On long inputs (min_length={L}, ~{mean_len[L]:.0f} chars) both attention variants "
         "beat the same encoder-decoder without attention in exact match",
         rule="for additive and for multiplicative: mean over seeds of (exact match - exact "
-             "match without attention) > 0.1; values = per-seed mean of the two gaps",
-        values=values, holds=all(statistics.fmean(g) > 0.1 for g in gaps.values()))
+             "match without attention) > 0.1; values = per-seed smaller of the two gaps",
+        values=values, holds=all(statistics.fmean(g) > 0.1 for g in gaps.values()),
+        seed_rule=lambda v: v > 0.1)
 
 
 def _record_elements(ctx: LabContext, model: Seq2Seq, example: SequenceTask) -> None:

@@ -25,6 +25,7 @@ from torch import nn
 
 from deepdojo.data.sequences import delayed_recall
 from deepdojo.labs._core import LabContext, register_lab
+from deepdojo.labs._seq_gru_units import memory_unit_gap, plot_memory_units
 from deepdojo.nn import GRU
 
 MODELS = ("rnn", "lstm", "gru")
@@ -91,16 +92,20 @@ def _train(kind: str, T: int, seed: int, steps: int, n_train: int, cfg: GRULabCo
     return model, {"acc": acc, "grad_init": grad_init, "grad_trained": grad_trained}
 
 
-def _gates(model: _Recall, T: int, cfg: GRULabConfig) -> dict[str, torch.Tensor]:
-    """Run the explicit GRU (same weights) with record_gates on test examples."""
+def _gates(model: _Recall, T: int, cfg: GRULabConfig, n: int = 64, seed: int = 99
+           ) -> dict[str, torch.Tensor]:
+    """Run the explicit GRU (same weights) with record_gates on ``n`` test examples.
+
+    Returns z, r, h_tilde, h (each (n, T, H)) and ``"y"`` (n,) the symbols to recall.
+    """
     fused = model.rnn
     explicit = GRU(fused.input_size, fused.hidden_size, impl="explicit", record_gates=True)
     explicit.load_state_dict(fused.state_dict())
-    X, y = delayed_recall(64, T, num_symbols=cfg.num_symbols, seed=99)
+    X, y = delayed_recall(n, T, num_symbols=cfg.num_symbols, seed=seed)
     X[:, 1:-1] = 0.0
     with torch.no_grad():
         explicit(X)
-    return {k: v[0] for k, v in explicit.gates.items()}  # each (B, T, H)
+    return {**{k: v[0] for k, v in explicit.gates.items()}, "y": y}  # each (n, T, H)
 
 
 @register_lab("gru", questions=("Q19", "Q20"), config=GRULabConfig)
@@ -132,14 +137,14 @@ def run(cfg: GRULabConfig, ctx: LabContext) -> None:
     ctx.claim("gru-beats-rnn-long",
               f"On delayed recall with T={T}, the GRU's test accuracy exceeds the vanilla RNN's",
               rule="mean over seeds of (GRU acc - RNN acc) at the longest T > 0.1",
-              values=diffs, holds=statistics.fmean(diffs) > 0.1)
+              values=diffs, holds=statistics.fmean(diffs) > 0.1, seed_rule=lambda d: d > 0.1)
     ratios = [math.log10(g["grad_trained"] / max(r["grad_trained"], 1e-30))
               for g, r in zip(results[("gru", T)], results[("rnn", T)], strict=True)]
     ctx.claim("gru-gradient-reaches-first-step",
               f"After training at T={T}, more gradient reaches the first step through the GRU "
               "than through the vanilla RNN",
               rule="mean over seeds of log10(||dL/dx_0|| GRU / RNN) > 0",
-              values=ratios, holds=statistics.fmean(ratios) > 0)
+              values=ratios, holds=statistics.fmean(ratios) > 0, seed_rule=lambda v: v > 0)
 
 
 def _gate_claims(ctx: LabContext, models: dict[int, tuple[_Recall, _Recall]], T: int,
@@ -158,7 +163,29 @@ def _gate_claims(ctx: LabContext, models: dict[int, tuple[_Recall, _Recall]], T:
               "Training pushes the GRU's update gate z towards 1 during the delay (hold the "
               "state: h_t ~ h_{t-1}) beyond its initial value",
               rule="mean over seeds of [mean z over delay steps, trained - initial] > 0",
-              values=held, holds=statistics.fmean(held) > 0)
+              values=held, holds=statistics.fmean(held) > 0, seed_rule=lambda v: v > 0)
+    _memory_unit_claim(ctx, {seed: trained for seed, (_, trained) in models.items()}, T, cfg)
+
+
+def _memory_unit_claim(ctx: LabContext, models: dict[int, _Recall], T: int,
+                       cfg: GRULabConfig) -> None:
+    """The units that carry the symbol (top H/8 by spread across symbols) keep z higher."""
+    units, z0 = {}, None
+    for seed, model in models.items():
+        g = _gates(model, T, cfg, n=256, seed=98)
+        units[seed] = memory_unit_gap(g, g["y"], T)
+        ctx.metric(f"memory_units_mean_z.seed{seed}", units[seed]["z_memory"])
+        z0 = g["z"] if z0 is None else z0
+    gaps = [u["gap"] for u in units.values()]
+    k = int(units[ctx.seeds[0]]["memory"].sum())
+    ctx.claim("memory-units-keep-z-high",
+              f"The {k} units whose state at the end of the delay carries the symbol (top "
+              f"H/8 by the between-symbol std of h_(T-2)) keep their "
+              f"update gate z higher during the delay than the other units (T={T})",
+              rule="mean over seeds of [mean z over delay steps of the memory units - that of "
+                   "the other units] > 0.05",
+              values=gaps, holds=statistics.fmean(gaps) > 0.05, seed_rule=lambda v: v > 0)
+    plot_memory_units(ctx, units, z0, T)
 
 
 def _plot_comparison(ctx: LabContext, results: dict, lengths: tuple[int, ...]) -> None:

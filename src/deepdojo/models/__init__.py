@@ -6,6 +6,7 @@ Add a model in its own module and import that module here.
 """
 
 # Importing a model module registers its models.
+from deepdojo.models import sequence as _sequence  # noqa: F401  registers seq2seq, transformer
 from deepdojo.models.cnn import PlainCNN, ResNetCNN
 from deepdojo.models.mlp import PlainMLP, ResNetMLP, init_weights
 from deepdojo.models.registry import (

@@ -1,0 +1,65 @@
+r"""Step-budgeted seq2seq training shared by the sequence labs (transformer lab).
+
+Both models of a comparison get the same optimizer steps, the same batches (same sampling
+seed) and the same schedule shape: linear warmup over the first ``warmup`` steps, then cosine
+decay to 0,
+
+.. math::
+    \eta_s = \eta_{max} \cdot \begin{cases} (s + 1) / w & s < w \\
+    \tfrac12 \left(1 + \cos\left(\pi \frac{s - w}{S - w}\right)\right) & s \ge w
+    \end{cases}
+
+Time is measured as wall-clock seconds and as CPU seconds of this process
+(``time.process_time``), which is far less sensitive to other jobs on a shared machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+from torch import nn
+
+from deepdojo.data.sequences import SequenceTask
+
+
+def warmup_cosine(step: int, *, steps: int, warmup: int) -> float:
+    """The learning-rate factor of optimizer step ``step`` (0-based) of ``steps``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
+def train_steps(model: nn.Module, task: SequenceTask, *, steps: int, batch_size: int,
+                lr: float, warmup: int, clip: float, seed: int) -> dict[str, float]:
+    """Teacher-forced Adam training for exactly ``steps`` steps on random batches of ``task``.
+
+    Cross-entropy on non-pad targets; batches are drawn with ``torch.Generator(seed)`` so two
+    models trained with the same seed see the same batches. Returns ``wall_s``, ``cpu_s`` and
+    ``final_loss`` (mean of the last 10 steps).
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_cosine(s, steps=steps, warmup=warmup))
+    g = torch.Generator().manual_seed(seed)
+    pad = task.tgt_vocab.pad_idx
+    losses: list[float] = []
+    model.train()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        idx = torch.randint(0, len(task), (batch_size,), generator=g)  # (B,)
+        src = task.src[idx, : int(task.src_lengths[idx].max())]  # (B, Ts) trimmed
+        tgt = task.tgt[idx]  # (B, Tt)
+        logits = model(src, tgt[:, :-1])  # forward: (B, Tt-1, V)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(),
+                                           ignore_index=pad)
+        opt.zero_grad()
+        loss.backward()  # backward
+        nn.utils.clip_grad_norm_(model.parameters(), clip)  # clip
+        opt.step()  # step
+        sched.step()
+        losses.append(loss.item())
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    model.eval()
+    return {"wall_s": wall, "cpu_s": cpu, "final_loss": sum(losses[-10:]) / len(losses[-10:])}
