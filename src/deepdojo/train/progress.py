@@ -53,6 +53,7 @@ class EpochBar:
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
                 transient=False,
+                refresh_per_second=4,  # the render thread competes with training for cores
             )
             self._progress.start()
         return self
