@@ -163,10 +163,11 @@ def transfer(tr: list[dict[str, float]]) -> Any:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     names = list(tr[0])
-    ax.bar(names, [statistics.fmean(s[n] for s in tr) for n in names], color="tab:orange",
-           alpha=0.7)
+    colors = ["tab:gray" if n == "frozen_logreg" else "tab:orange" for n in names]
+    ax.bar(names, [statistics.fmean(s[n] for s in tr) for n in names], color=colors, alpha=0.7)
+    ax.tick_params(axis="x", labelsize=8)
     for i, n in enumerate(names):
         ax.scatter([i] * len(tr), [s[n] for s in tr], color="black", s=10, zorder=3)
-    ax.set(ylabel="test accuracy on digits 5-9",
+    ax.set(ylabel="test accuracy on shifted digits 5-9",
            title="7. Transfer from digits 0-4 (bar: mean, dots: seeds)")
     return fig

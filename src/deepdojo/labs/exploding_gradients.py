@@ -156,13 +156,15 @@ def run(cfg: ExplodingConfig, ctx: LabContext) -> None:
               rule=f"mean log10(max layer grad norm) >= {cfg.exploding_log_norm} and the Doctor "
                    "flags exploding or non_finite in every seed",
               values=[_log_max(r) for r in base],
-              holds=base_log >= cfg.exploding_log_norm and flagged)  # fmt: skip
+              holds=base_log >= cfg.exploding_log_norm and flagged,
+              seed_rule=lambda v: v >= cfg.exploding_log_norm)  # fmt: skip
     ctx.figure("guard_events", _guard_figure(runs),
                caption="The guard's skipped steps and rollbacks, and the test accuracy, by setup.")
     base_acc = mean([r.test_acc for r in base])
     ctx.claim("unremedied-fails-to-train", "Without a remedy the exploding net does not train",
               rule=f"mean test accuracy < {cfg.trained_acc}",
-              values=[r.test_acc for r in base], holds=base_acc < cfg.trained_acc)  # fmt: skip
+              values=[r.test_acc for r in base], holds=base_acc < cfg.trained_acc,
+              seed_rule=lambda v: v < cfg.trained_acc)  # fmt: skip
     _remedy_claims(cfg, ctx, runs)
 
 
@@ -181,4 +183,5 @@ def _remedy_claims(cfg: ExplodingConfig, ctx: LabContext, runs: dict[str, list[R
                   rule=f"0 non-finite steps in all seeds (got {bad}) and mean test accuracy >= "
                        f"{cfg.trained_acc}",
                   values=[r.test_acc for r in rs],
-                  holds=bad == 0 and acc >= cfg.trained_acc)  # fmt: skip
+                  holds=bad == 0 and acc >= cfg.trained_acc,
+                  seed_rule=lambda v: v >= cfg.trained_acc)  # fmt: skip

@@ -175,6 +175,7 @@ def _regime_claims(cfg: LearningRateLabConfig, ctx: LabContext,
         rule=f"train loss(lr={cfg.small_lr:g}) >= {cfg.slow_factor:g} x train loss(best grid lr "
         "by val loss) on every seed",
         values=ratios, holds=all(r >= cfg.slow_factor for r in ratios),
+        seed_rule=lambda r: r >= cfg.slow_factor,
     )  # fmt: skip
     large = [_at(rs, cfg.large_lr) for rs in runs.values()]
     ctx.claim(
@@ -184,6 +185,7 @@ def _regime_claims(cfg: LearningRateLabConfig, ctx: LabContext,
         rule="diverged on every seed: the guard saw NaN/Inf loss or gradients (or raised "
         "NonFiniteError, caught) or the final train loss >= the first batch loss",
         values=[float(r["diverged"]) for r in large], holds=all(r["diverged"] for r in large),
+        seed_rule=lambda v: v == 1.0,
     )  # fmt: skip
     ctx.metric("best_grid_lr", [best[s]["lr"] for s in runs])
     ctx.figure("loss_curves_small_good_large",
@@ -208,6 +210,7 @@ def _finder_claim(cfg: LearningRateLabConfig, ctx: LabContext,
         rule=f"|log10(suggestion / best grid lr by val loss)| <= {cfg.finder_tolerance:g} "
         "decade on every seed",
         values=gaps, holds=all(g <= cfg.finder_tolerance for g in gaps),
+        seed_rule=lambda g: g <= cfg.finder_tolerance,
     )  # fmt: skip
     ctx.figure("lr_finder_vs_grid", plots.finder_vs_grid(runs, best, finder),
                caption="Left: validation loss after training at each grid lr (mean over seeds, "
@@ -233,6 +236,7 @@ def _surface_claims(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
         rule=f"max over the four of final loss < {cfg.quad_ratio:g} x SGD's after {steps} steps, "
         "best lr of each from a 1e-3..10 grid, on every seed",
         values=ratios, holds=all(r < cfg.quad_ratio for r in ratios),
+        seed_rule=lambda r: r < cfg.quad_ratio,
     )  # fmt: skip
     ctx.figure("quadratic_trajectories", plots.quadratic_figure(quad, per_seed[ctx.seeds[0]]),
                caption="Paths from the same start over the quadratic's contours, each optimizer "
@@ -254,7 +258,7 @@ def _double_well_claim(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
         "minimum more often than plain gradient descent at the same learning rate",
         rule=f"escaped fraction (momentum) - escaped fraction (SGD) > 0 on every seed "
         f"({cfg.well_starts} random starts in the poor basin, lr {cfg.well_lr:g}, {steps} steps)",
-        values=diffs, holds=all(d > 0 for d in diffs),
+        values=diffs, holds=all(d > 0 for d in diffs), seed_rule=lambda d: d > 0,
     )  # fmt: skip
     ctx.figure("double_well_trajectories", plots.double_well_figure(results[ctx.seeds[0]]),
                caption="Tilted double well: paths of every optimizer from the same random starts "
@@ -285,7 +289,7 @@ def _optimizer_claim(cfg: LearningRateLabConfig, ctx: LabContext,
         rule="mean over optimizers of (best - worst test acc over its lr grid default x "
         f"{list(cfg.opt_lr_factors)}) - (max - min test acc of the val-picked lrs) > 0 on every "
         "seed",
-        values=values, holds=all(v > 0 for v in values),
+        values=values, holds=all(v > 0 for v in values), seed_rule=lambda v: v > 0,
     )  # fmt: skip
     ctx.figure("optimizers_on_digits", plots.optimizer_sensitivity(rows),
                caption="Test accuracy against learning rate for each optimizer on digits "
@@ -325,7 +329,8 @@ def _schedule_claim(cfg: LearningRateLabConfig, ctx: LabContext,
         ctx.claim(cid, statement,
                   rule=f"train loss(warmup {cfg.warmup_fraction:.0%} + cosine) / train loss("
                   "constant) < 1 on every seed, same peak lr, same epochs",
-                  values=ratios, holds=all(r < 1 for r in ratios))  # fmt: skip
+                  values=ratios, holds=all(r < 1 for r in ratios),
+                  seed_rule=lambda r: r < 1)  # fmt: skip
         ctx.figure(f"schedule_effect_{key}_lr", plots.schedule_figure(pairs[key][0]),
                    caption="Training loss per batch and learning rate per batch, constant vs "
                    f"linear warmup + cosine, peak lr = {peaks[key]}, seed 0.")  # fmt: skip

@@ -9,8 +9,10 @@ it models good vs bad configurations); and TPE with a ``MedianPruner`` (a trial 
 validation accuracy at some epoch is below the median of earlier trials at that epoch is
 stopped). Every seed uses a different data split, initialization and sampler seed.
 
-Measured per seed and strategy: the best validation accuracy found, the wall time of the whole
-search, and how many trials were pruned. Studies live in an in-memory storage (nothing is
+Measured per seed and strategy: the best validation accuracy found, the total epochs trained
+over all trials (the search's compute cost: deterministic, unlike wall time on a shared
+machine), the wall time of the whole search (reported, not judged), and how many trials were
+pruned. Studies live in an in-memory storage (nothing is
 written outside the run folder).
 """
 
@@ -37,7 +39,7 @@ class SearchLabConfig:
     startup: int = 5  # TPE's random startup trials (and the pruner's startup trials)
     lr_low: float = 1e-4  # learning-rate range, log-uniform
     lr_high: float = 1.0  # (too large a rate diverges: the sampler must learn to avoid it)
-    time_ratio_max: float = 0.9  # claim: pruned TPE's wall time <= this x TPE's
+    cost_ratio_max: float = 0.9  # claim: pruned TPE's total epochs trained <= this x TPE's
     quality_tolerance: float = 0.02  # claim: pruning costs at most this much best val acc
 
 
@@ -64,6 +66,12 @@ def _search(cfg: SearchLabConfig, strategy: str, seed: int, trials: int, epochs:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=cfg.startup, n_warmup_steps=1)
     return tune(objective, n_trials=trials, storage=None, study_name=f"{strategy}-{seed}",
                 sampler=sampler, pruner=pruner, progress="off")
+
+
+def _epochs_trained(result: Any) -> int:
+    """Total epochs trained over all trials of a study: each trial reports once per epoch, so
+    a pruned trial counts the epochs it ran before it was stopped."""
+    return sum(len(t.intermediate_values) for t in result.study.trials)
 
 
 def _best_so_far(result: Any) -> list[float]:
@@ -104,9 +112,10 @@ def _plot_cost(rows: list[dict[str, Any]]) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.0, 3.4))
-    for ax, key, label in ((a1, "wall_s", "wall time of the search (s)"),
-                           (a2, "pruned", "trials pruned")):
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(11.0, 3.4))
+    for ax, key, label in ((a1, "epochs_trained", "epochs trained in the search"),
+                           (a2, "wall_s", "wall time of the search (s)"),
+                           (a3, "pruned", "trials pruned")):
         means = [statistics.fmean(r[key] for r in rows if r["strategy"] == s) for s in STRATEGIES]
         ax.bar(STRATEGIES, means, color=[COLORS[s] for s in STRATEGIES])
         for i, s in enumerate(STRATEGIES):
@@ -128,26 +137,30 @@ def _claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[dict[str, Any]]) -
               "At an equal trial budget, TPE finds a configuration at least as good as random "
               "search (best validation accuracy)",
               rule="mean over seeds of best_val_acc(TPE) - best_val_acc(random) >= 0",
-              values=diff, holds=statistics.fmean(diff) >= 0)
-    t_ratio = [a / b for a, b in zip(per_seed("tpe+pruning", "wall_s"), per_seed("tpe", "wall_s"),
-                                     strict=True)]
+              values=diff, holds=statistics.fmean(diff) >= 0, seed_rule=lambda v: v >= 0)
+    cost = [a / b for a, b in zip(per_seed("tpe+pruning", "epochs_trained"),
+                                  per_seed("tpe", "epochs_trained"), strict=True)]
     ctx.claim("pruning-saves-time",
-              "Median pruning makes a TPE search of the same number of trials faster",
-              rule=f"mean over seeds of wall_time(TPE+pruning) / wall_time(TPE) <= "
-                   f"{cfg.time_ratio_max}",
-              values=t_ratio, holds=statistics.fmean(t_ratio) <= cfg.time_ratio_max)
+              "Median pruning makes a TPE search of the same number of trials cheaper: it "
+              "trains fewer epochs in total (wall time is reported but not judged: it is noisy "
+              "on a shared machine)",
+              rule=f"mean over seeds of epochs_trained(TPE+pruning) / epochs_trained(TPE) <= "
+                   f"{cfg.cost_ratio_max}",
+              values=cost, holds=statistics.fmean(cost) <= cfg.cost_ratio_max,
+              seed_rule=lambda v: v <= cfg.cost_ratio_max)
     loss = [a - b for a, b in zip(tpe, pr, strict=True)]
     ctx.claim("pruning-keeps-quality",
               "Pruning costs little search quality: the best validation accuracy stays close "
               "to that of TPE without pruning",
               rule=f"mean over seeds of best_val_acc(TPE) - best_val_acc(TPE+pruning) <= "
                    f"{cfg.quality_tolerance}",
-              values=loss, holds=statistics.fmean(loss) <= cfg.quality_tolerance)
+              values=loss, holds=statistics.fmean(loss) <= cfg.quality_tolerance,
+              seed_rule=lambda v: v <= cfg.quality_tolerance)
 
 
 @register_lab("search", questions=("Q15",), config=SearchLabConfig)
 def run(cfg: SearchLabConfig, ctx: LabContext) -> None:
-    """Random search vs TPE vs TPE with pruning: best validation accuracy, wall time, pruning."""
+    """Random search vs TPE vs TPE with pruning: best validation accuracy, cost, pruning."""
     trials = cfg.trials or ctx.pick(smoke=3, quick=14, full=40)
     epochs = cfg.epochs or ctx.pick(smoke=1, quick=6, full=10)
     runs: dict[str, list[Any]] = {s: [] for s in STRATEGIES}
@@ -158,11 +171,12 @@ def run(cfg: SearchLabConfig, ctx: LabContext) -> None:
         r = _search(cfg, strategy, seed, trials, epochs)
         runs[strategy].append(r)
         rows.append({"strategy": strategy, "seed": seed, "best_val_acc": r.best_value,
-                     "wall_s": r.wall_s, "pruned": r.n_pruned, "complete": r.n_complete,
+                     "epochs_trained": _epochs_trained(r), "wall_s": r.wall_s,
+                     "pruned": r.n_pruned, "complete": r.n_complete,
                      "best_params": str(r.best_params)})
     ctx.table("searches", rows)
     for s in STRATEGIES:
-        for key in ("best_val_acc", "wall_s", "pruned"):
+        for key in ("best_val_acc", "epochs_trained", "wall_s", "pruned"):
             ctx.metric(f"{key}.{s}", statistics.fmean(r[key] for r in rows
                                                        if r["strategy"] == s))
     ctx.metric("trials_per_search", trials)
@@ -171,5 +185,6 @@ def run(cfg: SearchLabConfig, ctx: LabContext) -> None:
                caption="Best validation accuracy after each trial, per strategy (claims "
                        "tpe-vs-random and pruning-keeps-quality).")
     ctx.figure("cost", _plot_cost(rows),
-               caption="Wall time of each search and trials pruned (claim pruning-saves-time).")
+               caption="Epochs trained by each search (claim pruning-saves-time), its wall "
+                       "time (reported only) and the trials pruned.")
     _claims(ctx, cfg, rows)

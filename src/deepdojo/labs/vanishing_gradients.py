@@ -145,7 +145,8 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
               "smaller than the last layer's",
               rule=f"mean over seeds of log10(|G_first|/|G_last|) < {cfg.vanishing_log_ratio}",
               values=[r.log_ratio for r in base],
-              holds=mean([r.log_ratio for r in base]) < cfg.vanishing_log_ratio)  # fmt: skip
+              holds=mean([r.log_ratio for r in base]) < cfg.vanishing_log_ratio,
+              seed_rule=lambda v: v < cfg.vanishing_log_ratio)  # fmt: skip
     for key, text in REMEDY_TEXT.items():
         rs = runs[key]
         ctx.figure(f"remedy_{key}", comparison_figure({"baseline": base, key: rs}, text),
@@ -154,7 +155,8 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
                   f"{text} alone keeps the first layer's gradient within 10x of the last's",
                   rule=f"mean over seeds of log10(|G_first|/|G_last|) >= {cfg.cured_log_ratio}",
                   values=[r.log_ratio for r in rs],
-                  holds=mean([r.log_ratio for r in rs]) >= cfg.cured_log_ratio)  # fmt: skip
+                  holds=mean([r.log_ratio for r in rs]) >= cfg.cured_log_ratio,
+                  seed_rule=lambda v: v >= cfg.cured_log_ratio)  # fmt: skip
     clip = runs["clipping"]
     # share of recorded steps whose weight-gradient norm alone exceeds the bound (clip active)
     active = mean([float((r.grad_matrix.square().sum(1).sqrt() > cfg.clip_norm).double().mean())
@@ -169,7 +171,8 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
               f"Gradient clipping (max norm {cfg.clip_norm}) does not cure vanishing",
               rule=f"mean over seeds of log10(|G_first|/|G_last|) < {cfg.vanishing_log_ratio}",
               values=[r.log_ratio for r in clip],
-              holds=mean([r.log_ratio for r in clip]) < cfg.vanishing_log_ratio)  # fmt: skip
+              holds=mean([r.log_ratio for r in clip]) < cfg.vanishing_log_ratio,
+              seed_rule=lambda v: v < cfg.vanishing_log_ratio)  # fmt: skip
     _doctor_claim(cfg, ctx, runs)
 
 

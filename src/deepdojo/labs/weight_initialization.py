@@ -298,6 +298,7 @@ def _stability_claims(cfg: InitLabConfig, ctx: LabContext, probes: dict[tuple, l
             rule=f"max over layers of |log2(std_l / std_1)| <= {limit:g} for every seed",
             values=values,
             holds=all(v <= limit for v in values),
+            seed_rule=lambda v: v <= limit,
         )
 
 
@@ -310,6 +311,7 @@ def _large_init_claims(cfg: InitLabConfig, ctx: LabContext, probes: dict[tuple, 
         f">= {cfg.saturated_fraction:g} for every seed",
         values=saturation,
         holds=all(v >= cfg.saturated_fraction for v in saturation),
+        seed_rule=lambda v: v >= cfg.saturated_fraction,
     )
     growth = []
     for p in probes["relu", "normal_large"]:
@@ -322,6 +324,7 @@ def _large_init_claims(cfg: InitLabConfig, ctx: LabContext, probes: dict[tuple, 
         rule=f"log10(std_last / std_1) >= {limit:g} (or non-finite) for every seed",
         values=growth,
         holds=all(v >= limit for v in growth),
+        seed_rule=lambda v: v >= limit,
     )
 
 
@@ -338,6 +341,7 @@ def _training_claims(cfg: InitLabConfig, ctx: LabContext, training: dict[str, li
         f"weights (relative to the largest weight) < {cfg.symmetry_tol:g} for every seed",
         values=spreads,
         holds=all(s < cfg.symmetry_tol for s in spreads),
+        seed_rule=lambda s: s < cfg.symmetry_tol,
     )
     gains = [
         small["epochs_to_target"] - min(xavier["epochs_to_target"], he["epochs_to_target"])
@@ -353,6 +357,7 @@ def _training_claims(cfg: InitLabConfig, ctx: LabContext, training: dict[str, li
         "a run that never reaches the target counts as epochs + 1",
         values=gains,
         holds=all(g > 0 for g in gains),
+        seed_rule=lambda g: g > 0,
     )
 
 
