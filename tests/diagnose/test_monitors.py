@@ -187,3 +187,33 @@ def test_track_weights_false_keeps_only_gradient_norms():
     torch.testing.assert_close(mon.grad_norms[0], torch.tensor(grads, dtype=torch.float64),
                                rtol=1e-5, atol=0)
     assert torch.isnan(mon.weight_norms).all() and torch.isnan(mon.update_ratios).all()
+
+
+def test_weight_snapshot_is_preallocated_reused_and_freed_on_detach():
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    x, y = _data()
+    mon = GradientMonitor(model).attach()
+    buffers = [t.data_ptr() for t in mon._snapshot]
+    assert len(buffers) == 3  # one per tracked weight, allocated by attach()
+    before = []
+    for _ in range(3):
+        _, w = _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])
+        before.append(w)
+        assert [t.data_ptr() for t in mon._snapshot] == buffers  # no per-step allocation
+    mon.detach()
+    assert mon._snapshot == []
+    _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])  # weights move while detached
+    with mon:
+        _, w = _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])
+        _, w2 = _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])
+    ratios = mon.update_ratios  # (5, 3): records 0-2, then 3-4 after re-attaching
+    assert mon.steps == [0, 1, 2, 3, 4]
+    assert torch.isnan(ratios[3]).all()  # first record after attach has no previous weights
+    expect = [((w2[i] - w[i]).norm() / w2[i].norm()).item() for i in range(3)]
+    torch.testing.assert_close(ratios[4], torch.tensor(expect, dtype=torch.float64),
+                               rtol=1e-4, atol=1e-9)
+    adam = [((before[2][i] - before[1][i]).norm() / before[2][i].norm()).item() for i in range(3)]
+    torch.testing.assert_close(ratios[2], torch.tensor(adam, dtype=torch.float64),
+                               rtol=1e-4, atol=1e-9)

@@ -9,9 +9,12 @@ those parameters, so biases and normalisation scales are left out, as in the usu
 gradient-flow charts. Layers are ordered as ``model.named_modules()`` lists them (input side
 first for sequential models).
 
-**Cost.** Per recorded step the gradient monitor runs one ``torch._foreach_norm`` over the
-gradients, the weights and the weight changes and stacks the results into one tensor kept on
-the model's device: no ``.item()`` per layer, no host sync until the numbers are read.
+**Cost.** Per recorded step the gradient monitor runs one ``torch._foreach_sub_`` (weight
+change, in place in a buffer preallocated on ``attach``), one ``torch._foreach_norm`` over the
+gradients, the weights and the weight changes, one ``torch.stack`` and one
+``torch._foreach_copy_`` (weights kept for the next step): no allocation of weight-sized
+tensors, no Python loop over parameters, no ``.item()``: the ``(3P,)`` row stays on the
+model's device until the numbers are read (one host sync then).
 """
 
 from __future__ import annotations
@@ -55,9 +58,11 @@ class GradientMonitor:
     every : int
         Record every ``every``-th backward pass.
     track_weights : bool
-        Also record weight norms and update ratios. This keeps a copy of the weights (one
-        snapshot per recorded step) and costs about twice as much as the gradient norms alone;
-        with ``False`` those two matrices are all NaN.
+        Also record weight norms and update ratios. This keeps one copy of the tracked
+        weights, allocated by ``attach()``, refilled in place after each recorded step and
+        freed by ``detach()``; it costs about twice as much as the gradient norms alone (on
+        CPU, measured by ``bench/doctor_overhead.py``). With ``False`` those two matrices are
+        all NaN.
 
     Attributes
     ----------
@@ -88,7 +93,9 @@ class GradientMonitor:
         self._handles: list[Any] = []
         self._params: list[nn.Parameter] = []
         self._layer_of: list[int] = []
-        self._snapshot: list[torch.Tensor] | None = None
+        self._snapshot: list[torch.Tensor] = []  # preallocated copy of the weights
+        self._has_prev = False  # whether _snapshot holds the weights of the step before
+        self._zero = torch.zeros(())
         self._queued = False
         self._count = 0
 
@@ -108,7 +115,9 @@ class GradientMonitor:
         self.layer_names = [name for name, _ in layers]
         self._params = [p for _, params in layers for p in params]
         self._layer_of = [i for i, (_, params) in enumerate(layers) for _ in params]
-        self._snapshot = None
+        self._snapshot = [p.detach().clone() for p in self._params] if self.track_weights else []
+        self._has_prev = False
+        self._zero = torch.zeros((), dtype=self._params[0].dtype, device=self._params[0].device)
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad) for p in self._params]
         return self
 
@@ -117,7 +126,7 @@ class GradientMonitor:
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        self._snapshot = None
+        self._snapshot, self._has_prev = [], False
         self._queued = False
 
     def __enter__(self) -> GradientMonitor:
@@ -139,29 +148,22 @@ class GradientMonitor:
         with torch.no_grad():
             if step % self.every == 0:
                 self._record(step)
-            if self.track_weights and (step + 1) % self.every == 0:  # keep W_t for the next
-                self._take_snapshot()
-            else:
-                self._snapshot = None
+            self._has_prev = self.track_weights and (step + 1) % self.every == 0
+            if self._has_prev:  # keep W_t for the next record, in the preallocated buffer
+                torch._foreach_copy_(self._snapshot, self._params)
 
     def _record(self, step: int) -> None:
         params = self._params
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        grads = [p.grad if p.grad is not None else self._zero for p in params]
         if not self.track_weights:
             norms = torch._foreach_norm(grads)
-        elif self._snapshot is not None:
-            torch._foreach_sub_(self._snapshot, params)  # snapshot <- W_{t-1} - W_t
+        elif self._has_prev:
+            torch._foreach_sub_(self._snapshot, params)  # snapshot <- W_{t-1} - W_t, in place
             norms = torch._foreach_norm(grads + params + self._snapshot)
         else:
             norms = torch._foreach_norm(grads + params)
         self._rows.append(torch.stack(norms))  # (P|2P|3P,) kept on device: no host sync here
         self.steps.append(step)
-
-    def _take_snapshot(self) -> None:
-        if self._snapshot is None:
-            self._snapshot = [p.detach().clone() for p in self._params]
-        else:
-            torch._foreach_copy_(self._snapshot, self._params)
 
     # ------------------------------------------------------------------ reading
     def _matrix(self, part: int) -> torch.Tensor:
