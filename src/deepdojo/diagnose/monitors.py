@@ -60,7 +60,7 @@ class GradientMonitor:
     track_weights : bool
         Also record weight norms and update ratios. This keeps one copy of the tracked
         weights, allocated by ``attach()``, refilled in place after each recorded step and
-        freed by ``detach()``; it costs about twice as much as the gradient norms alone (on
+        freed by ``detach()``; it costs two to three times as much as the gradient norms alone (on
         CPU, measured by ``bench/doctor_overhead.py``). With ``False`` those two matrices are
         all NaN.
 
