@@ -1,15 +1,13 @@
-"""Helpers of the gru and transformer labs: memory-unit scores, the warmup-cosine schedule."""
+"""Helpers of the gru and transformer labs: memory-unit scores, warmup-then-constant lr."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 
 from deepdojo.data.sequences import date_normalization
 from deepdojo.labs._seq_gru_units import memory_scores, memory_unit_gap
-from deepdojo.labs._seq_train import train_steps, warmup_cosine
+from deepdojo.labs._seq_train import train_steps, warmup_constant
 from deepdojo.models import Seq2Seq
 
 
@@ -42,11 +40,11 @@ def test_gru_memory_unit_gap_compares_memory_units_with_the_rest():
     assert out["z_memory"] == pytest.approx(0.9, abs=1e-6)
 
 
-def test_transformer_lab_schedule_warms_up_then_decays_to_zero():
-    f = [warmup_cosine(s, steps=20, warmup=4) for s in range(20)]
-    assert f[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
-    assert all(a >= b for a, b in zip(f[4:], f[5:], strict=False))
-    assert f[-1] == pytest.approx(0.5 * (1 + math.cos(math.pi * 15 / 16)))
+def test_transformer_lab_schedule_warms_up_then_stays_at_the_peak():
+    f = [warmup_constant(s, warmup=4) for s in range(20)]
+    assert f[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0]) and f[4:] == [1.0] * 16
+    with pytest.raises(ValueError, match="warmup must be >= 1"):
+        warmup_constant(0, warmup=0)
 
 
 def test_transformer_lab_train_steps_is_deterministic_and_learns():

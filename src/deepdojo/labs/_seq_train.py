@@ -1,13 +1,11 @@
 r"""Step-budgeted seq2seq training shared by the sequence labs (transformer lab).
 
 Both models of a comparison get the same optimizer steps, the same batches (same sampling
-seed) and the same schedule shape: linear warmup over the first ``warmup`` steps, then cosine
-decay to 0,
+seed) and the same schedule shape: linear warmup over the first ``warmup`` steps, then a
+constant peak rate (no decay, so a small budget is not spent at tiny rates),
 
 .. math::
-    \eta_s = \eta_{max} \cdot \begin{cases} (s + 1) / w & s < w \\
-    \tfrac12 \left(1 + \cos\left(\pi \frac{s - w}{S - w}\right)\right) & s \ge w
-    \end{cases}
+    \eta_s = \eta_{max} \cdot \min\left(1, \frac{s + 1}{w}\right)
 
 Time is measured as wall-clock seconds and as CPU seconds of this process
 (``time.process_time``), which is far less sensitive to other jobs on a shared machine.
@@ -15,7 +13,6 @@ Time is measured as wall-clock seconds and as CPU seconds of this process
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -24,11 +21,11 @@ from torch import nn
 from deepdojo.data.sequences import SequenceTask
 
 
-def warmup_cosine(step: int, *, steps: int, warmup: int) -> float:
-    """The learning-rate factor of optimizer step ``step`` (0-based) of ``steps``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+def warmup_constant(step: int, *, warmup: int) -> float:
+    """The learning-rate factor of optimizer step ``step`` (0-based): min(1, (step+1)/warmup)."""
+    if warmup < 1:
+        raise ValueError(f"warmup must be >= 1 step, got {warmup}")
+    return min(1.0, (step + 1) / warmup)
 
 
 def train_steps(model: nn.Module, task: SequenceTask, *, steps: int, batch_size: int,
@@ -41,7 +38,7 @@ def train_steps(model: nn.Module, task: SequenceTask, *, steps: int, batch_size:
     """
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: warmup_cosine(s, steps=steps, warmup=warmup))
+        opt, lambda s: warmup_constant(s, warmup=warmup))
     g = torch.Generator().manual_seed(seed)
     pad = task.tgt_vocab.pad_idx
     losses: list[float] = []

@@ -90,8 +90,8 @@ def _run_variant(kind: str, train: SequenceTask, test: SequenceTask, seed: int, 
 @register_lab("attention", questions=("Q18",), config=AttentionLabConfig)
 def run(cfg: AttentionLabConfig, ctx: LabContext) -> None:
     """Seq2seq without attention vs additive vs multiplicative attention on date normalisation."""
-    lengths = ctx.pick(smoke=(0, 20), quick=(0, 40), full=(0, 30, 60, 90))
-    n_train = ctx.pick(smoke=64, quick=1000, full=4000)
+    lengths = ctx.pick(smoke=(0, 20), quick=(0, 45), full=(0, 30, 60, 90))
+    n_train = ctx.pick(smoke=64, quick=1200, full=4000)
     epochs = ctx.pick(smoke=1, quick=6, full=15)
     n_test = ctx.pick(smoke=32, quick=cfg.num_test, full=cfg.num_test)
     results: dict[tuple[str, int], list[dict[str, float]]] = {}

@@ -9,7 +9,7 @@ fixed in advance to be fair:
 - comparable size: the Transformer's width is chosen so both parameter counts are within
   ``max_param_ratio`` of each other (the lab refuses a config where they are not);
 - the same budget: the same number of optimizer steps on the same batches, and the same
-  schedule shape (linear warmup over the first ``warmup_frac`` of the steps, then cosine decay),
+  schedule shape (linear warmup over the first ``warmup_frac`` of the steps, then constant),
   each model at its usual peak learning rate;
 - time is CPU seconds of the training loop (robust to other jobs), wall time is reported too.
 
@@ -83,8 +83,8 @@ def _run_one(kind: str, train: SequenceTask, test: SequenceTask, seed: int, step
 @register_lab("transformer", questions=("Q17",), config=TransformerLabConfig)
 def run(cfg: TransformerLabConfig, ctx: LabContext) -> None:
     """Transformer vs GRU encoder-decoder with attention as inputs grow: accuracy, time, heads."""
-    lengths = ctx.pick(smoke=(0, 10), quick=(0, 40), full=(0, 30, 60, 90))
-    steps = ctx.pick(smoke=3, quick=120, full=800)
+    lengths = ctx.pick(smoke=(0, 10), quick=(0, 30), full=(0, 30, 60, 90))
+    steps = ctx.pick(smoke=3, quick=140, full=800)
     n_train = ctx.pick(smoke=64, quick=1500, full=4000)
     n_test = ctx.pick(smoke=32, quick=300, full=500)
     params = _check_sizes(date_normalization(2, seed=0), cfg)
@@ -119,14 +119,16 @@ def _claims(ctx: LabContext, results: dict, L: int, chars: float, params: dict[s
             steps: int) -> None:
     tf, gru = results[("transformer", L)], results[("gru+attention", L)]
     gaps = [t["exact"] - g["exact"] for t, g in zip(tf, gru, strict=True)]
+    base = statistics.fmean(g["exact"] for g in gru)
     setup = (f"at min_length={L} (~{chars:.0f} chars), with {params['transformer']:,} vs "
              f"{params['gru+attention']:,} parameters and the same {steps} optimizer steps")
     ctx.claim("transformer-matches-recurrent",
               "Built from attention alone (no recurrence), the Transformer is about as accurate "
               f"as the GRU encoder-decoder with attention {setup}",
               rule="mean over seeds of (Transformer exact match - GRU+attention exact match) "
-                   ">= -0.1", values=gaps, holds=statistics.fmean(gaps) >= -0.1,
-              seed_rule=lambda v: v >= -0.1)
+                   ">= -0.1, and the GRU+attention mean exact match >= 0.5 (two models that "
+                   "both fail the task do not 'match')", values=gaps,
+              holds=statistics.fmean(gaps) >= -0.1 and base >= 0.5, seed_rule=lambda v: v >= -0.1)
     ratios = [t["cpu_s"] / g["cpu_s"] for t, g in zip(tf, gru, strict=True)]
     ctx.claim("transformer-trains-faster",
               "Without a step-by-step recurrence the Transformer trains faster than the GRU "
