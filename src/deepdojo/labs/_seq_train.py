@@ -14,11 +14,14 @@ Time is measured as wall-clock seconds and as CPU seconds of this process
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
-from deepdojo.data.sequences import SequenceTask
+from deepdojo.data.sequences import SequenceTask, date_normalization
 
 
 def warmup_constant(step: int, *, warmup: int) -> float:
@@ -60,3 +63,47 @@ def train_steps(model: nn.Module, task: SequenceTask, *, steps: int, batch_size:
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     model.eval()
     return {"wall_s": wall, "cpu_s": cpu, "final_loss": sum(losses[-10:]) / len(losses[-10:])}
+
+
+@dataclass
+class LengthSweep:
+    """Results of training several model kinds on date normalisation at growing input lengths.
+
+    ``results[(kind, min_length)]`` holds one dict of measurements per seed; ``mean_chars`` the
+    mean test input length in characters; ``kept[kind]`` the first seed's model at the longest
+    length (for attention maps).
+    """
+
+    results: dict[tuple[str, int], list[dict[str, float]]] = field(default_factory=dict)
+    mean_chars: dict[int, float] = field(default_factory=dict)
+    kept: dict[str, nn.Module] = field(default_factory=dict)
+
+
+def sweep_lengths(
+    ctx: Any,
+    lengths: Sequence[int],
+    kinds: Sequence[str],
+    run_one: Callable[[str, SequenceTask, SequenceTask, int], tuple[nn.Module, dict[str, float]]],
+    *,
+    n_train: int,
+    n_test: int,
+) -> LengthSweep:
+    """Train ``run_one(kind, train, test, seed)`` for every kind at every ``min_length``.
+
+    Every seed of ``ctx.seeds`` runs at the longest length (where the claims are judged); the
+    shorter lengths use the first seed only, to show the trend within the time budget. Test
+    sets are drawn with seeds far from the training seeds so they never overlap by seed.
+    """
+    sweep = LengthSweep()
+    for L in ctx.progress(lengths, "input lengths"):
+        longest = lengths[-1] == L
+        for seed in ctx.seeds if longest else ctx.seeds[:1]:
+            train = date_normalization(n_train, seed=seed, min_length=L)
+            test = date_normalization(n_test, seed=50_000 + seed, min_length=L)
+            sweep.mean_chars[L] = test.src_lengths.float().mean().item()
+            for kind in kinds:
+                model, r = run_one(kind, train, test, seed)
+                sweep.results.setdefault((kind, L), []).append(r)
+                if longest and seed == ctx.seeds[0]:
+                    sweep.kept[kind] = model
+    return sweep

@@ -23,6 +23,7 @@ from torch import nn
 
 from deepdojo.data.sequences import SequenceTask, date_normalization
 from deepdojo.labs._core import LabContext, register_lab
+from deepdojo.labs._seq_train import sweep_lengths
 from deepdojo.models import Seq2Seq
 
 VARIANTS = ("none", "additive", "multiplicative")
@@ -94,20 +95,12 @@ def run(cfg: AttentionLabConfig, ctx: LabContext) -> None:
     n_train = ctx.pick(smoke=64, quick=1200, full=4000)
     epochs = ctx.pick(smoke=1, quick=6, full=15)
     n_test = ctx.pick(smoke=32, quick=cfg.num_test, full=cfg.num_test)
-    results: dict[tuple[str, int], list[dict[str, float]]] = {}
-    mean_len: dict[int, float] = {}
-    kept: dict[str, Seq2Seq] = {}
-    for L in ctx.progress(lengths, "input lengths"):
-        seeds = ctx.seeds if lengths[-1] == L else ctx.seeds[:1]  # seeds judge the claim
-        for seed in seeds:
-            train = date_normalization(n_train, seed=seed, min_length=L)
-            test = date_normalization(n_test, seed=50_000 + seed, min_length=L)
-            mean_len[L] = test.src_lengths.float().mean().item()
-            for kind in VARIANTS:
-                model, r = _run_variant(kind, train, test, seed, epochs, cfg)
-                results.setdefault((kind, L), []).append(r)
-                if lengths[-1] == L and seed == ctx.seeds[0]:
-                    kept[kind] = model
+    sweep = sweep_lengths(
+        ctx, lengths, VARIANTS,
+        lambda kind, train, test, seed: _run_variant(kind, train, test, seed, epochs, cfg),
+        n_train=n_train, n_test=n_test,
+    )  # fmt: skip
+    results, mean_len, kept = sweep.results, sweep.mean_chars, sweep.kept
     ctx.table("exact_match", [
         {"attention": k, "min_length": L, "mean_input_chars": round(mean_len[L], 1),
          **{m: statistics.fmean(r[m] for r in rs) for m in ("exact", "chars", "train_s")}}

@@ -26,7 +26,7 @@ import torch
 
 from deepdojo.data.sequences import SequenceTask, date_normalization
 from deepdojo.labs._core import LabContext, register_lab
-from deepdojo.labs._seq_train import train_steps
+from deepdojo.labs._seq_train import sweep_lengths, train_steps
 from deepdojo.labs.attention import TGT_LEN, exact_match
 from deepdojo.models import Seq2Seq
 from deepdojo.nn import Transformer
@@ -89,20 +89,12 @@ def run(cfg: TransformerLabConfig, ctx: LabContext) -> None:
     n_test = ctx.pick(smoke=32, quick=300, full=500)
     params = _check_sizes(date_normalization(2, seed=0), cfg)
     ctx.metric("params", params)
-    results: dict[tuple[str, int], list[dict[str, float]]] = {}
-    mean_len: dict[int, float] = {}
-    kept: dict[str, torch.nn.Module] = {}
-    for L in ctx.progress(lengths, "input lengths"):
-        seeds = ctx.seeds if lengths[-1] == L else ctx.seeds[:1]  # seeds judge the claims
-        for seed in seeds:
-            train = date_normalization(n_train, seed=seed, min_length=L)
-            test = date_normalization(n_test, seed=50_000 + seed, min_length=L)
-            mean_len[L] = test.src_lengths.float().mean().item()
-            for kind in MODELS:
-                model, r = _run_one(kind, train, test, seed, steps, cfg)
-                results.setdefault((kind, L), []).append(r)
-                if lengths[-1] == L and seed == ctx.seeds[0]:
-                    kept[kind] = model
+    sweep = sweep_lengths(
+        ctx, lengths, MODELS,
+        lambda kind, train, test, seed: _run_one(kind, train, test, seed, steps, cfg),
+        n_train=n_train, n_test=n_test,
+    )  # fmt: skip
+    results, mean_len, kept = sweep.results, sweep.mean_chars, sweep.kept
     ctx.table("comparison", [
         {"model": k, "min_length": L, "mean_input_chars": round(mean_len[L], 1),
          "params": params[k], "steps": steps, "seeds": len(rs),
