@@ -181,3 +181,11 @@ def test_seed_rule_needs_two_thirds_of_seeds(tmp_path):
     assert mean_fails.holds is False
     with pytest.raises(ValueError, match="seed_rule needs per-seed values"):
         ctx.claim("no-values", "s", rule="r", holds=True, value=1.0, seed_rule=bool)
+
+
+def test_seed_rule_text_not_repeated_for_every_seed_rules(tmp_path):
+    ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
+    c = ctx.claim("all", "s", rule="v > 0 on every seed", holds=True,
+                  values=[1.0, 2.0, -1.0], seed_rule=lambda v: v > 0)
+    assert c.rule == "v > 0 on every seed"
+    assert c.seed_holds == [True, True, False] and c.holds is True  # 2 of 3 still required
