@@ -218,10 +218,11 @@ def _plot_gates(ctx: LabContext, g0: dict, g1: dict, T: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 5, figsize=(19, 3.4))
+    fig, axes = plt.subplots(1, 5, figsize=(21, 3.8), layout="constrained")
     for ax, key in zip(axes[:4], ("z", "r", "h_tilde", "h"), strict=True):
-        im = ax.imshow(g1[key][0].T.numpy(), aspect="auto", cmap="viridis" if key in "zr"
-                       else "coolwarm", interpolation="nearest")
+        gate = key in ("z", "r")  # gates live in [0, 1]; states in [-1, 1]: fixed scales
+        im = ax.imshow(g1[key][0].T.numpy(), aspect="auto", cmap="viridis" if gate else "coolwarm",
+                       vmin=0 if gate else -1, vmax=1, interpolation="nearest")
         ax.set(title=f"{key} (trained, one example)", xlabel="step t", ylabel="hidden unit")
         fig.colorbar(im, ax=ax)
     for g, label in ((g0, "init"), (g1, "trained")):
