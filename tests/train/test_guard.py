@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from deepdojo.train import NonFiniteError, NonFiniteGuard, Trainer
+from deepdojo.train.schedules import one_cycle
 
 
 def regression(n: int = 40, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,3 +79,18 @@ def test_guard_arguments_checked():
         NonFiniteGuard(lr_factor=2.0)
     with pytest.raises(TypeError, match="guard must be"):
         Trainer(model(), nn.MSELoss(), guard="on", device="cpu")
+
+
+def test_rollback_lowers_the_rate_a_one_cycle_schedule_recomputes():
+    # OneCycleLR recomputes lr from each group's initial/max/min rates at every step, so
+    # lowering only group["lr"] would be undone by the next scheduler step
+    X, y = regression(n=200, scale=10.0)
+    guard = NonFiniteGuard(patience=2, lr_factor=1e-3, max_rollbacks=3, snapshot_every=1)
+    tr = Trainer(model(), nn.MSELoss(), "sgd", lr=5.0, scheduler=one_cycle(5.0), guard=guard,
+                 device="cpu", progress="off")
+    hist = tr.fit((X, y), epochs=3, batch_size=10)
+    assert guard.rollbacks_ >= 1
+    lrs_after = [r["lr"] for r in hist][1:]  # the epochs after the first rollback
+    assert max(lrs_after) <= 5.0 * 1e-3
+    assert tr.optimizer.param_groups[0]["max_lr"] <= 5.0 * 1e-3
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())

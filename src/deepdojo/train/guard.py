@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from deepdojo.train.trainer import Trainer
 
 
+_GROUP_RATES = ("lr", "initial_lr", "max_lr", "min_lr")
+
+
 class NonFiniteError(FloatingPointError):
     """Training kept producing NaN/Inf after the guard's rollbacks."""
 
@@ -128,14 +131,17 @@ class NonFiniteGuard:
         self._rollback(trainer)
 
     def _rollback(self, trainer: Trainer) -> None:
-        lrs = [g["lr"] for g in trainer.optimizer.param_groups]
+        # the current rates (a snapshot may predate an earlier rollback): lr, and the
+        # per-group rates OneCycleLR recomputes lr from at every step
+        rates = [{k: g[k] for k in _GROUP_RATES if k in g} for g in trainer.optimizer.param_groups]
         trainer.model.load_state_dict(self.snapshot_["model"])
         trainer.optimizer.load_state_dict(copy.deepcopy(self.snapshot_["optimizer"]))
-        for group, lr in zip(trainer.optimizer.param_groups, lrs, strict=True):
-            group["lr"] = lr * self.lr_factor
-        base_lrs = getattr(trainer.scheduler, "base_lrs", None)
-        if base_lrs is not None:  # a schedule recomputes lr from base_lrs: lower those too
-            trainer.scheduler.base_lrs = [lr * self.lr_factor for lr in base_lrs]
+        for group, old in zip(trainer.optimizer.param_groups, rates, strict=True):
+            group.update({k: v * self.lr_factor for k, v in old.items()})
+        for attr in ("base_lrs", "max_lrs"):  # schedules that recompute lr from these (CyclicLR)
+            values = getattr(trainer.scheduler, attr, None)
+            if values is not None:
+                setattr(trainer.scheduler, attr, [lr * self.lr_factor for lr in values])
         self.rollbacks_ += 1
         self.bad_streak_ = 0
         self._count("rollbacks")
