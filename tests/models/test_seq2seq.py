@@ -72,6 +72,22 @@ def test_beam_search_scores_are_model_log_probs_and_not_worse_than_greedy_here()
         assert lp[0] >= lp[1] - 1e-9
 
 
+def test_beam_one_is_exactly_greedy_on_random_models():
+    # an EOS bias makes EOS the runner-up often: the case where a low-ranked EOS must not end
+    # the search (it did before: beam 1 returned a shorter, less likely sequence than greedy)
+    src = torch.tensor([[4, 5, 6, 7, 8], [5, 6, 4, 8, 3], [7, 7, 3, 4, 5]])
+    for seed in range(12):
+        torch.manual_seed(seed)
+        model = Seq2Seq(9, 5, embed_dim=8, hidden_size=12, attention="additive").double().eval()
+        with torch.no_grad():
+            model.out.bias[EOS] += 0.5 * (seed % 3 - 1)
+        greedy = model.greedy_decode(src, max_len=6, bos_idx=BOS, eos_idx=EOS)
+        beams = model.beam_search(src, max_len=6, bos_idx=BOS, eos_idx=EOS, beam_size=1)
+        for b, hyp in enumerate(beams):
+            g = greedy[b].tolist()
+            assert hyp == (g[: g.index(EOS) + 1] if EOS in g else g)
+
+
 def test_every_parameter_gets_a_gradient_and_bad_inputs():
     model = _model("additive")
     torch.nn.functional.cross_entropy(model(SRC, TGT_IN).flatten(0, 1),

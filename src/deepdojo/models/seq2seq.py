@@ -19,6 +19,7 @@ so the only difference between the variants is the attention itself.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -187,6 +188,12 @@ class Seq2Seq(nn.Module):
                     beam_size: int = 4, src_lengths: Tensor | None = None) -> list[list[int]]:
         """Keep the ``beam_size`` most likely prefixes (sum of log-probabilities) per source.
 
+        Each step expands every live prefix and ranks the ``2 K`` best candidates; an EOS
+        among the first ``K`` finishes a hypothesis (an EOS ranked lower is dropped, as in
+        fairseq), the best ``K`` others stay live. The search stops when the best finished
+        score is at least the best live one (log-probabilities only fall) or after
+        ``max_len`` steps. ``beam_size=1`` is exactly greedy decoding.
+
         Returns, for each source, the most likely finished hypothesis (ending in EOS) or the
         best unfinished one after ``max_len`` steps, without BOS.
         """
@@ -212,15 +219,20 @@ class Seq2Seq(nn.Module):
             total = logp + torch.tensor([b[0] for b in beams], device=logp.device)[:, None]
             top = total.flatten().topk(min(2 * K, total.numel()))
             alive, keep = [], []
-            for score, flat in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+            for rank, (score, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist(),
+                                                     strict=True)):
                 row, tok = divmod(flat, logp.shape[1])
                 hyp = (score, beams[row][1] + [tok])
                 if tok == eos_idx:
-                    finished.append(hyp)
+                    if rank < K:  # only an EOS among the K best candidates ends a hypothesis
+                        finished.append(hyp)
                 elif len(alive) < K:
                     alive.append(hyp)
                     keep.append(row)
-            if len(finished) >= K or not alive:
+            # log-probs only fall as a prefix grows: once the best finished hypothesis scores
+            # at least the best live prefix, no continuation can beat it
+            best_done = max((h[0] for h in finished), default=-math.inf)
+            if not alive or best_done >= alive[0][0]:
                 break
             beams, states = alive, new_states[keep]
         best = max(finished or beams, key=lambda h: h[0])
