@@ -51,3 +51,24 @@ def test_doctor_calls_a_healthy_residual_net_healthy():
     assert doctor.checks == 8
     assert all(r["findings"] == [] for r in history.records)
     assert doctor.gradients.grad_norms.shape == (8, len(doctor.gradients.layer_names))
+
+
+def test_doctor_judges_unscaled_gradients_under_fp16():
+    # the GradScaler multiplies the loss by 65536: the monitor sees scaled gradients, and an
+    # absolute rule (any layer's norm > 1000) would call a healthy net exploding
+    torch.manual_seed(0)
+    model = create("resnet_mlp", in_features=16, num_classes=4, depth=4, width=16,
+                   batch_norm=True)
+    plain, scaled = Doctor(every=1, report=None), Doctor(every=1, report=None)
+    _fit(model, plain, epochs=1)
+    torch.manual_seed(0)
+    model = create("resnet_mlp", in_features=16, num_classes=4, depth=4, width=16,
+                   batch_norm=True)
+    trainer = Trainer(model, nn.functional.cross_entropy, "sgd", lr=0.05, callbacks=[scaled],
+                      precision="fp16", progress="off", device="cpu", seed=0)
+    trainer.fit(_data(), epochs=1, batch_size=16)
+    assert plain.kinds == ["healthy"]
+    assert scaled.kinds == ["healthy"], scaled.findings
+    assert scaled.checks == 4
+    raw = scaled.gradients.grad_norms.max().item()
+    assert raw > 1000  # what the monitor saw was scaled, so the rule would have fired on it

@@ -17,6 +17,7 @@ With the Trainer: ``Trainer(model, loss_fn, callbacks=[Doctor(every=10)])``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -81,10 +82,11 @@ class Doctor(Callback):
     """Trainer callback: watch gradients and activations, report each new finding once.
 
     Every ``every`` steps it applies the rules of :mod:`deepdojo.diagnose.rules` to the latest
-    per-layer gradient norms (before clipping), the latest training-mode activation statistics
-    and the batch loss. The first time a kind of finding appears it is reported (``report``)
-    and kept; later checks only count it. Each epoch's history record gets ``"findings"``:
-    the findings first seen in that epoch, as dicts.
+    per-layer gradient norms (before clipping; with ``precision="fp16"`` divided by the loss
+    scale, and a step the GradScaler skips for overflow is not checked), the latest
+    training-mode activation statistics and the batch loss. The first time a kind of finding
+    appears it is reported (``report``) and kept; later checks only count it. Each epoch's
+    history record gets ``"findings"``: the findings first seen in that epoch, as dicts.
 
     Parameters
     ----------
@@ -130,6 +132,7 @@ class Doctor(Callback):
         self.activations: ActivationMonitor | None = None
         self._new: list[Finding] = []
         self._recorded = 0
+        self._scale = 1.0  # fp16 loss scale of the recorded backward (1: none)
 
     @property
     def kinds(self) -> list[str]:
@@ -148,13 +151,26 @@ class Doctor(Callback):
                                              training_only=True).attach()  # fmt: skip
         self._recorded = len(self.gradients.steps)
 
+    def on_after_backward(self, trainer: Trainer) -> None:
+        scaler = getattr(trainer, "_scaler", None)
+        grads = self.gradients
+        if scaler is not None and grads is not None and len(grads.steps) != self._recorded:
+            self._scale = float(scaler.get_scale())  # the loss scale this backward used
+
     def on_batch_end(self, trainer: Trainer, batch_idx: int, logs: dict[str, Any]) -> None:
         grads = self.gradients
         if grads is None or len(grads.steps) == self._recorded:
             return  # the monitor did not record this step
         self._recorded = len(grads.steps)
+        norms = _grad_norms(grads)
+        if self._scale != 1.0:  # fp16: the monitor saw the scaled gradients
+            norms = {name: v / self._scale for name, v in norms.items()}
+            self._scale = 1.0
+            loss_ok = math.isfinite(logs.get("loss", math.nan))
+            if loss_ok and not all(math.isfinite(v) for v in norms.values()):
+                return  # a GradScaler overflow: the scaler skips the step and lowers its scale
         acts = self.activations.latest() if self.activations is not None else {}
-        found = check(_grad_norms(grads), acts, logs.get("loss"), self.thresholds)
+        found = check(norms, acts, logs.get("loss"), self.thresholds)
         self.checks += 1
         for finding in found:
             if finding.kind == "healthy":
