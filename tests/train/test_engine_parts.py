@@ -163,3 +163,18 @@ def test_clip_in_trainer_bounds_the_update_and_bad_args():
         ClipGrad(max_norm=1.0, max_value=1.0)
     with pytest.raises(ValueError, match="max_norm must be"):
         ClipGrad(max_norm=-1.0)
+
+
+def test_make_optimizer_module_groups_keep_their_lr_and_skip_decay_on_bias_and_norm():
+    model = net()
+    backbone, head = model[:3], model[3]
+    opt = make_optimizer("adamw", [{"params": backbone, "lr": 1e-4}, {"params": head}], 1e-3,
+                         weight_decay=0.1)
+    summary = [(g["lr"], g["weight_decay"], {id(p) for p in g["params"]})
+               for g in opt.param_groups]
+    assert summary == [
+        (1e-4, 0.1, {id(model[0].weight)}),
+        (1e-4, 0.0, {id(model[0].bias), id(model[1].weight), id(model[1].bias)}),
+        (1e-3, 0.1, {id(model[3].weight)}),
+        (1e-3, 0.0, {id(model[3].bias)}),
+    ]

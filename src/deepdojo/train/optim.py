@@ -67,14 +67,24 @@ def make_optimizer(
     params_or_groups : nn.Module, iterable of parameters, or list of group dicts
         A module gets two groups (see :func:`param_groups`): weight decay on weights, none on
         biases and normalization parameters. Group dicts are passed through, so per-group
-        learning rates work: ``[{"params": backbone.parameters(), "lr": 1e-4},
-        {"params": head.parameters()}]`` (groups without ``lr`` use ``lr``).
+        learning rates work: ``[{"params": backbone, "lr": 1e-4}, {"params": head}]``
+        (groups without ``lr`` use ``lr``). A group whose ``"params"`` is a module is split
+        the same way (its biases and norm parameters get ``weight_decay=0``); a group or a
+        bare iterable of parameters has no names to go by, so its decay applies to all.
     lr : float
         Default learning rate (> 0).
     weight_decay : float
         Decay for the decayed group (a module) or for every group lacking its own.
     decay_bias_and_norm : bool
         Apply ``weight_decay`` to biases and norm parameters too (module input only).
+
+    Examples
+    --------
+    Fine-tuning: a slow pretrained backbone, a fast new head, no decay on biases and norms
+    in either:
+
+    >>> opt = make_optimizer("adamw", [{"params": backbone, "lr": 1e-4},   # doctest: +SKIP
+    ...                                {"params": head}], lr=1e-3, weight_decay=0.01)
     """
     key = name.lower() if isinstance(name, str) else name
     if key not in _OPTIMIZERS:
@@ -90,11 +100,25 @@ def make_optimizer(
     else:
         groups = list(params_or_groups)
         if groups and isinstance(groups[0], dict):
-            groups = [{**g, "params": list(g["params"])} for g in groups]
-            for g in groups:
-                g.setdefault("weight_decay", weight_decay)
+            groups = _expand_groups(groups, weight_decay, decay_bias_and_norm)
         else:
             groups = [{"params": groups, "weight_decay": weight_decay}]
     if not groups:
         raise ValueError("params_or_groups holds no trainable parameters")
     return _OPTIMIZERS[key](groups, lr=lr, **kw)
+
+
+def _expand_groups(
+    groups: list[dict[str, Any]], weight_decay: float, decay_bias_and_norm: bool
+) -> list[dict[str, Any]]:
+    """Copy group dicts (params listed, default decay set); split module-valued groups."""
+    out = []
+    for group in groups:
+        group = {"weight_decay": weight_decay, **group}
+        if isinstance(group["params"], nn.Module):
+            subs = param_groups(group["params"], group["weight_decay"],
+                                decay_bias_and_norm=decay_bias_and_norm)  # fmt: skip
+            out.extend({**group, **sub} for sub in subs)
+        else:
+            out.append({**group, "params": list(group["params"])})
+    return out
