@@ -108,6 +108,8 @@ def test_mha_bad_arguments():
     q, k, v = _qkv()
     with pytest.raises(ValueError, match="features"):
         ours(q[..., :4], k, v)
+    with pytest.raises(ValueError, match="features"):  # value's width too (was a matmul error)
+        ours(q, k, v[..., :4])
     with pytest.raises(ValueError, match="key_padding_mask"):
         ours(q, k, v, key_padding_mask=torch.zeros(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="3-D"):

@@ -300,9 +300,10 @@ class MultiHeadAttention(nn.Module):
         if not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         _check_qkv(query, key, value)
-        if query.shape[-1] != self.embed_dim or key.shape[-1] != self.embed_dim:
+        dims = (query.shape[-1], key.shape[-1], value.shape[-1])
+        if any(d != self.embed_dim for d in dims):
             raise ValueError(f"query/key/value must have {self.embed_dim} features, got "
-                             f"{query.shape[-1]}, {key.shape[-1]}")
+                             f"{', '.join(map(str, dims))}")
         B, Tq, E = query.shape
         Tk = key.shape[1]
         if self_attention:  # one (3E, E) projection instead of three (E, E) ones
