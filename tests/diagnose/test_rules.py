@@ -108,6 +108,13 @@ def test_check_thresholds_are_the_documented_ones():
         check({})
 
 
+def test_all_zero_gradients_are_not_called_exploding():
+    # a loss that is exactly zero (or a detached output) gives zero gradients everywhere:
+    # 0/0 is no evidence of growth
+    assert _kinds(check({"a": 0.0, "b": 0.0, "c": 0.0})) == {"healthy"}
+    assert _kinds(check({"a": 1.0, "c": 0.0})) == {"exploding"}  # only the input side moves
+
+
 def test_finding_to_dict_is_json():
     f = Finding("non_finite", ["fc1"], {"loss": float("nan"), "n": 1.0}, ["x"])
     d = json.loads(json.dumps(f.to_dict()))

@@ -22,7 +22,9 @@ saturation    a sigmoid/tanh layer has ≥ 50% (``saturated_fraction``) outputs 
 healthy       none of the above fired
 ============  =====================================================================  ==========
 
-The gradient rules are skipped when a gradient is non-finite (the ratio means nothing then).
+The gradient rules are skipped when a gradient is non-finite (the ratio means nothing then);
+when the first and last gradients are both zero, :math:`r` is NaN and only the
+``exploding_norm`` rule can fire.
 Remedies come from Q07 and are listed per kind in :data:`REMEDIES`.
 """
 
@@ -133,7 +135,8 @@ def _finding(kind: str, layers: list[str], evidence: dict[str, float], message: 
 def _gradient_findings(grads: Mapping[str, float], th: Thresholds) -> list[Finding]:
     names, norms = list(grads), list(grads.values())
     first, last = norms[0], norms[-1]
-    ratio = first / last if last > 0 else math.inf
+    # no gradient at the output side: x/0 is inf, but 0/0 says nothing (no ratio rule fires)
+    ratio = first / last if last > 0 else (math.inf if first > 0 else math.nan)
     evidence = {"first_to_last_ratio": ratio, "first_grad_norm": first,
                 "last_grad_norm": last, "max_grad_norm": max(norms)}  # fmt: skip
     out = []
