@@ -80,6 +80,18 @@ def test_report_from_binary_scores_with_threshold():
     assert rep["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s))
 
 
+def test_report_from_two_column_scores_ranks_the_positive_class():
+    y, s = _binary_case(6)
+    p1 = 1 / (1 + np.exp(-s))  # monotone in s: the same ranking
+    probs = np.stack([1 - p1, p1], axis=1)  # (N, 2) probabilities
+    logits = np.log(probs) + np.random.default_rng(1).normal(size=(len(s), 1))  # any shift
+    for scores in (probs, logits):
+        rep = classification_report(y, scores=scores)
+        # class 1's AP, not the mean with the majority's (near 1 under imbalance)
+        assert rep["pr_auc"] == pytest.approx(skm.average_precision_score(y, s))
+        assert rep["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s))
+
+
 def test_constant_predictor_has_high_accuracy_but_zero_minority_f1():
     y = np.r_[np.zeros(99), 1].astype(int)
     rep = classification_report(y, np.zeros(100, dtype=int), num_classes=2)

@@ -224,6 +224,9 @@ def classification_report(
         0.5 for probabilities, 0 for logits, or the value from :func:`tune_threshold`).
     scores : (N,) or (N, C), optional
         Enables ``pr_auc`` (average precision) and ``roc_auc``; binary scores are for class 1.
+        Two-column scores ``(N, 2)`` (probabilities or logits) are ranked by ``s1 - s0``, so
+        both metrics are class 1's, as ``sklearn``'s binary ones; ``C > 2`` columns give the
+        macro one-vs-rest average.
     num_classes : int, optional
         Defaults to ``C`` of ``(N, C)`` scores, else 2 for binary scores, else the largest label+1.
 
@@ -253,8 +256,11 @@ def classification_report(
         if num_classes == 2:
             out[f"positive_{k}"] = float(prf[k][1])
     if s is not None:
-        out["pr_auc"] = average_precision(y, s)
-        out["roc_auc"] = roc_auc(y, s)
+        # two columns: rank by class 1's margin s1 - s0 (monotone in p1 for probabilities and
+        # for logits); a macro average would add the majority's near-perfect AP
+        ranked = s[:, 1] - s[:, 0] if s.ndim == 2 and s.shape[1] == 2 else s
+        out["pr_auc"] = average_precision(y, ranked)
+        out["roc_auc"] = roc_auc(y, ranked)
     return out
 
 
