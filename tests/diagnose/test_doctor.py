@@ -72,3 +72,17 @@ def test_doctor_judges_unscaled_gradients_under_fp16():
     assert scaled.checks == 4
     raw = scaled.gradients.grad_norms.max().item()
     assert raw > 1000  # what the monitor saw was scaled, so the rule would have fired on it
+
+
+def test_doctor_flags_a_nan_batch_once_at_the_guards_step():
+    X, y = _data()
+    X[20] = float("nan")  # batch 1 of each epoch (no shuffle)
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=16, num_classes=4, depth=3, width=16)
+    doctor = Doctor(every=1, report=None)
+    trainer = Trainer(model, nn.functional.cross_entropy, "sgd", lr=0.05, callbacks=[doctor],
+                      progress="off", device="cpu", seed=0)
+    history = trainer.fit((X, y), epochs=2, batch_size=16, shuffle=False)
+    assert doctor.counts["non_finite"] == 2 and doctor.kinds == ["non_finite"]
+    first_skip = next(e for e in history.events if e["kind"] == "nonfinite")
+    assert doctor.findings[0].step == first_skip["step"] == 1

@@ -177,7 +177,7 @@ class Doctor(Callback):
                 continue
             self.counts[finding.kind] = self.counts.get(finding.kind, 0) + 1
             if all(f.kind != finding.kind for f in self.findings):
-                finding.step = trainer.global_step - 1
+                finding.step = trainer.global_step - (0 if "skipped" in logs else 1)
                 self.findings.append(finding)
                 self._new.append(finding)
                 self._emit(finding)
