@@ -173,3 +173,15 @@ def test_value_defaults_to_key_and_shape_errors():
         DotProductAttention()(q, k, k[:, :2])
     with pytest.raises(ValueError, match="same features"):
         DotProductAttention()(q, k[..., :3])
+
+
+@pytest.mark.parametrize("Tq", [5, 7])
+def test_mha_fused_causal_only_matches_explicit(Tq):
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4).double()
+    q = torch.randn(2, Tq, 16, dtype=torch.float64)
+    kv = torch.randn(2, 7, 16, dtype=torch.float64)
+    explicit, _ = mha(q, kv, kv, is_causal=True, need_weights=True)
+    fused, none = mha(q, kv, kv, is_causal=True, need_weights=False)
+    assert none is None
+    torch.testing.assert_close(fused, explicit, atol=1e-10, rtol=0)

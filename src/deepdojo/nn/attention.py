@@ -312,10 +312,17 @@ class MultiHeadAttention(nn.Module):
                        for t in qkv.chunk(3, dim=-1))  # 3 x (B, H, T, d)
         else:
             q, k, v = self._heads(query, 0), self._heads(key, 1), self._heads(value, 2)
-        mask = self._mask(B, Tq, Tk, key_padding_mask, attn_mask, is_causal, q)
+        explicit = need_weights or self.keep_weights
+        # A purely causal mask goes to the fused kernel as is_causal=True (same top-left
+        # alignment as attention_mask), so it can take its fast causal path.
+        causal_only = is_causal and attn_mask is None and key_padding_mask is None
+        fused_causal = causal_only and not explicit
+        mask = None if fused_causal else self._mask(
+            B, Tq, Tk, key_padding_mask, attn_mask, is_causal, q
+        )
         p = self.dropout if self.training else 0.0
         weights = None
-        if need_weights or self.keep_weights:
+        if explicit:
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, H, Tq, Tk)
             if mask is not None:
                 scores = scores + mask
@@ -323,7 +330,9 @@ class MultiHeadAttention(nn.Module):
             context = F.dropout(weights, p) @ v  # (B, H, Tq, d)
             self.last_scores, self.last_weights = scores.detach(), weights.detach()
         else:
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+            context = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=p, is_causal=fused_causal
+            )  # (B, H, Tq, d)
         out = self.out_proj(context.transpose(1, 2).reshape(B, Tq, E))  # (B, Tq, E)
         if not self.batch_first:
             out = out.transpose(0, 1)
