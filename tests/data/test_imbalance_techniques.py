@@ -49,6 +49,14 @@ def test_distance_features_fit_transform_leaves_self_out():
     assert (own > 0).all()  # never its own zero distance
     plain = ClassDistanceFeatures(k=1, kinds=("knn",), keep_inputs=False).fit(X, y).transform(X)
     assert torch.allclose(plain[torch.arange(len(y)), y], torch.zeros(len(y)))
+    cent = ClassDistanceFeatures(kinds=("centroid",), keep_inputs=False).fit_transform(X, y)
+    for i in range(len(y)):  # own class: the centroid of the other members; others: full
+        others = X[(y == y[i]) & (torch.arange(len(y)) != i)].double()
+        rest = X[y == 1 - y[i]].double()
+        assert cent[i, y[i]].item() == pytest.approx((X[i] - others.mean(0)).norm().item(),
+                                                     rel=1e-5)
+        assert cent[i, 1 - y[i]].item() == pytest.approx((X[i] - rest.mean(0)).norm().item(),
+                                                         rel=1e-5)
 
 
 def test_augment_minority_stays_in_class_and_counts():

@@ -42,7 +42,9 @@ class ClassDistanceFeatures:
 
     with :math:`s_{c,(j)}` the j-th nearest training sample of class c. ``fit_transform`` on
     the training data leaves each sample out of its own neighbours (a point at distance 0
-    from itself would leak its label into the features).
+    from itself would leak its label into the features) and out of its own class's centroid
+    (with few minority samples, a centroid that contains the sample sits closer to it than to
+    any test sample of that class).
 
     Parameters
     ----------
@@ -93,10 +95,25 @@ class ClassDistanceFeatures:
             raise ValueError(f"X has {flat.shape[1]} features, fit saw {self.centroids_.shape[1]}")
         parts = [flat] if self.keep_inputs else []
         if "centroid" in self.kinds:
-            parts.append(torch.cdist(flat, self.centroids_))  # (N, C)
+            parts.append(self._centroid(flat, exclude_self))  # (N, C)
         if "knn" in self.kinds:
             parts.append(self._knn(flat, exclude_self))  # (N, C)
         return torch.cat(parts, dim=1).float()
+
+    def _centroid(self, flat: Tensor, exclude_self: bool) -> Tensor:
+        """Distances (N, C) to the class centroids; leave-one-out for a training row's own class
+        (``(n_c mu_c - x_i) / (n_c - 1)``; the full centroid when ``n_c = 1``)."""
+        dist = torch.cdist(flat, self.centroids_)  # (N, C)
+        if not exclude_self:
+            return dist
+        train_y = self._train[1]
+        for j, (c, members) in enumerate(zip(self.classes_.tolist(), self.members_, strict=True)):
+            n_c = members.shape[0]
+            if n_c > 1:
+                own = torch.nonzero(train_y == c).flatten()  # training rows of class c
+                loo = (n_c * self.centroids_[j] - members) / (n_c - 1)  # (n_c, D)
+                dist[own, j] = (members - loo).norm(dim=1)
+        return dist
 
     def _knn(self, flat: Tensor, exclude_self: bool) -> Tensor:
         columns = []
