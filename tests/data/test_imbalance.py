@@ -158,6 +158,8 @@ def test_balanced_sampler_errors():
         BalancedSampler(torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="class_probs"):
         BalancedSampler(torch.tensor([0, 1]), class_probs=[1.0])
+    with pytest.raises(ValueError, match="no samples"):  # class 1 absent: was renormalised away
+        BalancedSampler(torch.tensor([0, 2, 2]), class_probs=[0.4, 0.2, 0.4])
 
 
 @pytest.mark.parametrize("method", SAMPLERS)

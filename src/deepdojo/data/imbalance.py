@@ -301,6 +301,10 @@ class BalancedSampler(Sampler[int]):
             raise ValueError(
                 f"class_probs must be {len(counts)} non-negative numbers, got {probs.tolist()}"
             )
+        if bool(((probs > 0) & ~present).any()):
+            absent = torch.nonzero((probs > 0) & ~present).flatten().tolist()
+            raise ValueError(f"class_probs gives probability to classes {absent}, which have no "
+                             "samples in labels (the draw could not honour it)")
         probs = probs / probs.sum()
         self.labels = labels_t.long()
         self.class_probs = probs
