@@ -66,8 +66,9 @@ class BalancedBaggingEnsemble(nn.Module):
 
     .. math:: \\hat p(x) = \\frac1M \\sum_{m=1}^{M} \\sigma(f_m(x))
 
-    (softmax instead of sigmoid for ``(N, C)`` outputs). Under-sampled members each see all the
-    minority data and a different slice of the majority, so together they use it all.
+    (softmax instead of sigmoid for ``(N, C)`` outputs). Under-sampled members each see a
+    bootstrap of the minority (drawn with replacement: about 63 % of its distinct rows) and a
+    different random slice of the majority, so together they cover most of the data.
 
     Parameters
     ----------
