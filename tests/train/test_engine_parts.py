@@ -178,3 +178,32 @@ def test_make_optimizer_module_groups_keep_their_lr_and_skip_decay_on_bias_and_n
         (1e-3, 0.1, {id(model[3].weight)}),
         (1e-3, 0.0, {id(model[3].bias)}),
     ]
+
+
+@pytest.mark.parametrize("per_layer", [False, True])
+def test_clip_in_trainer_equals_a_manual_loop(per_layer):
+    # the Trainer hands the guard's per-tensor norms to ClipGrad: the result must be what a
+    # hand-written loop gets from torch's clip_grad_norm_ (or per-tensor clipping)
+    X, y = data(24)
+    X, models = X.double() * 20, []
+    for _ in range(2):
+        torch.manual_seed(0)
+        models.append(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double())
+    trained, manual = models
+    tr = Trainer(trained, nn.CrossEntropyLoss(), "sgd", lr=0.5,
+                 clip=ClipGrad(max_norm=0.05, per_layer=per_layer), device="cpu",
+                 progress="off")
+    tr.fit((X, y), epochs=2, batch_size=8, shuffle=False)
+    opt = torch.optim.SGD(manual.parameters(), lr=0.5)
+    for _ in range(2):
+        for i in range(0, 24, 8):
+            nn.CrossEntropyLoss()(manual(X[i:i + 8]), y[i:i + 8]).backward()
+            if per_layer:
+                for p in manual.parameters():
+                    torch.nn.utils.clip_grad_norm_([p], 0.05)
+            else:
+                torch.nn.utils.clip_grad_norm_(manual.parameters(), 0.05)
+            opt.step()
+            opt.zero_grad()
+    for pa, pb in zip(trained.parameters(), manual.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-12, atol=1e-12)
