@@ -7,8 +7,15 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from deepdojo.diagnose import ActivationMonitor, GradientMonitor, activation_stats, weight_layers
+from deepdojo.diagnose import (
+    ActivationMonitor,
+    GradientMonitor,
+    activation_stats,
+    diagnose,
+    weight_layers,
+)
 from deepdojo.models import create
 
 
@@ -217,3 +224,23 @@ def test_weight_snapshot_is_preallocated_reused_and_freed_on_detach():
     adam = [((before[2][i] - before[1][i]).norm() / before[2][i].norm()).item() for i in range(3)]
     torch.testing.assert_close(ratios[2], torch.tensor(adam, dtype=torch.float64),
                                rtol=1e-4, atol=1e-9)
+
+
+def test_leaky_and_smooth_rectifiers_are_never_dead():
+    # a LeakyReLU/GELU unit with only negative inputs still passes a gradient: not dead,
+    # and the doctor must not prescribe "LeakyReLU instead of ReLU" to a LeakyReLU net
+    x, y = _data()
+    for act in (nn.LeakyReLU(0.1), nn.GELU(), nn.ELU()):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(12, 8), act, nn.Linear(8, 5))
+        with torch.no_grad():
+            model[0].bias.fill_(-1e3)  # every unit's input is negative
+        with ActivationMonitor(model) as mon:
+            model(x)
+        stats = mon.latest()["1"]
+        assert math.isnan(stats["dead"]) and stats["mean"] <= 0
+        assert "dead_units" not in {f.kind for f in diagnose(model, (x, y), F.cross_entropy)}
+    relu = nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 5))
+    with torch.no_grad():
+        relu[0].bias.fill_(-1e3)
+    assert "dead_units" in {f.kind for f in diagnose(relu, (x, y), F.cross_entropy)}

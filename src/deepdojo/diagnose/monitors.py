@@ -221,7 +221,9 @@ class GradientMonitor:
 
 
 _SATURATING: dict[type[nn.Module], str] = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-_RECTIFIERS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.CELU, nn.SELU)
+_RECTIFIERS = (nn.ReLU, nn.ReLU6)  # zero output and zero gradient below 0: units can die
+# negative inputs still pass a gradient: mean/std only, never "dead"
+_LEAKY = (nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.CELU, nn.SELU, nn.PReLU, nn.Mish)
 ACTIVATION_STATS = ("mean", "std", "saturated", "dead")
 
 
@@ -229,7 +231,9 @@ def _activation_kind(module: nn.Module) -> str | None:
     for cls, kind in _SATURATING.items():
         if isinstance(module, cls):
             return kind
-    return "rectifier" if isinstance(module, _RECTIFIERS) else None
+    if isinstance(module, _RECTIFIERS):
+        return "rectifier"
+    return "leaky" if isinstance(module, _LEAKY) else None
 
 
 def activation_stats(y: torch.Tensor, kind: str, eps: float = 0.02) -> torch.Tensor:
@@ -238,8 +242,10 @@ def activation_stats(y: torch.Tensor, kind: str, eps: float = 0.02) -> torch.Ten
     * ``saturated`` (sigmoid, tanh): fraction of entries within ``eps`` of a bound:
       :math:`y < \epsilon` or :math:`y > 1-\epsilon` (sigmoid), :math:`|y| > 1-\epsilon`
       (tanh): there the derivative is below ~8% (sigmoid) or ~4% (tanh) of its peak.
-    * ``dead`` (ReLU family): fraction of units (dim 1: features or channels) that are never
-      positive anywhere in the batch, so they pass no gradient.
+    * ``dead`` (``kind="rectifier"``: ReLU, ReLU6): fraction of units (dim 1: features or
+      channels) that are never positive anywhere in the batch, so they pass no gradient.
+      ``kind="leaky"`` (LeakyReLU, ELU, GELU, SiLU, ...) gets mean and std only: a negative
+      input still passes a gradient there, so no unit is dead.
 
     The statistic that does not apply to ``kind`` is NaN. Returns a 0-sync ``(4,)`` tensor.
     """
@@ -260,9 +266,10 @@ def activation_stats(y: torch.Tensor, kind: str, eps: float = 0.02) -> torch.Ten
 class ActivationMonitor:
     """Per-layer activation mean/std, fraction saturated and fraction of dead units.
 
-    Watches every activation *module* of the model (sigmoid, tanh and the ReLU family;
-    activations applied functionally, e.g. ``F.relu``, are invisible to it) with forward
-    hooks installed only while attached. See :func:`activation_stats` for the definitions.
+    Watches every activation *module* of the model (sigmoid, tanh, ReLU and its leaky or
+    smooth relatives; activations applied functionally, e.g. ``F.relu``, are invisible to it)
+    with forward hooks installed only while attached. See :func:`activation_stats` for the
+    definitions.
 
     Parameters
     ----------

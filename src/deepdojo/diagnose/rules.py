@@ -15,7 +15,7 @@ vanishing     :math:`r < 10^{-2}` (``vanishing_ratio``): the input-side gradient
 exploding     :math:`r > 10^{2}` (``exploding_ratio``) or any
               :math:`\|G_l\| > 10^{3}` (``exploding_norm``; meant for losses averaged  layers above
               over the batch)                                                        100·last
-dead_units    a ReLU-family layer has ≥ 50% (``dead_fraction``) units never positive  those layers
+dead_units    a ReLU/ReLU6 layer has ≥ 50% (``dead_fraction``) units never positive   those layers
               on the batch
 saturation    a sigmoid/tanh layer has ≥ 50% (``saturated_fraction``) outputs within  those layers
               0.02 of a bound (see :func:`~deepdojo.diagnose.monitors.activation_stats`)
