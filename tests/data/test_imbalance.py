@@ -209,3 +209,12 @@ def test_balanced_sampler_reads_world_size_and_rank_from_torch_distributed(monke
     sampler = BalancedSampler(y, num_samples=100, seed=0)
     assert (sampler.num_replicas, sampler.rank, len(sampler)) == (4, 3, 25)
     assert list(sampler) == sampler.draw()[3::4].tolist()
+
+
+def test_make_imbalanced_refuses_to_grow_a_class():
+    X = torch.randn(30, 2)
+    y = torch.tensor([0] * 20 + [1] * 10)
+    with pytest.raises(ValueError, match=r"asks for 16 rows of class 1 but it has only 10"):
+        make_imbalanced(X, y, {1: 0.8})
+    kept = make_imbalanced(X, y, {1: 0.5})  # exactly its current size: nothing dropped
+    assert int((kept.y == 1).sum()) == 10

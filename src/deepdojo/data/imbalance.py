@@ -183,8 +183,13 @@ def make_imbalanced(
             raise ValueError(
                 f"ratios[{cls}]={ratio} leaves class {cls} empty (largest class has {largest})"
             )
-        if target < len(rows):
-            keep[rng.choice(rows, size=len(rows) - target, replace=False)] = False
+        if target > len(rows):
+            raise ValueError(
+                f"ratios[{cls}]={ratio} asks for {target} rows of class {cls} but it has only "
+                f"{len(rows)}: make_imbalanced only subsamples (use BalancedSampler or "
+                "ResampledDataset to oversample)"
+            )
+        keep[rng.choice(rows, size=len(rows) - target, replace=False)] = False
     index = torch.as_tensor(np.flatnonzero(keep))
     split = Split(X_t[index], y_t[index].long())
     return (split, index) if return_indices else split
