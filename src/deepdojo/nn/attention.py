@@ -295,6 +295,10 @@ class MultiHeadAttention(nn.Module):
 
         Returns the output (B, Tq, E) and the weights: (B, Tq, Tk) averaged over heads, or
         (B, H, Tq, Tk) with ``average_attn_weights=False``; None if not ``need_weights``.
+
+        A query row whose keys are *all* masked has no defined softmax: the explicit path
+        returns NaN for it (as ``torch.nn.MultiheadAttention`` does) while the fused SDPA path
+        may return finite values. Make sure every query sees at least one key.
         """
         self_attention = query is key and key is value
         if not self.batch_first:
