@@ -207,3 +207,25 @@ def test_clip_in_trainer_equals_a_manual_loop(per_layer):
             opt.zero_grad()
     for pa, pb in zip(trained.parameters(), manual.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-12, atol=1e-12)
+
+
+class _NoLength(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(8):
+            yield torch.randn(4, generator=gen), torch.tensor(1)
+
+
+def test_per_batch_schedule_needs_a_length_or_its_own_total():
+    from deepdojo.train import Trainer, warmup_cosine
+
+    loader = torch.utils.data.DataLoader(_NoLength(), batch_size=2)
+
+    def trainer(schedule):
+        return Trainer(torch.nn.Linear(4, 2), torch.nn.CrossEntropyLoss(), "sgd", lr=0.1,
+                       scheduler=schedule, progress="off")
+
+    with pytest.raises(ValueError, match="train_data has no length"):
+        trainer(warmup_cosine(warmup_steps=2)).fit(loader, epochs=2)
+    history = trainer(warmup_cosine(warmup_steps=2, total_steps=8)).fit(loader, epochs=2)
+    assert history["lr"][-1] < 0.1  # decayed over the schedule's own 8 steps

@@ -35,6 +35,7 @@ class Schedule:
 
     factory: Callable[[torch.optim.Optimizer, int], Any]
     interval: Interval = "epoch"
+    needs_total: bool = True  # False when the recipe fixes its own length
 
     def __post_init__(self) -> None:
         if self.interval not in ("batch", "epoch"):
@@ -81,17 +82,21 @@ def warmup_cosine(
             opt, lambda t: warmup_cosine_factor(t, warmup_steps, T, min_lr_ratio)
         )
 
-    return Schedule(factory, interval)
+    return Schedule(factory, interval, needs_total=total_steps is None)
 
 
 def step_lr(step_size: int, gamma: float = 0.1) -> Schedule:
     """``torch.optim.lr_scheduler.StepLR``: multiply lr by ``gamma`` every ``step_size`` epochs."""
-    return Schedule(lambda opt, _: lr_scheduler.StepLR(opt, step_size, gamma), "epoch")
+    return Schedule(
+        lambda opt, _: lr_scheduler.StepLR(opt, step_size, gamma), "epoch", needs_total=False
+    )
 
 
 def exponential(gamma: float) -> Schedule:
     """``ExponentialLR``: multiply lr by ``gamma`` every epoch."""
-    return Schedule(lambda opt, _: lr_scheduler.ExponentialLR(opt, gamma), "epoch")
+    return Schedule(
+        lambda opt, _: lr_scheduler.ExponentialLR(opt, gamma), "epoch", needs_total=False
+    )
 
 
 def cosine(eta_min: float = 0.0, *, interval: Interval = "epoch") -> Schedule:
@@ -115,18 +120,25 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, **kw: Any) -> Sch
     return Schedule(
         lambda opt, _: lr_scheduler.ReduceLROnPlateau(opt, factor=factor, patience=patience, **kw),
         "epoch",
+        needs_total=False,
     )
 
 
 def build_scheduler(
-    spec: Any, optimizer: torch.optim.Optimizer, batches_per_epoch: int, epochs: int
+    spec: Any, optimizer: torch.optim.Optimizer, batches_per_epoch: int | None, epochs: int
 ) -> tuple[Any, Interval]:
     """Turn ``Trainer(scheduler=...)`` into ``(scheduler, interval)``; ``(None, "epoch")``
-    for no schedule."""
+    for no schedule. ``batches_per_epoch`` is ``None`` for a loader without a length."""
     if spec is None:
         return None, "epoch"
     if isinstance(spec, Schedule):
-        total = batches_per_epoch * epochs if spec.interval == "batch" else epochs
+        if spec.interval == "batch" and spec.needs_total and batches_per_epoch is None:
+            raise ValueError(
+                "scheduler steps per batch over the whole fit, but train_data has no length: "
+                "give the schedule its own total (e.g. warmup_cosine(..., total_steps=N)) or "
+                "use a DataLoader with __len__"
+            )
+        total = (batches_per_epoch or 1) * epochs if spec.interval == "batch" else epochs
         return spec.factory(optimizer, total), spec.interval
     if isinstance(spec, (lr_scheduler.LRScheduler, lr_scheduler.ReduceLROnPlateau)):
         if spec.optimizer is not optimizer:

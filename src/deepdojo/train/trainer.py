@@ -218,7 +218,7 @@ class Trainer(InferenceMixin):
         if self._dist is not None and isinstance(train, DataLoader):
             train = self._dist.distribute_loader(train, self.seed)
         steps_per_epoch = self._num_batches(train, batch_size)
-        self._start_fit(steps_per_epoch or 1, epochs)
+        self._start_fit(steps_per_epoch, epochs)
         self._checkpoints = CheckpointPolicy.make(checkpoint_dir, save_every_n_steps, keep_last)
         if resume:
             resume_fit(self, checkpoint_dir, resume)
@@ -236,7 +236,7 @@ class Trainer(InferenceMixin):
             self._call("on_fit_end")
         return self.history
 
-    def _start_fit(self, steps_per_epoch: int, epochs: int) -> None:
+    def _start_fit(self, steps_per_epoch: int | None, epochs: int) -> None:
         """Seed, reset the counters and build the scheduler for this fit."""
         seed_everything(self.seed)
         self._named_params = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
