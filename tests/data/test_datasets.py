@@ -211,3 +211,14 @@ def test_sample_images():
         assert img.ndim == 3 and img.shape[0] == 3 and img.dtype == torch.float32
         assert img.min().item() >= 0.0 and img.max().item() <= 1.0
         assert img.std().item() > 0.05  # real photos, not blank
+
+
+def test_head_keeps_first_training_rows_only():
+    data = load_digits(flat=True, seed=0)
+    small = data.head(10)
+    assert torch.equal(small.train.X, data.train.X[:10])
+    assert torch.equal(small.train.y, data.train.y[:10])
+    assert small.val is data.val and small.test is data.test and small.name == data.name
+    assert data.head(None) is data
+    with pytest.raises(ValueError, match="n_train must be a positive int or None, got 0"):
+        data.head(0)

@@ -10,6 +10,7 @@ Features are ``float32`` and class labels ``int64``, batch-first.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import random
@@ -52,6 +53,18 @@ class DataSplits:
     num_classes: int
     input_shape: tuple[int, ...]
     name: str
+
+    def head(self, n_train: int | None) -> DataSplits:
+        """The same splits with only the first ``n_train`` training rows (``None``: all).
+
+        Labs use it to shrink data at smoke scale; validation and test stay whole.
+        """
+        if n_train is None:
+            return self
+        if not isinstance(n_train, int) or n_train < 1:
+            raise ValueError(f"n_train must be a positive int or None, got {n_train!r}")
+        X, y = self.train
+        return dataclasses.replace(self, train=Split(X[:n_train], y[:n_train]))
 
 
 def _check_fractions(val_fraction: float, test_fraction: float) -> None:

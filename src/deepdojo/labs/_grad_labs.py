@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepdojo.data import DataSplits, Split
+from deepdojo.data import DataSplits
 from deepdojo.diagnose import Doctor, plot_gradient_flow
 from deepdojo.train import NonFiniteError, Trainer, make_optimizer
 from deepdojo.utils import seed_everything
@@ -49,15 +49,6 @@ class RunOutcome:
     @property
     def doctor_kinds(self) -> list[str]:
         return list(self.doctor.get("kinds", []))
-
-
-def shrink(data: DataSplits, n_train: int | None) -> DataSplits:
-    """``data`` with only the first ``n_train`` training rows (smoke scale); ``None``: as is."""
-    if n_train is None:
-        return data
-    X, y = data.train
-    return DataSplits(Split(X[:n_train], y[:n_train]), data.val, data.test, data.num_classes,
-                      data.input_shape, data.name)  # fmt: skip
 
 
 def _log_ratio(first: torch.Tensor, last: torch.Tensor) -> torch.Tensor:

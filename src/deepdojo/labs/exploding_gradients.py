@@ -36,7 +36,6 @@ from deepdojo.labs._grad_labs import (
     comparison_figure,
     mean,
     row,
-    shrink,
     train_run,
 )
 from deepdojo.models import create
@@ -83,7 +82,7 @@ def _run_setups(cfg: ExplodingConfig, ctx: LabContext) -> dict[str, list[RunOutc
     epochs = cfg.epochs or ctx.pick(smoke=1, quick=10, full=30)
     keys = ["baseline", *REMEDY_TEXT]
     runs: dict[str, list[RunOutcome]] = {k: [] for k in keys}
-    datasets = {s: shrink(load_digits(flat=True, seed=s), ctx.pick(256, None, None))
+    datasets = {s: load_digits(flat=True, seed=s).head(ctx.pick(256, None, None))
                 for s in ctx.seeds}  # fmt: skip
     kw = {"in_features": 64, "num_classes": 10, "depth": cfg.depth, "width": cfg.width,
           "activation": "relu", "init": "he", "init_gain": cfg.init_gain}  # fmt: skip

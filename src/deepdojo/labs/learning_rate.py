@@ -15,7 +15,6 @@ Every claim is judged on each seed (``ctx.seeds``), its rule fixed below.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -121,10 +120,7 @@ def _load(seed: int) -> Any:
 
 def _digits(ctx: LabContext, seed: int) -> Any:
     """Digits splits for ``seed``; smoke scale keeps only 256 training images (size, not logic)."""
-    data = _load(seed)
-    n = ctx.pick(smoke=256, quick=len(data.train.y), full=len(data.train.y))
-    X, y = data.train
-    return dataclasses.replace(data, train=type(data.train)(X[:n], y[:n]))
+    return _load(seed).head(ctx.pick(smoke=256, quick=None, full=None))
 
 
 def _public(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -29,7 +29,6 @@ from deepdojo.labs._grad_labs import (
     layer_profile,
     mean,
     row,
-    shrink,
     train_run,
 )
 from deepdojo.models import create
@@ -53,7 +52,7 @@ class SkipConfig:
 def _train_all(cfg: SkipConfig, ctx: LabContext, depths: tuple[int, ...]
                ) -> dict[tuple[str, int], list[RunOutcome]]:  # fmt: skip
     epochs = cfg.epochs or ctx.pick(smoke=1, quick=10, full=30)
-    datasets = {s: shrink(load_digits(flat=True, seed=s), ctx.pick(256, None, None))
+    datasets = {s: load_digits(flat=True, seed=s).head(ctx.pick(256, None, None))
                 for s in ctx.seeds}  # fmt: skip
     runs: dict[tuple[str, int], list[RunOutcome]] = {(a, d): [] for d in depths for a in ARCHS}
     jobs = [(a, d, s) for s in ctx.seeds for d in depths for a in ARCHS]

@@ -34,7 +34,6 @@ from deepdojo.labs._grad_labs import (
     comparison_figure,
     mean,
     row,
-    shrink,
     train_run,
 )
 from deepdojo.models import create
@@ -80,7 +79,7 @@ def _run_setups(cfg: VanishingConfig, ctx: LabContext) -> dict[str, list[RunOutc
     epochs = cfg.epochs or ctx.pick(smoke=1, quick=12, full=30)
     runs: dict[str, list[RunOutcome]] = {k: [] for k in SETUPS}
     jobs = [(k, s) for s in ctx.seeds for k in SETUPS]
-    datasets = {s: shrink(load_digits(flat=True, seed=s), ctx.pick(256, None, None))
+    datasets = {s: load_digits(flat=True, seed=s).head(ctx.pick(256, None, None))
                 for s in ctx.seeds}  # fmt: skip
     for key, seed in ctx.progress(jobs, "setups x seeds", total=len(jobs)):
         name, extra, clip = SETUPS[key]
