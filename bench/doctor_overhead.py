@@ -7,8 +7,10 @@ A plain step is the explicit loop a user writes: forward, cross-entropy, backwar
 zero_grad, and reading the loss (``loss.item()``, as any logging loop and the Trainer do).
 Variants, all on the same model and batches:
 
-* ``attached``   GradientMonitor(every=1) with its defaults (gradient norms, weight norms and
-  update/weight ratios: the headline number);
+* ``attached``   GradientMonitor(every=1) with its defaults: gradient and weight norms on
+  every step, the update/weight ratio on every 10th (the headline number);
+* ``all-steps``  GradientMonitor(every=1, update_every=1): the update ratio on every step too
+  (a full copy of the weights and three more passes over them per step);
 * ``grads-only`` GradientMonitor(every=1, track_weights=False);
 * ``detached``   a monitor attached once and detached again: the plain loop afterwards (a
   control: its ratio shows the noise floor).
@@ -25,6 +27,8 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/doctor_overhead.py [--rounds 60 
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -63,29 +67,31 @@ def make_step(model: nn.Module, opt: torch.optim.Optimizer, batches: list) -> Ca
 
 
 def bench_case(kwargs: dict, batches: list, rounds: int, steps: int) -> dict[str, list]:
-    """Per-round ``(cpu, wall)`` ratios to the plain step for each variant of one model."""
+    """Per-round ``(cpu, wall)`` ratios to the plain step for each variant of one model.
+
+    Each variant trains its own copy of the same model with its own Adam, and each monitor
+    stays attached for the whole run, as a user would use it (attaching allocates the weight
+    snapshot; re-attaching every round would time fresh pages being faulted in).
+    """
     torch.manual_seed(0)
-    model = create("plain_mlp", in_features=64, num_classes=10, **kwargs)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    step = make_step(model, opt, batches)
-    full, grads_only = GradientMonitor(model, every=1), GradientMonitor(model, track_weights=False)
-    GradientMonitor(model).attach().detach()
-    hooks_left = sum(len(getattr(p, "_post_accumulate_grad_hooks", None) or {})
-                     for p in model.parameters())  # fmt: skip
-    assert hooks_left == 0, f"{hooks_left} hooks left after detach"
-
-    def monitored(mon: GradientMonitor) -> Callable[[], tuple[float, float]]:
-        def run() -> tuple[float, float]:
-            with mon:
-                step(1)  # untimed: the first record after attach has no weights to compare
-                out = step(steps)
-            mon.reset()
-            return out
-
-        return run
-
-    variants = {"plain": lambda: step(steps), "attached": monitored(full),
-                "grads-only": monitored(grads_only), "detached": lambda: step(steps)}  # fmt: skip
+    base = create("plain_mlp", in_features=64, num_classes=10, **kwargs)
+    monitors = {"attached": {}, "all-steps": {"update_every": 1},
+                "grads-only": {"track_weights": False}}  # fmt: skip
+    variants: dict[str, Callable[[], tuple[float, float]]] = {}
+    attached: list[GradientMonitor] = []
+    for name in ("plain", *monitors, "detached"):
+        model = copy.deepcopy(base)
+        step = make_step(model, torch.optim.Adam(model.parameters(), lr=1e-3), batches)
+        if name in monitors:
+            mon = GradientMonitor(model, every=1, **monitors[name]).attach()
+            assert mon.path == "host", "the CPU bench should take the host path"
+            attached.append(mon)
+        elif name == "detached":
+            GradientMonitor(model).attach().detach()
+            hooks_left = sum(len(getattr(p, "_post_accumulate_grad_hooks", None) or {})
+                             for p in model.parameters())  # fmt: skip
+            assert hooks_left == 0, f"{hooks_left} hooks left after detach"
+        variants[name] = functools.partial(step, steps)
     for run in variants.values():  # warm-up (allocator, Adam state, first snapshot)
         run()
     names = list(variants)
@@ -93,6 +99,9 @@ def bench_case(kwargs: dict, batches: list, rounds: int, steps: int) -> dict[str
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             times[name].append(variants[name]())
+    for mon in attached:
+        assert len(mon.steps) == (rounds + 1) * steps  # it recorded every timed step
+        mon.detach()
     plain = times["plain"]
     return {name: [(c / pc, w / pw) for (c, w), (pc, pw) in zip(t, plain, strict=True)]
             for name, t in times.items() if name != "plain"} | {"plain": plain}  # fmt: skip

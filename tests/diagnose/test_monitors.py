@@ -41,7 +41,7 @@ def test_gradient_monitor_matches_manual_norms_and_update_ratios():
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     x, y = _data()
     manual_g, manual_w = [], []
-    with GradientMonitor(model) as mon:
+    with GradientMonitor(model, update_every=1) as mon:
         for _ in range(3):
             g, w = _manual_step(model, x, y, opt, ["fc1", "fc2", "fc3", "out"])
             manual_g.append(g)
@@ -68,7 +68,7 @@ def test_every_records_every_kth_backward_with_the_update_of_the_step_before():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x, y = _data()
     ws = []
-    with GradientMonitor(model, every=2) as mon:
+    with GradientMonitor(model, every=2, update_every=1) as mon:
         for _ in range(5):
             _, w = _manual_step(model, x, y, opt, ["fc1", "fc2", "out"])
             ws.append(w)
@@ -153,6 +153,8 @@ def test_activation_monitor_sees_dead_units_and_skips_eval_passes():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="every must be a positive int"):
         GradientMonitor(nn.Linear(2, 2), every=0)
+    with pytest.raises(ValueError, match="update_every must be a positive int"):
+        GradientMonitor(nn.Linear(2, 2), update_every=True)
     with pytest.raises(TypeError, match="model must be an nn.Module"):
         ActivationMonitor("net")
     with pytest.raises(ValueError, match="no weight layer"):
@@ -201,7 +203,7 @@ def test_weight_snapshot_is_preallocated_reused_and_freed_on_detach():
     model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     x, y = _data()
-    mon = GradientMonitor(model).attach()
+    mon = GradientMonitor(model, update_every=1).attach()
     buffers = [t.data_ptr() for t in mon._snapshot]
     assert len(buffers) == 3  # one per tracked weight, allocated by attach()
     before = []
@@ -244,3 +246,94 @@ def test_leaky_and_smooth_rectifiers_are_never_dead():
     with torch.no_grad():
         relu[0].bias.fill_(-1e3)
     assert "dead_units" in {f.kind for f in diagnose(relu, (x, y), F.cross_entropy)}
+
+
+def _train(model, steps, mon_kwargs=None, lr=0.05, seed=0):
+    """``steps`` Adam steps under a GradientMonitor; returns it and the manual numbers."""
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x, y = _data()
+    weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    grads, norms, deltas = [], [], []
+    with GradientMonitor(model, **(mon_kwargs or {})) as mon:
+        prev = None
+        for _ in range(steps):
+            F.cross_entropy(model(x), y).backward()
+            now = [w.detach().clone() for w in weights]
+            grads.append([w.grad.norm().item() for w in weights])
+            norms.append([w.norm().item() for w in now])
+            deltas.append([math.nan] * len(now) if prev is None else
+                          [(a - b).norm().item() / a.norm().item() for a, b in zip(now, prev)])
+            prev = now
+            opt.step()
+            opt.zero_grad()
+    as64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    return mon, as64(grads), as64(norms), as64(deltas)
+
+
+def test_update_ratio_is_measured_exactly_on_every_update_every_th_record():
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    mon, _, _, deltas = _train(model, 9, {"update_every": 4})
+    ratios = mon.update_ratios
+    measured = [t for t in range(9) if not torch.isnan(ratios[t]).any()]
+    assert measured == [4, 8]  # record 0 has no step before it
+    assert torch.isnan(ratios[[0, 1, 2, 3, 5, 6, 7]]).all()
+    torch.testing.assert_close(ratios[measured], deltas[measured], rtol=1e-4, atol=1e-9)
+    assert mon.weight_norms.isfinite().all()  # weight norms stay on every record
+
+
+def test_host_and_device_paths_record_the_same_numbers(monkeypatch):
+    """The NumPy (host) path and the torch._foreach (device) path agree with the manual norms."""
+    results = []
+    for force_device in (False, True):
+        if force_device:
+            monkeypatch.setattr("deepdojo.diagnose.monitors._host_view", lambda t: None)
+        torch.manual_seed(0)
+        model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+        mon, grads, norms, deltas = _train(model, 4, {"update_every": 1})
+        assert mon.path == ("device" if force_device else "host")
+        torch.testing.assert_close(mon.grad_norms, grads, rtol=1e-5, atol=0)
+        torch.testing.assert_close(mon.weight_norms, norms, rtol=1e-5, atol=0)
+        torch.testing.assert_close(mon.update_ratios[1:], deltas[1:], rtol=1e-4, atol=1e-9)
+        results.append(mon.update_ratios)
+    torch.testing.assert_close(results[0], results[1], rtol=1e-4, atol=0, equal_nan=True)
+
+
+def test_weights_replaced_after_attach_are_followed():
+    """``model.double()`` swaps every weight's storage: the monitor re-binds to the new ones."""
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    x, y = _data()
+    with GradientMonitor(model, update_every=1) as mon:
+        F.cross_entropy(model(x), y).backward()
+        model.double()
+        model.zero_grad()
+        F.cross_entropy(model(x.double()), y).backward()
+        expect = [m.weight.grad.norm().item() for m in (model.fc1, model.fc2, model.out)]
+        norms = [m.weight.norm().item() for m in (model.fc1, model.fc2, model.out)]
+    assert mon.steps == [0, 1]
+    torch.testing.assert_close(mon.grad_norms[1], torch.tensor(expect, dtype=torch.float64),
+                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(mon.weight_norms[1], torch.tensor(norms, dtype=torch.float64),
+                               rtol=1e-12, atol=0)
+    assert torch.isnan(mon.update_ratios[1]).all()  # no previous weights after the swap
+
+
+def test_huge_float32_gradients_do_not_overflow_the_norm():
+    """A float32 sum of squares overflows above ~1.8e19; the monitor redoes it in float64."""
+    net = nn.Linear(4, 3, bias=False)
+    with GradientMonitor(net) as mon:
+        (net(torch.ones(2, 4)).sum() * 1e30).backward()
+    expect = torch.linalg.vector_norm(net.weight.grad.double()).item()
+    assert math.isfinite(expect)
+    assert mon.grad_norms[0, 0].item() == pytest.approx(expect, rel=1e-6)
+
+
+def test_sparse_embedding_gradients():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Embedding(10, 4, sparse=True), nn.Flatten(), nn.Linear(8, 2))
+    with GradientMonitor(net) as mon:
+        net(torch.tensor([[1, 3], [3, 5]])).square().sum().backward()
+    dense = net[0].weight.grad.to_dense().norm().item()
+    assert mon.grad_norms[0, 0].item() == pytest.approx(dense, rel=1e-6)
+    assert mon.grad_norms[0, 1].item() == pytest.approx(net[2].weight.grad.norm().item(), rel=1e-6)

@@ -99,7 +99,7 @@ class Doctor(Callback):
         function ``report(finding)``, or nowhere.
     track_weights : bool
         Let the gradient monitor also record weight norms and update ratios (the rules do not
-        need them; off by default because it doubles the monitor's cost).
+        need them, so they are off by default to keep the monitor's cost down).
 
     Attributes
     ----------

@@ -9,20 +9,36 @@ those parameters, so biases and normalisation scales are left out, as in the usu
 gradient-flow charts. Layers are ordered as ``model.named_modules()`` lists them (input side
 first for sequential models).
 
-**Cost.** Per recorded step the gradient monitor runs one ``torch._foreach_sub_`` (weight
-change, in place in a buffer preallocated on ``attach``), one ``torch._foreach_norm`` over the
-gradients, the weights and the weight changes, one ``torch.stack`` and one
-``torch._foreach_copy_`` (weights kept for the next step): no allocation of weight-sized
-tensors, no Python loop over parameters, no ``.item()``: the ``(3P,)`` row stays on the
-model's device until the numbers are read (one host sync then).
+**Cost.** The gradient monitor does its work once per recorded backward pass, in one callback
+queued on the autograd engine, and picks one of two paths when attached:
+
+* *host* (every tracked weight a dense float32/float64 CPU tensor): per weight, while it is
+  hot in cache, BLAS dot products on zero-copy NumPy views (gradient, weight, and on update
+  records the weight change, made by one in-place subtraction from a preallocated
+  snapshot). A BLAS ``dot`` is about 3x faster than ``torch.linalg.vector_norm`` on a
+  256x256 CPU matrix and needs no tensor dispatch.
+* *device* (anything else: CUDA, half precision, ...): one ``torch._foreach_norm`` over
+  gradients and weights (and weight changes, from one ``torch._foreach_sub_``) and one
+  ``torch.stack``: no Python loop over parameters and no ``.item()``; the row stays on
+  the device until the numbers are read (one host sync then).
+
+Neither path allocates weight-sized tensors per step. The update ratio is the expensive part
+(a copy of every weight on the step before, then three more passes over it), hence
+``update_every=10``. ``bench/doctor_overhead.py`` measures it on the digits MLP
+(64-256-256-10, Adam, one thread): attached at ``every=1`` with the defaults the monitor adds
+6-8% to a training step at batch 32-64, and 9-11% with ``update_every=1``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+_HOST_DTYPES = (torch.float32, torch.float64)
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
@@ -35,6 +51,28 @@ def weight_layers(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     return layers
 
 
+def _host_view(t: torch.Tensor) -> np.ndarray | None:
+    """A flat NumPy view *sharing memory* with ``t`` (dense float32/64 on CPU), else None."""
+    if t.device.type != "cpu" or t.dtype not in _HOST_DTYPES or t.layout is not torch.strided:
+        return None
+    a = t.detach().numpy()
+    flat = a.ravel("K")  # memory order: a view for any dense layout (contiguous, channels_last)
+    return flat if np.may_share_memory(flat, a) else None
+
+
+def _sq_norm(a: np.ndarray) -> float:
+    r""":math:`\|a\|_2^2` in float64: the fallback when a float32 dot overflowed (> ~1.8e19)."""
+    a64 = a.astype(np.float64).ravel()
+    return float(np.dot(a64, a64))
+
+
+def _grad_sq_norm(g: torch.Tensor) -> float:
+    """Squared norm of a gradient NumPy can't view (sparse, or one that requires grad)."""
+    if g.is_sparse:
+        g = g.coalesce().values()
+    return float(torch.linalg.vector_norm(g.detach(), dtype=torch.float64)) ** 2
+
+
 class GradientMonitor:
     r"""Per-layer gradient norm, weight norm and update/weight ratio, step by step.
 
@@ -45,11 +83,13 @@ class GradientMonitor:
       clipping);
     * ``weight_norms``: :math:`\|W_l\|_2`;
     * ``update_ratios``: :math:`\|W_l^{(t)} - W_l^{(t-1)}\|_2 / \|W_l^{(t)}\|_2`, the relative
-      change made by the optimizer step between the previous backward pass and this one
-      (NaN on the first recorded step).
+      change made by the one optimizer step between the previous backward pass and this
+      one, measured exactly on every ``update_every``-th record and NaN on the others (and
+      on the first record after ``attach``).
 
     Recording is automatic: a post-accumulate-grad hook on each tracked weight queues one
-    callback that runs when the whole backward pass has finished.
+    callback that runs when the whole backward pass has finished. See the module docstring
+    for what a record costs.
 
     Parameters
     ----------
@@ -58,11 +98,15 @@ class GradientMonitor:
     every : int
         Record every ``every``-th backward pass.
     track_weights : bool
-        Also record weight norms and update ratios. This keeps one copy of the tracked
-        weights, allocated by ``attach()``, refilled in place after each recorded step and
-        freed by ``detach()``; it costs two to three times as much as the gradient norms alone (on
-        CPU, measured by ``bench/doctor_overhead.py``). With ``False`` those two matrices are
+        Also record weight norms and update ratios. With ``False`` those two matrices are
         all NaN.
+    update_every : int
+        Measure the update ratio on every ``update_every``-th record (records 0, k, 2k, ...;
+        ``1``: on every record). An update needs the weights of the backward pass before, so
+        the monitor keeps one copy of the tracked weights (allocated by ``attach()``,
+        refilled in place on the step before each measured update, freed by ``detach()``);
+        each measured update costs about as much as a whole record of gradient and weight
+        norms, hence the default of 10 (``bench/doctor_overhead.py`` measures both).
 
     Attributes
     ----------
@@ -70,6 +114,8 @@ class GradientMonitor:
         Names of the weight layers (columns of the matrices below), set on ``attach``.
     steps : list[int]
         Backward-pass index of each record (rows).
+    path : str or None
+        ``"host"`` or ``"device"``: how the last ``attach()`` records (module docstring).
 
     Examples
     --------
@@ -79,21 +125,26 @@ class GradientMonitor:
     >>> mon.grad_norms.shape                          # (steps, layers)
     """
 
-    def __init__(self, model: nn.Module, every: int = 1, *, track_weights: bool = True) -> None:
+    def __init__(self, model: nn.Module, every: int = 1, *, track_weights: bool = True,
+                 update_every: int = 10) -> None:  # fmt: skip
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
+        for name, value in (("every", every), ("update_every", update_every)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.model = model
         self.every = every
+        self.update_every = update_every
         self.track_weights = bool(track_weights)
         self.layer_names: list[str] = []
         self.steps: list[int] = []
-        self._rows: list[torch.Tensor] = []
+        self.path: str | None = None
+        self._rows: list[Any] = []  # device rows (tensor (<=3P,)) or host rows (3 lists)
         self._handles: list[Any] = []
         self._params: list[nn.Parameter] = []
         self._layer_of: list[int] = []
         self._snapshot: list[torch.Tensor] = []  # preallocated copy of the weights
+        self._host: list[tuple[nn.Parameter, int, np.ndarray, np.ndarray]] | None = None
         self._has_prev = False  # whether _snapshot holds the weights of the step before
         self._zero = torch.zeros(())
         self._queued = False
@@ -115,18 +166,34 @@ class GradientMonitor:
         self.layer_names = [name for name, _ in layers]
         self._params = [p for _, params in layers for p in params]
         self._layer_of = [i for i, (_, params) in enumerate(layers) for _ in params]
-        self._snapshot = [p.detach().clone() for p in self._params] if self.track_weights else []
-        self._has_prev = False
-        self._zero = torch.zeros((), dtype=self._params[0].dtype, device=self._params[0].device)
+        self._bind()
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad) for p in self._params]
         return self
+
+    def _bind(self) -> None:
+        """(Re)allocate the snapshot and choose the host or the device path for the weights."""
+        params = self._params
+        self._has_prev = False
+        self._zero = torch.zeros((), dtype=params[0].dtype, device=params[0].device)
+        views = [_host_view(p) for p in params]
+        if all(v is not None for v in views):
+            self._snapshot = ([torch.empty(p.numel(), dtype=p.dtype) for p in params]
+                              if self.track_weights else [])  # fmt: skip
+            snaps = [s.numpy() for s in self._snapshot] or [np.empty(0)] * len(params)
+            ptrs = [p.data_ptr() for p in params]
+            self._host = list(zip(params, ptrs, views, snaps, strict=True))  # type: ignore[arg-type]
+            self.path = "host"
+        else:
+            self._snapshot = [p.detach().clone() for p in params] if self.track_weights else []
+            self._host = None
+            self.path = "device"
 
     def detach(self) -> None:
         """Remove every hook; recorded numbers stay readable."""
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        self._snapshot, self._has_prev = [], False
+        self._snapshot, self._host, self._has_prev = [], None, False
         self._queued = False
 
     def __enter__(self) -> GradientMonitor:
@@ -145,12 +212,59 @@ class GradientMonitor:
         self._queued = False
         step = self._count
         self._count += 1
-        with torch.no_grad():
-            if step % self.every == 0:
-                self._record(step)
-            self._has_prev = self.track_weights and (step + 1) % self.every == 0
-            if self._has_prev:  # keep W_t for the next record, in the preallocated buffer
-                torch._foreach_copy_(self._snapshot, self._params)
+        record = step % self.every == 0
+        # keep W_t when the next backward pass is a record that measures the update
+        keep = self.track_weights and (step + 1) % (self.every * self.update_every) == 0
+        if self._host is not None and not self._host_step(step, record, keep):
+            self._bind()  # a weight was replaced (.to, .data =): start again from this step
+            if self._host is not None:
+                self._host_step(step, record, keep)
+        if self._host is None:
+            with torch.no_grad():
+                if record:
+                    self._record(step)
+                if keep:  # keep W_t for the next record, in the preallocated buffer
+                    torch._foreach_copy_(self._snapshot, self._params)
+        self._has_prev = keep
+
+    def _host_step(self, step: int, record: bool, keep: bool) -> bool:
+        """Host path: everything for one weight while it is in cache, then the next one.
+
+        A host row is three lists of *squared* norms (roots are taken when they are read).
+        Returns False, having done nothing, when a weight's storage was replaced since
+        ``_bind`` (``model.to(...)``, ``p.data = ...``).
+        """
+        vdot, subtract, copyto, inf = np.vdot, np.subtract, np.copyto, math.inf
+        track, delta = self.track_weights, record and self._has_prev
+        g_sq: list[float] = []
+        w_sq: list[float] = []
+        d_sq: list[float] = []
+        for p, ptr, w, s in self._host:  # type: ignore[union-attr]
+            if p.data_ptr() != ptr:
+                return False
+            if record:
+                g = p.grad
+                if g is None:
+                    g_sq.append(0.0)
+                else:
+                    try:  # a dense gradient has the dtype and device of its (host) weight
+                        v = vdot(g.numpy(), g.numpy())
+                        g_sq.append(v if v < inf else _sq_norm(g.numpy()))
+                    except (RuntimeError, TypeError):  # sparse, or one that requires grad
+                        g_sq.append(_grad_sq_norm(g))
+                if track:
+                    v = vdot(w, w)
+                    w_sq.append(v if v < inf else _sq_norm(w))
+                if delta:
+                    subtract(s, w, out=s)  # snapshot <- W_{t-1} - W_t, in place
+                    v = vdot(s, s)
+                    d_sq.append(v if v < inf else _sq_norm(s))
+            if keep:
+                copyto(s, w)
+        if record:
+            self._rows.append((g_sq, w_sq, d_sq))
+            self.steps.append(step)
+        return True
 
     def _record(self, step: int) -> None:
         params = self._params
@@ -166,18 +280,37 @@ class GradientMonitor:
         self.steps.append(step)
 
     # ------------------------------------------------------------------ reading
-    def _matrix(self, part: int) -> torch.Tensor:
+    def _table(self, rows: list[Any]) -> torch.Tensor:
+        """``(S, 3P)`` float64 CPU table of ``rows``, NaN-padded: one host sync per device."""
+        full = 3 * len(self._params)
+        table = torch.full((len(rows), full), float("nan"), dtype=torch.float64)
+        on_device: dict[torch.device, list[int]] = {}
+        n = len(self._params)
+        host = [(i, r) for i, r in enumerate(rows) if isinstance(r, tuple)]
+        for part in range(3):  # host rows: squared norms of grads, weights, deltas (or [])
+            filled = [(i, r[part]) for i, r in host if r[part]]
+            if filled:
+                sq = np.array([values for _, values in filled], dtype=np.float64)
+                table[[i for i, _ in filled], part * n : (part + 1) * n] = torch.from_numpy(
+                    np.sqrt(sq))
+        for i, r in enumerate(rows):
+            if isinstance(r, torch.Tensor):
+                on_device.setdefault(r.device, []).append(i)
+        for idx in on_device.values():
+            width = max(len(rows[i]) for i in idx)
+            pad = [torch.nn.functional.pad(rows[i], (0, width - len(rows[i])), value=math.nan)
+                   for i in idx]  # fmt: skip
+            table[idx, :width] = torch.stack(pad).double().cpu()
+        return table
+
+    def _matrix(self, part: int, rows: list[Any] | None = None
+                ) -> torch.Tensor:  # fmt: skip
         """(steps, layers) float64 on CPU for part 0 (grads), 1 (weights) or 2 (deltas)."""
+        rows = self._rows if rows is None else rows
         n_params, n_layers = len(self._params), len(self.layer_names)
-        if not self._rows:
+        if not rows:
             return torch.empty(0, n_layers, dtype=torch.float64)
-        full = 3 * n_params
-        pad = torch.full((2 * n_params,), float("nan"), dtype=self._rows[0].dtype,
-                         device=self._rows[0].device)  # fmt: skip
-        rows = torch.stack([r if len(r) == full else torch.cat([r, pad[: full - len(r)]])
-                            for r in self._rows])  # fmt: skip
-        rows = rows.double().cpu()  # (S, 3P): the one host sync
-        per_param = rows[:, part * n_params : (part + 1) * n_params]  # (S, P)
+        per_param = self._table(rows)[:, part * n_params : (part + 1) * n_params]  # (S, P)
         if n_params == n_layers:
             return per_param
         index = torch.tensor(self._layer_of)
@@ -204,11 +337,8 @@ class GradientMonitor:
         if not self._rows:
             return {}
         last = self._rows[-1:]
-        rows, self._rows = self._rows, last
-        try:
-            g, w, u = self.grad_norms[0], self.weight_norms[0], self.update_ratios[0]
-        finally:
-            self._rows = rows
+        g, w, d = (self._matrix(part, last)[0] for part in range(3))
+        u = d / w
         return {
             name: {"grad_norm": float(g[i]), "weight_norm": float(w[i]),
                    "update_ratio": float(u[i])}
