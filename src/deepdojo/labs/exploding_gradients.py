@@ -9,7 +9,8 @@ skipped; after 3 in a row the model rolls back and the learning rate halves; aft
 training stops). Remedies, each alone: weight regularization (L2 penalty ``l2``·Σw² added to
 the loss), gradient clipping (global norm <= ``clip_norm``), a learning-rate schedule (linear
 warmup over ``warmup_steps`` then cosine decay) and gradient normalization (every step's
-gradient rescaled to global norm ``target_norm``).
+gradient rescaled to global norm ``target_norm``). A last setup treats the cause instead of
+the symptom: He init at gain 1, the scale it was derived for.
 
 Measures, per setup and seed: the largest layer gradient norm the Doctor saw (before clipping),
 the first-to-last ratio, the guard's skipped steps and rollbacks, whether training diverged, the
@@ -65,6 +66,7 @@ REMEDY_TEXT = {
     "clipping": "gradient clipping by global norm",
     "lr_schedule": "learning-rate warmup + cosine decay",
     "gradient_normalization": "gradient normalization",
+    "init_fix": "He init at gain 1 (the cause fixed)",
 }
 
 
@@ -75,6 +77,7 @@ def _trainer_kw(key: str, cfg: ExplodingConfig) -> dict[str, Any]:
         "clipping": {"clip": ClipGrad(max_norm=cfg.clip_norm)},
         "lr_schedule": {"scheduler": warmup_cosine(cfg.warmup_steps)},
         "gradient_normalization": {"clip": ClipGrad(target_norm=cfg.target_norm)},
+        "init_fix": {},
     }[key]
 
 
@@ -84,12 +87,14 @@ def _run_setups(cfg: ExplodingConfig, ctx: LabContext) -> dict[str, list[RunOutc
     runs: dict[str, list[RunOutcome]] = {k: [] for k in keys}
     datasets = {s: load_digits(flat=True, seed=s).head(ctx.pick(256, None, None))
                 for s in ctx.seeds}  # fmt: skip
-    kw = {"in_features": 64, "num_classes": 10, "depth": cfg.depth, "width": cfg.width,
-          "activation": "relu", "init": "he", "init_gain": cfg.init_gain}  # fmt: skip
+    base_kw = {"in_features": 64, "num_classes": 10, "depth": cfg.depth, "width": cfg.width,
+               "activation": "relu", "init": "he", "init_gain": cfg.init_gain}  # fmt: skip
     jobs = [(k, s) for s in ctx.seeds for k in keys]
     for key, seed in ctx.progress(jobs, "setups x seeds", total=len(jobs)):
+        kw = base_kw | ({"init_gain": 1.0} if key == "init_fix" else {})
         runs[key].append(train_run(
-            key, lambda: create("plain_mlp", **kw), datasets[seed], seed=seed, epochs=epochs,
+            key, lambda kw=kw: create("plain_mlp", **kw), datasets[seed], seed=seed,
+            epochs=epochs,
             lr=cfg.lr, device=ctx.device, batch_size=cfg.batch_size,
             doctor_every=cfg.doctor_every, **_trainer_kw(key, cfg)))  # fmt: skip
     return runs
@@ -130,7 +135,7 @@ def run(cfg: ExplodingConfig, ctx: LabContext) -> None:
     """Deep ReLU MLP with large init: exploding gradients, each remedy alone, guard events.
 
     Remedies: L2 weight regularization, gradient clipping, warmup + cosine learning-rate
-    schedule, gradient normalization.
+    schedule, gradient normalization; and the cause fixed (He init at gain 1).
     """
     runs = _run_setups(cfg, ctx)
     ctx.table("setups", [row(rs, setup=k) for k, rs in runs.items()])
