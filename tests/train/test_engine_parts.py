@@ -229,3 +229,15 @@ def test_per_batch_schedule_needs_a_length_or_its_own_total():
         trainer(warmup_cosine(warmup_steps=2)).fit(loader, epochs=2)
     history = trainer(warmup_cosine(warmup_steps=2, total_steps=8)).fit(loader, epochs=2)
     assert history["lr"][-1] < 0.1  # decayed over the schedule's own 8 steps
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad"])
+def test_make_optimizer_default_weight_decay_is_torchs_own(name):
+    """Unset weight_decay means what torch means by the class (AdamW: 0.01), on the weights."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
+    opt = make_optimizer(name, model, 1e-3)
+    cls = type(opt)
+    expect = cls([torch.zeros(1, requires_grad=True)], lr=1e-3).defaults["weight_decay"]
+    assert opt.param_groups[0]["weight_decay"] == expect
+    assert all(g["weight_decay"] == 0.0 for g in opt.param_groups[1:])  # biases and norms
+    assert (name == "adamw") == (expect > 0)

@@ -7,6 +7,7 @@ so by default :func:`make_optimizer` puts them in a group with ``weight_decay=0`
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,12 +49,19 @@ def param_groups(
     return [g for g in groups if g["params"]]
 
 
+def _default_weight_decay(cls: type[torch.optim.Optimizer]) -> float:
+    """The ``weight_decay`` default of a torch optimizer class (0.01 for AdamW, else 0)."""
+    param = inspect.signature(cls.__init__).parameters.get("weight_decay")
+    default = None if param is None else param.default
+    return float(default) if isinstance(default, (int, float)) else 0.0
+
+
 def make_optimizer(
     name: str,
     params_or_groups: nn.Module | Iterable[Any],
     lr: float,
     *,
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
     decay_bias_and_norm: bool = False,
     **kw: Any,
 ) -> torch.optim.Optimizer:
@@ -73,8 +81,9 @@ def make_optimizer(
         bare iterable of parameters has no names to go by, so its decay applies to all.
     lr : float
         Default learning rate (> 0).
-    weight_decay : float
-        Decay for the decayed group (a module) or for every group lacking its own.
+    weight_decay : float, optional
+        Decay for the decayed group (a module) or for every group lacking its own. ``None``
+        takes the torch class's own default: 0.01 for AdamW, 0 for the others.
     decay_bias_and_norm : bool
         Apply ``weight_decay`` to biases and norm parameters too (module input only).
 
@@ -91,6 +100,8 @@ def make_optimizer(
         raise ValueError(f"optimizer must be one of {optimizer_names()}, got {name!r}")
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if weight_decay is None:
+        weight_decay = _default_weight_decay(_OPTIMIZERS[key])
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if isinstance(params_or_groups, nn.Module):
