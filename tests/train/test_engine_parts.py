@@ -241,3 +241,18 @@ def test_make_optimizer_default_weight_decay_is_torchs_own(name):
     assert opt.param_groups[0]["weight_decay"] == expect
     assert all(g["weight_decay"] == 0.0 for g in opt.param_groups[1:])  # biases and norms
     assert (name == "adamw") == (expect > 0)
+
+
+def test_history_records_every_groups_rate_when_there_are_several():
+    """Fine-tuning groups follow the schedule each at its own rate; the history keeps all."""
+    model = net()
+    groups = [{"params": model[0].parameters(), "lr": 0.01}, {"params": model[3].parameters()}]
+    opt = make_optimizer("sgd", groups, 0.1)
+    tr = Trainer(model, nn.CrossEntropyLoss(), opt, device="cpu", progress="off",
+                 scheduler=torch.optim.lr_scheduler.ExponentialLR(opt, 0.5))
+    X, y = data(40)
+    tr.fit((X, y), epochs=2, batch_size=10)
+    assert [pytest.approx(r) for r in tr.history["lrs"]] == [[0.01, 0.1], [0.005, 0.05]]
+    assert tr.history["lr"] == pytest.approx([0.01, 0.005])  # group 0, as before
+    single, _ = fit_lrs(schedules.step_lr(step_size=1, gamma=0.5), epochs=1)
+    assert "lrs" not in single.history.records[0]

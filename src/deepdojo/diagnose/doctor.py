@@ -152,7 +152,7 @@ class Doctor(Callback):
         self._recorded = len(self.gradients.steps)
 
     def on_after_backward(self, trainer: Trainer) -> None:
-        scaler = getattr(trainer, "_scaler", None)
+        scaler = trainer.scaler
         grads = self.gradients
         if scaler is not None and grads is not None and len(grads.steps) != self._recorded:
             self._scale = float(scaler.get_scale())  # the loss scale this backward used

@@ -60,13 +60,13 @@ def trainer_state(trainer: Trainer, epoch: int, batch: int) -> dict[str, Any]:
                      "seen": trainer._seen, "global_step": trainer.global_step},
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": None if trainer.scheduler is None else trainer.scheduler.state_dict(),
-        "scaler": None if trainer._scaler is None else trainer._scaler.state_dict(),
+        "scaler": None if trainer.scaler is None else trainer.scaler.state_dict(),
         "guard": None if trainer._guard is None else trainer._guard.state_dict(),
         "history": trainer.history.to_dict(),
         "rng": rng_state(),
         "epoch_rng": trainer._epoch_rng,
         "seed": trainer.seed,
-        "step_lr": trainer._step_lr,
+        "step_lrs": list(trainer._step_lrs),
     }  # fmt: skip
 
 
@@ -83,8 +83,8 @@ def restore_trainer(
     trainer.optimizer.load_state_dict(state["optimizer"])
     if state["scheduler"] is not None and trainer.scheduler is not None:
         trainer.scheduler.load_state_dict(state["scheduler"])
-    if state["scaler"] is not None and trainer._scaler is not None:
-        trainer._scaler.load_state_dict(state["scaler"])
+    if state["scaler"] is not None and trainer.scaler is not None:
+        trainer.scaler.load_state_dict(state["scaler"])
     if trainer._guard is not None:
         trainer._guard.snapshot(trainer)
         if state["guard"] is not None:
@@ -100,7 +100,9 @@ def restore_trainer(
     trainer._resume_batch = pos["batch"]
     trainer._epoch_rng = state["epoch_rng"]
     trainer._resume_rng = state["rng"]
-    trainer._step_lr = state["step_lr"]
+    groups = len(trainer.optimizer.param_groups)
+    trainer._step_lrs = list(state["step_lrs"]) if "step_lrs" in state else \
+        [state["step_lr"]] * groups  # a checkpoint from before per-group rates
     set_rng_state(state["rng"])
 
 

@@ -164,6 +164,11 @@ class Trainer(InferenceMixin):
         self._scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
         self._hooks = bind_hooks(self.callbacks)
 
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """The fp16 loss scaler (``precision="fp16"``), else None."""
+        return self._scaler
+
     def _call(self, hook: str, *args: Any) -> None:
         for fn in self._hooks[hook]:
             fn(self, *args)
@@ -248,7 +253,7 @@ class Trainer(InferenceMixin):
         self._epoch_rng: dict[str, Any] | None = None
         self._resume_rng: dict[str, Any] | None = None
         self.should_stop = False
-        self._step_lr = self.optimizer.param_groups[0]["lr"]
+        self._step_lrs = [g["lr"] for g in self.optimizer.param_groups]
         if self._guard is not None:
             self._guard.start(self)
         self.scheduler, self._sched_interval = build_scheduler(
@@ -322,7 +327,9 @@ class Trainer(InferenceMixin):
             record.update({f"train_{k}": v / seen for k, v in totals.items()})
         else:
             record["train_loss"] = float("nan")
-        record["lr"] = self._step_lr
+        record["lr"] = self._step_lrs[0]
+        if len(self._step_lrs) > 1:  # per-group rates (fine-tuning, decay groups)
+            record["lrs"] = list(self._step_lrs)
         record["time_s"] = time.perf_counter() - start
         return record
 
@@ -364,7 +371,7 @@ class Trainer(InferenceMixin):
             self._scaler.update()
         else:
             self.optimizer.step()
-        self._step_lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used
+        self._step_lrs = [g["lr"] for g in self.optimizer.param_groups]  # this step's rates
         if self.scheduler is not None and self._sched_interval == "batch":
             step_scheduler(self.scheduler)
         # 9. zero_grad: free the gradients before the next forward
