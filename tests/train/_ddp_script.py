@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from deepdojo.train import Trainer
+from deepdojo.train.distributed import shutdown
 
 
 def make_problem():
@@ -33,7 +34,7 @@ def main(out: str, log_root: str) -> None:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
         with open(out + ".json", "w") as f:
             json.dump(hist.records, f)
-    torch.distributed.destroy_process_group()
+    shutdown()
 
 
 if __name__ == "__main__":

@@ -46,7 +46,12 @@ def test_two_processes_match_single_process_at_same_global_batch(tmp_path):
     tr = Trainer(model, nn.CrossEntropyLoss(), opt, device="cpu", progress="off")
     ref = tr.fit((X, y), (X[:16], y[:16]), epochs=2, batch_size=16)
     for p in procs:
-        out, _ = p.communicate(timeout=600)
+        try:
+            out, _ = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail(f"DDP rank hung: {p.communicate()[0][-2000:]}")
         assert p.returncode == 0, out
     ddp = load_file(tmp_path / "w.safetensors")
     for k, v in model.state_dict().items():

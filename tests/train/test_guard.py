@@ -94,3 +94,30 @@ def test_rollback_lowers_the_rate_a_one_cycle_schedule_recomputes():
     assert max(lrs_after) <= 5.0 * 1e-3
     assert tr.optimizer.param_groups[0]["max_lr"] <= 5.0 * 1e-3
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+
+
+def test_blowing_up_again_from_a_snapshot_rolls_back_one_snapshot_further():
+    from types import SimpleNamespace
+
+    from deepdojo.train import History
+
+    net = nn.Linear(1, 1, bias=False)
+    trainer = SimpleNamespace(model=net, optimizer=torch.optim.SGD(net.parameters(), lr=1.0),
+                              history=History(), epoch=0, global_step=0, scheduler=None)
+    guard = NonFiniteGuard(patience=1, max_rollbacks=5, keep=2)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+        guard.start(trainer)  # snapshot A: w = 1 at step 0
+        net.weight.fill_(2.0)
+        trainer.global_step = 50
+        guard.snapshot(trainer)  # snapshot B: w = 2 at step 50 (finite, but maybe doomed)
+    seen = []
+    for _ in range(3):
+        with torch.no_grad():
+            net.weight.fill_(float("nan"))
+        guard.bad_step(trainer, ["weight"], [torch.tensor(float("nan"))], float("nan"))
+        seen.append((net.weight.item(), trainer.history.events[-1]["to_step"]))
+    assert seen == [(2.0, 50), (1.0, 0), (1.0, 0)]  # B, then A, then A again (the oldest kept)
+    assert guard.rollbacks_ == 3 and len(guard.snapshots_) == 1
+    with pytest.raises(ValueError, match="keep must be an int >= 1"):
+        NonFiniteGuard(keep=0)

@@ -7,7 +7,10 @@ non-finite). The Trainer reads the loss for logging anyway, so the guard adds no
 
 On a bad step the update is skipped. After ``patience`` consecutive bad steps the model and
 optimizer go back to the last good snapshot and every learning rate is multiplied by
-``lr_factor``. If that happens more than ``max_rollbacks`` times, :class:`NonFiniteError` is
+``lr_factor``. A snapshot is only "good" in that its steps were finite: the weights may
+already have been on their way up. So the guard keeps the last ``keep`` snapshots, and when
+training blows up again before a new snapshot was taken, the next rollback goes one snapshot
+further back. If that happens more than ``max_rollbacks`` times, :class:`NonFiniteError` is
 raised naming the first parameter (in model order) whose gradient was non-finite.
 """
 
@@ -43,6 +46,8 @@ class NonFiniteGuard:
         Rollbacks allowed before :class:`NonFiniteError` is raised.
     snapshot_every : int
         Good steps between in-memory snapshots of the model and optimizer state.
+    keep : int
+        Snapshots kept in memory (each is a copy of the model and optimizer state).
     """
 
     def __init__(
@@ -51,6 +56,7 @@ class NonFiniteGuard:
         lr_factor: float = 0.5,
         max_rollbacks: int = 2,
         snapshot_every: int = 50,
+        keep: int = 2,
     ) -> None:
         if not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be an int >= 1, got {patience!r}")
@@ -60,6 +66,9 @@ class NonFiniteGuard:
             raise ValueError(f"max_rollbacks must be an int >= 0, got {max_rollbacks!r}")
         if not isinstance(snapshot_every, int) or snapshot_every < 1:
             raise ValueError(f"snapshot_every must be an int >= 1, got {snapshot_every!r}")
+        if not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep must be an int >= 1, got {keep!r}")
+        self.keep = keep
         self.patience = patience
         self.lr_factor = lr_factor
         self.max_rollbacks = max_rollbacks
@@ -74,15 +83,19 @@ class NonFiniteGuard:
         self.skipped_total_ = 0
         self.epoch_counts_: dict[str, int] = {}
         self.first_bad_: str | None = None
+        self.snapshots_: list[dict[str, Any]] = []
         self.snapshot(trainer)
 
     def snapshot(self, trainer: Trainer) -> None:
-        """Keep a copy of the model and optimizer state to roll back to."""
-        self.snapshot_ = {
+        """Keep a copy of the model and optimizer state to roll back to (the last ``keep``)."""
+        self.snapshots_.append({
             "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
             "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
-        }
+            "step": trainer.global_step,
+        })  # fmt: skip
+        del self.snapshots_[: -self.keep]
         self.good_since_snapshot_ = 0
+        self.used_latest_ = False  # no rollback has landed on this snapshot yet
 
     # ------------------------------------------------------------------ the check
     @staticmethod
@@ -134,8 +147,12 @@ class NonFiniteGuard:
         # the current rates (a snapshot may predate an earlier rollback): lr, and the
         # per-group rates OneCycleLR recomputes lr from at every step
         rates = [{k: g[k] for k in _GROUP_RATES if k in g} for g in trainer.optimizer.param_groups]
-        trainer.model.load_state_dict(self.snapshot_["model"])
-        trainer.optimizer.load_state_dict(copy.deepcopy(self.snapshot_["optimizer"]))
+        if self.used_latest_ and len(self.snapshots_) > 1:
+            self.snapshots_.pop()  # it blew up again from there: go one snapshot further back
+        target = self.snapshots_[-1]
+        self.used_latest_ = True
+        trainer.model.load_state_dict(target["model"])
+        trainer.optimizer.load_state_dict(copy.deepcopy(target["optimizer"]))
         for group, old in zip(trainer.optimizer.param_groups, rates, strict=True):
             group.update({k: v * self.lr_factor for k, v in old.items()})
         for attr in ("base_lrs", "max_lrs"):  # schedules that recompute lr from these (CyclicLR)
@@ -147,7 +164,7 @@ class NonFiniteGuard:
         self._count("rollbacks")
         trainer.history.events.append(
             {"kind": "rollback", "epoch": trainer.epoch, "step": trainer.global_step,
-             "lr": trainer.optimizer.param_groups[0]["lr"]}
+             "to_step": target["step"], "lr": trainer.optimizer.param_groups[0]["lr"]}
         )  # fmt: skip
 
     @staticmethod
