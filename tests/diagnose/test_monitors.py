@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -337,3 +338,58 @@ def test_sparse_embedding_gradients():
     dense = net[0].weight.grad.to_dense().norm().item()
     assert mon.grad_norms[0, 0].item() == pytest.approx(dense, rel=1e-6)
     assert mon.grad_norms[0, 1].item() == pytest.approx(net[2].weight.grad.norm().item(), rel=1e-6)
+
+
+def test_update_ratio_survives_a_hand_written_update_that_replaces_p_data():
+    """``p.data = p.data - lr * p.grad`` moves every weight to new storage at every step."""
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    x, y = _data()
+    layers = (model.fc1, model.fc2, model.out)
+    expect, prev = [], None
+    with GradientMonitor(model, update_every=1) as mon:
+        for _ in range(4):
+            F.cross_entropy(model(x), y).backward()
+            now = [m.weight.detach().clone() for m in layers]
+            if prev is not None:
+                expect.append([(a - b).norm().item() / a.norm().item() for a, b in zip(now, prev)])
+            prev = now
+            for p in model.parameters():
+                p.data = p.data - 0.5 * p.grad
+                p.grad = None
+    assert mon.path == "host"
+    torch.testing.assert_close(mon.update_ratios[1:], torch.tensor(expect, dtype=torch.float64),
+                               rtol=1e-4, atol=1e-9)
+
+
+def test_weights_shrunk_in_place_are_measured_whole_again():
+    """Pruning by slicing keeps the data pointer; the monitor must still see the new size."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = torch.randn(16, 6)
+    with GradientMonitor(model) as mon:
+        model(x).square().mean().backward()
+        model.zero_grad()
+        model[0].weight.data = model[0].weight.data[:4]  # same data_ptr, half the rows
+        model[0].bias.data = model[0].bias.data[:4]
+        model[2].weight.data = model[2].weight.data[:, :4].contiguous()
+        model(x).square().mean().backward()
+    assert mon.path == "host"
+    expect = [model[0].weight.norm().item(), model[2].weight.norm().item()]
+    torch.testing.assert_close(mon.weight_norms[1], torch.tensor(expect, dtype=torch.float64),
+                               rtol=1e-6, atol=0)
+    grads = [model[0].weight.grad.norm().item(), model[2].weight.grad.norm().item()]
+    torch.testing.assert_close(mon.grad_norms[1], torch.tensor(grads, dtype=torch.float64),
+                               rtol=1e-6, atol=0)
+
+
+def test_records_take_one_float64_table_row_each():
+    model = create("plain_mlp", in_features=12, num_classes=5, depth=3, width=8)
+    x, y = _data()
+    with GradientMonitor(model) as mon:
+        for _ in range(300):  # past the first 256-row block
+            F.cross_entropy(model(x), y).backward()
+    assert mon._rows == list(range(300)) and mon._host_table.shape[1] == 9
+    assert mon.grad_norms.shape == (300, 3) and mon.grad_norms.isfinite().all()
+    mon.reset()
+    assert mon.grad_norms.shape == (0, 3) and np.isnan(mon._host_table).all()

@@ -121,3 +121,54 @@ def test_blowing_up_again_from_a_snapshot_rolls_back_one_snapshot_further():
     assert guard.rollbacks_ == 3 and len(guard.snapshots_) == 1
     with pytest.raises(ValueError, match="keep must be an int >= 1"):
         NonFiniteGuard(keep=0)
+
+
+def test_after_a_resume_the_guard_only_holds_the_resumed_state(tmp_path):
+    """A rollback after resuming must never reach the fresh init the new process started from."""
+    from deepdojo.train import Callback
+
+    X, y = torch.randn(64, 4, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 2
+    torch.manual_seed(0)
+    net = nn.Linear(4, 2)
+    Trainer(net, nn.functional.cross_entropy, "sgd", lr=0.1, seed=0, progress="off",
+            guard=NonFiniteGuard()).fit((X, y), epochs=2, checkpoint_dir=tmp_path)
+    trained = net.weight.detach().clone()
+
+    class Stop(Callback):  # stop right after the resume, before any step
+        def on_fit_start(self, trainer):
+            raise KeyboardInterrupt
+
+    fresh = nn.Linear(4, 2)
+    guard = NonFiniteGuard(patience=1, max_rollbacks=5)
+    tr = Trainer(fresh, nn.functional.cross_entropy, "sgd", lr=0.1, seed=0, progress="off",
+                 guard=guard, callbacks=[Stop()])
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit((X, y), epochs=3, checkpoint_dir=tmp_path, resume=True)
+    assert [s["step"] for s in guard.snapshots_] == [tr.global_step] and tr.global_step > 0
+    for _ in range(2):  # blow up twice in a row right after resuming
+        guard.bad_step(tr, ["weight"], [torch.tensor(float("nan"))], float("nan"))
+    assert torch.equal(fresh.weight, trained)
+
+
+def test_a_rollback_restarts_the_count_to_the_next_snapshot():
+    """Good steps undone by a rollback do not count: the older snapshot is not evicted early."""
+    from types import SimpleNamespace
+
+    from deepdojo.train import History
+
+    net = nn.Linear(1, 1, bias=False)
+    trainer = SimpleNamespace(model=net, optimizer=torch.optim.SGD(net.parameters(), lr=1.0),
+                              history=History(), epoch=0, global_step=0, scheduler=None)
+    guard = NonFiniteGuard(patience=1, max_rollbacks=9, snapshot_every=5, keep=2)
+    guard.start(trainer)  # snapshot at step 0
+    for _ in range(4):
+        trainer.global_step += 1
+        guard.good_step(trainer)
+    guard.bad_step(trainer, ["weight"], [torch.tensor(float("nan"))], float("nan"))
+    for _ in range(4):  # fewer than snapshot_every good steps since the rollback
+        trainer.global_step += 1
+        guard.good_step(trainer)
+    assert [s["step"] for s in guard.snapshots_] == [0]
+    trainer.global_step += 1
+    guard.good_step(trainer)
+    assert [s["step"] for s in guard.snapshots_] == [0, 9]

@@ -10,13 +10,9 @@ Both monitors hook into the model only while attached (``with`` block or attach/
 they work with the Trainer and with any hand-written loop (see :mod:`.doctor` for a recipe).
 """
 
+from deepdojo.diagnose.activations import ActivationMonitor, activation_stats
 from deepdojo.diagnose.doctor import Doctor, diagnose
-from deepdojo.diagnose.monitors import (
-    ActivationMonitor,
-    GradientMonitor,
-    activation_stats,
-    weight_layers,
-)
+from deepdojo.diagnose.monitors import GradientMonitor, weight_layers
 from deepdojo.diagnose.plots import plot_gradient_flow, plot_gradient_heatmap
 from deepdojo.diagnose.rules import KINDS, REMEDIES, Finding, Thresholds, check
 

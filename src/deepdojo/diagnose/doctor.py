@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from deepdojo.diagnose.monitors import ActivationMonitor, GradientMonitor
+from deepdojo.diagnose.activations import ActivationMonitor
+from deepdojo.diagnose.monitors import GradientMonitor
 from deepdojo.diagnose.rules import Finding, Thresholds, check
 from deepdojo.train.callbacks import Callback
 
@@ -99,7 +100,8 @@ class Doctor(Callback):
         function ``report(finding)``, or nowhere.
     track_weights : bool
         Let the gradient monitor also record weight norms and update ratios (the rules do not
-        need them, so they are off by default to keep the monitor's cost down).
+        need them, so they are off by default to keep the monitor's cost down). The update
+        ratio then comes on every 10th record (``GradientMonitor(update_every=10)``).
 
     Attributes
     ----------

@@ -1,7 +1,7 @@
-r"""Gradient and activation monitors that work with the Trainer and with any PyTorch loop.
+r"""Gradient monitor: per-layer gradient norm, weight norm and update ratio, with any loop.
 
-Both monitors install hooks only while attached (``attach()``/``detach()`` or a ``with``
-block); a detached monitor leaves no hook behind and costs nothing.
+It installs hooks only while attached (``attach()``/``detach()`` or a ``with`` block); a
+detached monitor leaves no hook behind and costs nothing.
 
 **Layers.** A *weight layer* is a module that directly owns at least one trainable parameter
 with two or more dimensions (Linear, Conv, Embedding, RNN weights...); its norms are taken over
@@ -15,8 +15,9 @@ queued on the autograd engine, and picks one of two paths when attached:
 * *host* (every tracked weight a dense float32/float64 CPU tensor): per weight, while it is
   hot in cache, BLAS dot products on zero-copy NumPy views (gradient, weight, and on update
   records the weight change, made by one in-place subtraction from a preallocated
-  snapshot). A BLAS ``dot`` is about 3x faster than ``torch.linalg.vector_norm`` on a
-  256x256 CPU matrix and needs no tensor dispatch.
+  snapshot); the squared norms go into a preallocated float64 table. A BLAS ``dot`` is
+  about 3x faster than ``torch.linalg.vector_norm`` on a 256x256 CPU matrix and needs no
+  tensor dispatch.
 * *device* (anything else: CUDA, half precision, ...): one ``torch._foreach_norm`` over
   gradients and weights (and weight changes, from one ``torch._foreach_sub_``) and one
   ``torch.stack``: no Python loop over parameters and no ``.item()``; the row stays on
@@ -26,7 +27,8 @@ Neither path allocates weight-sized tensors per step. The update ratio is the ex
 (a copy of every weight on the step before, then three more passes over it), hence
 ``update_every=10``. ``bench/doctor_overhead.py`` measures it on the digits MLP
 (64-256-256-10, Adam, one thread): attached at ``every=1`` with the defaults the monitor adds
-6-8% to a training step at batch 32-64, and 9-11% with ``update_every=1``.
+5-8% to a training step at batch 32-128; with ``update_every=1``, 7-12% (the smaller the
+batch, the larger the share).
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ class GradientMonitor:
     steps : list[int]
         Backward-pass index of each record (rows).
     path : str or None
-        ``"host"`` or ``"device"``: how the last ``attach()`` records (module docstring).
+        ``"host"`` or ``"device"``: how the monitor records now (module docstring); set by
+        ``attach()`` and again when a weight changes size, dtype or device.
 
     Examples
     --------
@@ -139,12 +142,14 @@ class GradientMonitor:
         self.layer_names: list[str] = []
         self.steps: list[int] = []
         self.path: str | None = None
-        self._rows: list[Any] = []  # device rows (tensor (<=3P,)) or host rows (3 lists)
+        self._rows: list[Any] = []  # device rows (tensor (<=3P,)) or host rows (int: table row)
+        self._host_table = np.empty((0, 0))  # (capacity, 3P) squared norms, NaN where unmeasured
+        self._host_used = 0
         self._handles: list[Any] = []
         self._params: list[nn.Parameter] = []
         self._layer_of: list[int] = []
         self._snapshot: list[torch.Tensor] = []  # preallocated copy of the weights
-        self._host: list[tuple[nn.Parameter, int, np.ndarray, np.ndarray]] | None = None
+        self._host: list[list[Any]] | None = None  # [param, data_ptr, weight view, snapshot]
         self._has_prev = False  # whether _snapshot holds the weights of the step before
         self._zero = torch.zeros(())
         self._queued = False
@@ -163,8 +168,13 @@ class GradientMonitor:
         layers = weight_layers(self.model)
         if not layers:
             raise ValueError("model has no weight layer (no trainable parameter with ndim >= 2)")
-        self.layer_names = [name for name, _ in layers]
-        self._params = [p for _, params in layers for p in params]
+        names, params = [name for name, _ in layers], [p for _, ps in layers for p in ps]
+        if self._rows and (names != self.layer_names or len(params) != len(self._params)):
+            self.reset()  # the model's weight layers changed since the records were made
+        self.layer_names = names
+        self._params = params
+        if not self._host_used:  # an empty table of this model's width
+            self._host_table = np.empty((0, 3 * len(params)))
         self._layer_of = [i for i, (_, params) in enumerate(layers) for _ in params]
         self._bind()
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad) for p in self._params]
@@ -180,8 +190,8 @@ class GradientMonitor:
             self._snapshot = ([torch.empty(p.numel(), dtype=p.dtype) for p in params]
                               if self.track_weights else [])  # fmt: skip
             snaps = [s.numpy() for s in self._snapshot] or [np.empty(0)] * len(params)
-            ptrs = [p.data_ptr() for p in params]
-            self._host = list(zip(params, ptrs, views, snaps, strict=True))  # type: ignore[arg-type]
+            self._host = [[p, p.data_ptr(), v, s]
+                          for p, v, s in zip(params, views, snaps, strict=True)]  # fmt: skip
             self.path = "host"
         else:
             self._snapshot = [p.detach().clone() for p in params] if self.track_weights else []
@@ -216,7 +226,7 @@ class GradientMonitor:
         # keep W_t when the next backward pass is a record that measures the update
         keep = self.track_weights and (step + 1) % (self.every * self.update_every) == 0
         if self._host is not None and not self._host_step(step, record, keep):
-            self._bind()  # a weight was replaced (.to, .data =): start again from this step
+            self._bind()  # a weight changed size, dtype or device: start again from this step
             if self._host is not None:
                 self._host_step(step, record, keep)
         if self._host is None:
@@ -230,41 +240,57 @@ class GradientMonitor:
     def _host_step(self, step: int, record: bool, keep: bool) -> bool:
         """Host path: everything for one weight while it is in cache, then the next one.
 
-        A host row is three lists of *squared* norms (roots are taken when they are read).
-        Returns False, having done nothing, when a weight's storage was replaced since
-        ``_bind`` (``model.to(...)``, ``p.data = ...``).
+        Squared norms go into the next row of the host table (roots are taken when read). A
+        weight whose storage was replaced by one of the same size and dtype (``p.data =
+        ...``, as a hand-written update may do) gets a fresh view and keeps its snapshot.
+        Returns False when a weight changed size, dtype or device: the caller re-binds,
+        which discards the snapshots this call may already have touched.
         """
         vdot, subtract, copyto, inf = np.vdot, np.subtract, np.copyto, math.inf
-        track, delta = self.track_weights, record and self._has_prev
-        g_sq: list[float] = []
-        w_sq: list[float] = []
-        d_sq: list[float] = []
-        for p, ptr, w, s in self._host:  # type: ignore[union-attr]
-            if p.data_ptr() != ptr:
-                return False
+        n, track, delta = len(self._params), self.track_weights, record and self._has_prev
+        if record:
+            if self._host_used == len(self._host_table):
+                self._grow_host_table()
+            k = self._host_used
+            row = self._host_table[k]
+        for j, entry in enumerate(self._host):  # type: ignore[arg-type]
+            p, ptr, w, s = entry
+            if p.data_ptr() != ptr or p.numel() != w.size:
+                w = _host_view(p)
+                if w is None or w.size != entry[2].size or w.dtype != entry[2].dtype:
+                    return False
+                entry[1], entry[2] = p.data_ptr(), w
             if record:
                 g = p.grad
                 if g is None:
-                    g_sq.append(0.0)
+                    row[j] = 0.0
                 else:
                     try:  # a dense gradient has the dtype and device of its (host) weight
-                        v = vdot(g.numpy(), g.numpy())
-                        g_sq.append(v if v < inf else _sq_norm(g.numpy()))
+                        gv = g.numpy().ravel("K")  # memory order: a view for any dense layout
+                        v = vdot(gv, gv)
+                        row[j] = v if v < inf else _sq_norm(gv)
                     except (RuntimeError, TypeError):  # sparse, or one that requires grad
-                        g_sq.append(_grad_sq_norm(g))
+                        row[j] = _grad_sq_norm(g)
                 if track:
                     v = vdot(w, w)
-                    w_sq.append(v if v < inf else _sq_norm(w))
+                    row[n + j] = v if v < inf else _sq_norm(w)
                 if delta:
                     subtract(s, w, out=s)  # snapshot <- W_{t-1} - W_t, in place
                     v = vdot(s, s)
-                    d_sq.append(v if v < inf else _sq_norm(s))
+                    row[2 * n + j] = v if v < inf else _sq_norm(s)
             if keep:
                 copyto(s, w)
         if record:
-            self._rows.append((g_sq, w_sq, d_sq))
+            self._host_used += 1
+            self._rows.append(k)
             self.steps.append(step)
         return True
+
+    def _grow_host_table(self) -> None:
+        width, used = 3 * len(self._params), self._host_used
+        table = np.full((max(256, 2 * used), width), np.nan)
+        table[:used] = self._host_table[:used]  # earlier rows keep their indices
+        self._host_table = table
 
     def _record(self, step: int) -> None:
         params = self._params
@@ -285,14 +311,10 @@ class GradientMonitor:
         full = 3 * len(self._params)
         table = torch.full((len(rows), full), float("nan"), dtype=torch.float64)
         on_device: dict[torch.device, list[int]] = {}
-        n = len(self._params)
-        host = [(i, r) for i, r in enumerate(rows) if isinstance(r, tuple)]
-        for part in range(3):  # host rows: squared norms of grads, weights, deltas (or [])
-            filled = [(i, r[part]) for i, r in host if r[part]]
-            if filled:
-                sq = np.array([values for _, values in filled], dtype=np.float64)
-                table[[i for i, _ in filled], part * n : (part + 1) * n] = torch.from_numpy(
-                    np.sqrt(sq))
+        host = [i for i, r in enumerate(rows) if isinstance(r, int)]
+        if host:  # squared norms in the host table
+            sq = self._host_table[[rows[i] for i in host]]
+            table[host] = torch.from_numpy(np.sqrt(sq))
         for i, r in enumerate(rows):
             if isinstance(r, torch.Tensor):
                 on_device.setdefault(r.device, []).append(i)
@@ -348,154 +370,5 @@ class GradientMonitor:
     def reset(self) -> None:
         """Forget the records (hooks stay as they are)."""
         self._rows, self.steps = [], []
-
-
-_SATURATING: dict[type[nn.Module], str] = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-_RECTIFIERS = (nn.ReLU, nn.ReLU6)  # zero output and zero gradient below 0: units can die
-# negative inputs still pass a gradient: mean/std only, never "dead"
-_LEAKY = (nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.CELU, nn.SELU, nn.PReLU, nn.Mish)
-ACTIVATION_STATS = ("mean", "std", "saturated", "dead")
-
-
-def _activation_kind(module: nn.Module) -> str | None:
-    for cls, kind in _SATURATING.items():
-        if isinstance(module, cls):
-            return kind
-    if isinstance(module, _RECTIFIERS):
-        return "rectifier"
-    return "leaky" if isinstance(module, _LEAKY) else None
-
-
-def activation_stats(y: torch.Tensor, kind: str, eps: float = 0.02) -> torch.Tensor:
-    r"""``[mean, std, saturated, dead]`` of one activation output ``y`` of shape ``(B, C, *S)``.
-
-    * ``saturated`` (sigmoid, tanh): fraction of entries within ``eps`` of a bound:
-      :math:`y < \epsilon` or :math:`y > 1-\epsilon` (sigmoid), :math:`|y| > 1-\epsilon`
-      (tanh): there the derivative is below ~8% (sigmoid) or ~4% (tanh) of its peak.
-    * ``dead`` (``kind="rectifier"``: ReLU, ReLU6): fraction of units (dim 1: features or
-      channels) that are never positive anywhere in the batch, so they pass no gradient.
-      ``kind="leaky"`` (LeakyReLU, ELU, GELU, SiLU, ...) gets mean and std only: a negative
-      input still passes a gradient there, so no unit is dead.
-
-    The statistic that does not apply to ``kind`` is NaN. Returns a 0-sync ``(4,)`` tensor.
-    """
-    y = y.detach().float()
-    nan = torch.full((), float("nan"), device=y.device)
-    mean, std = y.mean(), y.std(correction=0)
-    saturated, dead = nan, nan
-    if kind == "sigmoid":
-        saturated = ((y < eps) | (y > 1 - eps)).float().mean()
-    elif kind == "tanh":
-        saturated = (y.abs() > 1 - eps).float().mean()
-    elif kind == "rectifier":
-        units = y.transpose(0, 1).reshape(y.shape[1], -1) if y.ndim > 1 else y.reshape(1, -1)
-        dead = 1.0 - (units > 0).any(dim=1).float().mean()  # (C, B*S) -> never positive
-    return torch.stack([mean, std, saturated, dead])
-
-
-class ActivationMonitor:
-    """Per-layer activation mean/std, fraction saturated and fraction of dead units.
-
-    Watches every activation *module* of the model (sigmoid, tanh, ReLU and its leaky or
-    smooth relatives; activations applied functionally, e.g. ``F.relu``, are invisible to it)
-    with forward hooks installed only while attached. See :func:`activation_stats` for the
-    definitions.
-
-    Parameters
-    ----------
-    model : nn.Module
-        The model to watch.
-    every : int
-        Record every ``every``-th forward pass of ``model`` (counted from 0).
-    eps : float
-        Saturation margin (see :func:`activation_stats`).
-    training_only : bool
-        Record only forward passes made in training mode (skips validation passes).
-    """
-
-    def __init__(self, model: nn.Module, every: int = 1, *, eps: float = 0.02,
-                 training_only: bool = False) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        if not 0 < eps < 0.5:
-            raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
-        self.model, self.every, self.eps, self.training_only = model, every, eps, training_only
-        self.layer_names: list[str] = []
-        self.kinds: list[str] = []
-        self.records: list[tuple[int, int, torch.Tensor]] = []  # (pass, layer, (4,) stats)
-        self._handles: list[Any] = []
-        self._pass = -1
-
-    @property
-    def attached(self) -> bool:
-        """Whether hooks are installed."""
-        return bool(self._handles)
-
-    def attach(self) -> ActivationMonitor:
-        """Install the forward hooks (idempotent) and return ``self``."""
-        if self.attached:
-            return self
-        found = [(n, m, _activation_kind(m)) for n, m in self.model.named_modules()]
-        found = [(n, m, k) for n, m, k in found if k is not None]
-        self.layer_names = [n for n, _, _ in found]
-        self.kinds = [k for _, _, k in found]
-        self._handles = [self.model.register_forward_pre_hook(self._on_pass)]
-        for i, (_, module, kind) in enumerate(found):
-            self._handles.append(module.register_forward_hook(self._make_hook(i, kind)))
-        return self
-
-    def detach(self) -> None:
-        """Remove every hook; recorded numbers stay readable."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def __enter__(self) -> ActivationMonitor:
-        return self.attach()
-
-    def __exit__(self, *exc: object) -> None:
-        self.detach()
-
-    def _on_pass(self, module: nn.Module, args: Any) -> None:
-        if not (self.training_only and not module.training):
-            self._pass += 1
-
-    def _make_hook(self, index: int, kind: str) -> Any:
-        def hook(module: nn.Module, args: Any, output: torch.Tensor) -> None:
-            if self.training_only and not module.training:
-                return
-            if self._pass % self.every == 0 and isinstance(output, torch.Tensor):
-                self.records.append((self._pass, index, activation_stats(output, kind, self.eps)))
-
-        return hook
-
-    def latest(self) -> dict[str, dict[str, Any]]:
-        """Each layer's last record: ``{layer: {"kind", "mean", "std", "saturated", "dead"}}``."""
-        last: dict[int, torch.Tensor] = {}
-        for _, index, stats in self.records:
-            last[index] = stats
-        if not last:
-            return {}
-        values = torch.stack(list(last.values())).double().cpu().tolist()  # one host sync
-        out = {}
-        for index, row in zip(last, values, strict=True):
-            entry: dict[str, Any] = {"kind": self.kinds[index]}
-            entry.update(zip(ACTIVATION_STATS, row, strict=True))
-            out[self.layer_names[index]] = entry
-        return out
-
-    def history(self, stat: str) -> torch.Tensor:
-        """``(passes, layers)`` float64 matrix of ``stat`` (NaN where a layer was not seen)."""
-        if stat not in ACTIVATION_STATS:
-            raise ValueError(f"stat must be one of {', '.join(ACTIVATION_STATS)}, got {stat!r}")
-        passes = sorted({p for p, _, _ in self.records})
-        row_of = {p: i for i, p in enumerate(passes)}
-        out = torch.full((len(passes), len(self.layer_names)), float("nan"), dtype=torch.float64)
-        if self.records:
-            col = ACTIVATION_STATS.index(stat)
-            values = torch.stack([s[col] for _, _, s in self.records]).double().cpu()
-            for (p, index, _), v in zip(self.records, values, strict=True):
-                out[row_of[p], index] = v
-        return out
+        self._host_table[: self._host_used] = np.nan
+        self._host_used = 0

@@ -149,16 +149,20 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
               values=[r.log_ratio for r in base],
               holds=mean([r.log_ratio for r in base]) < cfg.vanishing_log_ratio,
               seed_rule=lambda v: v < cfg.vanishing_log_ratio)  # fmt: skip
+    cured = []  # the setups whose cure claim holds
     for key, text in REMEDY_TEXT.items():
         rs = runs[key]
         ctx.figure(f"remedy_{key}", comparison_figure({"baseline": base, key: rs}, text),
                    caption=f"Baseline vs {text}: gradient flow and accuracy.")
-        ctx.claim(f"{key.replace('_', '-')}-cures-vanishing",
-                  f"{text} alone keeps the first layer's gradient within 10x of the last's",
-                  rule=f"mean over seeds of log10(|G_first|/|G_last|) >= {cfg.cured_log_ratio}",
-                  values=[r.log_ratio for r in rs],
-                  holds=mean([r.log_ratio for r in rs]) >= cfg.cured_log_ratio,
-                  seed_rule=lambda v: v >= cfg.cured_log_ratio)  # fmt: skip
+        cure = ctx.claim(
+            f"{key.replace('_', '-')}-cures-vanishing",
+            f"{text} alone keeps the first layer's gradient within 10x of the last's",
+            rule=f"mean over seeds of log10(|G_first|/|G_last|) >= {cfg.cured_log_ratio}",
+            values=[r.log_ratio for r in rs],
+            holds=mean([r.log_ratio for r in rs]) >= cfg.cured_log_ratio,
+            seed_rule=lambda v: v >= cfg.cured_log_ratio)  # fmt: skip
+        if cure.holds:
+            cured.append(key)
     clip = runs["clipping"]
     # share of recorded steps whose weight-gradient norm alone exceeds the bound (clip active)
     active = mean([float((r.grad_matrix.square().sum(1).sqrt() > cfg.clip_norm).double().mean())
@@ -175,9 +179,6 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
               values=[r.log_ratio for r in clip],
               holds=mean([r.log_ratio for r in clip]) < cfg.vanishing_log_ratio,
               seed_rule=lambda v: v < cfg.vanishing_log_ratio)  # fmt: skip
-    cured = [k for k in REMEDY_TEXT
-             if mean([r.log_ratio for r in runs[k]]) >= cfg.cured_log_ratio
-             and all(r.log_ratio >= cfg.cured_log_ratio for r in runs[k])]  # fmt: skip
     _doctor_claims(cfg, ctx, runs, cured)
 
 
@@ -194,10 +195,11 @@ def _doctor_claims(cfg: VanishingConfig, ctx: LabContext, runs: dict[str, list[R
               "The Doctor flags vanishing on the failing baseline and finds nothing wrong with "
               "the setups that cure it",
               rule="vanishing flagged on every baseline seed (missed: "
-                   f"{len(missed)}), at least one setup cured on every seed "
-                   f"({', '.join(cured) or 'none'}), and no finding of any kind on those runs "
-                   f"(got {len(false_alarms)})",
-              value=len(missed) + len(false_alarms),
+                   f"{len(missed)}), at least one setup whose cure claim holds "
+                   f"({', '.join(cured) or 'none'}), and no finding of any kind on any of its "
+                   f"runs (got {len(false_alarms)}); value = misses + findings + (1 if none "
+                   "cured)",
+              value=len(missed) + len(false_alarms) + (0 if cured else 1),
               holds=not missed and bool(cured) and not false_alarms)  # fmt: skip
     wrong = [(r.label, r.seed) for rs in runs.values() for r in rs
              if ("vanishing" in r.doctor_kinds) != (r.test_acc < cfg.trained_acc)]  # fmt: skip

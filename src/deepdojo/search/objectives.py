@@ -207,7 +207,7 @@ class ModelObjective:
         model = self._build(params, splits)
         extra = {"momentum": params["momentum"]} if "momentum" in params else {}
         opt = make_optimizer(params.get("optimizer", "adam"), model, params.get("lr", 1e-3),
-                             weight_decay=params.get("weight_decay", 0.0), **extra)
+                             weight_decay=params.get("weight_decay"), **extra)
         trainer = Trainer(model, nn.CrossEntropyLoss(), opt, device=self.device, seed=self.seed,
                           callbacks=[PruningCallback(trial, "val_acc")], progress="off")
         try:

@@ -86,6 +86,11 @@ class NonFiniteGuard:
         self.snapshots_: list[dict[str, Any]] = []
         self.snapshot(trainer)
 
+    def restart(self, trainer: Trainer) -> None:
+        """Forget every snapshot and take one of the current state (after a resume)."""
+        self.snapshots_ = []
+        self.snapshot(trainer)
+
     def snapshot(self, trainer: Trainer) -> None:
         """Keep a copy of the model and optimizer state to roll back to (the last ``keep``)."""
         self.snapshots_.append({
@@ -161,6 +166,7 @@ class NonFiniteGuard:
                 setattr(trainer.scheduler, attr, [lr * self.lr_factor for lr in values])
         self.rollbacks_ += 1
         self.bad_streak_ = 0
+        self.good_since_snapshot_ = 0  # the good steps since the snapshot were just undone
         self._count("rollbacks")
         trainer.history.events.append(
             {"kind": "rollback", "epoch": trainer.epoch, "step": trainer.global_step,

@@ -20,8 +20,9 @@ class History:
     records : list of dict
         One dict per finished epoch with at least ``epoch`` (0-based), ``train_loss`` and ``lr``
         (the first parameter group's learning rate used by the epoch's last step), plus
-        ``train_<metric>``, ``val_loss``, ``val_<metric>``, ``time_s`` and, when the non-finite
-        guard fired, ``nonfinite_steps`` / ``rollbacks``.
+        ``train_<metric>``, ``val_loss``, ``val_<metric>``, ``time_s``, ``lrs`` (every
+        group's rate, when the optimizer has several) and, when the non-finite guard fired,
+        ``nonfinite_steps`` / ``rollbacks``.
     events : list of dict
         Notable events during the run (skipped non-finite steps, rollbacks, resumes), each with
         ``kind``, ``epoch`` and ``step``.

@@ -85,10 +85,6 @@ def restore_trainer(
         trainer.scheduler.load_state_dict(state["scheduler"])
     if state["scaler"] is not None and trainer.scaler is not None:
         trainer.scaler.load_state_dict(state["scaler"])
-    if trainer._guard is not None:
-        trainer._guard.snapshot(trainer)
-        if state["guard"] is not None:
-            trainer._guard.load_state_dict(state["guard"])
     trainer.history = History.from_dict(state["history"])
     trainer.history.events.append({"kind": "resume", "epoch": state["position"]["epoch"],
                                    "step": state["position"]["global_step"]})  # fmt: skip
@@ -103,6 +99,10 @@ def restore_trainer(
     groups = len(trainer.optimizer.param_groups)
     trainer._step_lrs = list(state["step_lrs"]) if "step_lrs" in state else \
         [state["step_lr"]] * groups  # a checkpoint from before per-group rates
+    if trainer._guard is not None:  # snapshots of the resumed state only (the fresh init
+        trainer._guard.restart(trainer)  # fit started from must never be rolled back to)
+        if state["guard"] is not None:
+            trainer._guard.load_state_dict(state["guard"])
     set_rng_state(state["rng"])
 
 
