@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-from deepdojo.diagnose import Doctor
+from deepdojo.diagnose import Doctor, diagnose
 from deepdojo.models import create
 from deepdojo.train import Trainer
 
@@ -86,3 +87,88 @@ def test_doctor_flags_a_nan_batch_once_at_the_guards_step():
     assert doctor.counts["non_finite"] == 2 and doctor.kinds == ["non_finite"]
     first_skip = next(e for e in history.events if e["kind"] == "nonfinite")
     assert doctor.findings[0].step == first_skip["step"] == 1
+
+
+def _hooks_left(model):
+    grads = sum(len(getattr(p, "_post_accumulate_grad_hooks", None) or {})
+                for p in model.parameters())
+    return grads + sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def test_doctor_detaches_when_fit_raises_and_starts_afresh_on_the_next_fit():
+    from deepdojo.train import Callback
+
+    class Stop(Exception):
+        pass
+
+    class Interrupt(Callback):
+        def on_batch_end(self, trainer, batch_idx, logs):
+            if trainer.global_step == 3:
+                raise Stop
+
+    torch.manual_seed(0)
+    model = create("plain_mlp", in_features=16, num_classes=4, depth=20, width=16,
+                   activation="sigmoid")
+    doctor = Doctor(every=1, report=None)
+    trainer = Trainer(model, nn.functional.cross_entropy, "sgd", lr=0.05, device="cpu",
+                      callbacks=[doctor, Interrupt()], progress="off", seed=0)
+    with pytest.raises(Stop):
+        trainer.fit(_data(), epochs=2, batch_size=16)
+    assert _hooks_left(model) == 0  # nothing keeps recording outside training
+    assert doctor.counts == {"vanishing": 3} and len(doctor.gradients.steps) == 3
+    _fit(model, doctor, epochs=1)  # the same Doctor, a new fit
+    assert doctor.counts == {"vanishing": 4} and doctor.checks == 4  # this fit's only
+    assert _hooks_left(model) == 0
+
+
+def test_a_layer_outside_the_graph_is_not_judged():
+    """An unused head registered last has no gradient: x/0 must not read as 'exploding'."""
+
+    class WithUnusedHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(16, 16)
+            self.head = nn.Linear(16, 4)
+            self.aux = nn.Linear(16, 2)  # not used in forward
+
+        def forward(self, x):
+            return self.head(torch.tanh(self.body(x)))
+
+    torch.manual_seed(0)
+    model = WithUnusedHead()
+    assert [f.kind for f in diagnose(model, _data(), nn.functional.cross_entropy)] == ["healthy"]
+    doctor = Doctor(every=1, report=None)
+    _fit(model, doctor, epochs=1)
+    assert doctor.kinds == ["healthy"] and doctor.checks == 4
+
+
+def test_doctor_flags_exploding_and_dead_units_while_training():
+    torch.manual_seed(0)
+    exploding = create("plain_mlp", in_features=16, num_classes=4, depth=12, width=32,
+                       activation="relu", init="he", init_gain=3.0)
+    doctor = Doctor(every=1, report=None)
+    trainer = Trainer(exploding, nn.functional.cross_entropy, "sgd", lr=1e-6, device="cpu",
+                      callbacks=[doctor], progress="off", seed=0)
+    trainer.fit(_data(), epochs=1, batch_size=16)
+    assert doctor.kinds[0] == "exploding" and doctor.findings[0].step == 0
+    torch.manual_seed(0)
+    dead = create("plain_mlp", in_features=16, num_classes=4, depth=3, width=16)
+    with torch.no_grad():
+        dead.fc2.bias.fill_(-1e3)  # act2 never fires
+    doctor = Doctor(every=1, report=None)
+    _fit(dead, doctor, epochs=1)
+    assert "dead_units" in doctor.kinds
+    assert doctor.findings[doctor.kinds.index("dead_units")].layers == ["act2"]
+
+
+def test_doctor_and_diagnose_reject_a_dict_of_thresholds():
+    with pytest.raises(TypeError, match="thresholds must be a Thresholds, got dict"):
+        Doctor(thresholds={"vanishing_ratio": 0.1})
+    model = create("plain_mlp", in_features=16, num_classes=4, depth=3, width=8)
+    with pytest.raises(TypeError, match="thresholds must be a Thresholds"):
+        diagnose(model, _data(), nn.functional.cross_entropy, thresholds={})
+    with pytest.raises(ValueError, match="batch must be a pair .* got a list of length 3"):
+        diagnose(model, [1, 2, 3], nn.functional.cross_entropy)
+    with pytest.raises(ValueError, match=r"loss_fn must return a scalar tensor .*\(64,\)"):
+        diagnose(model, _data(), lambda out, y: nn.functional.cross_entropy(out, y,
+                                                                            reduction="none"))

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from deepdojo.diagnose.activations import ActivationMonitor
-from deepdojo.diagnose.monitors import GradientMonitor
+from deepdojo.diagnose.monitors import GradientMonitor, weight_layers
 from deepdojo.diagnose.rules import Finding, Thresholds, check
 from deepdojo.train.callbacks import Callback
 
@@ -35,8 +35,17 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger("deepdojo.diagnose")
 
 
-def _grad_norms(monitor: GradientMonitor) -> dict[str, float]:
-    return {name: stats["grad_norm"] for name, stats in monitor.latest().items()}
+def _grad_norms(monitor: GradientMonitor, used: set[str]) -> dict[str, float]:
+    """The latest gradient norm of each layer in ``used`` (the layers that got a gradient).
+
+    A layer outside the graph (an unused head) has no gradient at all, which the monitor
+    records as 0; judging it would make a last-layer ratio of x/0 = inf ("exploding").
+    """
+    return {name: stats["grad_norm"] for name, stats in monitor.latest().items() if name in used}
+
+
+def _layers_with_grad(layers: list[tuple[str, list[nn.Parameter]]]) -> set[str]:
+    return {name for name, params in layers if any(p.grad is not None for p in params)}
 
 
 def diagnose(
@@ -60,8 +69,12 @@ def diagnose(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if not isinstance(batch, Sequence) or len(batch) != 2:
-        raise ValueError("batch must be a pair (inputs, targets)")
+    if not isinstance(batch, Sequence) or isinstance(batch, str) or len(batch) != 2:
+        got = f"a {type(batch).__name__}" + (f" of length {len(batch)}"
+                                              if isinstance(batch, Sequence) else "")
+        raise ValueError(f"batch must be a pair (inputs, targets), got {got}")
+    if thresholds is not None and not isinstance(thresholds, Thresholds):
+        raise TypeError(f"thresholds must be a Thresholds, got {type(thresholds).__name__}")
     inputs, targets = batch
     saved_grads = {p: p.grad for p in model.parameters()}
     saved_buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
@@ -69,8 +82,13 @@ def diagnose(
     try:
         with GradientMonitor(model) as grads, ActivationMonitor(model) as acts:
             loss = loss_fn(model(inputs), targets)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss)
+                raise ValueError(f"loss_fn must return a scalar tensor (reduce with .mean()), "
+                                 f"got {shape}")  # fmt: skip
             loss.backward()
-        return check(_grad_norms(grads), acts.latest(), float(loss.detach()), thresholds)
+        used = _layers_with_grad(weight_layers(model))
+        return check(_grad_norms(grads, used), acts.latest(), float(loss.detach()), thresholds)
     finally:
         for p, g in saved_grads.items():
             p.grad = g
@@ -88,6 +106,9 @@ class Doctor(Callback):
     training-mode activation statistics and the batch loss. The first time a kind of finding
     appears it is reported (``report``) and kept; later checks only count it. Each epoch's
     history record gets ``"findings"``: the findings first seen in that epoch, as dicts.
+    Layers that got no gradient in the checked step (outside the graph) are left out of the
+    rules. Every ``fit`` starts afresh (findings, counts, monitors); the monitors are
+    detached when the fit ends, and also when it raises.
 
     Parameters
     ----------
@@ -106,11 +127,11 @@ class Doctor(Callback):
     Attributes
     ----------
     findings : list[Finding]
-        Each kind's first finding, in the order they appeared (``step`` set).
+        Each kind's first finding in the last fit, in the order they appeared (``step`` set).
     counts : dict[str, int]
-        How many checks flagged each kind.
+        How many checks of the last fit flagged each kind.
     checks : int
-        How many checks ran.
+        How many checks the last fit ran.
     gradients, activations : GradientMonitor, ActivationMonitor
         The monitors of the last fit. The gradient records stay readable after training (for
         plots); the activation monitor keeps only what the latest check needed.
@@ -123,6 +144,8 @@ class Doctor(Callback):
             raise ValueError(f"every must be a positive int, got {every!r}")
         if not (report in ("log", "print", None) or callable(report)):
             raise ValueError(f"report must be 'log', 'print', None or a callable, got {report!r}")
+        if thresholds is not None and not isinstance(thresholds, Thresholds):
+            raise TypeError(f"thresholds must be a Thresholds, got {type(thresholds).__name__}")
         self.every = every
         self.track_weights = track_weights
         self.thresholds = thresholds
@@ -135,6 +158,8 @@ class Doctor(Callback):
         self._new: list[Finding] = []
         self._recorded = 0
         self._scale = 1.0  # fp16 loss scale of the recorded backward (1: none)
+        self._layers: list[tuple[str, list[nn.Parameter]]] = []
+        self._used: set[str] = set()  # layers with a gradient in the recorded backward
 
     @property
     def kinds(self) -> list[str]:
@@ -147,6 +172,10 @@ class Doctor(Callback):
                 "findings": [f.to_dict() for f in self.findings]}  # fmt: skip
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        self._detach()  # a fit that raised before this one may have left its monitors
+        self.findings, self.counts, self.checks, self._new = [], {}, 0, []
+        self._scale = 1.0
+        self._layers = weight_layers(trainer.model)
         self.gradients = GradientMonitor(trainer.model, every=self.every,
                                          track_weights=self.track_weights).attach()
         self.activations = ActivationMonitor(trainer.model, every=self.every,
@@ -154,17 +183,21 @@ class Doctor(Callback):
         self._recorded = len(self.gradients.steps)
 
     def on_after_backward(self, trainer: Trainer) -> None:
-        scaler = trainer.scaler
         grads = self.gradients
-        if scaler is not None and grads is not None and len(grads.steps) != self._recorded:
-            self._scale = float(scaler.get_scale())  # the loss scale this backward used
+        if grads is None or len(grads.steps) == self._recorded:
+            return  # the monitor did not record this backward
+        self._used = _layers_with_grad(self._layers)
+        if trainer.scaler is not None:
+            self._scale = float(trainer.scaler.get_scale())  # the loss scale this backward used
 
     def on_batch_end(self, trainer: Trainer, batch_idx: int, logs: dict[str, Any]) -> None:
         grads = self.gradients
         if grads is None or len(grads.steps) == self._recorded:
             return  # the monitor did not record this step
         self._recorded = len(grads.steps)
-        norms = _grad_norms(grads)
+        norms = _grad_norms(grads, self._used)
+        if not norms:
+            return  # no weight layer got a gradient: nothing to judge
         if self._scale != 1.0:  # fp16: the monitor saw the scaled gradients
             norms = {name: v / self._scale for name, v in norms.items()}
             self._scale = 1.0
@@ -201,6 +234,12 @@ class Doctor(Callback):
         self._new = []
 
     def on_fit_end(self, trainer: Trainer) -> None:
+        self._detach()
+
+    def on_exception(self, trainer: Trainer, exc: BaseException) -> None:
+        self._detach()  # records stay readable (the gradient flow up to the failure)
+
+    def _detach(self) -> None:
         for monitor in (self.gradients, self.activations):
             if monitor is not None:
                 monitor.detach()

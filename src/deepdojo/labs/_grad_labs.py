@@ -90,10 +90,8 @@ def train_run(
     diverged = False
     try:
         trainer.fit(data.train, data.val, epochs=epochs, batch_size=batch_size)
-    except NonFiniteError:
+    except NonFiniteError:  # the Doctor detached its monitors (on_exception)
         diverged = True
-    finally:
-        doctor.on_fit_end(trainer)  # detach the monitors even when fit raised
     test_acc = float(trainer.evaluate(data.test)["acc"])
     grads = doctor.gradients.grad_norms  # (S, L)
     events = trainer.history.events

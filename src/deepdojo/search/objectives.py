@@ -53,7 +53,7 @@ class PruningCallback(Callback):
 
     At the end of epoch :math:`e` it calls ``trial.report(logs[monitor], step=e)``; if
     ``trial.should_prune()`` it sets ``trainer.should_stop`` and raises
-    ``optuna.TrialPruned``, which leaves ``Trainer.fit`` (``on_fit_end`` is not called) and
+    ``optuna.TrialPruned``, which leaves ``Trainer.fit`` (callbacks get ``on_exception``) and
     tells Optuna to record the trial as pruned with its last reported value.
 
     Parameters

@@ -9,7 +9,7 @@ The Trainer calls, in order::
           -> on_batch_end
       (validation) -> on_validation_end
       on_epoch_end
-    on_fit_end
+    on_fit_end          (on_exception instead, when fit raises)
 
 Every hook receives the trainer first; subclass :class:`Callback` and override what you need.
 A step rejected by the non-finite guard skips the clip/step part and ``on_batch_end`` gets
@@ -58,11 +58,15 @@ class Callback:
     def on_fit_end(self, trainer: Trainer) -> None:
         """After the last epoch (or an early stop)."""
 
+    def on_exception(self, trainer: Trainer, exc: BaseException) -> None:
+        """``fit`` is raising ``exc`` (NonFiniteError, KeyboardInterrupt...): release what
+        ``on_fit_start`` took (hooks, files). ``on_fit_end`` is not called then."""
+
 
 HOOKS = (
     "on_fit_start", "on_epoch_start", "on_batch_start", "on_after_backward",
     "on_before_optimizer_step", "on_batch_end", "on_validation_end", "on_epoch_end",
-    "on_fit_end",
+    "on_fit_end", "on_exception",
 )  # fmt: skip
 
 

@@ -74,6 +74,9 @@ class MetricsLogger(Callback):
             self._writer.close()
             self._writer = None
 
+    def on_exception(self, trainer: Trainer, exc: BaseException) -> None:
+        self.on_fit_end(trainer)  # close the event file of a run that failed
+
 
 def write_metrics(run_dir: str | os.PathLike[str], records: list[dict[str, Any]]) -> None:
     """Atomically (re)write ``metrics.jsonl`` and ``metrics.csv`` from ``records``."""

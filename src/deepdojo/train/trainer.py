@@ -229,15 +229,19 @@ class Trainer(InferenceMixin):
             resume_fit(self, checkpoint_dir, resume)
         show = want_progress(self.progress) and (self._dist is None or self._dist.is_main)
         with EpochBar(show) as bar:
-            self._call("on_fit_start")
-            for epoch in range(self.epoch, epochs):
-                self.epoch = epoch
-                bar.start_epoch(epoch, epochs, steps_per_epoch, self._resume_batch)
-                record = self._train_epoch(train, epoch, batch_size, shuffle, bar)
-                self._end_epoch(record, val, batch_size)
-                bar.end_epoch(record)
-                if self.should_stop:
-                    break
+            try:
+                self._call("on_fit_start")
+                for epoch in range(self.epoch, epochs):
+                    self.epoch = epoch
+                    bar.start_epoch(epoch, epochs, steps_per_epoch, self._resume_batch)
+                    record = self._train_epoch(train, epoch, batch_size, shuffle, bar)
+                    self._end_epoch(record, val, batch_size)
+                    bar.end_epoch(record)
+                    if self.should_stop:
+                        break
+            except BaseException as exc:
+                self._call("on_exception", exc)
+                raise
             self._call("on_fit_end")
         return self.history
 
