@@ -120,3 +120,33 @@ def test_finding_to_dict_is_json():
     d = json.loads(json.dumps(f.to_dict()))
     assert d["evidence"]["loss"] == "nan" and d["kind"] == "non_finite"
     assert math.isnan(f.evidence["loss"])
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"vanishing_ratio": "0.01"}, TypeError, r"vanishing_ratio must be a number, got '0.01'"),
+    ({"exploding_norm": None}, TypeError, "exploding_norm must be a number, got None"),
+    ({"dead_fraction": True}, TypeError, "dead_fraction must be a number, got True"),
+    ({"vanishing_ratio": 0.0}, ValueError, r"vanishing_ratio must be > 0, got 0.0"),
+    ({"exploding_ratio": -1}, ValueError, r"exploding_ratio must be > 0, got -1"),
+    ({"exploding_norm": float("nan")}, ValueError, r"exploding_norm must be > 0, got nan"),
+    ({"dead_fraction": 0}, ValueError, r"dead_fraction must be a fraction in \(0, 1\], got 0"),
+    ({"saturated_fraction": 50}, ValueError, r"saturated_fraction must be a fraction in"),
+    ({"vanishing_ratio": 10.0, "exploding_ratio": 5.0}, ValueError,
+     "vanishing_ratio must not exceed exploding_ratio"),
+])
+def test_thresholds_reject_values_that_make_no_sense(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Thresholds(**kwargs)
+
+
+def test_thresholds_accept_valid_numbers():
+    th = Thresholds(vanishing_ratio=1e-3, exploding_ratio=10, dead_fraction=1,
+                    saturated_fraction=0.25)  # fmt: skip
+    assert (th.exploding_ratio, th.dead_fraction) == (10, 1)
+    off = Thresholds(exploding_ratio=float("inf"), exploding_norm=float("inf"))  # rules off
+    assert _kinds(check({"a": 1e6, "c": 1.0}, thresholds=off)) == {"healthy"}
+
+
+def test_check_refuses_thresholds_that_are_not_a_thresholds():
+    with pytest.raises(TypeError, match="thresholds must be a Thresholds, got dict; use Thresh"):
+        check({"a": 1.0, "c": 1.0}, thresholds={"vanishing_ratio": 1e-3})

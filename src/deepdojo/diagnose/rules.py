@@ -31,6 +31,7 @@ Remedies come from Q07 and are listed per kind in :data:`REMEDIES`.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -86,6 +87,21 @@ class Thresholds:
     exploding_norm: float = 1e3  # any layer's gradient norm above this: exploding
     dead_fraction: float = 0.5  # share of never-positive units that flags a ReLU layer
     saturated_fraction: float = 0.5  # share of saturated outputs that flags a sigmoid/tanh layer
+
+    def __post_init__(self) -> None:
+        for name in ("vanishing_ratio", "exploding_ratio", "exploding_norm",
+                     "dead_fraction", "saturated_fraction"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a number, got {value!r} "
+                                f"({type(value).__name__})")  # fmt: skip
+            if name.endswith("fraction") and not 0 < value <= 1:
+                raise ValueError(f"{name} must be a fraction in (0, 1], got {value!r}")
+            if not name.endswith("fraction") and not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        if self.vanishing_ratio > self.exploding_ratio:
+            raise ValueError(f"vanishing_ratio must not exceed exploding_ratio, got "
+                             f"{self.vanishing_ratio!r} > {self.exploding_ratio!r}")  # fmt: skip
 
 
 @dataclass
@@ -190,6 +206,9 @@ def check(
     thresholds : Thresholds, optional
         Rule thresholds (defaults documented above).
     """
+    if thresholds is not None and not isinstance(thresholds, Thresholds):
+        raise TypeError(f"thresholds must be a Thresholds, got {type(thresholds).__name__}; "
+                        "use Thresholds(...), e.g. Thresholds(**your_dict)")  # fmt: skip
     th = thresholds or Thresholds()
     if not grad_norms:
         raise ValueError("grad_norms is empty: the model has no weight layer with a gradient")
