@@ -6,6 +6,7 @@ It hooks the model's activation modules only while attached (``attach()``/``deta
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
@@ -16,6 +17,14 @@ _RECTIFIERS = (nn.ReLU, nn.ReLU6)  # zero output and zero gradient below 0: unit
 # negative inputs still pass a gradient: mean/std only, never "dead"
 _LEAKY = (nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.CELU, nn.SELU, nn.PReLU, nn.Mish)
 ACTIVATION_STATS = ("mean", "std", "saturated", "dead")
+ACTIVATION_KINDS = ("sigmoid", "tanh", "rectifier", "leaky")
+
+
+def _check_eps(eps: float) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"eps must be a number in (0, 0.5), got {eps!r} ({type(eps).__name__})")
+    if not 0 < eps < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
 
 
 def _activation_kind(module: nn.Module) -> str | None:
@@ -38,8 +47,13 @@ def activation_stats(y: torch.Tensor, kind: str, eps: float = 0.02) -> torch.Ten
       ``kind="leaky"`` (LeakyReLU, ELU, GELU, SiLU, ...) gets mean and std only: a negative
       input still passes a gradient there, so no unit is dead.
 
-    The statistic that does not apply to ``kind`` is NaN. Returns a 0-sync ``(4,)`` tensor.
+    ``kind`` is one of :data:`ACTIVATION_KINDS` (``sigmoid``, ``tanh``, ``rectifier``,
+    ``leaky``). The statistic that does not apply to ``kind`` is NaN. Returns a 0-sync ``(4,)``
+    tensor.
     """
+    if kind not in ACTIVATION_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(ACTIVATION_KINDS)}, got {kind!r}")
+    _check_eps(eps)
     y = y.detach().float()
     nan = torch.full((), float("nan"), device=y.device)
     mean, std = y.mean(), y.std(correction=0)
@@ -80,8 +94,9 @@ class ActivationMonitor:
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"every must be a positive int, got {every!r}")
-        if not 0 < eps < 0.5:
-            raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
+        _check_eps(eps)
+        if not isinstance(training_only, bool):
+            raise TypeError(f"training_only must be a bool, got {training_only!r}")
         self.model, self.every, self.eps, self.training_only = model, every, eps, training_only
         self.layer_names: list[str] = []
         self.kinds: list[str] = []
