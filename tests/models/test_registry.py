@@ -95,3 +95,23 @@ def test_bad_arguments_are_clear():
 def test_register_model_rejects_a_second_builder_under_the_same_name():
     with pytest.raises(ValueError, match="already registered"):
         register_model("plain_mlp")(lambda **kw: torch.nn.Linear(1, 1))
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_builders_check_argument_types(name):
+    with pytest.raises(TypeError, match=r"init_gain must be a number > 0, got '2' \(str\)"):
+        create(name, depth=4, width=4, init_gain="2")
+    with pytest.raises(TypeError, match="init_gain must be a number"):
+        create(name, depth=4, width=4, init_gain=True)
+    with pytest.raises(ValueError, match="init_gain must be a finite number > 0, got inf"):
+        create(name, depth=4, width=4, init_gain=float("inf"))
+    with pytest.raises(TypeError, match=r"activation must be a name \(str\).*got \['relu'\]"):
+        create(name, depth=4, width=4, activation=["relu"])
+    with pytest.raises(ValueError, match="activation must be one of"):
+        create(name, depth=4, width=4, activation="swish")
+    torch.manual_seed(0)
+    one = create(name, depth=4, width=4, init="he", init_gain=2)  # an int gain is a number
+    torch.manual_seed(0)
+    ref = create(name, depth=4, width=4, init="he", init_gain=2.0)
+    for a, b in zip(one.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b)

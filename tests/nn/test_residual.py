@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from deepdojo.nn import ResidualBlock
 
@@ -74,3 +75,22 @@ def test_bad_arguments():
         ResidualBlock(0)
     with pytest.raises(ValueError, match="kernel_size must be a positive odd int"):
         ResidualBlock(4, variant="conv", kernel_size=2)
+
+
+def test_argument_types_are_checked_not_coerced():
+    with pytest.raises(TypeError, match=r"kernel_size must be a positive odd int, got '3' \(str\)"):
+        ResidualBlock(4, variant="conv", kernel_size="3")
+    with pytest.raises(TypeError, match=r"kernel_size must be a positive odd int, got 3.0"):
+        ResidualBlock(4, variant="conv", kernel_size=3.0)
+    with pytest.raises(TypeError, match="batch_norm must be a bool .*, got 'no'"):
+        ResidualBlock(4, batch_norm="no")  # a non-empty string used to switch batch norm ON
+    with pytest.raises(TypeError, match="batch_norm must be a bool"):
+        ResidualBlock(4, batch_norm=0)
+    with pytest.raises(ValueError, match="conv_dims must be 1 or 2, got True"):
+        ResidualBlock(4, variant="conv", conv_dims=True)
+    with pytest.raises(TypeError, match=r"activation must be a name \(str\), one of .*relu.*"
+                                        r"got \['relu'\] \(list\)"):  # fmt: skip
+        ResidualBlock(4, activation=["relu"])
+    block = ResidualBlock(4, variant="conv", kernel_size=5, batch_norm=False, conv_dims=1)
+    assert isinstance(block.norm1, nn.Identity) and block.layer1.kernel_size == (5,)
+    assert block(torch.randn(2, 4, 7)).shape == (2, 4, 7)  # odd kernel: "same" padding

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections import OrderedDict
 from typing import Any
 
@@ -35,8 +37,10 @@ def init_weights(model: nn.Module, scheme: str = "default", *, activation: str =
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}; got {scheme!r}")
-    if not gain > 0:
-        raise ValueError(f"init_gain must be > 0, got {gain!r}")
+    if isinstance(gain, bool) or not isinstance(gain, numbers.Real):
+        raise TypeError(f"init_gain must be a number > 0, got {gain!r} ({type(gain).__name__})")
+    if not 0 < gain < math.inf:
+        raise ValueError(f"init_gain must be a finite number > 0, got {gain!r}")
     known = ("linear", "conv1d", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
     act_gain = nn.init.calculate_gain(activation if activation in known else "linear")
     for m in model.modules():

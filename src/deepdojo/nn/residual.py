@@ -14,6 +14,7 @@ or a 1×1 convolution with the block's stride).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -33,8 +34,11 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 def make_activation(name: str) -> nn.Module:
     """A fresh activation module by name (``relu``, ``leaky_relu``, ``gelu``, ``elu``,
     ``sigmoid``, ``tanh`` or ``identity``)."""
+    known = ", ".join(sorted(_ACTIVATIONS))
+    if not isinstance(name, str):
+        raise TypeError(f"activation must be a name (str), one of {known}; "
+                        f"got {name!r} ({type(name).__name__})")  # fmt: skip
     if name not in _ACTIVATIONS:
-        known = ", ".join(sorted(_ACTIVATIONS))
         raise ValueError(f"activation must be one of {known}; got {name!r}")
     return _ACTIVATIONS[name]()
 
@@ -99,6 +103,8 @@ class ResidualBlock(nn.Module):
         super().__init__()
         out_size = in_size if out_size is None else out_size
         _check_args(in_size, out_size, variant, shortcut, stride, kernel_size, conv_dims)
+        if not isinstance(batch_norm, bool):
+            raise TypeError(f"batch_norm must be a bool (True or False), got {batch_norm!r}")
         self.variant = variant
         needs_projection = in_size != out_size or stride != 1
         if shortcut == "identity" and needs_projection:
@@ -152,7 +158,11 @@ def _check_args(
         raise ValueError(f"shortcut must be 'auto', 'identity' or 'projection', got {shortcut!r}")
     if variant == "mlp" and stride != 1:
         raise ValueError(f"stride applies to variant='conv' only; got stride={stride}")
+    # odd only: padding kernel_size // 2 keeps the size ("same") just for odd kernels
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral):
+        raise TypeError(f"kernel_size must be a positive odd int, got {kernel_size!r} "
+                        f"({type(kernel_size).__name__})")  # fmt: skip
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size!r}")
-    if conv_dims not in (1, 2):
+    if isinstance(conv_dims, bool) or conv_dims not in (1, 2):
         raise ValueError(f"conv_dims must be 1 or 2, got {conv_dims!r}")
