@@ -156,7 +156,15 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
               values=[r.log_ratio for r in base],
               holds=mean([r.log_ratio for r in base]) < cfg.vanishing_log_ratio,
               seed_rule=lambda v: v < cfg.vanishing_log_ratio)  # fmt: skip
-    cured = []  # the setups whose cure claim holds
+    cured = _remedy_claims(cfg, ctx, runs)
+    _clipping_claim(cfg, ctx, runs)
+    _doctor_claims(cfg, ctx, runs, cured)
+
+
+def _remedy_claims(cfg: VanishingConfig, ctx: LabContext, runs: dict[str, list[RunOutcome]]
+                   ) -> list[str]:  # fmt: skip
+    """One cure claim per remedy; returns the setups whose cure claim holds."""
+    base, cured = runs["baseline"], []
     for key, text in REMEDY_TEXT.items():
         rs = runs[key]
         ctx.figure(f"remedy_{key}", comparison_figure({"baseline": base, key: rs}, text),
@@ -170,7 +178,12 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
             seed_rule=lambda v: v >= cfg.cured_log_ratio)  # fmt: skip
         if cure.holds:
             cured.append(key)
-    clip = runs["clipping"]
+    return cured
+
+
+def _clipping_claim(cfg: VanishingConfig, ctx: LabContext, runs: dict[str, list[RunOutcome]]
+                    ) -> None:  # fmt: skip
+    base, clip = runs["baseline"], runs["clipping"]
     # share of recorded steps whose weight-gradient norm alone exceeds the bound (clip active)
     active = mean([float((r.grad_matrix.square().sum(1).sqrt() > cfg.clip_norm).double().mean())
                    for r in clip])  # fmt: skip
@@ -190,7 +203,6 @@ def run(cfg: VanishingConfig, ctx: LabContext) -> None:
               holds=mean([r.log_ratio for r in clip]) < cfg.vanishing_log_ratio
               and active >= cfg.clip_active_share,
               seed_rule=lambda v: v < cfg.vanishing_log_ratio)  # fmt: skip
-    _doctor_claims(cfg, ctx, runs, cured)
 
 
 def _doctor_claims(cfg: VanishingConfig, ctx: LabContext, runs: dict[str, list[RunOutcome]],
