@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from deepdojo.diagnose.activations import ActivationMonitor
-from deepdojo.diagnose.monitors import GradientMonitor, weight_layers
+from deepdojo.diagnose.monitors import GradientMonitor
 from deepdojo.diagnose.rules import Finding, Thresholds, check
 from deepdojo.train.callbacks import Callback
 
@@ -42,10 +42,6 @@ def _grad_norms(monitor: GradientMonitor, used: set[str]) -> dict[str, float]:
     records as 0; judging it would make a last-layer ratio of x/0 = inf ("exploding").
     """
     return {name: stats["grad_norm"] for name, stats in monitor.latest().items() if name in used}
-
-
-def _layers_with_grad(layers: list[tuple[str, list[nn.Parameter]]]) -> set[str]:
-    return {name for name, params in layers if any(p.grad is not None for p in params)}
 
 
 def diagnose(
@@ -87,7 +83,7 @@ def diagnose(
                 raise ValueError(f"loss_fn must return a scalar tensor (reduce with .mean()), "
                                  f"got {shape}")  # fmt: skip
             loss.backward()
-        used = _layers_with_grad(weight_layers(model))
+        used = grads.layers_with_grad()
         return check(_grad_norms(grads, used), acts.latest(), float(loss.detach()), thresholds)
     finally:
         for p, g in saved_grads.items():
@@ -158,7 +154,6 @@ class Doctor(Callback):
         self._new: list[Finding] = []
         self._recorded = 0
         self._scale = 1.0  # fp16 loss scale of the recorded backward (1: none)
-        self._layers: list[tuple[str, list[nn.Parameter]]] = []
         self._used: set[str] = set()  # layers with a gradient in the recorded backward
 
     @property
@@ -175,7 +170,6 @@ class Doctor(Callback):
         self._detach()  # a fit that raised before this one may have left its monitors
         self.findings, self.counts, self.checks, self._new = [], {}, 0, []
         self._scale = 1.0
-        self._layers = weight_layers(trainer.model)
         self.gradients = GradientMonitor(trainer.model, every=self.every,
                                          track_weights=self.track_weights).attach()
         self.activations = ActivationMonitor(trainer.model, every=self.every,
@@ -186,7 +180,7 @@ class Doctor(Callback):
         grads = self.gradients
         if grads is None or len(grads.steps) == self._recorded:
             return  # the monitor did not record this backward
-        self._used = _layers_with_grad(self._layers)
+        self._used = grads.layers_with_grad()
         if trainer.scaler is not None:
             self._scale = float(trainer.scaler.get_scale())  # the loss scale this backward used
 

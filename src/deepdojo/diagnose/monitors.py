@@ -308,16 +308,16 @@ class GradientMonitor:
     # ------------------------------------------------------------------ reading
     def _table(self, rows: list[Any]) -> torch.Tensor:
         """``(S, 3P)`` float64 CPU table of ``rows``, NaN-padded: one host sync per device."""
-        full = 3 * len(self._params)
-        table = torch.full((len(rows), full), float("nan"), dtype=torch.float64)
+        table = torch.full((len(rows), 3 * len(self._params)), math.nan, dtype=torch.float64)
+        host: list[int] = []
         on_device: dict[torch.device, list[int]] = {}
-        host = [i for i, r in enumerate(rows) if isinstance(r, int)]
-        if host:  # squared norms in the host table
-            sq = self._host_table[[rows[i] for i in host]]
-            table[host] = torch.from_numpy(np.sqrt(sq))
         for i, r in enumerate(rows):
-            if isinstance(r, torch.Tensor):
+            if isinstance(r, int):
+                host.append(i)
+            else:
                 on_device.setdefault(r.device, []).append(i)
+        if host:  # squared norms in the host table
+            table[host] = torch.from_numpy(np.sqrt(self._host_table[[rows[i] for i in host]]))
         for idx in on_device.values():
             width = max(len(rows[i]) for i in idx)
             pad = [torch.nn.functional.pad(rows[i], (0, width - len(rows[i])), value=math.nan)
@@ -325,18 +325,19 @@ class GradientMonitor:
             table[idx, :width] = torch.stack(pad).double().cpu()
         return table
 
-    def _matrix(self, part: int, rows: list[Any] | None = None
-                ) -> torch.Tensor:  # fmt: skip
-        """(steps, layers) float64 on CPU for part 0 (grads), 1 (weights) or 2 (deltas)."""
-        rows = self._rows if rows is None else rows
+    def _matrix(self, part: int, table: torch.Tensor | None = None) -> torch.Tensor:
+        """(steps, layers) float64 on CPU for part 0 (grads), 1 (weights) or 2 (deltas) of
+        ``table`` (default: every record)."""
         n_params, n_layers = len(self._params), len(self.layer_names)
-        if not rows:
-            return torch.empty(0, n_layers, dtype=torch.float64)
-        per_param = self._table(rows)[:, part * n_params : (part + 1) * n_params]  # (S, P)
+        if table is None:
+            if not self._rows:
+                return torch.empty(0, n_layers, dtype=torch.float64)
+            table = self._table(self._rows)
+        per_param = table[:, part * n_params : (part + 1) * n_params]  # (S, P)
         if n_params == n_layers:
             return per_param
         index = torch.tensor(self._layer_of)
-        sq = torch.zeros(len(rows), n_layers, dtype=torch.float64)
+        sq = torch.zeros(len(table), n_layers, dtype=torch.float64)
         return sq.index_add_(1, index, per_param.square()).sqrt()  # (S, L)
 
     @property
@@ -358,7 +359,7 @@ class GradientMonitor:
         """The last record: ``{layer: {"grad_norm", "weight_norm", "update_ratio"}}``."""
         if not self._rows:
             return {}
-        last = self._rows[-1:]
+        last = self._table(self._rows[-1:])
         g, w, d = (self._matrix(part, last)[0] for part in range(3))
         u = d / w
         return {
@@ -366,6 +367,12 @@ class GradientMonitor:
                    "update_ratio": float(u[i])}
             for i, name in enumerate(self.layer_names)
         }  # fmt: skip
+
+    def layers_with_grad(self) -> set[str]:
+        """Names of the layers whose weights hold a gradient now (read it right after backward):
+        a layer outside the graph, e.g. an unused head, has none (its norm is recorded as 0)."""
+        return {self.layer_names[i] for p, i in zip(self._params, self._layer_of, strict=True)
+                if p.grad is not None}  # fmt: skip
 
     def reset(self) -> None:
         """Forget the records (hooks stay as they are)."""
