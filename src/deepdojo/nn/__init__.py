@@ -11,9 +11,15 @@ from deepdojo.nn.init import initialize  # noqa: E402,F401  (zeros/normal/unifor
 from deepdojo.nn.losses import (  # noqa: E402,F401
     ClassBalancedLoss,
     FocalLoss,
+    GANLoss,
     LDAMLoss,
     LogitAdjustedLoss,
+    VAELoss,
     effective_number_weights,
+    gan_loss,
+    gradient_penalty,
+    nt_xent,
+    vae_loss,
 )
 from deepdojo.nn.regularization import Regularizer, l1_penalty, l2_penalty  # noqa: E402,F401
 from deepdojo.nn.residual import ResidualBlock  # noqa: E402,F401
