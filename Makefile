@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 SCALE ?= quick
 SITE ?= site
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean system-deps
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,29 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed
+# The demo shows real results for the molecule and text labs: RDKit and the sentence encoder.
+$(VENV)/.installed-demo: $(VENV)/.installed
+	$(PIP) -e '.[chem,text]'
+	touch $@
+
+# Tests run every optional path: all extras, and the system programs the browser and database
+# tests start (installed with apt only when missing; see tools/ensure-system-deps.sh).
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) -e '.[dev,chem,onnx,text]'
+	touch $@
+
+system-deps:
+	bash tools/ensure-system-deps.sh
+
+demo: $(VENV)/.installed-demo
 	$(VENV)/bin/deepdojo run --all --scale $(SCALE)
 	$(VENV)/bin/deepdojo report --out $(SITE)
 
 # Two test workers on two cores: one BLAS/OpenMP thread each, or torch's spinning threads
 # oversubscribe the cores and small models train up to ~70x slower.
-test: $(VENV)/.installed-dev
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile
+# --durations=20: each issue states the test time it adds.
+test: $(VENV)/.installed-test system-deps
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=20
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests bench
