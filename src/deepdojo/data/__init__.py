@@ -14,6 +14,7 @@ from deepdojo.data.datasets import (
     sample_images,
     train_val_test_split,
 )
+from deepdojo.data.episodes import Episode, EpisodeBatch, EpisodeSampler, collate_episode
 from deepdojo.data.formats import (
     DataFormatError,
     load_cifar10_batch,
@@ -25,7 +26,11 @@ from deepdojo.data.formats import (
 __all__ = [
     "DataFormatError",
     "DataSplits",
+    "Episode",
+    "EpisodeBatch",
+    "EpisodeSampler",
     "Split",
+    "collate_episode",
     "load_breast_cancer",
     "load_cifar10_batch",
     "load_csv",
