@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import pytest
 
 from deepdojo.labs import (
@@ -19,6 +19,8 @@ from deepdojo.labs import (
     register_lab,
     run_lab,
 )
+from deepdojo.labs.framework import claim_counts, plt
+from deepdojo.labs.framework import rules as R
 
 
 @dataclass
@@ -41,10 +43,10 @@ def _toy(cfg: ToyConfig, ctx: LabContext) -> None:
     fig, ax = plt.subplots()
     ax.plot(values)
     ctx.figure("values", fig, caption="the values")
-    ctx.claim("positive", "values are non-negative", rule="min >= 0",
-              holds=min(values) >= 0, values=values)
-    ctx.claim("impossible", "values exceed 100", rule="mean > 100",
-              holds=sum(values) / len(values) > 100, values=values)
+    ctx.claim("positive", "values are non-negative", R.EverySeed(R.AtLeast(0.0)),
+              values=values, metric="draw", kind="check")
+    ctx.claim("impossible", "values exceed 100", R.AtLeast(100.0), values=values,
+              metric="draw", why={"does not hold": "the draws stay below {max:.1f}"})
     if cfg.fail:
         raise RuntimeError("boom")
 
@@ -60,17 +62,23 @@ def test_run_writes_result_figures_and_page(toy_lab, tmp_path):
     res = run_lab(toy_lab, scale="quick", seed=5, out=tmp_path, progress="off")
     assert res.path.parent == tmp_path / toy_lab
     data = json.loads((res.path / "result.json").read_text())
-    assert data["seeds"] == [5, 6, 7]
+    assert data["seeds"] == [5000, 5001, 5002, 5003, 5004]
     assert data["config"]["steps"] == 3
     assert data["command"] == f"deepdojo run {toy_lab} --scale quick --seed 5"
     assert (res.path / "figures" / "values.png").read_bytes()[:4] == b"\x89PNG"
     assert (res.path / "index.html").exists()
     claims = {c["id"]: c for c in data["claims"]}
     assert claims["positive"]["holds"] is True
+    assert claims["positive"]["kind"] == "check" and claims["positive"]["ci"] is None
     assert claims["impossible"]["holds"] is False  # a claim that fails is recorded, not raised
+    assert claims["impossible"]["verdict"] == "does not hold"
+    top = max(claims["impossible"]["values"])
+    assert claims["impossible"]["why"] == f"the draws stay below {top:.1f}"
+    assert claims["impossible"]["rule"] == "mean draw over seeds >= 100 (95% interval)"
+    assert len(claims["impossible"]["ci"]) == 2 and claims["impossible"]["margin"] == 100.0
     vals = claims["positive"]["values"]
-    assert len(vals) == 3
-    assert claims["positive"]["mean"] == pytest.approx(sum(vals) / 3)
+    assert len(vals) == 5
+    assert claims["positive"]["mean"] == pytest.approx(sum(vals) / 5)
     assert claims["positive"]["spread"] == pytest.approx(max(vals) - min(vals))
     assert claims["positive"]["value"] == pytest.approx(claims["positive"]["mean"])
     assert data["environment"]["packages"]["torch"]
@@ -137,7 +145,12 @@ def test_register_validates():
 
 def test_context_scale_and_claim_validation(tmp_path):
     ctx = LabContext("x", scale="full", seed=10, out_dir=tmp_path, progress="off")
-    assert ctx.seeds == [10, 11, 12, 13, 14]
+    assert ctx.seeds == list(range(10_000, 10_010))
+    assert LabContext("x", scale="smoke", seed=3, out_dir=tmp_path).seeds == [3000]
+    assert set(LabContext("x", seed=0, out_dir=tmp_path).seeds).isdisjoint(
+        LabContext("x", seed=1, out_dir=tmp_path).seeds)
+    with pytest.raises(LabError, match="seed must be a non-negative int"):
+        LabContext("x", seed=-1, out_dir=tmp_path)
     assert ctx.pick(smoke=1, quick=2, full=3) == 3
     assert list(ctx.progress(range(3))) == [0, 1, 2]
     ctx.claim("a", "s", rule="r", holds=True, value=1.0)
@@ -167,11 +180,12 @@ def test_threads_set_for_the_run_and_restored(toy_lab, tmp_path):
         run_lab(toy_lab, scale="smoke", out=tmp_path, threads=0)
 
 
-def test_seed_rule_needs_two_thirds_of_seeds(tmp_path):
+def test_legacy_seed_rule_needs_two_thirds_of_seeds(tmp_path):
     ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
     lucky = ctx.claim("lucky", "gap shrinks", rule="mean > 0", holds=True,
                       values=[-0.016, 0.040, -0.010], seed_rule=lambda v: v > 0)
     assert lucky.holds is False and lucky.seed_holds == [False, True, False]
+    assert lucky.verdict == "does not hold" and lucky.kind == "finding" and lucky.ci is None
     assert lucky.rule == "mean > 0; and per seed on >= 2 of 3 seeds"
     steady = ctx.claim("steady", "gap shrinks", rule="mean > 0", holds=True,
                        values=[0.01, 0.02, -0.001], seed_rule=lambda v: v > 0)
@@ -189,3 +203,69 @@ def test_seed_rule_text_not_repeated_for_every_seed_rules(tmp_path):
                   values=[1.0, 2.0, -1.0], seed_rule=lambda v: v > 0)
     assert c.rule == "v > 0 on every seed"
     assert c.seed_holds == [True, True, False] and c.holds is True  # 2 of 3 still required
+
+
+def test_paired_claim_records_arms_interval_and_templates(tmp_path):
+    ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
+    a = [0.90, 0.92, 0.91, 0.93, 0.94]
+    b = [0.70, 0.75, 0.72, 0.71, 0.74]
+    c = ctx.claim("gru-beats-rnn", "A beats B", R.Greater(margin=0.1), a=a, b=b,
+                  metric="test accuracy", why={"holds": "A {a_mean:.3f} vs B {b_mean:.3f} "
+                                                        "after {steps} steps"},
+                  facts={"steps": 40})
+    d = [x - y for x, y in zip(a, b)]
+    assert c.values == pytest.approx(d)
+    assert c.values_a == a and c.values_b == b
+    assert c.verdict == "holds" and c.holds is True
+    assert c.ci == pytest.approx(list(R.t_interval(d)))
+    assert c.why == "A 0.920 vs B 0.724 after 40 steps"
+    assert c.margin == 0.1 and c.kind == "finding" and c.metric == "test accuracy"
+    ratio = ctx.claim("ratio", "same speed", R.WithinFactor(2.0), a=[2.0, 4.0], b=[1.0, 4.0])
+    assert ratio.values == [2.0, 1.0]  # paired ratio rules judge a / b
+
+
+def test_requires_and_inconclusive_and_bad_calls(tmp_path):
+    ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
+    c = ctx.claim("r", "s", R.AtLeast(0.0), values=[1.0, 2.0, 3.0],
+                  requires={"no run diverged": False, "clipping acted": True})
+    assert c.verdict == "does not hold" and c.why == "condition not met: no run diverged"
+    assert c.requires == {"no run diverged": False, "clipping acted": True}
+    assert c.rule.endswith("; requires no run diverged, clipping acted")
+    inc = ctx.claim("i", "s", R.Greater(0.1), values=[0.05, 0.25, 0.12],
+                    why={"inconclusive": "Decided at full scale."})
+    assert inc.verdict == "inconclusive" and inc.holds is False
+    assert inc.why.startswith("the 95% interval [") and inc.why.endswith("Decided at full scale.")
+    smoke = LabContext("x", scale="smoke", out_dir=tmp_path)
+    assert smoke.claim("one", "s", R.Greater(), a=[1.0], b=[0.0]).why == "one seed: no interval"
+    with pytest.raises(TypeError, match="exactly one of values= or a= and b="):
+        ctx.claim("e1", "s", R.AtLeast(0.0), values=[1.0], a=[1.0], b=[0.0])
+    with pytest.raises(TypeError, match="exactly one of"):
+        ctx.claim("e2", "s", R.AtLeast(0.0), a=[1.0])
+    with pytest.raises(ValueError, match="pair seed by seed"):
+        ctx.claim("e3", "s", R.Greater(), a=[1.0, 2.0], b=[0.0])
+    with pytest.raises(ValueError, match="unknown field 'mena'"):
+        ctx.claim("e4", "s", R.AtLeast(0.0), values=[1.0, 2.0], why={"holds": "{mena}"})
+    with pytest.raises(ValueError, match="why keys must be verdicts"):
+        ctx.claim("e5", "s", R.AtLeast(0.0), values=[1.0, 2.0], why={"fails": "x"})
+    with pytest.raises(ValueError, match="kind must be"):
+        ctx.claim("e6", "s", R.AtLeast(0.0), values=[1.0, 2.0], kind="fact")
+    with pytest.raises(TypeError, match="legacy call"):
+        ctx.claim("e7", "s", R.AtLeast(0.0), values=[1.0, 2.0], holds=True)
+    with pytest.raises(TypeError, match="rule must be a rule object"):
+        ctx.claim("e8", "s", 0.5, values=[1.0, 2.0])
+    assert [c.id for c in ctx.claims] == ["r", "i"]
+
+
+def test_checks_are_kept_out_of_the_finding_counts(tmp_path):
+    ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
+    ctx.claim("chk", "by construction", R.EverySeed(R.AtMost(1e-6)), values=[0.0] * 5,
+              kind="check")
+    ctx.claim("bad-chk", "broken", R.EverySeed(R.AtMost(1e-6)), values=[1.0] * 5, kind="check")
+    ctx.claim("f1", "finding", R.AtLeast(0.5), values=[0.9, 0.91, 0.92])
+    ctx.claim("f2", "finding", R.AtLeast(0.5), values=[0.1, 0.11, 0.12])
+    ctx.claim("f3", "finding", R.AtLeast(0.5), values=[0.1, 0.9, 0.5])
+    counts = claim_counts([dataclasses.asdict(c) for c in ctx.claims])
+    assert counts == {"findings": 3, "holds": 1, "does not hold": 1, "inconclusive": 1,
+                      "checks": 2, "checks failing": 1}
+    # old result.json claims (no kind, no verdict) count as findings from holds
+    assert claim_counts([{"holds": True}, {"holds": False}])["findings"] == 2

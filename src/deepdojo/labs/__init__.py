@@ -1,7 +1,9 @@
 """Labs: one seeded experiment per topic, with claims measured and judged in code.
 
-Every module in this package that does not start with ``_`` is a lab and is imported by
-:func:`load_all`, which fills the registry ``LABS``.
+Every module or package of this folder is a lab, imported by :func:`load_all` (which fills the
+registry ``LABS``), except ``framework`` (the lab framework: labs import it as
+``deepdojo.labs.framework``), ``shared`` (helpers used by two or more labs) and names starting
+with ``_``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,22 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from deepdojo.labs._config import make_config, parse_overrides
-from deepdojo.labs._core import LABS, Claim, LabContext, LabError, LabSpec, get_lab, register_lab
-from deepdojo.labs._runner import RunResult, latest_runs, load_result, run_lab
+from deepdojo.labs.framework import (
+    LABS,
+    Claim,
+    LabContext,
+    LabError,
+    LabSpec,
+    claim_counts,
+    get_lab,
+    make_config,
+    parse_overrides,
+    ranged,
+    register_lab,
+    rules,
+    scaled,
+)
+from deepdojo.labs.framework.runner import RunResult, latest_runs, load_result, run_lab
 
 __all__ = [
     "LABS",
@@ -20,20 +35,26 @@ __all__ = [
     "LabError",
     "LabSpec",
     "RunResult",
+    "claim_counts",
     "get_lab",
     "latest_runs",
     "load_all",
     "load_result",
     "make_config",
     "parse_overrides",
+    "ranged",
     "register_lab",
+    "rules",
     "run_lab",
+    "scaled",
 ]
+
+NOT_LABS = ("framework", "shared")
 
 
 def load_all() -> dict[str, LabSpec]:
-    """Import every lab module of this package so that each registers itself."""
+    """Import every lab module or package of this folder so that each registers itself."""
     for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and info.name not in NOT_LABS:
             importlib.import_module(f"{__name__}.{info.name}")
     return LABS

@@ -19,8 +19,10 @@ from typing import Any
 
 import torch
 
-from deepdojo.labs._config import make_config
-from deepdojo.labs._core import LabContext, LabError, LabSpec, get_lab
+from deepdojo.labs.framework.config import make_config
+from deepdojo.labs.framework.context import LabContext
+from deepdojo.labs.framework.errors import LabError
+from deepdojo.labs.framework.registry import LabSpec, get_lab
 from deepdojo.utils import atomic_write_json, atomic_write_text, environment, seed_everything
 
 
@@ -89,7 +91,7 @@ def run_lab(
     """
     spec = get_lab(name)
     overrides = dict(overrides or {})
-    cfg = make_config(spec.config, overrides)
+    cfg = make_config(spec.config, overrides, scale=scale)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise LabError(f"threads must be a positive int or None, got {threads!r}")
     lab_dir = Path(out) / name
