@@ -5,6 +5,7 @@ MNIST-1D is generated from the ``mnist1d`` package's templates, and the format l
 files the user gives.
 """
 
+from deepdojo.data import augment
 from deepdojo.data.datasets import (
     DataSplits,
     Split,
@@ -31,6 +32,7 @@ __all__ = [
     "EpisodeSampler",
     "Split",
     "collate_episode",
+    "augment",
     "load_breast_cancer",
     "load_cifar10_batch",
     "load_csv",
