@@ -1,4 +1,5 @@
-"""deepdojo.metrics: imbalance-aware classification metrics, threshold tuning and calibration."""
+"""deepdojo.metrics: imbalance-aware classification metrics, threshold tuning, calibration,
+and generative metrics (PSNR, SSIM, Frechet distance)."""
 
 from deepdojo.metrics.calibration import calibration_curve, expected_calibration_error
 from deepdojo.metrics.classification import (
@@ -13,6 +14,12 @@ from deepdojo.metrics.classification import (
     roc_auc,
     roc_curve,
 )
+from deepdojo.metrics.generative import (
+    frechet_distance,
+    frechet_distance_from_stats,
+    psnr,
+    ssim,
+)
 from deepdojo.metrics.thresholds import apply_threshold, threshold_curve, tune_threshold
 
 __all__ = [
@@ -23,12 +30,16 @@ __all__ = [
     "classification_report",
     "confusion_matrix",
     "expected_calibration_error",
+    "frechet_distance",
+    "frechet_distance_from_stats",
     "g_mean",
     "matthews_corrcoef",
     "precision_recall_curve",
+    "psnr",
     "precision_recall_f1",
     "roc_auc",
     "roc_curve",
+    "ssim",
     "threshold_curve",
     "tune_threshold",
 ]

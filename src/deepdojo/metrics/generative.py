@@ -1,0 +1,232 @@
+"""Metrics for generated and reconstructed data: PSNR, SSIM and the Frechet distance.
+
+Image shapes: a single image ``(H, W)`` gives a scalar; a batch ``(B, H, W)`` or
+``(B, C, H, W)`` gives one value per image, shape ``(B,)`` (SSIM averages its map over
+channels and positions; PSNR takes the MSE over channels and positions). PSNR and SSIM follow
+scikit-image's ``peak_signal_noise_ratio`` and ``structural_similarity`` (default arguments)
+number for number, and are differentiable torch code, so SSIM can also serve as a loss.
+
+The Frechet distance (the "FID" formula, Heusel et al. 2017) compares two sets of feature
+vectors through Gaussians fitted to each; this module does not ship an Inception network:
+pass features from whatever encoder suits the data (for digits, a small trained classifier's
+penultimate layer).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["frechet_distance", "frechet_distance_from_stats", "psnr", "ssim"]
+
+_TRUNCATE = 3.5  # scikit-image's Gaussian window: radius int(3.5 * sigma + 0.5), 11 taps at 1.5
+
+
+def _pair(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor, bool]:
+    """Validate an image pair; return both as ``(B, C, H, W)`` float64 and whether unbatched."""
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError("x and y must be tensors of shape (H, W), (B, H, W) or (B, C, H, W)")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"x must be (H, W), (B, H, W) or (B, C, H, W), got {tuple(x.shape)}")
+    if isinstance(data_range, bool) or not isinstance(data_range, int | float):
+        raise TypeError(f"data_range must be a number, got {type(data_range).__name__}")
+    if not (math.isfinite(data_range) and data_range > 0):
+        raise ValueError(f"data_range must be a finite number > 0, got {data_range}")
+    single = x.ndim == 2
+    shape = {2: (1, 1, *x.shape), 3: (x.shape[0], 1, *x.shape[1:]), 4: tuple(x.shape)}[x.ndim]
+    return x.double().reshape(shape), y.double().reshape(shape), single
+
+
+def psnr(x: Tensor, y: Tensor, data_range: float) -> Tensor:
+    """Peak signal-to-noise ratio in dB: ``10 log10(R^2 / MSE(x, y))``.
+
+    Parameters
+    ----------
+    x, y : Tensor, shape (H, W), (B, H, W) or (B, C, H, W)
+        Reference and test images (the formula is symmetric).
+    data_range : float
+        ``R``, the span of possible values (1 for images in ``[0, 1]``, 16 for raw digits).
+
+    Returns
+    -------
+    Tensor
+        float64; a scalar for one image, ``(B,)`` for a batch. Identical images give ``inf``.
+    """
+    a, b, single = _pair(x, y, data_range)
+    mse = (a - b).pow(2).flatten(1).mean(dim=1)  # (B,)
+    value = 10.0 * torch.log10(data_range**2 / mse)
+    return value[0] if single else value
+
+
+def _window(win_size: int | None, gaussian_weights: bool, sigma: float) -> Tensor:
+    """The 2-D averaging window ``(k, k)``, float64, summing to 1."""
+    if gaussian_weights:
+        radius = int(_TRUNCATE * sigma + 0.5)
+        if win_size is not None and win_size != 2 * radius + 1:
+            raise ValueError(
+                f"win_size={win_size} conflicts with the Gaussian window of sigma={sigma} "
+                f"({2 * radius + 1} taps); leave win_size=None"
+            )
+        taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+        kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+        kernel = kernel / kernel.sum()  # (k,)
+        return torch.outer(kernel, kernel)  # (k, k), separable
+    size = 7 if win_size is None else win_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+        raise ValueError(f"win_size must be an odd int >= 3, got {win_size!r}")
+    return torch.full((size, size), 1.0 / size**2, dtype=torch.float64)
+
+
+def ssim(
+    x: Tensor,
+    y: Tensor,
+    data_range: float,
+    *,
+    win_size: int | None = None,
+    gaussian_weights: bool = False,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    use_sample_covariance: bool = True,
+) -> Tensor:
+    """Mean structural similarity (Wang et al. 2004), as scikit-image computes it.
+
+    With local (windowed) means ``mu``, variances ``s^2`` and covariance ``s_xy``:
+
+    .. math::
+        S = \\frac{(2 \\mu_x \\mu_y + C_1)(2 s_{xy} + C_2)}
+                  {(\\mu_x^2 + \\mu_y^2 + C_1)(s_x^2 + s_y^2 + C_2)}, \\qquad
+        C_1 = (k_1 R)^2, \\; C_2 = (k_2 R)^2
+
+    averaged over every window that lies wholly inside the image (scikit-image crops a
+    border of ``(k - 1) / 2`` pixels) and over channels. The local moments use a uniform
+    ``k x k`` window (``k = win_size = 7``) or, with ``gaussian_weights``, a Gaussian window of
+    ``sigma`` truncated at 3.5 sigma (11 taps at 1.5). ``use_sample_covariance`` rescales the
+    moments by ``k^2 / (k^2 - 1)``; set it False with ``gaussian_weights=True`` to match the
+    paper exactly.
+
+    Parameters
+    ----------
+    x, y : Tensor, shape (H, W), (B, H, W) or (B, C, H, W)
+        ``H, W >= k``; an 8x8 digit allows ``k`` up to 7 (the default).
+    data_range : float
+        ``R``, the span of possible values.
+
+    Returns
+    -------
+    Tensor
+        float64 in ``[-1, 1]``; a scalar for one image, ``(B,)`` for a batch. Differentiable.
+    """
+    a, b, single = _pair(x, y, data_range)
+    for name, value in (("k1", k1), ("k2", k2), ("sigma", sigma)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    window = _window(win_size, gaussian_weights, sigma).to(a.device)
+    k = window.shape[0]
+    if min(a.shape[-2:]) < k:
+        raise ValueError(f"images of {tuple(a.shape[-2:])} are smaller than the {k}x{k} window")
+    batch, channels = a.shape[:2]
+    flat = lambda t: t.reshape(batch * channels, 1, *t.shape[-2:])  # noqa: E731
+    kernel = window.view(1, 1, k, k)
+    local = lambda t: F.conv2d(flat(t), kernel)  # (B*C, 1, H-k+1, W-k+1): windows inside  # noqa: E731
+    cov_norm = k * k / (k * k - 1) if use_sample_covariance else 1.0
+    mu_x, mu_y = local(a), local(b)
+    var_x = cov_norm * (local(a * a) - mu_x * mu_x)
+    var_y = cov_norm * (local(b * b) - mu_y * mu_y)
+    cov_xy = cov_norm * (local(a * b) - mu_x * mu_y)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    numerator = (2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
+    denominator = (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    ssim_map = numerator / denominator  # (B*C, 1, H', W')
+    value = ssim_map.reshape(batch, -1).mean(dim=1)  # (B,): channels share the map size
+    return value[0] if single else value
+
+
+def _features(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, Tensor):
+        values = values.detach().cpu().double().numpy()
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] < 2:
+        raise ValueError(f"{name} must be (N, D) with N >= 2 samples, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} holds non-finite values")
+    return arr
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a symmetric positive semi-definite matrix."""
+    eigenvalues, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T
+
+
+def frechet_distance_from_stats(mu_a: Any, cov_a: Any, mu_b: Any, cov_b: Any) -> float:
+    """Squared 2-Wasserstein (Frechet) distance between ``N(mu_a, cov_a)`` and ``N(mu_b, cov_b)``.
+
+    .. math::
+        d^2 = \\lVert \\mu_a - \\mu_b \\rVert^2
+              + \\operatorname{tr}\\left(\\Sigma_a + \\Sigma_b
+              - 2 (\\Sigma_a \\Sigma_b)^{1/2}\\right)
+
+    ``tr((S_a S_b)^{1/2})`` is computed as the sum of the square roots of the eigenvalues of
+    the symmetric matrix ``S_a^{1/2} S_b S_a^{1/2}`` (same spectrum as ``S_a S_b``), which
+    avoids the complex round-off of a general matrix square root.
+
+    Parameters
+    ----------
+    mu_a, mu_b : array-like, shape (D,)
+    cov_a, cov_b : array-like, shape (D, D), symmetric positive semi-definite
+
+    Returns
+    -------
+    float, ``>= 0`` up to round-off.
+    """
+    mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
+    cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
+    dim = mu_a.shape[0] if mu_a.ndim == 1 else -1
+    for name, arr, shape in (
+        ("mu_b", mu_b, (dim,)),
+        ("cov_a", cov_a, (dim, dim)),
+        ("cov_b", cov_b, (dim, dim)),
+    ):
+        if dim < 1 or arr.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} to match mu_a {mu_a.shape}")
+    root_a = _sqrt_psd(cov_a)
+    middle = root_a @ cov_b @ root_a  # (D, D), symmetric PSD
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum()
+    diff = mu_a - mu_b
+    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_sqrt)
+
+
+def frechet_distance(features_a: Any, features_b: Any) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets ("FID" on any features).
+
+    Means and unbiased covariances (``np.cov``, divisor ``N - 1``, as in pytorch-fid) of each
+    set go into :func:`frechet_distance_from_stats`. The estimate is biased upward for small
+    ``N``: compare values computed with the same ``N``.
+
+    Parameters
+    ----------
+    features_a, features_b : array-like or Tensor, shape (N_a, D) and (N_b, D)
+
+    Returns
+    -------
+    float
+    """
+    a, b = _features(features_a, "features_a"), _features(features_b, "features_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"features_a has {a.shape[1]} features but features_b has {b.shape[1]}")
+    return frechet_distance_from_stats(
+        a.mean(axis=0),
+        np.cov(a, rowvar=False).reshape(a.shape[1], -1),
+        b.mean(axis=0),
+        np.cov(b, rowvar=False).reshape(b.shape[1], -1),
+    )
