@@ -19,12 +19,12 @@ written outside the run folder).
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import optuna
 
-from deepdojo.labs import LabContext, register_lab
+from deepdojo.labs.framework import AtLeast, AtMost, LabContext, plt, ranged, register_lab, scaled
 from deepdojo.search import Categorical, Float, Int, ModelObjective, tune
 
 STRATEGIES = ("random", "tpe", "tpe+pruning")
@@ -34,13 +34,30 @@ STYLES = {"random": "-", "tpe": "-", "tpe+pruning": "--"}  # dashed: may overlap
 
 @dataclass
 class SearchLabConfig:
-    trials: int = 0  # trials per strategy and seed; 0 = by scale (smoke 3, quick 14, full 40)
-    epochs: int = 0  # epochs per trial (the pruner's steps); 0 = by scale (1, 6, 10)
-    startup: int = 5  # TPE's random startup trials (and the pruner's startup trials)
-    lr_low: float = 1e-4  # learning-rate range, log-uniform
-    lr_high: float = 1.0  # (too large a rate diverges: the sampler must learn to avoid it)
-    cost_ratio_max: float = 0.9  # claim: pruned TPE's total epochs trained <= this x TPE's
-    quality_tolerance: float = 0.02  # claim: pruning costs at most this much best val acc
+    trials: int = scaled(smoke=3, quick=14, full=40, low=1)  # trials per strategy and seed
+    epochs: int = scaled(smoke=1, quick=6, full=10, low=1)  # epochs per trial (pruner's steps)
+    startup: int = ranged(5, low=0)  # TPE's random startup trials (and the pruner's)
+    lr_low: float = ranged(1e-4, low=0.0, low_open=True)  # learning-rate range, log-uniform
+    # (too large a rate diverges: the sampler must learn to avoid it)
+    lr_high: float = ranged(1.0, low=0.0, low_open=True)
+    # claim: pruned TPE's total epochs trained <= this x TPE's
+    cost_ratio_max: float = ranged(0.9, low=0.0, low_open=True)
+    # claim: pruning costs at most this much best val acc
+    quality_tolerance: float = ranged(0.02, low=0.0)
+
+
+@dataclass
+class SearchRow:
+    """One study: a strategy on one seed (a row of the ``searches`` table)."""
+
+    strategy: str
+    seed: int
+    best_val_acc: float  # best validation accuracy of a complete trial
+    epochs_trained: int  # over all trials, pruned ones up to where they stopped
+    wall_s: float  # wall time of the whole search (reported, not judged)
+    pruned: int  # trials stopped by the pruner
+    complete: int  # trials that ran every epoch
+    best_params: str  # the best trial's configuration, as text
 
 
 def _space(cfg: SearchLabConfig) -> dict[str, Any]:
@@ -85,11 +102,6 @@ def _best_so_far(result: Any) -> list[float]:
 
 
 def _plot_curves(runs: dict[str, list[Any]]) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
     for s in STRATEGIES:
         curves = [_best_so_far(r) for r in runs[s]]
@@ -106,20 +118,15 @@ def _plot_curves(runs: dict[str, list[Any]]) -> Any:
     return fig
 
 
-def _plot_cost(rows: list[dict[str, Any]]) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _plot_cost(rows: list[SearchRow]) -> Any:
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(11.0, 3.4))
     for ax, key, label in ((a1, "epochs_trained", "epochs trained in the search"),
                            (a2, "wall_s", "wall time of the search (s)"),
                            (a3, "pruned", "trials pruned")):
-        means = [statistics.fmean(r[key] for r in rows if r["strategy"] == s) for s in STRATEGIES]
+        means = [statistics.fmean(_column(rows, s, key)) for s in STRATEGIES]
         ax.bar(STRATEGIES, means, color=[COLORS[s] for s in STRATEGIES])
         for i, s in enumerate(STRATEGIES):
-            vals = [r[key] for r in rows if r["strategy"] == s]
+            vals = _column(rows, s, key)
             ax.scatter([i] * len(vals), vals, color="black", s=12, zorder=3)
         ax.set_ylabel(label)
         ax.set_title(f"{label} (bar: mean, dots: seeds)", fontsize=9)
@@ -127,60 +134,66 @@ def _plot_cost(rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def _claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[dict[str, Any]]) -> None:
-    def per_seed(strategy: str, key: str) -> list[float]:
-        return [r[key] for r in rows if r["strategy"] == strategy]
+def _column(rows: list[SearchRow], strategy: str, key: str) -> list[float]:
+    """``key`` of every row of ``strategy``, in seed order."""
+    return [getattr(r, key) for r in rows if r.strategy == strategy]
 
-    tpe, rnd, pr = (per_seed(s, "best_val_acc") for s in ("tpe", "random", "tpe+pruning"))
-    diff = [a - b for a, b in zip(tpe, rnd, strict=True)]
+
+def _claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[SearchRow]) -> None:
+    tpe, rnd, pr = (_column(rows, s, "best_val_acc") for s in ("tpe", "random", "tpe+pruning"))
+    facts = {"trials": cfg.trials, "startup": cfg.startup,
+             "pruned": statistics.fmean(_column(rows, "tpe+pruning", "pruned"))}
     ctx.claim("tpe-vs-random",
               "At an equal trial budget, TPE finds a configuration at least as good as random "
               "search (best validation accuracy)",
-              rule="mean over seeds of best_val_acc(TPE) - best_val_acc(random) >= 0",
-              values=diff, holds=statistics.fmean(diff) >= 0, seed_rule=lambda v: v >= 0)
-    cost = [a / b for a, b in zip(per_seed("tpe+pruning", "epochs_trained"),
-                                  per_seed("tpe", "epochs_trained"), strict=True)]
+              AtLeast(0.0), a=tpe, b=rnd, metric="best validation accuracy, TPE - random,",
+              why={"does not hold": "random search's best validation accuracy averages "
+                                    "{b_mean:.3f} against TPE's {a_mean:.3f}; of TPE's {trials} "
+                                    "trials, the first {startup} are random startup trials"},
+              facts=facts)
     ctx.claim("pruning-saves-time",
               "Median pruning makes a TPE search of the same number of trials cheaper: it "
               "trains fewer epochs in total (wall time is reported but not judged: it is noisy "
               "on a shared machine)",
-              rule=f"mean over seeds of epochs_trained(TPE+pruning) / epochs_trained(TPE) <= "
-                   f"{cfg.cost_ratio_max}",
-              values=cost, holds=statistics.fmean(cost) <= cfg.cost_ratio_max,
-              seed_rule=lambda v: v <= cfg.cost_ratio_max)
-    loss = [a - b for a, b in zip(tpe, pr, strict=True)]
+              AtMost(cfg.cost_ratio_max), values=[
+                  a / b for a, b in zip(_column(rows, "tpe+pruning", "epochs_trained"),
+                                        _column(rows, "tpe", "epochs_trained"), strict=True)],
+              metric="epochs trained, TPE+pruning / TPE,",
+              why={"does not hold": "pruned TPE trains {mean:.2f}x the epochs of plain TPE: "
+                                    "the pruner stops {pruned:.1f} of {trials} trials per "
+                                    "search on average, and none of the first {startup}"},
+              facts=facts)
     ctx.claim("pruning-keeps-quality",
               "Pruning costs little search quality: the best validation accuracy stays close "
               "to that of TPE without pruning",
-              rule=f"mean over seeds of best_val_acc(TPE) - best_val_acc(TPE+pruning) <= "
-                   f"{cfg.quality_tolerance}",
-              values=loss, holds=statistics.fmean(loss) <= cfg.quality_tolerance,
-              seed_rule=lambda v: v <= cfg.quality_tolerance)
+              AtMost(cfg.quality_tolerance), a=tpe, b=pr,
+              metric="best validation accuracy, TPE - TPE+pruning,",
+              why={"does not hold": "TPE's best validation accuracy averages {a_mean:.3f}, "
+                                    "pruned TPE's {b_mean:.3f} (it stops {pruned:.1f} of "
+                                    "{trials} trials per search on average)"},
+              facts=facts)
 
 
 @register_lab("search", questions=("Q15",), config=SearchLabConfig)
 def run(cfg: SearchLabConfig, ctx: LabContext) -> None:
     """Random search vs TPE vs TPE with pruning: best validation accuracy, cost, pruning."""
-    trials = cfg.trials or ctx.pick(smoke=3, quick=14, full=40)
-    epochs = cfg.epochs or ctx.pick(smoke=1, quick=6, full=10)
     runs: dict[str, list[Any]] = {s: [] for s in STRATEGIES}
-    rows: list[dict[str, Any]] = []
+    rows: list[SearchRow] = []
     _search(cfg, "random", ctx.seed, 1, 1)  # warm-up (data load, first kernels): not timed
     jobs = [(s, seed) for seed in ctx.seeds for s in STRATEGIES]
     for strategy, seed in ctx.progress(jobs, "searches", total=len(jobs)):
-        r = _search(cfg, strategy, seed, trials, epochs)
+        r = _search(cfg, strategy, seed, cfg.trials, cfg.epochs)
         runs[strategy].append(r)
-        rows.append({"strategy": strategy, "seed": seed, "best_val_acc": r.best_value,
-                     "epochs_trained": _epochs_trained(r), "wall_s": r.wall_s,
-                     "pruned": r.n_pruned, "complete": r.n_complete,
-                     "best_params": str(r.best_params)})
-    ctx.table("searches", rows)
+        rows.append(SearchRow(strategy=strategy, seed=seed, best_val_acc=r.best_value,
+                              epochs_trained=_epochs_trained(r), wall_s=r.wall_s,
+                              pruned=r.n_pruned, complete=r.n_complete,
+                              best_params=str(r.best_params)))
+    ctx.table("searches", [asdict(r) for r in rows])
     for s in STRATEGIES:
         for key in ("best_val_acc", "epochs_trained", "wall_s", "pruned"):
-            ctx.metric(f"{key}.{s}", statistics.fmean(r[key] for r in rows
-                                                       if r["strategy"] == s))
-    ctx.metric("trials_per_search", trials)
-    ctx.metric("epochs_per_trial", epochs)
+            ctx.metric(f"{key}.{s}", statistics.fmean(_column(rows, s, key)))
+    ctx.metric("trials_per_search", cfg.trials)
+    ctx.metric("epochs_per_trial", cfg.epochs)
     ctx.figure("best_so_far", _plot_curves(runs),
                caption="Best validation accuracy after each trial, per strategy (claims "
                        "tpe-vs-random and pruning-keeps-quality).")
