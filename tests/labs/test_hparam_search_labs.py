@@ -1,15 +1,29 @@
-"""Helpers of the hyperparameters lab (shifted few-label transfer task) and the search lab
-(epochs-trained cost); the labs themselves run at smoke scale in test_registered_labs."""
+"""Helpers, configs and claims of the hyperparameters lab (shifted few-label transfer task,
+one-at-a-time configs, line fit, paired gap claims) and the search lab (epochs-trained cost,
+typed sizes); the labs themselves run at smoke scale in test_registered_labs."""
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
+import pytest
 import torch
+from scipy import stats
 
-from deepdojo.labs import LabContext
-from deepdojo.labs import _hparam_claims as hc
-from deepdojo.labs._hparam_effects import SHIFTS, all_shifts, random_shifts, shift
-from deepdojo.labs.search import _epochs_trained
+from deepdojo.labs.framework import LabContext, LabError, make_config
+from deepdojo.labs.hyperparameters import BASE, HyperparametersLabConfig, _fit_configs
+from deepdojo.labs.hyperparameters import claims as hc
+from deepdojo.labs.hyperparameters.measure import (
+    SHIFTS,
+    EfficiencyRow,
+    FitConfig,
+    FitRow,
+    all_shifts,
+    line_fit,
+    random_shifts,
+    shift,
+)
+from deepdojo.labs.search import SearchLabConfig, _epochs_trained
 
 
 def test_shift_moves_pixels_and_fills_background():
@@ -53,23 +67,103 @@ def test_epochs_trained_counts_pruned_trials_partially():
     assert _epochs_trained(r) == 3 + 1
 
 
-def test_noisy_gap_claim_no_longer_holds_on_its_mean(tmp_path):
-    # the reviewer's case: per-seed -0.016, +0.040, -0.010 (mean > 0) must not hold
+def test_fit_configs_vary_one_hyperparameter_at_a_time_without_duplicates():
+    cfg = HyperparametersLabConfig()
+    configs = _fit_configs(cfg)
+    assert configs[0] == BASE == FitConfig(32, 0.0, 0.0)
+    # base + batch 8, 128 + dropout 0.3, 0.6 + decay 1e-3, 1e-2 (the base values appear once)
+    assert len(configs) == len(set(configs)) == 7
+    for c in configs[1:]:
+        assert sum(getattr(c, k) != getattr(BASE, k)
+                   for k in ("batch_size", "dropout", "weight_decay")) == 1
+    assert BASE.vary("dropout", 0.6) == FitConfig(32, 0.6, 0.0)
+
+
+def test_line_fit_matches_numpy():
+    xs, ys = [8.0, 32.0, 128.0, 512.0], [1.0e4, 2.9e4, 1.1e5, 4.2e5]
+    slope, r2 = line_fit(xs, ys)
+    ref_slope, ref_icpt = np.polyfit(xs, ys, 1)
+    pred = ref_slope * np.array(xs) + ref_icpt
+    ref_r2 = 1 - np.sum((np.array(ys) - pred) ** 2) / np.sum((np.array(ys) - np.mean(ys)) ** 2)
+    assert slope == pytest.approx(ref_slope) and r2 == pytest.approx(ref_r2)
+    assert line_fit([1.0, 2.0, 3.0], [5.0, 7.0, 9.0]) == pytest.approx((2.0, 1.0))
+
+
+def test_config_sizes_come_from_the_scale_and_are_range_checked():
+    smoke = make_config(HyperparametersLabConfig, scale="smoke")
+    quick = make_config(HyperparametersLabConfig, scale="quick")
+    assert (smoke.conv_epochs, smoke.conv_train, smoke.n_train, smoke.ft_epochs) == (1, 128, 64, 2)
+    assert (quick.conv_epochs, quick.conv_train, quick.n_train, quick.ft_epochs) == (8, 10_000,
+                                                                                     300, 150)
+    assert quick == HyperparametersLabConfig()  # the dataclass defaults are the quick sizes
+    with pytest.raises(LabError, match="conv_epochs must be >= 1"):
+        make_config(HyperparametersLabConfig, {"conv_epochs": "0"})
+    with pytest.raises(LabError, match="lrs must be > 0"):
+        make_config(HyperparametersLabConfig, {"lrs": "0.1,0"})
+    with pytest.raises(LabError, match="dropouts must be < 1"):
+        make_config(HyperparametersLabConfig, {"dropouts": "0.0,1.0"})
+    s = make_config(SearchLabConfig, scale="smoke")
+    assert (s.trials, s.epochs) == (3, 1)
+    assert make_config(SearchLabConfig, scale="full").trials == 40
+    with pytest.raises(LabError, match="trials must be >= 1"):
+        make_config(SearchLabConfig, {"trials": "0"})
+
+
+def _fit_rows(gaps: dict[FitConfig, float], seed: int) -> list[FitRow]:
+    return [FitRow(c.batch_size, c.dropout, c.weight_decay, seed=seed, train_acc=1.0,
+                   val_acc=1.0 - g, test_acc=0.9, gap=g) for c, g in gaps.items()]
+
+
+class _Seed:
+    """The one field of SeedMeasurements that the gap claims read."""
+
+    def __init__(self, fitting: list[FitRow]) -> None:
+        self.fitting = fitting
+
+
+def test_noisy_gap_claim_is_inconclusive_and_a_steady_one_holds(tmp_path):
+    # per-seed gap drops -0.016, +0.040, -0.010: the mean is > 0 but the interval straddles 0
     diffs = [-0.016, 0.040, -0.010]
     ctx = LabContext("hyperparameters", scale="quick", out_dir=tmp_path)
-    rows = []
-    for d in diffs:
-        base = {"batch_size": 32, "dropout": 0.0, "weight_decay": 0.0}
-        rows.append([{**base, "gap": 0.1}, {**base, "dropout": 0.6, "gap": 0.1 - d},
-                     {**base, "weight_decay": 0.01, "gap": 0.05},
-                     {**base, "batch_size": 8, "gap": 0.1},
-                     {**base, "batch_size": 128, "gap": 0.1}])
-
-    class Cfg:
-        dropouts, weight_decays, batch_sizes = (0.0, 0.6), (0.0, 0.01), (8, 32, 128)
-
-    hc._fitting(ctx, [{"fitting": r} for r in rows], base, Cfg())
+    cfg = HyperparametersLabConfig(dropouts=(0.0, 0.6), weight_decays=(0.0, 0.01),
+                                   batch_sizes=(8, 32, 128))
+    per_seed = [_Seed(_fit_rows({BASE: 0.1, BASE.vary("dropout", 0.6): 0.1 - d,
+                                 BASE.vary("weight_decay", 0.01): 0.05,
+                                 BASE.vary("batch_size", 8): 0.1,
+                                 BASE.vary("batch_size", 128): 0.1}, seed))
+                for seed, d in enumerate(diffs)]
+    hc._fitting(ctx, cfg, per_seed, BASE)
     by_id = {c.id: c for c in ctx.claims}
     drop = by_id["dropout-narrows-gap"]
-    assert drop.mean > 0 and drop.seed_holds == [False, True, False] and not drop.holds
-    assert by_id["weight-decay-narrows-gap"].holds  # 0.05 narrower on every seed
+    assert drop.values == pytest.approx(diffs)
+    assert drop.values_a == pytest.approx([0.1] * 3)  # arm A: the gap without dropout
+    assert drop.seed_holds == [False, True, False] and drop.verdict == "inconclusive"
+    s = np.std(diffs, ddof=1) / np.sqrt(3)
+    assert drop.ci == pytest.approx(stats.t.interval(0.95, 2, loc=np.mean(diffs), scale=s))
+    assert "straddles" in drop.why and not drop.holds
+    wd = by_id["weight-decay-narrows-gap"]  # 0.05 narrower on every seed: zero-width interval
+    assert wd.verdict == "holds" and wd.ci == pytest.approx([0.05, 0.05])
+    batch = by_id["small-batch-narrows-gap"]  # no difference at all: the interval is [0, 0]
+    assert batch.verdict == "does not hold"
+    assert batch.why == ("with batch_size=8 the gap averages 0.100, against 0.100 with "
+                         "batch_size=128, after 15 epochs on 300 examples")
+
+
+class _Eff:
+    def __init__(self, efficiency: dict[int, EfficiencyRow]) -> None:
+        self.efficiency = efficiency
+
+
+def test_efficiency_claims_are_environment_dependent_and_memory_is_a_check(tmp_path):
+    ctx = LabContext("hyperparameters", scale="quick", out_dir=tmp_path)
+    per_seed = [_Eff({b: EfficiencyRow(epoch_s=4.0 / b ** 0.5, saved_bytes=1000 + 300 * b,
+                                       cuda_peak_bytes=None) for b in (8, 32, 128, 512)})
+                for _ in range(3)]
+    hc._efficiency(ctx, per_seed)
+    speed, memory = ctx.claims
+    assert speed.environment_dependent and memory.environment_dependent
+    assert speed.kind == "finding" and memory.kind == "check"
+    assert speed.values == pytest.approx([8.0] * 3)  # sqrt(512 / 8)
+    assert speed.verdict == "holds"
+    assert memory.verdict == "holds" and memory.values == pytest.approx([1.0] * 3)
+    assert ctx.metrics["activation_bytes_per_example"] == pytest.approx(300.0)

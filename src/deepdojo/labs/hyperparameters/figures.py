@@ -5,35 +5,38 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from deepdojo.labs.framework import plt
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from .measure import (
+    CapacityCell,
+    EfficiencyRow,
+    FitConfig,
+    FitRow,
+    LrRun,
+    OptimizerRun,
+    TransferResult,
+)
 
 
 def _mean(rows: list[list[float]]) -> list[float]:
+    """Element-wise mean of equally long (or truncated to the shortest) lists."""
     n = min(len(r) for r in rows)
     return [statistics.fmean(r[i] for r in rows) for i in range(n)]
 
 
-def convergence(conv: list[dict[str, Any]]) -> Any:
+def convergence(conv: list[dict[float, LrRun]]) -> Any:
     """Train loss per epoch per learning rate (mean over seeds) and val acc vs seconds."""
-    plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     cmap = plt.get_cmap("plasma")
     lrs = list(conv[0])
     for i, lr in enumerate(lrs):
         c = cmap(i / max(len(lrs) - 1, 1))
-        loss = _mean([s[lr]["train_loss"] for s in conv])
+        loss = _mean([s[lr].train_loss for s in conv])
         loss = [min(v, 1e3) for v in loss]  # a diverged run is drawn at the top
         a1.plot(range(1, len(loss) + 1), loss, color=c, marker="o", ms=3, label=f"lr={lr}")
-        secs = _mean([[sum(s[lr]["time_s"][: k + 1]) for k in range(len(s[lr]["time_s"]))]
+        secs = _mean([[sum(s[lr].time_s[: k + 1]) for k in range(len(s[lr].time_s))]
                       for s in conv])
-        a2.plot(secs, _mean([s[lr]["val_acc"] for s in conv]), color=c, marker="o", ms=3,
+        a2.plot(secs, _mean([s[lr].val_acc for s in conv]), color=c, marker="o", ms=3,
                 label=f"lr={lr}")
     a1.set_yscale("log")
     a1.set(xlabel="epoch", ylabel="train loss (log)", title="1. Convergence vs learning rate")
@@ -45,18 +48,15 @@ def convergence(conv: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def fitting(rows: list[dict[str, Any]], axes_spec: dict[str, tuple[Any, ...]],
-            base: dict[str, Any]) -> Any:
+def fitting(rows: list[FitRow], axes_spec: dict[str, tuple[Any, ...]], base: FitConfig) -> Any:
     """Train and validation accuracy vs batch size, dropout and weight decay (others at base)."""
-    plt = _plt()
     fig, axes = plt.subplots(1, len(axes_spec), figsize=(4 * len(axes_spec), 3.6), sharey=True)
     for ax, (key, values) in zip(axes, axes_spec.items(), strict=True):
         tr, va = [], []
         for v in values:
-            cfg = {**base, key: v}
-            sel = [r for r in rows if all(r[k] == cfg[k] for k in base)]
-            tr.append(statistics.fmean(r["train_acc"] for r in sel))
-            va.append(statistics.fmean(r["val_acc"] for r in sel))
+            sel = [r for r in rows if r.config == base.vary(key, v)]
+            tr.append(statistics.fmean(r.train_acc for r in sel))
+            va.append(statistics.fmean(r.val_acc for r in sel))
         xs = range(len(values))
         ax.plot(xs, tr, "o-", label="train acc")
         ax.plot(xs, va, "s-", label="validation acc")
@@ -69,16 +69,15 @@ def fitting(rows: list[dict[str, Any]], axes_spec: dict[str, tuple[Any, ...]],
     return fig
 
 
-def selection(rows: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> Any:
+def selection(rows: list[FitRow], chosen: list[FitRow]) -> Any:
     """Validation vs test accuracy of every config; the validation-selected ones ringed."""
-    plt = _plt()
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
-    ax.scatter([r["val_acc"] for r in rows], [r["test_acc"] for r in rows], s=14,
+    ax.scatter([r.val_acc for r in rows], [r.test_acc for r in rows], s=14,
                color="tab:blue", alpha=0.6, label="all configs (all seeds)")
-    ax.scatter([r["val_acc"] for r in chosen], [r["test_acc"] for r in chosen], s=80,
+    ax.scatter([r.val_acc for r in chosen], [r.test_acc for r in chosen], s=80,
                facecolors="none", edgecolors="tab:red", linewidths=1.5,
                label="selected on validation")
-    lo = min(min(r["val_acc"], r["test_acc"]) for r in rows) - 0.01
+    lo = min(min(r.val_acc, r.test_acc) for r in rows) - 0.01
     ax.plot([lo, 1], [lo, 1], "k--", linewidth=0.8, label="test = validation")
     ax.set(xlabel="validation accuracy", ylabel="test accuracy",
            title="3. Generalization after selecting on validation")
@@ -86,20 +85,18 @@ def selection(rows: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def efficiency(eff: list[dict[str, Any]]) -> Any:
+def efficiency(eff: list[dict[int, EfficiencyRow]]) -> Any:
     """Seconds per epoch and activation memory vs batch size."""
-    plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
-    bss = list(eff[0])
-    xs = [int(b) for b in bss]
+    xs = list(eff[0])
     for s in eff:
-        a1.plot(xs, [s[b]["epoch_s"] for b in bss], color="tab:blue", alpha=0.3)
-    a1.plot(xs, [statistics.fmean(s[b]["epoch_s"] for s in eff) for b in bss], "o-",
+        a1.plot(xs, [s[b].epoch_s for b in xs], color="tab:blue", alpha=0.3)
+    a1.plot(xs, [statistics.fmean(s[b].epoch_s for s in eff) for b in xs], "o-",
             color="tab:blue", label="mean over seeds")
-    a2.plot(xs, [eff[0][b]["saved_bytes"] / 1024 for b in bss], "o-", color="tab:red",
+    a2.plot(xs, [eff[0][b].saved_bytes / 1024 for b in xs], "o-", color="tab:red",
             label="saved for backward")
-    if eff[0][bss[0]]["cuda_peak_bytes"] is not None:
-        a2.plot(xs, [eff[0][b]["cuda_peak_bytes"] / 1024 for b in bss], "s--",
+    if eff[0][xs[0]].cuda_peak_bytes is not None:
+        a2.plot(xs, [(eff[0][b].cuda_peak_bytes or 0) / 1024 for b in xs], "s--",
                 color="tab:purple", label="CUDA peak allocated")
     a1.set_xscale("log", base=2)
     a2.set_ylim(bottom=0)  # linear axes: a straight line here is the claimed linear growth
@@ -111,15 +108,14 @@ def efficiency(eff: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def capacity(cap: list[dict[str, dict[str, float]]], depths: tuple[int, ...],
+def capacity(cap: list[dict[tuple[int, int], CapacityCell]], depths: tuple[int, ...],
              widths: tuple[int, ...]) -> Any:
     """Heatmaps over depth x width: train accuracy, validation accuracy, loss gap."""
-    plt = _plt()
     keys = (("train_acc", "train accuracy"), ("val_acc", "validation accuracy"),
             ("loss_gap", "val loss - train loss"))
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
     for ax, (key, title) in zip(axes, keys, strict=True):
-        grid = [[statistics.fmean(s[f"{d}x{w}"][key] for s in cap) for w in widths]
+        grid = [[statistics.fmean(getattr(s[(d, w)], key) for s in cap) for w in widths]
                 for d in depths]
         im = ax.imshow(grid, cmap="viridis", aspect="auto")
         for i in range(len(depths)):
@@ -135,20 +131,19 @@ def capacity(cap: list[dict[str, dict[str, float]]], depths: tuple[int, ...],
     return fig
 
 
-def optimizers(opt: list[dict[str, Any]]) -> Any:
+def optimizers(opt: list[dict[str, OptimizerRun]]) -> Any:
     """Train loss per epoch of each optimizer at its tuned rate, and its validation accuracy."""
-    plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     names = list(opt[0])
     for name in names:
-        loss = _mean([s[name]["train_loss"] for s in opt])
-        lrs = sorted({s[name]["lr"] for s in opt})
+        loss = _mean([s[name].train_loss for s in opt])
+        lrs = sorted({s[name].lr for s in opt})
         a1.plot(range(1, len(loss) + 1), loss, marker="o", ms=3,
                 label=f"{name} (tuned lr {', '.join(f'{x:g}' for x in lrs)})")
     a1.set_yscale("log")
     a1.set(xlabel="epoch", ylabel="train loss (log)", title="6. Optimizers at tuned rates")
     a1.legend(fontsize=7)
-    vals = [[s[n]["val_acc"] for s in opt] for n in names]
+    vals = [[s[n].val_acc for s in opt] for n in names]
     a2.bar(names, [statistics.fmean(v) for v in vals], color="tab:green", alpha=0.7)
     for i, v in enumerate(vals):
         a2.scatter([i] * len(v), v, color="black", s=10, zorder=3)
@@ -158,16 +153,16 @@ def optimizers(opt: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def transfer(tr: list[dict[str, float]]) -> Any:
+def transfer(tr: list[TransferResult]) -> Any:
     """Test accuracy on digits 5-9 of each fine-tuning variant."""
-    plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    names = list(tr[0])
+    names = list(vars(tr[0]))
     colors = ["tab:gray" if n == "frozen_logreg" else "tab:orange" for n in names]
-    ax.bar(names, [statistics.fmean(s[n] for s in tr) for n in names], color=colors, alpha=0.7)
+    ax.bar(names, [statistics.fmean(getattr(s, n) for s in tr) for n in names], color=colors,
+           alpha=0.7)
     ax.tick_params(axis="x", labelsize=8)
     for i, n in enumerate(names):
-        ax.scatter([i] * len(tr), [s[n] for s in tr], color="black", s=10, zorder=3)
+        ax.scatter([i] * len(tr), [getattr(s, n) for s in tr], color="black", s=10, zorder=3)
     ax.set(ylabel="test accuracy on shifted digits 5-9",
            title="7. Transfer from digits 0-4 (bar: mean, dots: seeds)")
     return fig
