@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from deepdojo.data import Episode, EpisodeSampler, collate_episode
+from deepdojo.data import (
+    Episode,
+    EpisodeDataset,
+    EpisodeSampler,
+    collate_episode,
+    episode_loader,
+)
 
 # 6 classes with labels 10, 20, ..., 60; class c has 5 + c//10 items, interleaved
 LABELS = torch.tensor([c for n in range(10) for c in (10, 20, 30, 40, 50, 60) if n < 5 + c // 10])
@@ -128,3 +134,19 @@ def test_bad_labels():
         EpisodeSampler([0.5, 1.5], 1, 1, 0, 1)
     with pytest.raises(ValueError, match="1-D"):
         EpisodeSampler([[0, 1]], 1, 1, 0, 1)
+
+
+def test_episode_loader_yields_flat_reindexed_batches_and_follows_set_epoch():
+    inputs = torch.arange(len(LABELS), dtype=torch.float32).unsqueeze(1)  # item i holds i
+    loader = episode_loader(inputs, LABELS, n_way=3, k_shot=2, n_query=2, episodes=4, seed=1)
+    assert len(loader) == 4
+    batches = list(loader)
+    sampler = loader.sampler
+    for j, (x, y) in enumerate(batches):
+        ep = sampler.episode(j)
+        assert x.shape == (12, 1) and y.tolist() == [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]
+        assert x[:, 0].long().tolist() == ep.support.tolist() + ep.query.tolist()
+    sampler.set_epoch(1)  # what the Trainer calls on loader.sampler
+    assert not torch.equal(next(iter(loader))[0], batches[0][0])
+    from_dataset = EpisodeDataset(TensorDataset(inputs, LABELS))[sampler.episode(0)]
+    assert torch.equal(from_dataset[0], next(iter(loader))[0])

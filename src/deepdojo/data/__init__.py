@@ -15,7 +15,14 @@ from deepdojo.data.datasets import (
     sample_images,
     train_val_test_split,
 )
-from deepdojo.data.episodes import Episode, EpisodeBatch, EpisodeSampler, collate_episode
+from deepdojo.data.episodes import (
+    Episode,
+    EpisodeBatch,
+    EpisodeDataset,
+    EpisodeSampler,
+    collate_episode,
+    episode_loader,
+)
 from deepdojo.data.formats import (
     DataFormatError,
     load_cifar10_batch,
@@ -29,9 +36,11 @@ __all__ = [
     "DataSplits",
     "Episode",
     "EpisodeBatch",
+    "EpisodeDataset",
     "EpisodeSampler",
     "Split",
     "collate_episode",
+    "episode_loader",
     "augment",
     "load_breast_cancer",
     "load_cifar10_batch",

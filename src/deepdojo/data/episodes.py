@@ -7,6 +7,10 @@ support set and is scored on the queries (Vinyals et al. 2016; Snell et al. 2017
 - :class:`EpisodeSampler` yields :class:`Episode` s of dataset indices: seeded, restricted to a
   given set of classes (train classes vs test classes), DDP-aware.
 - :func:`collate_episode` turns an episode into tensors with labels re-indexed ``0..N-1``.
+- :class:`EpisodeDataset` and :func:`episode_loader` give a ``DataLoader`` of flat episode
+  batches ``(inputs, labels)`` (support first, then queries) for the Trainer and
+  :class:`deepdojo.train.tasks.EpisodicTask`; the loader's sampler is the
+  :class:`EpisodeSampler`, so the Trainer's ``set_epoch`` reaches it.
 
 Index layout is class-major: ``support[c * K + k]`` is the ``k``-th shot of ``classes[c]``
 and ``query[c * Q + q]`` its ``q``-th query, so the episode labels are
@@ -22,9 +26,16 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ["Episode", "EpisodeBatch", "EpisodeSampler", "collate_episode"]
+__all__ = [
+    "Episode",
+    "EpisodeBatch",
+    "EpisodeDataset",
+    "EpisodeSampler",
+    "collate_episode",
+    "episode_loader",
+]
 
 
 class Episode(NamedTuple):
@@ -258,3 +269,60 @@ def _gather(inputs: Tensor | Any, indices: Tensor) -> Tensor:
     items = [inputs[int(i)] for i in indices]
     items = [item[0] if isinstance(item, tuple | list) else item for item in items]
     return torch.stack([torch.as_tensor(item) for item in items])
+
+
+class EpisodeDataset(Dataset):
+    """Map an :class:`Episode` to one flat batch ``(inputs, labels)``.
+
+    ``inputs`` is ``(N*K + N*Q, *)``: the support items (class-major) then the queries;
+    ``labels`` is ``(N*K + N*Q,)``, re-indexed to ``0..N-1``. Index it with episodes from an
+    :class:`EpisodeSampler` (``DataLoader(dataset, sampler=sampler, batch_size=None)``).
+
+    Parameters
+    ----------
+    inputs : Tensor, shape (n, *), or an indexable data set of ``(x, y)`` items
+        The items the episodes' indices point into.
+    """
+
+    def __init__(self, inputs: Tensor | Any) -> None:
+        if not isinstance(inputs, Tensor) and not hasattr(inputs, "__getitem__"):
+            raise TypeError(f"inputs must be a tensor or indexable, got {type(inputs).__name__}")
+        self.inputs = inputs
+
+    def __getitem__(self, episode: Episode) -> tuple[Tensor, Tensor]:
+        batch = collate_episode(episode, self.inputs)
+        inputs = torch.cat([batch.support_x, batch.query_x])  # (N*K + N*Q, *)
+        labels = torch.cat([batch.support_y, batch.query_y])  # (N*K + N*Q,)
+        return inputs, labels
+
+
+def episode_loader(
+    inputs: Tensor | Any,
+    labels: Sequence[int] | Tensor | np.ndarray,
+    n_way: int,
+    k_shot: int,
+    n_query: int,
+    episodes: int,
+    *,
+    classes: Iterable[int] | None = None,
+    seed: int = 0,
+    rank: int | None = None,
+    world_size: int | None = None,
+) -> DataLoader:
+    """A ``DataLoader`` of flat episode batches (see :class:`EpisodeDataset`).
+
+    Each batch is ``(inputs (N*(K+Q), *), labels (N*(K+Q),))`` with labels in ``0..N-1``:
+    the first ``N*K`` rows are the support set. Arguments as in :class:`EpisodeSampler`.
+
+    Examples
+    --------
+    >>> x, y = torch.randn(30, 4), torch.arange(30) % 3
+    >>> xb, yb = next(iter(episode_loader(x, y, n_way=3, k_shot=2, n_query=1, episodes=5)))
+    >>> xb.shape, yb.tolist()
+    (torch.Size([9, 4]), [0, 0, 1, 1, 2, 2, 0, 1, 2])
+    """
+    sampler = EpisodeSampler(
+        labels, n_way, k_shot, n_query, episodes,
+        classes=classes, seed=seed, rank=rank, world_size=world_size,
+    )  # fmt: skip
+    return DataLoader(EpisodeDataset(inputs), sampler=sampler, batch_size=None)
