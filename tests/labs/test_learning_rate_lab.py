@@ -1,13 +1,20 @@
-"""The learning-rate lab's 2-D surfaces and trajectory runner (deepdojo.labs._optim_surfaces)."""
+"""The learning-rate lab: its 2-D surfaces and trajectory runner, its typed config, and its
+claims judged on hand-made measurements."""
 
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 import torch
 
-from deepdojo.labs import _optim_surfaces as surf
+from deepdojo.labs.framework import LabContext, LabError, make_config, rules
+from deepdojo.labs.framework.config import scale_values
+from deepdojo.labs.learning_rate import LearningRateLabConfig, claims
+from deepdojo.labs.learning_rate import surfaces as surf
+from deepdojo.labs.learning_rate.measure import Fit, GridSeed, OptimizerSweep, SchedulePair, closest
+from deepdojo.train import LRFinderResult
 
 
 def _grad(fn, point):
@@ -82,8 +89,151 @@ def test_run_trajectories_rejects_bad_input():
 def test_double_well_race_counts_escapes_left_of_the_ridge():
     ridge = surf.double_well_minima()[1]
     race = surf.double_well_race(seed=0, n_starts=8, lr=0.02, steps=300, ridge=ridge)
-    for opt, paths in race["paths"].items():
+    for opt, paths in race.paths.items():
         escaped = (paths[-1, :, 0] < ridge).double().mean().item()
-        assert race["escaped"][opt] == escaped
+        assert race.escaped[opt] == escaped
         assert (paths[0, :, 0] > ridge).all()  # every start is in the poor basin
-    assert race["escaped"]["sgd"] == 0.0  # plain GD at a small lr cannot climb the ridge
+    assert race.escaped["sgd"] == 0.0  # plain GD at a small lr cannot climb the ridge
+    assert race.lr == 0.02 and set(race.escaped) == set(surf.OPTIMIZERS)
+
+
+def test_quadratic_race_picks_each_optimizers_best_lr():
+    lrs = [1e-3, 1e-2, 3e-2]  # plain GD is stable below 2 / kappa = 0.04: the largest wins
+    race = surf.quadratic_race(lambda p: surf.ill_conditioned_quadratic(p, 50.0), 0, lrs, 30)
+    assert race.lr["sgd"] == 3e-2
+    assert race.path["sgd"].shape == (31, 2) and race.curve["sgd"].shape == (31,)
+    assert race.final["sgd"] == pytest.approx(race.curve["sgd"][-1].item())
+
+
+# ---------------------------------------------------------------- typed config
+
+
+OLD_FIELDS = {"width", "depth", "batch_size", "epochs", "grid_exponents", "small_lr", "large_lr",
+              "slow_factor", "finder_start_lr", "finder_end_lr", "finder_steps",
+              "finder_tolerance", "opt_lr_factors", "surface_steps", "kappa", "quad_ratio",
+              "well_steps", "well_lr", "well_starts", "warmup_fraction"}  # fmt: skip
+
+
+def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
+    cfg = LearningRateLabConfig()
+    assert set(vars(cfg)) >= OLD_FIELDS
+    # the sizes v1 chose with ctx.pick (epochs: smoke 1, quick cfg.epochs, full 2 x cfg.epochs)
+    assert scale_values(LearningRateLabConfig) == {
+        "epochs": {"smoke": 1, "quick": 4, "full": 8},
+        "n_train": {"smoke": 256, "quick": None, "full": None},
+        "finder_steps": {"smoke": 20, "quick": 100, "full": 100},
+        "surface_steps": {"smoke": 20, "quick": 100, "full": 100},
+        "well_steps": {"smoke": 30, "quick": 300, "full": 300},
+    }
+    # the quadratic's lr grid was 10 ** (k / 2) for k in -6..2
+    assert [10.0**e for e in cfg.quad_lr_exponents] == pytest.approx(
+        [10.0 ** (k / 2) for k in range(-6, 3)])
+    smoke = make_config(LearningRateLabConfig, scale="smoke")
+    assert (smoke.epochs, smoke.n_train, smoke.well_steps) == (1, 256, 30)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "message"),
+    [("depth", "1", "depth must be >= 2"), ("well_lr", "0", "well_lr must be > 0"),
+     ("warmup_fraction", "1.5", "warmup_fraction must be <= 1"),
+     ("opt_lr_factors", "0.1,0", "opt_lr_factors must be > 0"),
+     ("finder_steps", "2", "finder_steps must be >= 3"), ("small_lr", "nan", "must be finite")],
+)  # fmt: skip
+def test_bad_sizes_are_refused_before_any_training(key, text, message):
+    with pytest.raises(LabError, match=message):
+        make_config(LearningRateLabConfig, {key: text}, scale="smoke")
+
+
+def test_finder_sweep_must_go_up(tmp_path):
+    from deepdojo.labs.learning_rate import run
+
+    cfg = make_config(LearningRateLabConfig, {"finder_end_lr": "1e-6"}, scale="smoke")
+    ctx = LabContext("learning-rate", scale="smoke", out_dir=tmp_path, progress="off")
+    with pytest.raises(LabError, match=r"finder_end_lr \(1e-06\) must be > finder_start_lr"):
+        run(cfg, ctx)
+    assert not ctx.tables  # refused before the first fit
+
+
+# ---------------------------------------------------------------- claims on hand-made numbers
+
+
+def _fit(lr, train_loss, *, seed=0, optimizer="momentum", diverged=False, test_acc=0.9,
+         val_acc=0.9, val_loss=None):
+    val = val_loss if val_loss is not None else train_loss
+    return Fit(optimizer, lr, seed, diverged, 0, 0, False, train_loss,
+               math.inf if diverged else val, val_acc, test_acc, [2.3, train_loss], [lr, lr])
+
+
+def _grid(seed, small_loss, best_loss=0.1, large_diverged=True, suggestion=0.1):
+    fits = [_fit(1e-3, small_loss, seed=seed), _fit(0.1, best_loss, seed=seed),
+            _fit(10.0, 2.5, seed=seed, diverged=large_diverged)]
+    return GridSeed(seed, fits, fits[1], LRFinderResult(suggestion=suggestion))
+
+
+def _ctx(tmp_path):
+    return LabContext("learning-rate", scale="quick", out_dir=tmp_path, progress="off")
+
+
+def test_regime_claims_judge_every_seed_and_explain_a_failure(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    grids = [_grid(0, 2.0), _grid(1, 1.5), _grid(2, 0.2, large_diverged=False)]
+    claims.regimes(cfg, ctx, grids)
+    slow, large = ctx.claims
+    assert slow.id == "too-small-lr-is-slow" and slow.kind == "finding"
+    assert slow.values == pytest.approx([20.0, 15.0, 2.0])  # small / best train loss
+    assert slow.verdict == "does not hold" and slow.seed_holds == [True, True, False]
+    assert "ratio of only 2 on its worst seed (rule: >= 3)" in slow.why
+    assert "training loss 1.23 against 0.1" in slow.why  # means over seeds
+    assert large.values == [1.0, 1.0, 0.0] and large.verdict == "does not hold"
+    assert "1 of 3 seeds trained without a non-finite step" in large.why
+
+
+def test_finder_claim_measures_decades_and_needs_a_suggestion(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    claims.finder(cfg, ctx, [_grid(0, 2.0, suggestion=0.02), _grid(1, 2.0, suggestion=0.1)])
+    ok = ctx.claims[0]
+    assert ok.values == pytest.approx([math.log10(5), 0.0]) and ok.verdict == "holds"
+    ctx2 = _ctx(tmp_path)
+    claims.finder(cfg, ctx2, [_grid(0, 2.0, suggestion=None), _grid(1, 2.0)])
+    missing = ctx2.claims[0]
+    assert missing.verdict == "does not hold" and "suggestion on every seed" in missing.why
+    assert missing.values[0] == pytest.approx(6.0)  # the whole 1e-5..10 sweep, as a stand-in
+
+
+def test_optimizer_claim_pairs_lr_cost_with_the_tuned_spread(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    sweeps = []
+    for seed, gap in enumerate((0.02, 0.03, 0.01)):
+        fits = []
+        for k, opt in enumerate(("momentum", "sgd", "adam", "rmsprop", "adagrad")):
+            accs = (0.5, 0.95 - gap * (k == 4), 0.7)  # the middle lr wins on validation
+            fits += [_fit(f, 0.1, seed=seed, optimizer=opt, test_acc=a, val_acc=a)
+                     for f, a in zip((0.1, 1.0, 10.0), accs)]
+        sweeps.append(OptimizerSweep(seed, fits))
+    claims.optimizers(cfg, ctx, sweeps)
+    c = ctx.claims[0]
+    costs = [statistics.fmean([0.45] * 4 + [0.45 - g]) for g in (0.02, 0.03, 0.01)]
+    assert c.values_a == pytest.approx(costs)
+    assert c.values_b == pytest.approx([0.02, 0.03, 0.01])  # best - worst tuned optimizer
+    assert c.verdict == "holds" and c.ci == pytest.approx(
+        list(rules.t_interval([x - y for x, y in zip(costs, [0.02, 0.03, 0.01])])))
+
+
+def test_schedule_claim_is_paired_on_final_training_loss(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    const = [0.20, 0.25, 0.22, 0.18, 0.30]
+    warm = [0.10, 0.26, 0.12, 0.17, 0.31]
+    pairs = [SchedulePair("best", _fit(0.1, c, seed=i), _fit(0.1, w, seed=i))
+             for i, (c, w) in enumerate(zip(const, warm))]
+    claims.schedule(cfg, ctx, "best", pairs)
+    c = ctx.claims[0]
+    assert c.id == "warmup-cosine-lowers-final-loss"
+    assert c.values == pytest.approx([w - k for w, k in zip(warm, const)])
+    lo, hi = rules.t_interval(c.values)
+    assert c.ci == pytest.approx([lo, hi]) and lo < 0 < hi
+    assert c.verdict == "inconclusive" and "seeds would decide it" in c.why
+
+
+def test_closest_is_nearest_on_a_log_scale():
+    fits = [_fit(lr, 1.0) for lr in (0.01, 0.1, 1.0)]
+    assert closest(fits, 0.3).lr == 0.1 and closest(fits, 0.32).lr == 1.0

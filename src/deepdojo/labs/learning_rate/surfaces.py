@@ -1,4 +1,4 @@
-r"""2-D test surfaces and optimizer trajectories for the learning-rate lab.
+r"""The learning-rate lab's 2-D test surfaces and optimizer trajectories.
 
 Two surfaces, both functions of points ``p`` of shape ``(..., 2)`` returning ``(...)``:
 
@@ -20,7 +20,7 @@ each start were run alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -141,59 +141,77 @@ def best_lr(traj: Trajectories) -> tuple[int, torch.Tensor]:
     return int(torch.argmin(means)), means
 
 
-def quadratic_race(surface: Surface, seed: int, lrs: list[float], steps: int,
-                   n_starts: int = 4) -> dict[str, Any]:
-    """Every optimizer of :data:`OPTIMIZERS` on ``surface`` from ``n_starts`` seeded starts
-    near ``(-4, 1)``, each at its best lr of ``lrs``.
+@dataclass
+class QuadraticRace:
+    """Every optimizer on the quadratic at its own best lr (see :func:`quadratic_race`).
 
-    Returns ``{"lr": {opt: best lr}, "final": {opt: mean final loss}, "path": {opt: (steps+1, 2)
-    path of the first start}, "curve": {opt: (steps+1,) mean loss per step}}``.
+    Attributes
+    ----------
+    lr : dict of str to float
+        Optimizer -> its best lr of the grid (lowest mean final loss over the starts).
+    final : dict of str to float
+        Optimizer -> mean final loss over the starts at that lr (``+inf`` when diverged).
+    path : dict of str to torch.Tensor
+        Optimizer -> ``(steps + 1, 2)`` path of the first start at that lr.
+    curve : dict of str to torch.Tensor
+        Optimizer -> ``(steps + 1,)`` loss per step, mean over the starts.
     """
+
+    lr: dict[str, float] = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)
+    path: dict[str, torch.Tensor] = field(default_factory=dict)
+    curve: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def quadratic_race(surface: Surface, seed: int, lrs: list[float], steps: int,
+                   n_starts: int = 4) -> QuadraticRace:
+    """Every optimizer of :data:`OPTIMIZERS` on ``surface`` from ``n_starts`` seeded starts
+    near ``(-4, 1)`` (``(-4, 1) + 0.2 N(0, I)``), each at its best lr of ``lrs``."""
     gen = torch.Generator().manual_seed(seed)
     starts = torch.tensor([[-4.0, 1.0]], dtype=torch.float64) + 0.2 * torch.randn(
         n_starts, 2, generator=gen, dtype=torch.float64)  # (n_starts, 2)
-    out: dict[str, Any] = {"lr": {}, "final": {}, "path": {}, "curve": {}}
+    out = QuadraticRace()
     for opt in OPTIMIZERS:
         traj = run_trajectories(surface, starts, opt, lrs, steps)
         i, means = best_lr(traj)
-        out["lr"][opt] = lrs[i]
-        out["final"][opt] = means[i].item()
-        out["path"][opt] = traj.points[i, :, 0]  # (steps + 1, 2)
-        out["curve"][opt] = traj.losses[i].mean(dim=1)  # (steps + 1,)
+        out.lr[opt] = lrs[i]
+        out.final[opt] = means[i].item()
+        out.path[opt] = traj.points[i, :, 0]  # (steps + 1, 2)
+        out.curve[opt] = traj.losses[i].mean(dim=1)  # (steps + 1,)
     return out
+
+
+@dataclass
+class DoubleWellRace:
+    """Every optimizer on :func:`tilted_double_well` at one lr (see :func:`double_well_race`).
+
+    Attributes
+    ----------
+    lr : float
+        The learning rate shared by every optimizer.
+    escaped : dict of str to float
+        Optimizer -> fraction of the starts ending left of the ridge (in the global basin).
+    paths : dict of str to torch.Tensor
+        Optimizer -> ``(steps + 1, n_starts, 2)`` positions, starts first.
+    """
+
+    lr: float
+    escaped: dict[str, float] = field(default_factory=dict)
+    paths: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def double_well_race(seed: int, n_starts: int, lr: float, steps: int,
-                     ridge: float) -> dict[str, Any]:
+                     ridge: float) -> DoubleWellRace:
     """Every optimizer on :func:`tilted_double_well` at ``lr`` from ``n_starts`` seeded starts
-    uniform in the poor basin's box ``x in [0.3, 2.5], y in [-2, 2]``.
-
-    Returns ``{"escaped": {opt: fraction of starts ending left of the ridge}, "paths": {opt:
-    (steps+1, n_starts, 2)}, "lr": lr}``.
-    """
+    uniform in the poor basin's box ``x in [0.3, 2.5], y in [-2, 2]``; a start *escapes* when
+    its last point lies left of ``ridge``."""
     gen = torch.Generator().manual_seed(seed)
     u = torch.rand(n_starts, 2, generator=gen, dtype=torch.float64)  # (n_starts, 2)
     starts = torch.stack([0.3 + 2.2 * u[:, 0], -2.0 + 4.0 * u[:, 1]], dim=1)
-    out: dict[str, Any] = {"escaped": {}, "paths": {}, "lr": lr}
+    out = DoubleWellRace(lr)
     for opt in OPTIMIZERS:
         traj = run_trajectories(tilted_double_well, starts, opt, [lr], steps)
         end_x = traj.points[0, -1, :, 0]  # (n_starts,)
-        out["escaped"][opt] = (end_x < ridge).double().mean().item()
-        out["paths"][opt] = traj.points[0]  # (steps + 1, n_starts, 2)
+        out.escaped[opt] = (end_x < ridge).double().mean().item()
+        out.paths[opt] = traj.points[0]  # (steps + 1, n_starts, 2)
     return out
-
-
-def plot_surface_contours(ax: Any, surface: Surface, xlim: tuple[float, float],
-                          ylim: tuple[float, float], levels: int = 20) -> None:
-    """Filled contours of ``surface`` over ``xlim`` x ``ylim`` on matplotlib axes ``ax``."""
-    xs = torch.linspace(*xlim, 120, dtype=torch.float64)
-    ys = torch.linspace(*ylim, 120, dtype=torch.float64)
-    gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (120, 120) each
-    z = surface(torch.stack([gx, gy], dim=-1))  # (120, 120)
-    ax.contourf(gx.numpy(), gy.numpy(), z.numpy(), levels=levels, cmap="Greys", alpha=0.6)
-    ax.contour(gx.numpy(), gy.numpy(), z.numpy(), levels=levels, colors="grey",
-               linewidths=0.4)  # fmt: skip
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")

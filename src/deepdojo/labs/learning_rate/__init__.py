@@ -1,0 +1,141 @@
+"""Lab: what the learning rate does -- step size, stability, finders, optimizers, schedules (Q10).
+
+Setup. A digits MLP (64-128-128-10) is trained with SGD + momentum 0.9 over a half-decade grid
+of learning rates. From that grid we read three regimes: a too-small lr (slow), the grid's best
+lr on validation loss (good) and a too-large lr that diverges -- detected from the Trainer's
+non-finite guard (skipped steps, rollbacks, or its final :class:`NonFiniteError`) or a training
+loss that ends no lower than it started, never by crashing. The LR range test
+(:func:`deepdojo.train.lr_find`, rule "lr at the smoothed-loss minimum / 10") is compared with
+the grid's best lr. Then SGD, momentum, Adam, RMSprop and Adagrad are compared on two 2-D
+surfaces (an axis-aligned ill-conditioned quadratic and a tilted double well with a poor local
+minimum, trajectories drawn over contours) and on digits across their own lr grids. Finally a
+linear-warmup + cosine schedule is compared with a constant lr at the grid's best lr.
+Every claim is judged over ``ctx.seeds``, its rule object fixed in ``claims``.
+
+Files: ``measure`` (training runs and races, as dataclasses), ``surfaces`` (the 2-D surfaces
+and the batched trajectory runner), ``claims`` (the rules), ``figures``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
+
+from . import claims, figures, measure
+
+_POSITIVE = {"low": 0.0, "low_open": True}  # a learning rate, factor or tolerance: > 0
+
+
+@dataclass
+class LearningRateLabConfig:
+    width: int = ranged(128, low=1)  # hidden units of the digits MLP
+    depth: int = ranged(3, low=2)  # weight layers of the digits MLP
+    batch_size: int = ranged(64, low=1)  # minibatch size on digits
+    epochs: int = scaled(smoke=1, quick=4, full=8, low=1)  # training epochs per digits run
+    # training images kept per seed (None = the whole training split)
+    n_train: int | None = scaled(smoke=256, quick=None, full=None, low=1)
+    grid_exponents: tuple[float, ...] = (-3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5, 1)  # log10 lrs
+    small_lr: float = ranged(1e-3, **_POSITIVE)  # the "too small" lr (SGD + momentum)
+    large_lr: float = ranged(10.0, **_POSITIVE)  # the "too large" lr (SGD + momentum)
+    slow_factor: float = ranged(3.0, **_POSITIVE)  # claim: too-small loss >= this x the best's
+    finder_start_lr: float = ranged(1e-5, **_POSITIVE)  # LR range test sweep start
+    finder_end_lr: float = ranged(10.0, **_POSITIVE)  # LR range test sweep end
+    finder_steps: int = scaled(smoke=20, quick=100, full=100, low=3)  # LR range test batches
+    finder_tolerance: float = ranged(1.0, **_POSITIVE)  # claim: |log10(sugg / best)| <= this
+    # digits lr grid per optimizer: multiples of its default lr
+    opt_lr_factors: tuple[float, ...] = ranged((0.1, 1.0, 10.0), **_POSITIVE)
+    surface_steps: int = scaled(smoke=20, quick=100, full=100, low=1)  # steps on the quadratic
+    kappa: float = ranged(50.0, low=1.0)  # condition number of the quadratic
+    # log10 lrs of the grid each optimizer picks its best lr from on the quadratic
+    quad_lr_exponents: tuple[float, ...] = (-3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5, 1)
+    quad_starts: int = ranged(4, low=1)  # seeded starts near (-4, 1) on the quadratic
+    quad_ratio: float = ranged(0.1, **_POSITIVE)  # claim: others' final < this x plain SGD's
+    well_steps: int = scaled(smoke=30, quick=300, full=300, low=1)  # steps on the double well
+    well_lr: float = ranged(0.02, **_POSITIVE)  # lr of every optimizer on the double well
+    well_starts: int = ranged(16, low=1)  # random starts per seed in the poor basin
+    warmup_fraction: float = ranged(0.1, low=0.0, high=1.0)  # share of steps in linear warmup
+
+
+@register_lab("learning-rate", questions=("Q10",), config=LearningRateLabConfig)
+def run(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
+    """The learning rate: too small / good / divergent, LR finder, optimizers and schedules."""
+    if cfg.finder_end_lr <= cfg.finder_start_lr:
+        raise LabError(f"finder_end_lr ({cfg.finder_end_lr:g}) must be > finder_start_lr "
+                       f"({cfg.finder_start_lr:g})")  # fmt: skip
+    grids = [measure.lr_grid(cfg, ctx.device, seed)
+             for seed in ctx.progress(ctx.seeds, "digits lr grid")]  # fmt: skip
+    ctx.table("momentum_lr_grid", [r.row() for g in grids for r in g.fits])
+    _grid_section(cfg, ctx, grids)
+    _surface_section(cfg, ctx)
+    _optimizer_section(cfg, ctx, grids)
+    _schedule_section(cfg, ctx, grids)
+
+
+def _grid_section(cfg: LearningRateLabConfig, ctx: LabContext,
+                  grids: list[measure.GridSeed]) -> None:
+    """The three regimes and the LR range test, all read off the momentum lr grid."""
+    claims.regimes(cfg, ctx, grids)
+    ctx.metric("best_grid_lr", [g.best.lr for g in grids])
+    ctx.figure("loss_curves_small_good_large",
+               figures.regime_curves(grids[0].fits, cfg.small_lr, grids[0].best.lr,
+                                     cfg.large_lr),
+               caption="Training loss per batch (seed 0) for a too-small, the best and a "
+               "too-large learning rate; x marks where divergence was detected.")  # fmt: skip
+    ctx.metric("finder_suggestion", [g.finder.suggestion for g in grids])
+    claims.finder(cfg, ctx, grids)
+    ctx.figure("lr_finder_vs_grid", figures.finder_vs_grid(grids),
+               caption="Left: validation loss after training at each grid lr (mean over seeds, "
+               "diverged runs omitted). Right: the LR range test of seed 0 with its suggestion."
+               )  # fmt: skip
+
+
+def _surface_section(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
+    """Optimizers on the ill-conditioned quadratic and on the tilted double well."""
+    quad = measure.quadratic_races(cfg, ctx.seeds)
+    ctx.table("quadratic", [{"seed": s, "optimizer": o, "best_lr": race.lr[o],
+                             "final_loss": race.final[o]}
+                            for s, race in quad.items() for o in race.final])  # fmt: skip
+    claims.quadratic(cfg, ctx, quad)
+    ctx.figure("quadratic_trajectories",
+               figures.quadratic_figure(measure.quadratic(cfg), quad[ctx.seeds[0]]),
+               caption="Paths from the same start over the quadratic's contours, each optimizer "
+               "at its best lr (left), and loss per step (right), seed 0.")  # fmt: skip
+    wells = measure.double_well_races(cfg, ctx.seeds)
+    ctx.table("double_well_escape", [{"seed": s, "optimizer": o, "escaped_fraction": f}
+                                     for s, r in wells.items() for o, f in r.escaped.items()])
+    claims.double_well(cfg, ctx, wells)
+    ctx.figure("double_well_trajectories", figures.double_well_figure(wells[ctx.seeds[0]]),
+               caption="Tilted double well: paths of every optimizer from the same random starts "
+               "in the poor (right) basin; the global minimum is on the left.")  # fmt: skip
+
+
+def _optimizer_section(cfg: LearningRateLabConfig, ctx: LabContext,
+                       grids: list[measure.GridSeed]) -> None:
+    """SGD, momentum, Adam, RMSprop and Adagrad on digits, each over its own lr grid."""
+    sweeps = [measure.optimizer_sweep(cfg, ctx.device, g)
+              for g in ctx.progress(grids, "optimizers on digits")]  # fmt: skip
+    ctx.table("optimizers_digits", [r.row() for sw in sweeps for r in sw.fits])
+    claims.optimizers(cfg, ctx, sweeps)
+    ctx.figure("optimizers_on_digits", figures.optimizer_sensitivity(sweeps),
+               caption="Test accuracy against learning rate for each optimizer on digits "
+               "(mean over seeds); stars: the lr picked on validation.")  # fmt: skip
+
+
+def _schedule_section(cfg: LearningRateLabConfig, ctx: LabContext,
+                      grids: list[measure.GridSeed]) -> None:
+    """Warmup + cosine vs constant at the grid's best lr and at the next grid lr above it."""
+    pairs = [measure.schedule_pairs(cfg, ctx.device, g) for g in grids]
+    by_peak = {"best": [p[0] for p in pairs], "above": [p[1] for p in pairs]}
+    ctx.table("schedule", [{"peak": key, "seed": p.constant.seed, "lr": p.constant.lr,
+                            "constant_train_loss": p.constant.train_loss,
+                            "warmup_cosine_train_loss": p.warmup.train_loss,
+                            "constant_test_acc": p.constant.test_acc,
+                            "warmup_cosine_test_acc": p.warmup.test_acc}
+                           for key, ps in by_peak.items() for p in ps])  # fmt: skip
+    peaks = {"best": "the grid best", "above": "the next grid lr above the best"}
+    for key, ps in by_peak.items():
+        claims.schedule(cfg, ctx, key, ps)
+        ctx.figure(f"schedule_effect_{key}_lr", figures.schedule_figure(ps[0]),
+                   caption="Training loss per batch and learning rate per batch, constant vs "
+                   f"linear warmup + cosine, peak lr = {peaks[key]}, seed 0.")  # fmt: skip
