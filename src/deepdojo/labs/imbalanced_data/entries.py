@@ -1,4 +1,4 @@
-"""Settings and leaderboard entries of the imbalanced-data lab (private helper module).
+"""Settings and leaderboard entries of the imbalanced-data lab.
 
 A *setting* is a binary "rare class vs the rest" problem at a fixed imbalance ratio, split
 train/val/test with the same ratio in every split. An *entry* trains on the setting's train
@@ -52,7 +52,7 @@ class Setting:
 
 @dataclass
 class Hyper:
-    """Training sizes shared by all network entries."""
+    """Training sizes shared by the entries (all networks; ``trees`` for the random forest)."""
 
     hidden: int
     epochs: int
@@ -60,6 +60,7 @@ class Hyper:
     lr: float
     members: int
     device: str = "cpu"
+    trees: int = 100
 
 
 @dataclass
@@ -278,10 +279,10 @@ def logreg(s: Setting, hp: Hyper, seed: int) -> EntryOutput:
 
 
 def balanced_rf(s: Setting, hp: Hyper, seed: int) -> EntryOutput:
-    """imbalanced-learn BalancedRandomForestClassifier (100 trees)."""
+    """imbalanced-learn BalancedRandomForestClassifier (``hp.trees`` trees)."""
     from imblearn.ensemble import BalancedRandomForestClassifier
 
-    clf = BalancedRandomForestClassifier(n_estimators=100, sampling_strategy="all",
+    clf = BalancedRandomForestClassifier(n_estimators=hp.trees, sampling_strategy="all",
                                          replacement=True, bootstrap=False, random_state=seed,
                                          n_jobs=1)  # fmt: skip
     clf.fit(s.X_train.numpy(), s.y_train.numpy())

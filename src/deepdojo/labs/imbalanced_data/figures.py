@@ -1,13 +1,13 @@
-"""Figures of the imbalanced-data lab (private helper module)."""
+"""Figures of the imbalanced-data lab (each function returns a matplotlib Figure)."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
 
-import matplotlib
 import numpy as np
 
+from deepdojo.labs.framework import plt
 from deepdojo.metrics import (
     apply_threshold,
     calibration_curve,
@@ -17,14 +17,12 @@ from deepdojo.metrics import (
     tune_threshold,
 )
 
-matplotlib.use("Agg")
+from .measure import EntryRun, Measurements
 
 _COLORS = {"plain": "tab:gray", "technique": "tab:blue", "classical": "tab:orange"}
 
 
 def leaderboard_figure(overall: list[dict[str, Any]], best: str) -> Any:
-    import matplotlib.pyplot as plt
-
     rows = sorted(overall, key=lambda r: r["pr_auc"])
     names = [r["entry"] + (" *" if r["entry"] == best else "") for r in rows]
     y = np.arange(len(rows))
@@ -45,15 +43,13 @@ def leaderboard_figure(overall: list[dict[str, Any]], best: str) -> Any:
     return fig
 
 
-def pr_curve_figure(res: dict[str, Any], best: str) -> Any:
-    import matplotlib.pyplot as plt
-
-    settings = list(res["settings"].values())
+def pr_curve_figure(res: Measurements, best: str) -> Any:
+    settings = list(res.settings.values())
     fig, axes = plt.subplots(1, len(settings), figsize=(4.6 * len(settings), 4), squeeze=False)
     shown = ("plain network", best, "logistic regression (balanced)", "balanced random forest")
     for ax, s in zip(axes[0], settings, strict=True):
         for name in dict.fromkeys(shown):
-            out = res["outputs"][(s.name, name)]
+            out = res.outputs[(s.name, name)]
             precision, recall, _ = precision_recall_curve(s.y_test, out.test)
             ax.step(recall, precision, where="post", label=name)
         ax.axhline(float(s.y_test.float().mean()), ls=":", color="k", label="prevalence")
@@ -64,13 +60,11 @@ def pr_curve_figure(res: dict[str, Any], best: str) -> Any:
     return fig
 
 
-def confusion_figure(res: dict[str, Any], best: str) -> Any:
-    import matplotlib.pyplot as plt
-
-    s = next(iter(res["settings"].values()))
-    plain = res["outputs"][(s.name, "plain network")]
+def confusion_figure(res: Measurements, best: str) -> Any:
+    s = next(iter(res.settings.values()))
+    plain = res.outputs[(s.name, "plain network")]
     tuned = tune_threshold(s.y_val, plain.val)
-    top = res["outputs"][(s.name, best)]
+    top = res.outputs[(s.name, best)]
     panels = [
         ("constant 'majority'", np.zeros(len(s.y_test), dtype=int)),
         ("plain @ 0.5", apply_threshold(plain.test, 0.5)),
@@ -93,14 +87,10 @@ def confusion_figure(res: dict[str, Any], best: str) -> Any:
     return fig
 
 
-def accuracy_figure(res: dict[str, Any], floor: float) -> Any:
-    import matplotlib.pyplot as plt
-
-    names = list(dict.fromkeys(c["setting"] for c in res["constant"]))
-    acc = [statistics.fmean(c["accuracy"] for c in res["constant"] if c["setting"] == n)
-           for n in names]  # fmt: skip
-    f1 = [statistics.fmean(c["positive_f1"] for c in res["constant"] if c["setting"] == n)
-          for n in names]  # fmt: skip
+def accuracy_figure(res: Measurements, floor: float) -> Any:
+    names = list(dict.fromkeys(c.setting for c in res.constant))
+    acc = [statistics.fmean(c.accuracy for c in res.constant if c.setting == n) for n in names]
+    f1 = [statistics.fmean(c.positive_f1 for c in res.constant if c.setting == n) for n in names]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(7.0, 1.8 * len(names) + 3), 3.8))
     ax.bar(x - 0.2, acc, 0.4, label="accuracy", color="tab:green")
@@ -117,15 +107,13 @@ def accuracy_figure(res: dict[str, Any], floor: float) -> Any:
     return fig
 
 
-def threshold_figure(rows: list[dict[str, Any]]) -> Any:
-    import matplotlib.pyplot as plt
-
-    plain = [r for r in rows if r["entry"] == "plain network"]
-    names = list(dict.fromkeys(r["setting"] for r in plain))
+def threshold_figure(runs: list[EntryRun]) -> Any:
+    plain = [r for r in runs if r.entry == "plain network"]
+    names = list(dict.fromkeys(r.setting for r in plain))
     fig, ax = plt.subplots(figsize=(max(7.0, 1.8 * len(names) + 3), 3.8))
     x = np.arange(len(names))
     for offset, key, label in ((-0.2, "f1", "threshold 0.5"), (0.2, "f1_tuned", "tuned on val")):
-        vals = [[r[key] for r in plain if r["setting"] == n] for n in names]
+        vals = [[r.metric(key) for r in plain if r.setting == n] for n in names]
         means = [statistics.fmean(v) for v in vals]
         spread = [(max(v) - min(v)) / 2 for v in vals]
         ax.bar(x + offset, means, 0.4, yerr=spread, label=label, alpha=0.85)
@@ -137,15 +125,13 @@ def threshold_figure(rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def calibration_figure(res: dict[str, Any]) -> Any:
+def calibration_figure(res: Measurements) -> Any:
     """Reliability curves on the last setting (largest test set at quick scale), first seed."""
-    import matplotlib.pyplot as plt
-
-    s = list(res["settings"].values())[-1]
+    s = list(res.settings.values())[-1]
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     ax.plot([0, 1], [0, 1], ls=":", color="k", label="perfectly calibrated")
     for name in ("plain network", "class weights", "over-sampling", "SMOTE"):
-        prob = np.clip(res["outputs"][(s.name, name)].test, 0.0, 1.0)
+        prob = np.clip(res.outputs[(s.name, name)].test, 0.0, 1.0)
         frac, mean_pred, _ = calibration_curve(s.y_test, prob, n_bins=10)
         ece = expected_calibration_error(s.y_test, prob, n_bins=10)
         ax.plot(mean_pred, frac, marker="o", label=f"{name} (ECE {ece:.3f})")

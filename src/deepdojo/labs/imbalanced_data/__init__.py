@@ -1,0 +1,121 @@
+"""Lab ``imbalanced-data`` (Q02): a leaderboard of imbalance techniques on several ratios.
+
+Setup. Each *setting* is a binary "rare class vs the rest" problem cut to a fixed imbalance
+ratio and split 70/15/15 with the same ratio in every split (stratified), features
+standardised with training statistics (``cfg.settings``): digits one-vs-rest (digit
+``cfg.digit``) at 1:20 (and 1:100 at full scale), breast cancer with the malignant class
+subsampled to 1:10, and MNIST-1D with class ``cfg.mnist1d_class`` rare at 1:30. Every entry
+trains on the training split only; validation is used for threshold tuning and for choosing
+the "best technique"; test numbers are reported.
+
+Entries (see ``entries``): the plain network (a 2-hidden-layer MLP with BCE), the
+same network with class weights (effective number), focal loss, logit-adjusted loss,
+over-sampling (``BalancedSampler``), SMOTE, generated features (centroid distances + kNN
+density), transfer (pretrain on a balanced related task, new head, fine-tune), balanced
+bagging of networks, in-class mixup, anomaly framing (kNN distance to the majority), and the
+classical baselines logistic regression (``class_weight="balanced"``) and imbalanced-learn's
+``BalancedRandomForestClassifier``. Metrics (``deepdojo.metrics``): minority F1 at the
+entry's default threshold and at the validation-tuned threshold, PR-AUC (average precision),
+ROC-AUC, balanced accuracy and MCC, over ``ctx.seeds`` (new subsample, split and init per seed).
+
+Files: ``entries`` (settings and the entries), ``measure`` (scores as dataclasses, the
+leaderboard), ``claims`` (the rules), ``figures``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
+
+from . import claims
+from .entries import ENTRIES, Hyper
+from .figures import (
+    accuracy_figure,
+    calibration_figure,
+    confusion_figure,
+    leaderboard_figure,
+    pr_curve_figure,
+    threshold_figure,
+)
+from .measure import Measurements, best_technique, leaderboard, measure, parse_setting
+
+
+@dataclass
+class ImbalanceLabConfig:
+    digit: int = ranged(8, low=0, high=9)  # the rare digit of the digits one-vs-rest settings
+    mnist1d_class: int = ranged(0, low=0, high=9)  # the rare class of the MNIST-1D setting
+    mnist1d_samples: int = scaled(smoke=1000, quick=2000, full=6000, low=1)  # MNIST-1D pool
+    hidden: int = ranged(64, low=1)  # units in each of the MLP's two hidden layers
+    epochs: int = scaled(smoke=2, quick=15, full=40, low=1)  # epochs per network fit
+    batch_size: int = ranged(128, low=1)  # mini-batch size
+    lr: float = ranged(5e-3, low=0.0, low_open=True)  # Adam learning rate
+    bagging_members: int = scaled(smoke=2, quick=5, full=10, low=1)  # networks in bagging
+    accuracy_floor: float = ranged(0.9, low=0.0, high=1.0)  # claim 1: constant acc >= this
+    # the settings, "<kind> 1:<N>" (kind digits, breast_cancer or mnist1d; N majority per rare)
+    settings: tuple[str, ...] = scaled(
+        smoke=("digits 1:20",),
+        quick=("digits 1:20", "breast_cancer 1:10", "mnist1d 1:30"),
+        full=("digits 1:20", "digits 1:100", "breast_cancer 1:10", "mnist1d 1:30"),
+    )
+    forest_trees: int = ranged(100, low=1)  # trees of the balanced random forest baseline
+
+
+def _rare_class(kind: str, cfg: ImbalanceLabConfig) -> int:
+    return {"digits": cfg.digit, "breast_cancer": 0, "mnist1d": cfg.mnist1d_class}[kind]
+
+
+@register_lab("imbalanced-data", questions=("Q02",), config=ImbalanceLabConfig)
+def run(cfg: ImbalanceLabConfig, ctx: LabContext) -> None:
+    """A leaderboard of imbalance techniques (resampling, weights, losses, features, transfer,
+    bagging, augmentation, anomaly framing, thresholds) on several datasets and ratios."""
+    try:
+        settings = [parse_setting(text) for text in cfg.settings]
+    except ValueError as exc:
+        raise LabError(str(exc)) from None
+    if not settings:
+        raise LabError("settings must name at least one setting")
+    hp = Hyper(hidden=cfg.hidden, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+               members=cfg.bagging_members, device=ctx.device, trees=cfg.forest_trees)
+    jobs = [(kind, _rare_class(kind, cfg), ratio, seed)
+            for kind, ratio in settings for seed in ctx.seeds]  # fmt: skip
+    # the runner limits torch/BLAS to one thread
+    res = measure(ctx.progress(jobs, "settings x seeds"), hp, cfg.mnist1d_samples, ctx.seeds[0])
+    best = best_technique(res.runs)
+    ctx.metric("best_technique", best)
+    per_setting, overall = leaderboard(res.runs, True), leaderboard(res.runs, False)
+    ctx.table("leaderboard", overall)
+    ctx.table("leaderboard_by_setting", per_setting)
+    ctx.table("constant_predictor", [c.row() for c in res.constant])
+    for r in overall:
+        ctx.metric(f"pr_auc.{r['entry']}", r["pr_auc"])
+        ctx.metric(f"minority_f1.{r['entry']}", r["f1"])
+    ctx.metric("entry_seconds", {n: sum(r.seconds for r in res.runs if r.entry == n)
+                                 for n in ENTRIES})  # fmt: skip
+    claims.accuracy_misleads(cfg, ctx, res)
+    claims.best_beats_plain(ctx, res, best)
+    claims.threshold_tuning(ctx, res)
+    _figures(cfg, ctx, res, overall, best)
+
+
+def _figures(cfg: ImbalanceLabConfig, ctx: LabContext, res: Measurements,
+             overall: list[dict[str, Any]], best: str) -> None:
+    """The six figures, in the order of the run page."""
+    ctx.figure("leaderboard", leaderboard_figure(overall, best),
+               caption="Test PR-AUC and minority F1 per entry, mean over settings; bars show "
+               "the spread (max - min) over seeds.")  # fmt: skip
+    ctx.figure("pr_curves", pr_curve_figure(res, best),
+               caption=f"Test precision-recall curves (seed {ctx.seeds[0]}); dotted: prevalence.")
+    ctx.figure("confusion_matrices", confusion_figure(res, best),
+               caption="Test confusion matrices on the first setting (seed "
+               f"{ctx.seeds[0]}): the constant predictor, the plain network at 0.5 and at the "
+               f"tuned threshold, and {best}.")  # fmt: skip
+    ctx.figure("accuracy_vs_minority_f1", accuracy_figure(res, cfg.accuracy_floor),
+               caption="Claim 1: accuracy of the constant majority predictor vs its minority F1.")
+    ctx.figure("calibration", calibration_figure(res),
+               caption="Reliability curves (10 equal-width bins) and expected calibration error "
+               "of the plain network and of reweighting/resampling entries (first seed).")
+    ctx.figure("threshold_tuning", threshold_figure(res.runs),
+               caption="Claim 3: the plain network's test minority F1 at 0.5 and at the "
+               "validation-tuned threshold, per setting (mean, spread over seeds).")  # fmt: skip
