@@ -5,11 +5,16 @@ The Trainer calls, in order::
     on_fit_start
       on_epoch_start
         on_batch_start -> forward, loss -> backward -> on_after_backward
-          -> (non-finite check) -> (clip) -> on_before_optimizer_step -> step, zero_grad
+          -> (non-finite check [-> on_rollback]) -> (clip) -> on_before_optimizer_step
+          -> step, zero_grad
           -> on_batch_end
       (validation) -> on_validation_end
       on_epoch_end
     on_fit_end          (on_exception instead, when fit raises)
+
+A task with several optimizers runs the part from backward to zero_grad once per update
+(``trainer.current_optimizer`` names the optimizer being updated), all between one
+``on_batch_start`` and its ``on_batch_end``.
 
 Every hook receives the trainer first; subclass :class:`Callback` and override what you need.
 A step rejected by the non-finite guard skips the clip/step part and ``on_batch_end`` gets
@@ -43,6 +48,10 @@ class Callback:
     def on_after_backward(self, trainer: Trainer) -> None:
         """Gradients are populated and not yet clipped: the place to inspect them."""
 
+    def on_rollback(self, trainer: Trainer, event: dict[str, Any]) -> None:
+        """The non-finite guard just restored every network and optimizer from its snapshot;
+        ``event`` is the ``rollback`` record added to ``trainer.history.events``."""
+
     def on_before_optimizer_step(self, trainer: Trainer, optimizer: torch.optim.Optimizer) -> None:
         """After clipping, just before ``optimizer.step()``."""
 
@@ -65,7 +74,7 @@ class Callback:
 
 HOOKS = (
     "on_fit_start", "on_epoch_start", "on_batch_start", "on_after_backward",
-    "on_before_optimizer_step", "on_batch_end", "on_validation_end", "on_epoch_end",
+    "on_rollback", "on_before_optimizer_step", "on_batch_end", "on_validation_end", "on_epoch_end",
     "on_fit_end", "on_exception",
 )  # fmt: skip
 

@@ -5,15 +5,18 @@ A checkpoint is a folder ``ckpt-<global step>-<b|e>`` (``b``: saved mid-epoch af
 
 - ``model.safetensors`` — the model's ``state_dict``, readable by any safetensors tool;
 - ``state.safetensors`` — every other tensor (optimizer moments, RNG states, ...);
-- ``state.json`` — the structure of the state with tensors replaced by references, and the
-  SHA-256 of both tensor files.
+- ``state.json`` — the structure of the state with tensors replaced by references, the
+  SHA-256 of both tensor files, and the SHA-256 of its own content (``"sha256"``: over the
+  canonical JSON of ``format``, ``files`` and ``state``), so an edited or damaged
+  ``state.json`` is caught like a damaged tensor file.
 
 The folder is written under a temporary name and renamed into place, so a crash leaves either
 the old set of checkpoints or the new one, never a half-written checkpoint. ``state.json`` is
-written last and its hashes are checked on load: a truncated or corrupted checkpoint raises
-:class:`CheckpointError` naming the file, and :func:`latest_checkpoint` falls back to the
-previous good one. Loading never unpickles; :func:`import_weights` reads a foreign ``.pt``
-only when a user passes it explicitly, and then with ``torch.load(weights_only=True)``.
+written last and its hashes are checked on load: a truncated or corrupted checkpoint, or a
+``state.json`` of the wrong shape (``[]``, no ``"files"``, ...) raises :class:`CheckpointError`
+naming the file, and :func:`latest_checkpoint` falls back to the previous good one. Loading
+never unpickles; :func:`import_weights` reads a foreign ``.pt`` only when a user passes it
+explicitly, and then with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 import os
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,8 @@ from safetensors.torch import save as st_save
 
 from deepdojo.utils import atomic_write_bytes
 
-FORMAT = 1
+FORMAT = 2  # 2: state.json carries its own SHA-256 (format 1, without it, still loads)
+_FILES = ("model.safetensors", "state.safetensors")
 _PREFIX = "ckpt-"
 
 
@@ -140,6 +145,7 @@ def save_checkpoint(
                   "state.safetensors": _sha256(state_bytes)},
         "state": skeleton,
     }  # fmt: skip
+    meta["sha256"] = _meta_digest(meta)
     atomic_write_bytes(tmp / "state.json", json.dumps(meta, allow_nan=False).encode())
     final = directory / name
     if final.exists():  # re-saving the same step: move the old one aside first
@@ -166,10 +172,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
         raise CheckpointError(f"{meta_path}: missing (not a deepdojo checkpoint?)") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{meta_path}: not valid JSON (truncated or corrupted)") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{meta_path}: unknown checkpoint format {meta.get('format')!r}")
+    _check_meta(meta, meta_path)
     blobs: dict[str, dict[str, torch.Tensor]] = {}
-    for fname, digest in meta["files"].items():
+    for fname in _FILES:
+        digest = meta["files"][fname]
         fpath = path / fname
         try:
             data = fpath.read_bytes()
@@ -181,17 +187,48 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
             blobs[fname] = st_load(data)
         except SafetensorError as e:
             raise CheckpointError(f"{fpath}: unreadable safetensors ({e})") from e
-    return blobs["model.safetensors"], decode(meta["state"], blobs["state.safetensors"])
+    try:
+        state = decode(meta["state"], blobs["state.safetensors"])
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise CheckpointError(f"{meta_path}: malformed state ({e})") from e
+    return blobs["model.safetensors"], state
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of ``format``, ``files`` and ``state``."""
+    body = {k: meta[k] for k in ("format", "files", "state")}
+    return _sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode())
+
+
+def _check_meta(meta: Any, meta_path: Path) -> None:
+    """:class:`CheckpointError` unless ``meta`` has the shape (and hash) of a state.json."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{meta_path}: a JSON {type(meta).__name__}, not an object "
+                              "(not a deepdojo checkpoint, or corrupted)")  # fmt: skip
+    if meta.get("format") not in (1, FORMAT):
+        raise CheckpointError(f"{meta_path}: unknown checkpoint format {meta.get('format')!r}")
+    files = meta.get("files")
+    if not isinstance(files, dict) or any(not isinstance(files.get(f), str) for f in _FILES):
+        raise CheckpointError(f"{meta_path}: 'files' must map {', '.join(_FILES)} to their "
+                              f"SHA-256, got {files!r:.80}")  # fmt: skip
+    if "state" not in meta:
+        raise CheckpointError(f"{meta_path}: no 'state'")
+    if meta["format"] >= 2 and meta.get("sha256") != _meta_digest(meta):
+        raise CheckpointError(f"{meta_path}: SHA-256 mismatch (edited or corrupted)")
 
 
 def latest_checkpoint(
     directory: str | os.PathLike[str],
+    validate: Callable[[dict[str, torch.Tensor], Any], Any] | None = None,
 ) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]] | None:
     """The newest checkpoint that loads cleanly, or ``None``; bad ones are skipped with a
-    ``RuntimeWarning`` naming the problem."""
+    ``RuntimeWarning`` naming the problem. ``validate(model_state, state)`` may check the
+    state's shape further (raising :class:`CheckpointError`) and return it, e.g. upgraded."""
     for path in reversed(list_checkpoints(directory)):
         try:
             model_state, state = load_checkpoint(path)
+            if validate is not None:
+                state = validate(model_state, state)
         except CheckpointError as e:
             warnings.warn(f"skipping bad checkpoint: {e}", RuntimeWarning, stacklevel=2)
             continue

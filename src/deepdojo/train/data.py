@@ -28,18 +28,19 @@ def as_tensor(value: Any, name: str) -> torch.Tensor:
 
 
 class InMemoryData:
-    """``(X, y)`` held as two tensors of equal length ``N``, batched by index.
+    """``(X, y)`` held as two tensors of equal length ``N``, batched by index; or ``X`` alone
+    (``y=None``: batches are the tensors ``X_b``, for tasks without targets).
 
     Parameters
     ----------
     X : Tensor or ndarray, shape ``(N, ...)``
-    y : Tensor or ndarray, shape ``(N, ...)``
+    y : Tensor or ndarray, shape ``(N, ...)``, or None
     """
 
-    def __init__(self, X: Any, y: Any) -> None:
+    def __init__(self, X: Any, y: Any = None) -> None:
         self.X = as_tensor(X, "X")
-        self.y = as_tensor(y, "y")
-        if self.X.shape[0] != self.y.shape[0]:
+        self.y = None if y is None else as_tensor(y, "y")
+        if self.y is not None and self.X.shape[0] != self.y.shape[0]:
             raise ValueError(
                 f"X and y must have the same number of rows, got {self.X.shape[0]} and "
                 f"{self.y.shape[0]}"
@@ -52,7 +53,7 @@ class InMemoryData:
 
     def to(self, device: torch.device) -> InMemoryData:
         """Move both tensors once, so batches are sliced on the device."""
-        return InMemoryData(self.X.to(device), self.y.to(device))
+        return InMemoryData(self.X.to(device), None if self.y is None else self.y.to(device))
 
     def num_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
@@ -66,29 +67,36 @@ class InMemoryData:
 
     def batches(
         self, batch_size: int, order: torch.Tensor | None, start: int = 0
-    ) -> Iterator[Batch]:
-        """Yield ``(X_b, y_b)`` from batch index ``start`` on, following ``order`` (a subset
-        of the row indices, e.g. one rank's shard) or the rows as stored."""
+    ) -> Iterator[Any]:
+        """Yield ``(X_b, y_b)`` (or ``X_b`` without ``y``) from batch index ``start`` on,
+        following ``order`` (a subset of the row indices, e.g. one rank's shard) or the rows as
+        stored."""
         n = len(self) if order is None else len(order)
+        X, y = self.X, self.y
         for lo in range(start * batch_size, n, batch_size):
             if order is None:
-                yield self.X[lo : lo + batch_size], self.y[lo : lo + batch_size]
+                if y is None:
+                    yield X[lo : lo + batch_size]
+                else:
+                    yield X[lo : lo + batch_size], y[lo : lo + batch_size]
             else:
                 idx = order[lo : lo + batch_size]  # (B,)
-                yield self.X[idx], self.y[idx]
+                yield X[idx] if y is None else (X[idx], y[idx])
 
 
 def make_data(data: Any, name: str = "data") -> InMemoryData | DataLoader:
-    """Accept a DataLoader, an ``(X, y)`` pair (tuple, list, ``Split``) or anything with ``.X``/
-    ``.y``; anything else is a TypeError naming ``name``."""
+    """Accept a DataLoader, an ``(X, y)`` pair (tuple, list, ``Split``), anything with ``.X``/
+    ``.y``, or a bare tensor/array ``X``; anything else is a TypeError naming ``name``."""
     if isinstance(data, (DataLoader, InMemoryData)):
         return data
+    if isinstance(data, (torch.Tensor, np.ndarray)):
+        return InMemoryData(data)
     if isinstance(data, (tuple, list)) and len(data) == 2:
         return InMemoryData(data[0], data[1])
     if hasattr(data, "X") and hasattr(data, "y"):
         return InMemoryData(data.X, data.y)
     raise TypeError(
-        f"{name} must be a DataLoader or an (X, y) pair of tensors/arrays, got "
+        f"{name} must be a DataLoader, an (X, y) pair of tensors/arrays or a tensor X, got "
         f"{type(data).__name__}"
     )
 
@@ -100,6 +108,36 @@ def loader_batches(loader: DataLoader, start: int = 0) -> Iterator[Batch]:
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise TypeError("a DataLoader given to the Trainer must yield (inputs, targets) pairs")
         yield batch[0], batch[1]
+
+
+def skip_batches(loader: DataLoader, start: int = 0) -> Iterator[Any]:
+    """The loader's batches as it yields them, from batch ``start`` on."""
+    it = iter(loader)
+    return itertools.islice(it, start, None) if start else it
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor in it (tuples, lists, dicts) moved to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch if batch.device == device else batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def batch_len(batch: Any) -> int:
+    """Number of examples in ``batch``: the length of its first tensor (1 if it has none)."""
+    if isinstance(batch, torch.Tensor):
+        return len(batch) if batch.ndim else 1
+    if isinstance(batch, (tuple, list)):
+        for b in batch:
+            return batch_len(b)
+    if isinstance(batch, dict):
+        for b in batch.values():
+            return batch_len(b)
+    return 1
 
 
 def num_batches(data: InMemoryData | DataLoader, batch_size: int) -> int | None:

@@ -166,6 +166,36 @@ class DistributedRun:
             worker_init_fn=loader.worker_init_fn,
         )  # fmt: skip
 
+    def broadcast_parameters(self, module: nn.Module) -> None:
+        """Every rank starts from rank 0's parameters and buffers (as DDP does)."""
+        with torch.no_grad():
+            for t in [*module.parameters(), *module.buffers()]:
+                dist.broadcast(t.data, src=0)
+
+    def average_gradients(self, params: list[torch.Tensor]) -> None:
+        """Average the ``.grad`` of ``params`` over the ranks in one all-reduce (a task's
+        update: the loss of each rank's shard, averaged as DDP averages it)."""
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])  # (sum of numels,)
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= self.world_size
+        parts = flat.split([g.numel() for g in grads])
+        torch._foreach_copy_(grads, [c.view_as(g) for c, g in zip(parts, grads, strict=True)])
+
+    def sum_means(
+        self, sums: dict[str, float], counts: dict[str, float], device: torch.device
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Sum per-rank epoch accumulators over all ranks (every rank must hold the same keys)."""
+        keys = sorted(sums)
+        buf = torch.tensor([sums[k] for k in keys] + [float(counts[k]) for k in keys],
+                           dtype=torch.float64, device=device)  # fmt: skip
+        dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+        values = buf.tolist()
+        total = dict(zip(keys, values[: len(keys)], strict=True))
+        return {k: total[k] for k in sums}, dict(zip(keys, values[len(keys):], strict=True))
+
     def sum_totals(
         self, totals: dict[str, float], seen: int, device: torch.device
     ) -> tuple[dict[str, float], int]:

@@ -5,8 +5,9 @@ one ``torch._foreach_norm`` call, their total from one more, and a single host r
 loss and the total norm together (NaN or Inf anywhere in any gradient makes the total
 non-finite). The Trainer reads the loss for logging anyway, so the guard adds no extra sync.
 
-On a bad step the update is skipped. After ``patience`` consecutive bad steps the model and
-optimizer go back to the last good snapshot and every learning rate is multiplied by
+On a bad update the update is skipped (only that optimizer's, in a multi-optimizer task).
+After ``patience`` consecutive bad updates the Trainer rolls back: every network and optimizer
+goes back to the last good snapshot and every learning rate is multiplied by
 ``lr_factor``. A snapshot is only "good" in that its steps were finite: the weights may
 already have been on their way up. So the guard keeps the last ``keep`` snapshots, and when
 training blows up again before a new snapshot was taken, the next rollback goes one snapshot
@@ -92,10 +93,12 @@ class NonFiniteGuard:
         self.snapshot(trainer)
 
     def snapshot(self, trainer: Trainer) -> None:
-        """Keep a copy of the model and optimizer state to roll back to (the last ``keep``)."""
+        """Keep a copy of every network and optimizer state to roll back to (the last
+        ``keep``)."""
         self.snapshots_.append({
-            "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-            "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
+            "task": {k: v.detach().clone() for k, v in _task(trainer).state_dict().items()},
+            "optimizers": {name: copy.deepcopy(opt.state_dict())
+                           for name, opt in _optimizers(trainer).items()},
             "step": trainer.global_step,
         })  # fmt: skip
         del self.snapshots_[: -self.keep]
@@ -118,6 +121,7 @@ class NonFiniteGuard:
         return math.isfinite(loss_value) and math.isfinite(total_norm)
 
     def good_step(self, trainer: Trainer) -> None:
+        """A training step whose every update was applied: the streak ends."""
         self.bad_streak_ = 0
         self.good_since_snapshot_ += 1
         if self.good_since_snapshot_ >= self.snapshot_every:
@@ -127,51 +131,72 @@ class NonFiniteGuard:
         self, trainer: Trainer, names: list[str], norms: list[torch.Tensor], loss_value: float
     ) -> None:
         """Count a skipped step; roll back or raise when the streak is long enough."""
+        if self.record_bad(trainer, names, norms, loss_value):
+            self.rollback(trainer)
+
+    def record_bad(
+        self, trainer: Trainer, names: list[str], norms: list[torch.Tensor], loss_value: float,
+        optimizer: str = "model",
+    ) -> bool:
+        """Count a skipped update of ``optimizer``; return whether the streak now calls for a
+        rollback (the Trainer runs it as a step of its own, :meth:`rollback`).
+
+        Raises :class:`NonFiniteError` when the streak is long enough and no rollback is left.
+        """
         where = self._first_nonfinite(names, norms, loss_value)
         if self.bad_streak_ == 0:
             self.first_bad_ = where
         self.bad_streak_ += 1
         self.skipped_total_ += 1
         self._count("nonfinite_steps")
-        trainer.history.events.append(
-            {"kind": "nonfinite", "epoch": trainer.epoch, "step": trainer.global_step,
-             "where": where, "loss": loss_value}
-        )  # fmt: skip
+        event = {"kind": "nonfinite", "epoch": trainer.epoch, "step": trainer.global_step,
+                 "where": where, "loss": loss_value}  # fmt: skip
+        if len(_optimizers(trainer)) > 1:
+            event["optimizer"] = optimizer
+        trainer.history.events.append(event)
         if self.bad_streak_ < self.patience:
-            return
+            return False
         if self.rollbacks_ >= self.max_rollbacks:
-            lr = trainer.optimizer.param_groups[0]["lr"]
+            lr = next(iter(_optimizers(trainer).values())).param_groups[0]["lr"]
             raise NonFiniteError(
                 f"training diverged: {self.bad_streak_} consecutive non-finite steps after "
                 f"{self.rollbacks_} rollback(s) (lr now {lr:.3g}); the first non-finite "
                 f"gradient of this streak was in {self.first_bad_} at step {trainer.global_step}"
             )
-        self._rollback(trainer)
+        return True
 
-    def _rollback(self, trainer: Trainer) -> None:
+    def rollback(self, trainer: Trainer) -> dict[str, Any]:
+        """Restore every network and optimizer from a snapshot, multiply every rate by
+        ``lr_factor``; return the ``rollback`` event (also added to the history)."""
+        optimizers = _optimizers(trainer)
         # the current rates (a snapshot may predate an earlier rollback): lr, and the
         # per-group rates OneCycleLR recomputes lr from at every step
-        rates = [{k: g[k] for k in _GROUP_RATES if k in g} for g in trainer.optimizer.param_groups]
+        rates = {name: [{k: g[k] for k in _GROUP_RATES if k in g} for g in opt.param_groups]
+                 for name, opt in optimizers.items()}  # fmt: skip
         if self.used_latest_ and len(self.snapshots_) > 1:
             self.snapshots_.pop()  # it blew up again from there: go one snapshot further back
         target = self.snapshots_[-1]
         self.used_latest_ = True
-        trainer.model.load_state_dict(target["model"])
-        trainer.optimizer.load_state_dict(copy.deepcopy(target["optimizer"]))
-        for group, old in zip(trainer.optimizer.param_groups, rates, strict=True):
-            group.update({k: v * self.lr_factor for k, v in old.items()})
-        for attr in ("base_lrs", "max_lrs"):  # schedules that recompute lr from these (CyclicLR)
-            values = getattr(trainer.scheduler, attr, None)
-            if values is not None:
-                setattr(trainer.scheduler, attr, [lr * self.lr_factor for lr in values])
+        _task(trainer).load_state_dict(target["task"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(copy.deepcopy(target["optimizers"][name]))
+            for group, old in zip(opt.param_groups, rates[name], strict=True):
+                group.update({k: v * self.lr_factor for k, v in old.items()})
+        schedulers = getattr(trainer, "schedulers", None) or {"model": trainer.scheduler}
+        for scheduler in schedulers.values():
+            for attr in ("base_lrs", "max_lrs"):  # schedules that recompute lr (CyclicLR)
+                values = getattr(scheduler, attr, None)
+                if values is not None:
+                    setattr(scheduler, attr, [lr * self.lr_factor for lr in values])
         self.rollbacks_ += 1
         self.bad_streak_ = 0
         self.good_since_snapshot_ = 0  # the good steps since the snapshot were just undone
         self._count("rollbacks")
-        trainer.history.events.append(
-            {"kind": "rollback", "epoch": trainer.epoch, "step": trainer.global_step,
-             "to_step": target["step"], "lr": trainer.optimizer.param_groups[0]["lr"]}
-        )  # fmt: skip
+        first = next(iter(optimizers.values()))
+        event = {"kind": "rollback", "epoch": trainer.epoch, "step": trainer.global_step,
+                 "to_step": target["step"], "lr": first.param_groups[0]["lr"]}  # fmt: skip
+        trainer.history.events.append(event)
+        return event
 
     @staticmethod
     def _first_nonfinite(names: list[str], norms: list[torch.Tensor], loss_value: float) -> str:
@@ -203,6 +228,18 @@ class NonFiniteGuard:
         self.rollbacks_ = state["rollbacks"]
         self.skipped_total_ = state["skipped_total"]
         self.good_since_snapshot_ = state["good_since"]
+
+
+def _task(trainer: Any) -> torch.nn.Module:
+    """Every network of the run: the Trainer's task (or a bare ``trainer.model``)."""
+    task = getattr(trainer, "task", None)
+    return trainer.model if task is None else task
+
+
+def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
+    """``name -> optimizer`` of the Trainer (or ``{"model": trainer.optimizer}``)."""
+    optimizers = getattr(trainer, "optimizers", None)
+    return optimizers if optimizers is not None else {"model": trainer.optimizer}
 
 
 def resolve_guard(guard: Any) -> NonFiniteGuard | None:

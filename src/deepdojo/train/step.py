@@ -1,0 +1,237 @@
+"""The step sequence: what the Trainer does with each ``(optimizer_name, loss)`` a task yields.
+
+One training step runs the task's ``training_step(batch)`` generator; each pair it yields is
+one update, and :meth:`StepMixin._update` reads top to bottom::
+
+    3. backward            (fp16: on the scaled loss, then unscale this optimizer's grads)
+    4. on_after_backward   (gradients complete and untouched: inspect them)
+    5. check               (one fused finiteness test over the loss and gradient norms)
+       5a. skip            a non-finite update: no step for this optimizer only
+       5b. rollback        after ``patience`` bad updates: every network and optimizer goes
+                           back to the guard's snapshot (a ``rollback`` event and hook)
+    6. clip                (this optimizer's clipping, reusing the check's norms)
+    7. on_before_optimizer_step
+    8. step                (+ GradScaler update, + a per-batch schedule)
+    9. zero_grad           (every parameter of the task: the next loss sees its own grads)
+
+Steps 1 (forward) and 2 (loss) run inside the task, under autocast, before it yields; step 10
+(log) collects the losses and what the task logged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from deepdojo.train.schedules import step_scheduler
+from deepdojo.train.task import EndOfEpoch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from deepdojo.train.guard import NonFiniteGuard
+    from deepdojo.train.loop import LoopState
+    from deepdojo.train.task import Task
+
+
+class StepContext:
+    """What a task reaches through ``self.log`` and ``self.next_batch`` during one fit."""
+
+    __slots__ = ("logged", "batches", "on_pull")
+
+    def __init__(self, on_pull: Callable[[], None]) -> None:
+        self.logged: dict[str, float] = {}
+        self.batches: Iterator[Any] = iter(())
+        self.on_pull = on_pull
+
+    def log(self, name: str, value: float) -> None:
+        self.logged[name] = value
+
+    def next_batch(self) -> Any:
+        batch = next(self.batches, _END)
+        if batch is _END:
+            raise EndOfEpoch
+        self.on_pull()
+        return batch
+
+
+_END = object()
+
+
+class StepMixin:
+    """The step sequence; the Trainer provides the attributes declared here."""
+
+    task: Task
+    loop: LoopState
+    optimizers: dict[str, torch.optim.Optimizer]
+    _guard: NonFiniteGuard | None
+    _scaler: torch.amp.GradScaler | None
+    _hooks: dict[str, list[Callable[..., None]]]
+    _context: StepContext
+    _clips: dict[str, Any]
+    _batch_schedulers: dict[str, Any]
+    _opt_params: dict[str, list[torch.Tensor]]
+    _opt_names: dict[str, list[str]]
+    _others: dict[str, list[torch.Tensor]]
+    _grad_sync: Callable[[list[torch.Tensor]], None] | None
+    current_optimizer: str | None
+    last_loss: float
+    _autocast: Callable[[], AbstractContextManager[Any]]  # from InferenceMixin
+
+    def _resume(self, gen: Any, applied: bool | None) -> tuple[str, torch.Tensor] | None:
+        """Run the task's code up to its next yield (under autocast); ``None`` at its end."""
+        try:
+            with self._autocast():
+                item = gen.send(applied)
+        except StopIteration:
+            return None
+        if not isinstance(item, tuple) or len(item) != 2 or item[0] not in self.optimizers:
+            raise ValueError(
+                f"training_step must yield (optimizer_name, loss) with a name from "
+                f"configure_optimizers() {sorted(self.optimizers)}, got {item!r:.80}"
+            )
+        return item
+
+    def _train_batch(self, batch: Any) -> dict[str, float]:
+        """One training step on ``batch``: every update the task yields, then its logs."""
+        context = self._context
+        context.logged = {}
+        gen = self.task.training_step(batch)
+        results: list[tuple[str, float, bool]] = []
+        try:
+            item = self._resume(gen, None)
+            while item is not None:
+                value, applied = self._update(*item)
+                results.append((item[0], value, applied))
+                item = self._resume(gen, applied)
+        except EndOfEpoch:  # next_batch() found the epoch used up: the step ends here
+            gen.close()
+        self.current_optimizer = None
+        logs, skip = self._step_logs(results)
+        logs.update(context.logged)
+        if results and self._guard is not None and not skip:
+            self._guard.good_step(self)
+        if any(applied for _, _, applied in results):
+            self.loop.global_step += 1
+        self._skip = skip
+        return logs
+
+    def _step_logs(self, results: list[tuple[str, float, bool]]) -> tuple[dict[str, float], set]:
+        """``loss`` (and ``loss_<name>`` with several optimizers), and the keys of skipped
+        updates (left out of the epoch means)."""
+        if len(results) == 1:  # the common case: one update
+            _, value, applied = results[0]
+            self.last_loss = value
+            return ({"loss": value} if applied else {"loss": value, "skipped": 1.0}), (
+                set() if applied else {"loss"})
+        logs: dict[str, float] = {}
+        skip: set[str] = set()
+        multi = len(self.optimizers) > 1
+        for name in dict.fromkeys(n for n, _, _ in results):
+            values = [v for n, v, ok in results if n == name and ok]
+            key = f"loss_{name}" if multi else "loss"
+            if values:
+                logs[key] = math.fsum(values) / len(values)
+            else:
+                logs[key] = next(v for n, v, _ in reversed(results) if n == name)
+                skip.add(key)
+        if multi:  # the step's last update (e.g. the generator's) stands for the step
+            _, last, last_ok = results[-1]
+            logs["loss"] = last
+            if not last_ok:
+                skip.add("loss")
+        if "loss" in logs:
+            self.last_loss = logs["loss"]
+        skipped = sum(not ok for _, _, ok in results)
+        if skipped:
+            logs["skipped"] = float(skipped)
+        return logs, skip
+
+    def _update(self, name: str, loss: torch.Tensor) -> tuple[float, bool]:
+        """The step sequence for one update; ``(loss value, applied)``."""
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+            raise ValueError(f"the loss yielded for {name!r} must be a scalar tensor, got {got}")
+        optimizer, scaler = self.optimizers[name], self._scaler
+        self.current_optimizer = name
+        # 3. backward: populate .grad (fp16: on the scaled loss, then unscale so that hooks,
+        #    the check and clipping all see the true gradients)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if self._grad_sync is not None:
+                self._grad_sync(self._opt_params[name])
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+            if self._grad_sync is not None:  # DDP for a task: average over the ranks
+                self._grad_sync(self._opt_params[name])
+        # 4. inspect: gradients are complete and untouched
+        for fn in self._hooks["on_after_backward"]:
+            fn(self)
+        # 5. check: one fused finiteness test over loss and gradient norms (one host read)
+        loss_value, norms, rollback = self._check(name, loss)
+        if norms is None:
+            # 5a. skip: no update for this optimizer (fp16: the scaler forgets this unscale_
+            #     and keeps its scale, as if the step had not happened)
+            if scaler is not None:
+                scaler.update(scaler.get_scale())
+            self._zero_grad(name)
+            # 5b. rollback: every network and optimizer back to the guard's snapshot
+            if rollback:
+                self._rollback()
+            return loss_value, False
+        # 6. clip / normalize this optimizer's gradients (reusing the norms from the check)
+        clip = self._clips.get(name)
+        if clip is not None:
+            clip(self._opt_params[name], norms=norms or None)
+        # 7. last look before the update
+        for fn in self._hooks["on_before_optimizer_step"]:
+            fn(self, optimizer)
+        # 8. step: update the weights (one GradScaler, updated after each optimizer step)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        self.loop.step_lrs[name] = [g["lr"] for g in optimizer.param_groups]  # this step's
+        scheduler = self._batch_schedulers.get(name)
+        if scheduler is not None:
+            step_scheduler(scheduler)
+        # 9. zero_grad: free the gradients before the next forward
+        self._zero_grad(name)
+        steps = self.loop.optimizer_steps
+        steps[name] = steps.get(name, 0) + 1
+        return loss_value, True
+
+    def _zero_grad(self, name: str) -> None:
+        self.optimizers[name].zero_grad(set_to_none=True)
+        for p in self._others[name]:  # the task's other parameters (another network's)
+            p.grad = None
+
+    def _check(
+        self, name: str, loss: torch.Tensor
+    ) -> tuple[float, list[torch.Tensor] | None, bool]:
+        """``(loss value, per-tensor grad norms, rollback due)``; norms ``None`` when the
+        guard rejects the update and ``[]`` when nothing needed them."""
+        guard = self._guard
+        if guard is None:
+            return loss.item(), [], False
+        params = self._opt_params[name]
+        grads = [p.grad for p in params if p.grad is not None]
+        loss_value, total, norms = guard.measure(loss, grads)
+        if guard.is_finite(loss_value, total):
+            return loss_value, norms, False
+        if self._scaler is not None and math.isfinite(loss_value):
+            return loss_value, norms, False  # fp16 overflow in grads: the GradScaler skips it
+        names = [n for n, p in zip(self._opt_names[name], params, strict=True)
+                 if p.grad is not None]  # fmt: skip
+        return loss_value, None, guard.record_bad(self, names, norms, loss_value, name)  # type: ignore[arg-type]
+
+    def _rollback(self) -> None:
+        """Step 5b, by name: the guard restores its snapshot; ``on_rollback`` hooks see it."""
+        assert self._guard is not None
+        event = self._guard.rollback(self)  # type: ignore[arg-type]
+        for fn in self._hooks["on_rollback"]:
+            fn(self, event)

@@ -1,0 +1,5 @@
+"""Built-in training tasks (see :mod:`deepdojo.train.task` for the contract)."""
+
+from deepdojo.train.tasks.supervised import SupervisedTask
+
+__all__ = ["SupervisedTask"]
