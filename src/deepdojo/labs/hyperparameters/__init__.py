@@ -28,7 +28,9 @@ seed, and records every per-seed number.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 from deepdojo.labs.framework import LabContext, ranged, register_lab, scaled
 
@@ -38,6 +40,7 @@ from .claims import state_claims
 from .measure import FitConfig, FitRow, SeedMeasurements
 
 _RATE = {"low": 0.0, "low_open": True}  # learning rates and rate grids: > 0
+T = TypeVar("T")
 
 
 @dataclass
@@ -112,7 +115,7 @@ def _measure(cfg: HyperparametersLabConfig, ctx: LabContext, seed: int) -> SeedM
              "rmsprop": cfg.rmsprop_lrs}
     seconds: dict[str, float] = {}
 
-    def timed(name: str, fn, *args):  # type: ignore[no-untyped-def]
+    def timed(name: str, fn: Callable[..., T], *args: Any) -> T:
         out, secs = fx.timed(fn, *args)
         seconds[name] = round(secs, 2)
         return out
