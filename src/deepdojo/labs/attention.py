@@ -22,22 +22,36 @@ import torch
 from torch import nn
 
 from deepdojo.data.sequences import SequenceTask, date_normalization
-from deepdojo.labs._core import LabContext, register_lab
-from deepdojo.labs._seq_train import sweep_lengths
+from deepdojo.labs.framework import Greater, LabContext, plt, ranged, register_lab, scaled
+from deepdojo.labs.shared.seq import TGT_LEN, LengthSweep, exact_match, sweep_lengths
 from deepdojo.models import Seq2Seq
 
 VARIANTS = ("none", "additive", "multiplicative")
-TGT_LEN = 11  # "YYYY-MM-DD" + EOS
+EXAMPLE_SEED = 777  # the date drawn for the attention maps
+MARGIN = 0.1  # exact-match gap attention must beat "none" by (fixed before any run)
 
 
 @dataclass
 class AttentionLabConfig:
-    embed_dim: int = 24  # token embedding size
-    hidden_size: int = 48  # encoder and decoder GRU state size
-    lr: float = 1e-2  # Adam learning rate
-    batch_size: int = 64  # examples per step
-    clip: float = 1.0  # gradient-norm clipping threshold
-    num_test: int = 300  # held-out dates per length
+    embed_dim: int = ranged(24, low=1)  # token embedding size
+    hidden_size: int = ranged(48, low=1)  # encoder and decoder GRU state size
+    lr: float = ranged(1e-2, low=0.0, low_open=True)  # Adam learning rate
+    batch_size: int = ranged(64, low=1)  # examples per step
+    clip: float = ranged(1.0, low=0.0, low_open=True)  # gradient-norm clipping threshold
+    num_test: int = scaled(smoke=32, quick=300, full=300, low=1)  # held-out dates per length
+    # filler min_length of the inputs, swept; claims are judged at the last (longest)
+    lengths: tuple[int, ...] = scaled(smoke=(0, 20), quick=(0, 45), full=(0, 30, 60, 90), low=0)
+    n_train: int = scaled(smoke=64, quick=1200, full=4000, low=1)  # training dates per length
+    epochs: int = scaled(smoke=1, quick=6, full=15, low=1)  # passes over the training dates
+
+
+@dataclass(frozen=True)
+class VariantRun:
+    """One seed of one attention variant: exact match, character accuracy, training seconds."""
+
+    exact: float
+    chars: float
+    train_s: float
 
 
 def train_seq2seq(model: nn.Module, task: SequenceTask, *, epochs: int, batch_size: int,
@@ -64,64 +78,65 @@ def train_seq2seq(model: nn.Module, task: SequenceTask, *, epochs: int, batch_si
     return time.perf_counter() - start
 
 
-@torch.no_grad()
-def exact_match(model: nn.Module, task: SequenceTask) -> tuple[float, float]:
-    """Greedy decoding: fraction of exactly right outputs and of right characters."""
-    v = task.tgt_vocab
-    out = model.greedy_decode(task.src, TGT_LEN, v.bos_idx, v.eos_idx)
-    preds = [v.decode(row.tolist()) for row in out]
-    exact = statistics.fmean(p == t for p, (_, t) in zip(preds, task.pairs, strict=True))
-    chars = statistics.fmean(
-        sum(a == b for a, b in zip(p.ljust(10), t, strict=False)) / len(t)
-        for p, (_, t) in zip(preds, task.pairs, strict=True))
-    return exact, chars
-
-
-def _run_variant(kind: str, train: SequenceTask, test: SequenceTask, seed: int, epochs: int,
-                 cfg: AttentionLabConfig) -> tuple[Seq2Seq, dict[str, float]]:
+def _run_variant(kind: str, train: SequenceTask, test: SequenceTask, seed: int,
+                 cfg: AttentionLabConfig) -> tuple[Seq2Seq, VariantRun]:
     torch.manual_seed(seed)
     model = Seq2Seq(len(train.src_vocab), len(train.tgt_vocab), embed_dim=cfg.embed_dim,
                     hidden_size=cfg.hidden_size, attention=kind)
-    seconds = train_seq2seq(model, train, epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                            clip=cfg.clip, seed=seed)
+    seconds = train_seq2seq(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                            lr=cfg.lr, clip=cfg.clip, seed=seed)
     exact, chars = exact_match(model, test)
-    return model, {"exact": exact, "chars": chars, "train_s": seconds}
+    return model, VariantRun(exact=exact, chars=chars, train_s=seconds)
 
 
 @register_lab("attention", questions=("Q18",), config=AttentionLabConfig)
 def run(cfg: AttentionLabConfig, ctx: LabContext) -> None:
     """Seq2seq without attention vs additive vs multiplicative attention on date normalisation."""
-    lengths = ctx.pick(smoke=(0, 20), quick=(0, 45), full=(0, 30, 60, 90))
-    n_train = ctx.pick(smoke=64, quick=1200, full=4000)
-    epochs = ctx.pick(smoke=1, quick=6, full=15)
-    n_test = ctx.pick(smoke=32, quick=cfg.num_test, full=cfg.num_test)
+    lengths = cfg.lengths
     sweep = sweep_lengths(
         ctx, lengths, VARIANTS,
-        lambda kind, train, test, seed: _run_variant(kind, train, test, seed, epochs, cfg),
-        n_train=n_train, n_test=n_test,
+        lambda kind, train, test, seed: _run_variant(kind, train, test, seed, cfg),
+        n_train=cfg.n_train, n_test=cfg.num_test,
     )  # fmt: skip
     results, mean_len, kept = sweep.results, sweep.mean_chars, sweep.kept
     ctx.table("exact_match", [
         {"attention": k, "min_length": L, "mean_input_chars": round(mean_len[L], 1),
-         **{m: statistics.fmean(r[m] for r in rs) for m in ("exact", "chars", "train_s")}}
+         **{m: statistics.fmean(getattr(r, m) for r in rs) for m in ("exact", "chars", "train_s")}}
         for (k, L), rs in results.items()])
     _plot_accuracy(ctx, results, lengths, mean_len)
-    example = date_normalization(1, seed=777, min_length=lengths[-1])
+    example = date_normalization(1, seed=EXAMPLE_SEED, min_length=lengths[-1])
     _plot_alignment(ctx, kept, example)
     _record_elements(ctx, kept["additive"], example)
-    L = lengths[-1]
-    none = [r["exact"] for r in results[("none", L)]]
-    gaps = {k: [r["exact"] - n for r, n in zip(results[(k, L)], none, strict=True)]
-            for k in VARIANTS[1:]}
-    values = [min(pair) for pair in zip(*gaps.values(), strict=True)]  # both must beat none
+    _claim(ctx, sweep, lengths[-1])
+
+
+def _claim(ctx: LabContext, sweep: LengthSweep[VariantRun], L: int) -> None:
+    """Both attention variants beat "none": judged on the weaker variant of each seed."""
+    exact = {k: [r.exact for r in sweep.results[(k, L)]] for k in VARIANTS}
+    weaker = [min(pair) for pair in zip(*(exact[k] for k in VARIANTS[1:]), strict=True)]
+    means = {k: statistics.fmean(v) for k, v in exact.items()}
+    chars = sweep.mean_chars[L]
+    if min(means["additive"], means["multiplicative"]) < 0.5:
+        reason = ("attention itself has not learned the task in this budget, so the gap is "
+                  "limited by training, not by the missing attention")
+    else:
+        reason = ("the final encoder state still carries the date at this input length, so "
+                  "the model without attention keeps up")
     ctx.claim(
         "attention-beats-none-long",
-        f"On long inputs (min_length={L}, ~{mean_len[L]:.0f} chars) both attention variants "
+        f"On long inputs (min_length={L}, ~{chars:.0f} chars) both attention variants "
         "beat the same encoder-decoder without attention in exact match",
-        rule="for additive and for multiplicative: mean over seeds of (exact match - exact "
-             "match without attention) > 0.1; values = per-seed smaller of the two gaps",
-        values=values, holds=all(statistics.fmean(g) > 0.1 for g in gaps.values()),
-        seed_rule=lambda v: v > 0.1)
+        Greater(margin=MARGIN),
+        a=weaker, b=exact["none"],
+        metric=f"test exact match at min_length={L}, A = the weaker of additive and "
+               "multiplicative attention on each seed, B = no attention",
+        kind="finding",
+        why={"does not hold": "at ~{chars:.0f} input characters additive attention reaches "
+                              "{additive:.2f} exact match, multiplicative {multiplicative:.2f} "
+                              "and no attention {b_mean:.2f}; " + reason + "."},
+        facts={"chars": chars, "additive": means["additive"],
+               "multiplicative": means["multiplicative"]},
+    )
 
 
 def _record_elements(ctx: LabContext, model: Seq2Seq, example: SequenceTask) -> None:
@@ -136,19 +151,14 @@ def _record_elements(ctx: LabContext, model: Seq2Seq, example: SequenceTask) -> 
         for name, text in meaning.items()])
 
 
-def _plot_accuracy(ctx: LabContext, results: dict, lengths: tuple[int, ...],
-                   mean_len: dict[int, float]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _plot_accuracy(ctx: LabContext, results: dict[tuple[str, int], list[VariantRun]],
+                   lengths: tuple[int, ...], mean_len: dict[int, float]) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     xs = [mean_len[L] for L in lengths]
     for kind in VARIANTS:
-        ys = [statistics.fmean(r["exact"] for r in results[(kind, L)]) for L in lengths]
+        ys = [statistics.fmean(r.exact for r in results[(kind, L)]) for L in lengths]
         (line,) = ax.plot(xs, ys, marker="o", label=f"{kind}")
-        last = [r["exact"] for r in results[(kind, lengths[-1])]]
+        last = [r.exact for r in results[(kind, lengths[-1])]]
         ax.scatter([xs[-1]] * len(last), last, s=12, alpha=0.5, color=line.get_color())
     ax.set(xlabel="mean input length (characters)", ylabel="exact match (test)",
            title="Date normalisation: attention vs none", ylim=(-0.02, 1.02))
@@ -157,12 +167,8 @@ def _plot_accuracy(ctx: LabContext, results: dict, lengths: tuple[int, ...],
                caption="Exact match vs input length; dots are the seeds at the longest length.")
 
 
-def _plot_alignment(ctx: LabContext, models: dict[str, Seq2Seq], example: SequenceTask) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _plot_alignment(ctx: LabContext, models: dict[str, nn.Module], example: SequenceTask
+                    ) -> None:
     src_text, _ = example.pairs[0]
     v = example.tgt_vocab
     fig, axes = plt.subplots(2, 1, figsize=(max(6, len(src_text) * 0.22), 6))
