@@ -36,7 +36,7 @@ system-deps:
 	bash tools/ensure-system-deps.sh
 
 demo: $(VENV)/.installed-demo
-	$(VENV)/bin/deepdojo run --all --scale $(SCALE)
+	$(VENV)/bin/deepdojo run --all --scale $(SCALE) --jobs 2
 	$(VENV)/bin/deepdojo report --out $(SITE)
 
 # Two test workers on two cores: one BLAS/OpenMP thread each, or torch's spinning threads

@@ -10,7 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from deepdojo.cli import app
-from deepdojo.labs import LABS, register_lab
+from deepdojo.labs import LABS, ranged, register_lab
+from deepdojo.labs.framework import parallel
+from deepdojo.labs.framework import rules as R
 
 runner = CliRunner()
 
@@ -18,13 +20,20 @@ runner = CliRunner()
 @dataclass
 class CliToyConfig:
     n: int = 2  # a number the lab echoes
+    depth: int = ranged(3, low=2)  # a ranged field: --set depth=0 is refused
+    boom: bool = False  # raise inside the lab
 
 
 @pytest.fixture()
 def cli_lab():
     def run(cfg, ctx):
         """Echo a config value as a claim."""
-        ctx.claim("echo", "n is echoed", rule="value == n", holds=True, value=cfg.n)
+        if cfg.boom:
+            raise RuntimeError("lab exploded")
+        ctx.claim("echo", "n is echoed", R.EverySeed(R.AtLeast(cfg.n)),
+                  values=[cfg.n] * len(ctx.seeds), kind="check")
+        ctx.claim("big", "n is big", R.AtLeast(5.0), values=[cfg.n + 0.1 * i for i in
+                                                                  range(len(ctx.seeds))])
 
     register_lab("test-cli-toy", questions=("Q09",), config=CliToyConfig)(run)
     yield "test-cli-toy"
@@ -36,7 +45,8 @@ def invoke(*args: str):
 
 
 def test_help_for_every_command():
-    for cmd in ([], ["labs"], ["run"], ["report"], ["questions"], ["show"], ["tune"]):
+    for cmd in ([], ["labs"], ["run"], ["report"], ["questions"], ["show"], ["tune"],
+                ["verify"]):
         result = invoke(*cmd, "--help")
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output
@@ -66,6 +76,12 @@ def test_run_with_set_writes_run(cli_lab, tmp_path):
         (["run", "test-cli-toy", "--set", "n"], "--set expects key=value"),
         (["run", "test-cli-toy", "--scale", "huge"], "--scale must be smoke, quick or full"),
         (["run"], "name at least one lab"),
+        (["run", "test-cli-toy", "--set", "depth=0"], "--set depth=0: depth must be >= 2"),
+        (["run", "test-cli-toy", "--jobs", "0"], "--jobs must be a positive integer, got 0"),
+        (["run", "test-cli-toy", "--seed", "-1"], "--seed must be a non-negative integer"),
+        (["verify", "test-cli-toy", "--seed-sets", "1"], "--seed-sets must be an integer >= 2"),
+        (["verify", "test-cli-toy", "--set", "depth=1"], "--set depth=1: depth must be >= 2"),
+        (["verify", "no-such-lab"], "unknown lab 'no-such-lab'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(cli_lab, tmp_path, args, message):
@@ -130,3 +146,42 @@ def test_report_missing_runs_exits_2(tmp_path):
     result = invoke("report", "--runs", str(tmp_path / "none"), "--out", str(tmp_path / "site"))
     assert result.exit_code == 2
     assert "none" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_run_prints_start_end_time_and_counts_without_a_terminal(cli_lab, tmp_path):
+    result = invoke("run", cli_lab, "--set", "n=7", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f"start  {cli_lab}" in result.output and f"end    {cli_lab}" in result.output
+    assert "findings: 1 hold, 0 do not hold, 0 inconclusive; checks: 1/1 pass" in result.output
+
+
+def test_run_jobs_2_runs_labs_in_worker_processes(cli_lab, tmp_path, monkeypatch):
+    register_lab("test-cli-toy-2", questions=("Q09",), config=CliToyConfig)(
+        LABS[cli_lab].fn)
+    monkeypatch.setattr(parallel, "START_METHOD", "fork")  # workers see the test's labs
+    try:
+        result = invoke("run", cli_lab, "test-cli-toy-2", "--scale", "smoke", "--jobs", "2",
+                        "--out", str(tmp_path))
+    finally:
+        LABS.pop("test-cli-toy-2", None)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("end    test-cli-toy") == 2
+    assert "2 of 2 lab(s) ran" in result.output
+    assert len(list((tmp_path / cli_lab).iterdir())) == 1
+    assert len(list((tmp_path / "test-cli-toy-2").iterdir())) == 1
+
+
+def test_a_lab_that_raises_exits_1_after_the_others(cli_lab, tmp_path):
+    result = invoke("run", cli_lab, "--scale", "smoke", "--set", "boom=true",
+                    "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert "RuntimeError: lab exploded" in result.output and "FAILED after" in result.output
+
+
+def test_verify_command_writes_stability(cli_lab, tmp_path):
+    result = invoke("verify", cli_lab, "--seed-sets", "2", "--scale", "smoke",
+                    "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "stability 100% (2 of 2 claims agree)" in result.output
+    (verify_dir,) = (tmp_path / cli_lab).glob("verify-*")
+    assert (verify_dir / "stability.json").is_file()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepdojo.labs._runpage import claim_view, fmt_seconds, fmt_value, render_run_page, run_view
+from deepdojo.report.runpage import claim_view, fmt_seconds, fmt_value, render_run_page, run_view
 
 
 def test_fmt_value():
@@ -85,7 +85,71 @@ def test_seed_verdicts_marked_with_legend():
     page = render_run_page(_result(claims=[claim]))
     assert '<span class="seed seed-bad"' in page and page.count('class="seed seed-ok"') >= 2
     assert "-0.3&nbsp;&#10007;" in page and "0.1&nbsp;&#10003;" in page
-    assert "(2/3 seeds pass)" in page and "at least 2/3" in page
+    assert "(2/3 seeds)" in page
     plain = render_run_page(_result(claims=[{**claim, "seed_holds": None}]))
-    assert 'class="seed seed-bad"' not in plain and "at least 2/3" not in plain
+    assert 'class="seed seed-bad"' not in plain
     assert "0.1, -0.3, 0.2" in plain
+
+
+def _claim(cid, verdict, **kw):
+    return {"id": cid, "statement": f"statement {cid}", "rule": "r", "value": 0.1,
+            "holds": verdict == "holds", "verdict": verdict, **kw}
+
+
+def test_verdicts_kinds_interval_and_why_on_the_page():
+    claims = [
+        _claim("a", "holds", ci=[0.12, 0.2], margin=0.1, why="A wins by {x}"),
+        _claim("b", "does not hold", why="the RNN also reaches 0.91"),
+        _claim("c", "inconclusive", ci=[0.05, 0.25], margin=0.1,
+               why="the 95% interval [0.05, 0.25] straddles the margin 0.1"),
+        _claim("k", "holds", kind="check"),
+        _claim("t", "holds", environment_dependent=True),
+    ]
+    view = run_view(_result(claims=claims))
+    assert view["counts"] == {"n_hold": 2, "n_fail": 1, "n_inconclusive": 1, "n_checks": 1,
+                              "n_checks_failing": 0}
+    a, b, c, k, _ = view["claims"]
+    assert (a["verdict_class"], b["verdict_class"], c["verdict_class"]) == (
+        "holds", "fails", "inconclusive")
+    assert a["ci_text"] == "[0.12, 0.2]" and a["margin_text"] == "0.1" and a["has_margin"]
+    assert b["ci_text"] == "\u2014" and not b["has_margin"]
+    assert k["kind"] == "check"
+    page = render_run_page(_result(claims=claims))
+    assert '<span class="badge inconclusive">? inconclusive</span>' in page
+    assert '<span class="badge fails">&#10007; does not hold</span>' in page
+    assert '<span class="why">the RNN also reaches 0.91</span>' in page
+    assert "A wins by {x}" in page  # why text is shown as written (never re-formatted)
+    assert "[0.05, 0.25]" in page and "margin 0.1" in page
+    assert '<tr class="holds check" id="claim-k">' in page and ">timing</span>" in page
+    assert "1/1 checks pass" in page and "1 inconclusive" in page and "2 hold<" in page
+
+
+def test_old_results_without_verdicts_still_render():
+    old = {"id": "o", "statement": "s", "rule": "r", "value": 1.0, "holds": False}
+    view = run_view(_result(claims=[old]))
+    assert view["claims"][0]["verdict"] == "does not hold"
+    assert view["claims"][0]["kind"] == "finding" and view["claims"][0]["why"] == ""
+    assert view["counts"]["n_fail"] == 1
+
+
+def test_stability_badges_when_a_verify_run_exists():
+    claims = [_claim("a", "holds"), _claim("b", "inconclusive"),
+              _claim("t", "holds", environment_dependent=True)]
+    stability = {"verify_id": "verify-x", "runs": ["set-0", "set-1", "set-2"], "counted": 2,
+                 "agreeing": 1, "stability": 0.5, "claims": [
+                     {"id": "a", "verdicts": ["holds"] * 3, "agree": True},
+                     {"id": "b", "verdicts": ["holds", "inconclusive", "holds"],
+                      "agree": False},
+                     {"id": "t", "verdicts": ["holds", "does not hold", "holds"],
+                      "agree": False, "environment_dependent": True}]}
+    view = run_view(_result(claims=claims), stability=stability)
+    a, b, t = (c["stability"] for c in view["claims"])
+    assert a == {"class": "stable", "text": "stable 3/3 seed sets",
+                 "title": "same verdict on 3 disjoint seed sets"}
+    assert b["class"] == "unstable" and "holds / inconclusive / holds" in b["title"]
+    assert t["class"] == "idle" and t["text"] == "timing: not in stability"
+    assert view["stability"]["text"] == "50%" and not view["stability"]["ok"]
+    page = render_run_page(_result(claims=claims), stability=stability)
+    assert "stable 3/3 seed sets" in page and "flips across seed sets" in page
+    assert "1 of 2 claims keep their verdict over 3 disjoint seed sets" in page
+    assert "stable 3/3" not in render_run_page(_result(claims=claims))

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deepdojo.labs import LABS, LabError, load_all, register_lab, run_lab
+from deepdojo.labs import LABS, LabError, load_all, register_lab, run_lab, verify_lab
+from deepdojo.labs.framework import plt
+from deepdojo.labs.framework import rules as R
 from deepdojo.report import build_site, question_summary
 
 LAB = "zz-report-test-lab"
@@ -23,19 +25,23 @@ class ToyConfig:
 
 
 def toy_lab(cfg: ToyConfig, ctx) -> None:
-    """A toy lab with one claim that holds and one that does not."""
-    import matplotlib.pyplot as plt
-
+    """A toy lab with claims that hold, do not hold, are inconclusive, and a check."""
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.plot([0, 1], [0, 1])
     ctx.figure("line", fig, caption="A <line> & its caption")
     ctx.metric("acc.toy", 0.5 + cfg.offset)
     ctx.table("rows", [{"scheme": "a", "acc": 0.25}, {"scheme": "b", "acc": 0.75}])
-    values = [0.9 + cfg.offset + 0.01 * s for s in ctx.seeds]
-    # the per-seed rule fails only on seed 3 (value 0.93): 2 of 3 seeds pass, so it still holds
-    ctx.claim("toy-holds", "Toy accuracy is high", rule="mean > 0.5", holds=True, values=values,
-              seed_rule=lambda v: abs(v - 0.93) > 1e-9)
-    ctx.claim("toy-fails", "Toy gap is tiny", rule="gap < 1e-6", holds=False, value=0.125)
+    values = [0.9 + cfg.offset + 0.01 * i for i in range(len(ctx.seeds))]
+    # 0.90 and 0.91 miss 0.915 on their own; 3 of 5 seeds pass, so it holds
+    ctx.claim("toy-holds", "Toy accuracy is high", R.FractionOfSeeds(R.AtLeast(0.915), 0.6),
+              values=values, metric="toy accuracy")
+    ctx.claim("toy-fails", "Toy gap is tiny", R.EverySeed(R.AtMost(1e-6)),
+              values=[0.125] * len(ctx.seeds), metric="gap",
+              why={"does not hold": "the gap stays at {max:.3f}"})
+    ctx.claim("toy-unsure", "Toy beats the baseline", R.Greater(margin=0.0),
+              a=[0.5, 0.7, 0.4, 0.6, 0.45][: len(ctx.seeds)], b=[0.5] * len(ctx.seeds))
+    ctx.claim("toy-check", "Two plus two", R.EverySeed(R.AtLeast(4.0)), values=[4.0],
+              kind="check")
 
 
 def idle_lab(cfg: ToyConfig, ctx) -> None:
@@ -54,9 +60,11 @@ def built(tmp_path_factory):
     older = json.loads((first.path / "result.json").read_text())
     older["started"] = "2000-01-01T00:00:00+00:00"
     (first.path / "result.json").write_text(json.dumps(older))
-    latest = run_lab(LAB, scale="quick", seed=3, out=runs, progress="off")  # seeds 3, 4, 5
+    latest = run_lab(LAB, scale="quick", seed=3, out=runs, progress="off")  # seeds 3000..3004
+    verify = verify_lab(LAB, seed_sets=2, scale="quick", seed=3, out=runs, progress="off")
     index = build_site(runs, root / "site")
-    yield {"runs": runs, "site": root / "site", "index": index, "first": first, "latest": latest}
+    yield {"runs": runs, "site": root / "site", "index": index, "first": first, "latest": latest,
+           "verify": verify}
     LABS.pop(LAB, None)
     LABS.pop(IDLE_LAB, None)
 
@@ -116,15 +124,18 @@ def test_question_page_shows_answer_verdicts_and_numbers(built):
     text = (built["site"] / "questions" / "Q08.html").read_text()
     assert "Weight initialization is the choice" in text  # our short answer
     assert 'class="badge holds"' in text and 'class="badge fails"' in text
+    assert 'class="badge inconclusive"' in text
     assert "Toy accuracy is high" in text and "Toy gap is tiny" in text
-    # per-seed values 0.9 + 0.01 * seed, each marked by its per-seed verdict, with the legend
-    assert re.search(r'seed-bad"[^>]*>0\.93&nbsp;&#10007;', text)
-    assert re.search(r'seed-ok"[^>]*>0\.94&nbsp;&#10003;', text)
-    assert re.search(r'seed-ok"[^>]*>0\.95&nbsp;&#10003;', text)
-    assert "(2/3 seeds pass)" in text and "at least 2/3" in text
-    assert "per seed on &gt;= 2 of 3 seeds" in text  # the rule text says so too
-    assert "0.94 ± 0.02" in text  # mean ± spread (max - min)
-    assert "0.125" in text  # the failing claim's value
+    # per-seed values 0.9 + 0.01 * i, each marked against the rule's condition
+    assert re.search(r'seed-bad"[^>]*>0\.91&nbsp;&#10007;', text)
+    assert re.search(r'seed-ok"[^>]*>0\.92&nbsp;&#10003;', text)
+    assert "(3/5 seeds)" in text
+    assert "toy accuracy &gt;= 0.915 on at least 60% of seeds" in text  # the rule's sentence
+    assert "0.92 ± 0.04" in text  # mean ± spread (max - min)
+    assert "0.125" in text and "the gap stays at 0.125" in text  # value and filled why
+    assert "straddles the margin 0" in text  # the inconclusive claim says why
+    assert "stable 2/2 seed sets" in text  # the verify run's badges
+    assert ">check</span>" in text and "1/1 checks pass" in text
     assert "deepdojo run zz-report-test-lab --scale quick --seed 3" in text
     assert f"../labs/{LAB}/figures/line.png" in text
     assert "A &lt;line&gt; &amp; its caption" in text  # captions are escaped
@@ -152,6 +163,7 @@ def test_index_states(built):
     rows = dict(re.findall(r'<tr id="(Q\d\d)">(.*?)</tr>', text, flags=re.S))
     assert sorted(rows) == [f"Q{i:02d}" for i in range(1, 21)]
     assert "1 holds" in rows["Q08"] and "1 does not hold" in rows["Q08"]
+    assert "1 inconclusive" in rows["Q08"] and "1/1 checks pass" in rows["Q08"]
     # the toy lab ran; IDLE_LAB and any real Q14 lab registered by the project did not
     idle = sum(1 for name, s in LABS.items() if "Q14" in s.questions and name != LAB)
     assert idle >= 1
@@ -203,8 +215,12 @@ def test_question_summary(built):
     labs = {lab["name"]: lab for lab in summary["labs"]}
     assert labs[IDLE_LAB]["ran"] is False and "claims" not in labs[IDLE_LAB]
     ran = labs[LAB]
-    assert ran["ran"] and (ran["holding"], ran["not_holding"]) == (1, 1)
-    assert [c["id"] for c in ran["claims"]] == ["toy-holds", "toy-fails"]
+    assert ran["ran"] and (ran["holding"], ran["not_holding"]) == (2, 2)
+    assert ran["counts"] == {"findings": 3, "holds": 1, "does not hold": 1, "inconclusive": 1,
+                             "checks": 1, "checks failing": 0}
+    assert ran["stability"] == 1.0
+    assert [c["id"] for c in ran["claims"]] == ["toy-holds", "toy-fails", "toy-unsure",
+                                                "toy-check"]
     assert question_summary("Q14", built["runs"].parent / "absent")["labs"][0]["ran"] is False
     with pytest.raises(ValueError, match="Q01..Q20"):
         question_summary("Q42", built["runs"])

@@ -27,6 +27,7 @@ from deepdojo.labs.framework import (
     scaled,
 )
 from deepdojo.labs.framework.runner import RunResult, latest_runs, load_result, run_lab
+from deepdojo.labs.framework.verify import VerifyResult, latest_stability, verify_lab
 
 __all__ = [
     "LABS",
@@ -35,9 +36,11 @@ __all__ = [
     "LabError",
     "LabSpec",
     "RunResult",
+    "VerifyResult",
     "claim_counts",
     "get_lab",
     "latest_runs",
+    "latest_stability",
     "load_all",
     "load_result",
     "make_config",
@@ -47,6 +50,7 @@ __all__ = [
     "rules",
     "run_lab",
     "scaled",
+    "verify_lab",
 ]
 
 NOT_LABS = ("framework", "shared")

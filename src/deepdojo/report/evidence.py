@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from deepdojo.answers import QUESTIONS, get_question
-from deepdojo.labs import LABS, LabError, latest_runs, load_all, load_result
+from deepdojo.labs import (
+    LABS,
+    LabError,
+    latest_runs,
+    latest_stability,
+    load_all,
+    load_result,
+)
+from deepdojo.labs import claim_counts as verdict_counts
 
 
 @dataclass
@@ -25,6 +33,7 @@ class LabEvidence:
     registered: bool
     run_dir: Path | None = None
     result: dict[str, Any] | None = None
+    stability: dict[str, Any] | None = None  # newest verify run at the run's scale
 
 
 def check_runs_dir(runs_dir: str | Path) -> Path:
@@ -56,6 +65,7 @@ def gather(runs_dir: str | Path) -> dict[str, LabEvidence]:
             labs[name] = LabEvidence(name, qids, str(result.get("summary", "")), False)
         labs[name].run_dir = run_dir
         labs[name].result = result
+        labs[name].stability = latest_stability(run_dir.parent, result.get("scale"))
     return dict(sorted(labs.items()))
 
 
@@ -101,8 +111,9 @@ def question_summary(qid: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
     dict
         ``id, title, question, answer, key_points, api`` and ``labs``: a list of dicts with
         ``name, summary, registered, ran`` and, when it ran, ``run_dir, run_id, scale,
-        started, command, total_s, holding, not_holding`` and ``claims`` (``id, statement,
-        rule, value, values, mean, spread, holds``).
+        started, command, total_s, holding, not_holding, counts`` (verdicts of the findings,
+        checks apart), ``stability`` (the newest verify run's share, or None) and ``claims``
+        (the result.json claim records).
     """
     question = get_question(qid)
     labs = []
@@ -124,6 +135,8 @@ def question_summary(qid: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
                 "total_s": (lab.result.get("timings") or {}).get("total_s"),
                 "holding": held,
                 "not_holding": failed,
+                "counts": verdict_counts(lab.result.get("claims", [])),
+                "stability": (lab.stability or {}).get("stability"),
                 "claims": list(lab.result.get("claims", [])),
             }
         labs.append(entry)

@@ -24,7 +24,6 @@ from typing import Any
 
 from deepdojo.answers import QUESTIONS
 from deepdojo.labs import LabError
-from deepdojo.labs._runpage import now_text, render_run_page, run_view, template_env
 from deepdojo.report.evidence import (
     LabEvidence,
     api_available,
@@ -32,6 +31,7 @@ from deepdojo.report.evidence import (
     gather,
     labs_for,
 )
+from deepdojo.report.runpage import now_text, render_run_page, run_view, sum_counts, template_env
 from deepdojo.utils import atomic_write_text
 
 MARKER = ".deepdojo-site"  # marks a folder this builder may replace
@@ -134,7 +134,8 @@ def _write_lab(tmp: Path, lab: LabEvidence) -> None:
     shutil.copyfile(lab.run_dir / "result.json", dest / "result.json")
     links = [{"id": q, "href": f"../../questions/{q}.html"} for q in lab.questions]
     page = render_run_page(
-        lab.result, root="../../", question_links=links, fig_exists=lambda p: (dest / p).is_file()
+        lab.result, root="../../", question_links=links,
+        fig_exists=lambda p: (dest / p).is_file(), stability=lab.stability,
     )
     atomic_write_text(dest / "index.html", page)
 
@@ -156,6 +157,7 @@ def _lab_entry(lab: LabEvidence, tmp: Path, prefix: str) -> dict[str, Any]:
             lab.result,
             fig_base=f"{prefix}labs/{lab.name}/",
             fig_exists=lambda p: (dest / p).is_file(),
+            stability=lab.stability,
         )
     return entry
 
@@ -165,6 +167,7 @@ def _write_question(
 ) -> None:
     q = QUESTIONS[qid]
     ids = list(QUESTIONS)
+    entries = [_lab_entry(lab, tmp, "../") for lab in labs_for(qid, labs)]
 
     def link(i: int) -> dict[str, str] | None:
         if not 0 <= i < len(ids):
@@ -184,7 +187,8 @@ def _write_question(
         .get_template("question.html")
         .render(
             q=view,
-            labs=[_lab_entry(lab, tmp, "../") for lab in labs_for(qid, labs)],
+            labs=entries,
+            counts=sum_counts([e["run"]["counts"] for e in entries if e["run"] is not None]),
             prev=link(index - 1),
             next=link(index + 1),
             root="../",
@@ -205,8 +209,7 @@ def _question_row(qid: str, labs: dict[str, LabEvidence], tmp: Path) -> dict[str
         "href": f"questions/{qid}.html",
         "labs": entries,
         "state": state,
-        "n_hold": sum(r["n_hold"] for r in ran),
-        "n_fail": sum(r["n_fail"] for r in ran),
+        "counts": sum_counts([r["counts"] for r in ran]),
         "n_not_run": len(entries) - len(ran),
         "smoke": any(r["scale"] == "smoke" for r in ran),
     }
@@ -218,8 +221,7 @@ def _write_index(tmp: Path, labs: dict[str, LabEvidence], runs: Path, generated:
     ran = [e["run"] for e in lab_entries if e["run"] is not None]
     stats = {
         "answered": sum(r["state"] == "run" for r in rows),
-        "n_hold": sum(r["n_hold"] for r in ran),
-        "n_fail": sum(r["n_fail"] for r in ran),
+        "counts": sum_counts([r["counts"] for r in ran]),
         "labs_run": len(ran),
         "labs_total": len(lab_entries),
         "smoke": sum(r["scale"] == "smoke" for r in ran),

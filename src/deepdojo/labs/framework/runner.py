@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from deepdojo.labs.framework.config import make_config
-from deepdojo.labs.framework.context import LabContext
+from deepdojo.labs.framework.context import LabContext, claim_counts
 from deepdojo.labs.framework.errors import LabError
 from deepdojo.labs.framework.registry import LabSpec, get_lab
 from deepdojo.utils import atomic_write_json, atomic_write_text, environment, seed_everything
@@ -38,14 +38,32 @@ class RunResult:
         return self.result["claims"]
 
 
-def _new_run_id(lab_dir: Path, seed: int, scale: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{scale}-s{seed}"
-    run_id, n = base, 1
-    while (lab_dir / run_id).exists():
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def reserve_run_dir(parent: Path, stem: str) -> tuple[str, Path]:
+    """Reserve a fresh run id ``stem``, ``stem-2``, ... under ``parent``; return it and its
+    hidden ``.<id>.partial`` folder.
+
+    The partial folder is created with ``mkdir`` (atomic: exactly one process wins a name) and
+    the final name is checked after it, so two runs started in the same second, in two
+    processes, get two ids.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        run_id = stem if n == 1 else f"{stem}-{n}"
+        tmp = parent / f".{run_id}.partial"
         n += 1
-        run_id = f"{base}-{n}"
-    return run_id
+        try:
+            tmp.mkdir()
+        except FileExistsError:
+            continue
+        if (parent / run_id).exists():
+            tmp.rmdir()
+            continue
+        return run_id, tmp
 
 
 def _recorded(ctx: LabContext) -> dict[str, Any]:
@@ -55,6 +73,7 @@ def _recorded(ctx: LabContext) -> dict[str, Any]:
         "tables": ctx.tables,
         "figures": ctx.figures,
         "claims": [dataclasses.asdict(c) for c in ctx.claims],
+        "claim_counts": claim_counts([dataclasses.asdict(c) for c in ctx.claims]),
         "notes": ctx.notes,
     }
 
@@ -95,21 +114,42 @@ def run_lab(
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise LabError(f"threads must be a positive int or None, got {threads!r}")
     lab_dir = Path(out) / name
-    run_id = _new_run_id(lab_dir, seed, scale)
-    tmp = lab_dir / f".{run_id}.partial"
-    tmp.mkdir(parents=True)
+    run_id, tmp = reserve_run_dir(lab_dir, f"{_stamp()}-{scale}-s{seed}")
     try:
-        with _cpu_threads(threads):
-            ctx = LabContext(
-                name, scale=scale, seed=seed, device=device, out_dir=tmp, progress=progress
-            )
-            _run_and_write(spec, cfg, ctx, run_id=run_id, overrides=overrides)
+        execute(spec, cfg, tmp, run_id=run_id, scale=scale, seed=seed, overrides=overrides,
+                device=device, progress=progress, threads=threads, stability_from=lab_dir)
         tmp.rename(lab_dir / run_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     final = lab_dir / run_id
     return RunResult(final, json.loads((final / "result.json").read_text()))
+
+
+def execute(
+    spec: LabSpec,
+    cfg: Any,
+    dest: Path,
+    *,
+    run_id: str,
+    scale: str,
+    seed: int,
+    overrides: dict[str, str],
+    device: str = "cpu",
+    progress: str = "auto",
+    threads: int | None = 1,
+    stability_from: Path | None = None,
+) -> dict[str, Any]:
+    """Run ``spec`` with the resolved ``cfg`` and write its files into the existing ``dest``.
+
+    Returns the result dict. ``stability_from`` is the lab's folder whose newest verify run
+    gives the stability badges of the run page (None: no badges).
+    """
+    with _cpu_threads(threads):
+        ctx = LabContext(spec.name, scale=scale, seed=seed, device=device, out_dir=dest,
+                         progress=progress)
+        return _run_and_write(spec, cfg, ctx, run_id=run_id, overrides=overrides,
+                              stability_from=stability_from)
 
 
 @contextmanager
@@ -130,10 +170,17 @@ def _cpu_threads(threads: int | None) -> Iterator[None]:
 
 
 def _run_and_write(
-    spec: LabSpec, cfg: Any, ctx: LabContext, *, run_id: str, overrides: dict[str, str]
-) -> None:
+    spec: LabSpec,
+    cfg: Any,
+    ctx: LabContext,
+    *,
+    run_id: str,
+    overrides: dict[str, str],
+    stability_from: Path | None,
+) -> dict[str, Any]:
     """Seed, run the lab on ``ctx`` and write result.json and index.html into ctx.out_dir."""
-    from deepdojo.labs._runpage import render_run_page
+    from deepdojo.labs.framework.verify import latest_stability
+    from deepdojo.report.runpage import render_run_page
 
     seed_everything(ctx.seed)
     started = datetime.now(UTC)
@@ -157,7 +204,9 @@ def _run_and_write(
         **_recorded(ctx),
     }
     atomic_write_json(ctx.out_dir / "result.json", result)
-    atomic_write_text(ctx.out_dir / "index.html", render_run_page(result))
+    stability = None if stability_from is None else latest_stability(stability_from, ctx.scale)
+    atomic_write_text(ctx.out_dir / "index.html", render_run_page(result, stability=stability))
+    return result
 
 
 def latest_runs(runs_dir: str | Path) -> dict[str, Path]:
@@ -178,6 +227,24 @@ def latest_runs(runs_dir: str | Path) -> dict[str, Path]:
         if lab not in found or key > (found[lab][0], found[lab][1].name):
             found[lab] = (key[0], result.parent)
     return {lab: p for lab, (_, p) in sorted(found.items())}
+
+
+def last_duration(runs_dir: str | Path, lab: str, scale: str) -> float | None:
+    """Seconds the newest complete run of ``lab`` at ``scale`` took, or None."""
+    best: tuple[str, float] | None = None
+    for result in (Path(runs_dir) / lab).glob("*/result.json"):
+        if result.parent.name.startswith("."):
+            continue
+        try:
+            data = json.loads(result.read_text())
+            if data.get("scale") != scale:
+                continue
+            key = (data.get("started", ""), float(data["timings"]["total_s"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if best is None or key > best:
+            best = key
+    return None if best is None else best[1]
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:

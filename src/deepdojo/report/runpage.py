@@ -1,7 +1,7 @@
 """Render one run's ``index.html``, and the view model shared with the evidence site.
 
 The HTML templates and the CSS live in ``deepdojo/report/templates/`` and are loaded from the
-package path with Jinja2, so labs render pages without importing :mod:`deepdojo.report`.
+package path with Jinja2.
 :func:`run_view` turns a ``result.json`` dict into pre-formatted strings; the templates only
 lay them out. Pages are self-contained: inline CSS, no scripts, no external assets, figures
 referenced by relative paths.
@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "report" / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 _MISSING = "\u2014"  # em dash for "no value"
 
 
@@ -68,8 +68,8 @@ def fmt_seconds(seconds: Any) -> str:
 
 
 def seed_marks(claim: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per-seed values as ``{"text", "ok"}``; ``ok`` is the seed's verdict under the claim's
-    per-seed rule (``seed_holds``), or None when the claim has no per-seed rule."""
+    """Per-seed values as ``{"text", "ok"}``; ``ok`` is the seed's value against the rule's
+    condition (``seed_holds``), or None when the claim has none."""
     values = claim.get("values") or []
     marks = claim.get("seed_holds")
     if not isinstance(marks, list) or len(marks) != len(values):
@@ -78,12 +78,44 @@ def seed_marks(claim: Mapping[str, Any]) -> list[dict[str, Any]]:
             for v, m in zip(values, marks, strict=True)]
 
 
-def claim_view(claim: Mapping[str, Any]) -> dict[str, Any]:
-    """One claim with its numbers formatted: value, per-seed values (with each seed's verdict
-    under the per-seed rule when there is one), mean +- spread."""
+VERDICT_CLASS = {"holds": "holds", "does not hold": "fails", "inconclusive": "inconclusive"}
+
+
+def verdict_of(claim: Mapping[str, Any]) -> str:
+    """The claim's verdict; results written before verdicts existed have only ``holds``."""
+    verdict = claim.get("verdict")
+    if verdict in VERDICT_CLASS:
+        return str(verdict)
+    return "holds" if claim.get("holds") else "does not hold"
+
+
+def stability_badge(row: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The stability badge of one claim from its ``stability.json`` row (None: no verify)."""
+    if row is None:
+        return None
+    verdicts = [v or "missing" for v in row.get("verdicts", [])]
+    n = len(verdicts)
+    if row.get("environment_dependent"):
+        return {"class": "idle", "text": "timing: not in stability",
+                "title": "environment-dependent claim; verdicts " + " / ".join(verdicts)}
+    if row.get("agree"):
+        return {"class": "stable", "text": f"stable {n}/{n} seed sets",
+                "title": f"same verdict on {n} disjoint seed sets"}
+    return {"class": "unstable", "text": "flips across seed sets",
+            "title": "verdicts per seed set: " + " / ".join(verdicts)}
+
+
+def claim_view(
+    claim: Mapping[str, Any], stability: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One claim with its numbers formatted: verdict, kind, value, 95% interval and margin,
+    per-seed values (each marked against the rule's condition), mean +- spread, why, and the
+    stability badge when ``stability`` (the claim's ``stability.json`` row) is given."""
     values = claim.get("values")
     mean, spread = claim.get("mean"), claim.get("spread")
+    ci = claim.get("ci")
     seeds = seed_marks(claim)
+    verdict = verdict_of(claim)
     return {
         "seeds": seeds,
         "has_seed_rule": any(s["ok"] is not None for s in seeds),
@@ -91,12 +123,58 @@ def claim_view(claim: Mapping[str, Any]) -> dict[str, Any]:
         "id": str(claim.get("id", "")),
         "statement": str(claim.get("statement", "")),
         "rule": str(claim.get("rule", "")),
-        "holds": bool(claim.get("holds")),
+        "verdict": verdict,
+        "verdict_class": VERDICT_CLASS[verdict],
+        "holds": verdict == "holds",
+        "kind": "check" if claim.get("kind") == "check" else "finding",
+        "environment_dependent": bool(claim.get("environment_dependent")),
+        "why": str(claim.get("why") or ""),
         "value_text": fmt_value(claim.get("value")),
+        "ci_text": (f"[{fmt_value(ci[0])}, {fmt_value(ci[1])}]"
+                    if isinstance(ci, Sequence) and len(ci) == 2 else _MISSING),
+        "margin_text": fmt_value(claim.get("margin")),
+        "has_margin": claim.get("margin") is not None,
         "values_text": ", ".join(fmt_value(v) for v in values) if values else _MISSING,
         "mean_text": (
             f"{fmt_value(mean)} \u00b1 {fmt_value(spread)}" if mean is not None else _MISSING
         ),
+        "stability": stability_badge(stability),
+    }
+
+
+def count_claims(claims: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Verdict counts of the findings, with checks counted apart (claim views or dicts)."""
+    out = {"n_hold": 0, "n_fail": 0, "n_inconclusive": 0, "n_checks": 0, "n_checks_failing": 0}
+    key = {"holds": "n_hold", "does not hold": "n_fail", "inconclusive": "n_inconclusive"}
+    for c in claims:
+        if c.get("kind") == "check":
+            out["n_checks"] += 1
+            out["n_checks_failing"] += verdict_of(c) != "holds"
+        else:
+            out[key[verdict_of(c)]] += 1
+    return out
+
+
+def sum_counts(counts: Sequence[Mapping[str, int]]) -> dict[str, int]:
+    """Add up :func:`count_claims` dicts (for a question or the whole site)."""
+    total = count_claims([])
+    for c in counts:
+        for k in total:
+            total[k] += int(c.get(k, 0))
+    return total
+
+
+def _stability_view(stability: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not stability:
+        return None
+    share = stability.get("stability")
+    return {
+        "text": "no claims counted" if share is None else f"{share:.0%}",
+        "agreeing": stability.get("agreeing", 0),
+        "counted": stability.get("counted", 0),
+        "sets": len(stability.get("runs", [])),
+        "verify_id": str(stability.get("verify_id", "")),
+        "ok": share is not None and share >= 0.95,
     }
 
 
@@ -142,6 +220,7 @@ def run_view(
     *,
     fig_base: str = "",
     fig_exists: Callable[[str], bool] | None = None,
+    stability: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Turn a ``result.json`` dict into the pre-formatted view the templates render.
 
@@ -155,8 +234,12 @@ def run_view(
     fig_exists : callable, optional
         ``fig_exists(rel_path)`` tells whether a figure file is really there; missing ones
         are shown as missing instead of as a broken image.
+    stability : mapping, optional
+        The lab's newest ``stability.json`` (from ``deepdojo verify``): each claim then gets
+        a stability badge, and the run a stability line.
     """
-    claims = [claim_view(c) for c in result.get("claims", [])]
+    rows = {str(r.get("id")): r for r in (stability or {}).get("claims", [])}
+    claims = [claim_view(c, rows.get(str(c.get("id")))) for c in result.get("claims", [])]
     timings = result.get("timings", {}) or {}
     figures = [
         {
@@ -178,8 +261,8 @@ def run_view(
         "total_time": fmt_seconds(timings.get("total_s")),
         "command": str(result.get("command", "")),
         "claims": claims,
-        "n_hold": sum(c["holds"] for c in claims),
-        "n_fail": sum(not c["holds"] for c in claims),
+        "counts": count_claims(claims),
+        "stability": _stability_view(stability),
         "figures": figures,
         "metrics": [(k, fmt_value(v)) for k, v in (result.get("metrics") or {}).items()],
         "tables": [_table_view(k, v) for k, v in (result.get("tables") or {}).items()],
@@ -216,6 +299,7 @@ def render_run_page(
     root: str | None = None,
     question_links: Sequence[Mapping[str, str]] = (),
     fig_exists: Callable[[str], bool] | None = None,
+    stability: Mapping[str, Any] | None = None,
 ) -> str:
     """A standalone page for one run: claims with verdicts, figures, metrics, config, command.
 
@@ -229,10 +313,10 @@ def render_run_page(
         the page written into the run folder, which then has no site navigation.
     question_links : sequence of {"id", "href"}
         Links to the site's question pages.
-    fig_exists : callable, optional
+    fig_exists, stability : optional
         See :func:`run_view`.
     """
-    run = run_view(result, fig_exists=fig_exists)
+    run = run_view(result, fig_exists=fig_exists, stability=stability)
     run["question_links"] = [dict(q) for q in question_links]
     template = template_env().get_template("run.html")
     return template.render(run=run, root=root, generated=now_text())

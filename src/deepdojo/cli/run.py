@@ -1,0 +1,91 @@
+"""``deepdojo run``: run labs (one by one, or ``--jobs N`` at a time, longest first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from deepdojo.cli.app import (
+    UsageError,
+    app,
+    check_device,
+    check_scale,
+    claims_table,
+    counts_line,
+    err,
+    handles_errors,
+    out,
+)
+
+
+@app.command("run")
+@handles_errors
+def run_cmd(
+    labs: list[str] = typer.Argument(None, help="Lab names (see `deepdojo labs`)."),
+    all_labs: bool = typer.Option(False, "--all", help="Run every registered lab."),
+    scale: str = typer.Option("quick", "--scale", help="smoke | quick | full"),
+    seed: int = typer.Option(
+        0, "--seed", help="Base seed b; the lab's seeds are b*1000 + i (disjoint per b)."
+    ),
+    set_: list[str] = typer.Option(
+        None, "--set", help="Config override key=value (repeatable), type- and range-checked."
+    ),
+    out_dir: Path = typer.Option(Path("runs"), "--out", help="Folder for run results."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    threads: int = typer.Option(1, "--threads", help="torch CPU threads per lab (0: torch's)."),
+    jobs: int = typer.Option(
+        1, "--jobs", help="Labs run at a time, each in its own process with one thread."
+    ),
+) -> None:
+    """Run labs and write runs/<lab>/<run-id>/ (result.json, figures, index.html)."""
+    from deepdojo.labs import claim_counts, get_lab, load_all, make_config, parse_overrides
+    from deepdojo.labs.framework.parallel import LabOutcome, run_labs, say
+
+    check_scale(scale)
+    check_device(device)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be a positive integer, got {jobs}")
+    if seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {seed}")
+    names = list(labs or [])
+    if all_labs and names:
+        raise UsageError("give lab names or --all, not both")
+    if not all_labs and not names:
+        raise UsageError("name at least one lab (see `deepdojo labs`) or pass --all")
+    names = sorted(load_all()) if all_labs else names
+    overrides = parse_overrides(set_ or [])
+    if overrides and len(names) > 1:
+        raise UsageError("--set applies to one lab's config; run one lab at a time with --set")
+    for name in names:  # fail fast on a typo or a bad --set before running anything
+        make_config(get_lab(name).config, overrides, scale=scale)
+
+    totals = claim_counts([])
+    failed: list[str] = []
+
+    def report(o: LabOutcome) -> None:
+        if not o.ok:
+            failed.append(o.name)
+            err.print(f"[bold red]{o.name} failed:[/] {o.error}", highlight=False,
+                      soft_wrap=True)
+            return
+        assert o.result is not None and o.path is not None
+        counts = claim_counts(o.result["claims"])
+        for k in totals:
+            totals[k] += counts[k]
+        out.print(claims_table(f"{o.name}: {o.seconds:.1f} s", o.result["claims"]))
+        out.print(f"  {counts_line(counts)}")
+        out.print(f"  written to {o.path / 'index.html'}")
+
+    say(f"running {len(names)} lab(s) at scale {scale}, seed {seed}, {jobs} job(s)")
+    outcomes = run_labs(names, jobs=jobs, scale=scale, seed=seed, overrides=overrides,
+                        out=out_dir, device=device, threads=threads or None, on_done=report)
+    wall = sum(o.seconds for o in outcomes)
+    if len(names) > 1:
+        out.print(f"{len(outcomes) - len(failed)} of {len(names)} lab(s) ran "
+                  f"({wall:.0f} s of lab time); {counts_line(totals)}")
+    if totals["does not hold"] or totals["inconclusive"]:
+        out.print("Findings that do not hold or are inconclusive are results, not errors: "
+                  "see each claim's why in the reports.")
+    if failed:
+        raise typer.Exit(1)
