@@ -1,4 +1,4 @@
-"""Helpers of the gru and transformer labs: memory-unit scores, warmup-then-constant lr."""
+"""Helpers of the sequence labs: memory units (gru), exact match and step training (shared)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from deepdojo.data.sequences import date_normalization
-from deepdojo.labs._seq_gru_units import memory_scores, memory_unit_gap
-from deepdojo.labs._seq_train import train_steps, warmup_constant
+from deepdojo.labs.gru.measure import memory_scores, memory_units
+from deepdojo.labs.shared.seq import TGT_LEN, exact_match, train_steps, warmup_constant
 from deepdojo.models import Seq2Seq
 
 
@@ -25,7 +25,7 @@ def test_gru_memory_scores_find_the_unit_that_carries_the_symbol():
     torch.testing.assert_close(scores[2], expected)
 
 
-def test_gru_memory_unit_gap_compares_memory_units_with_the_rest():
+def test_gru_memory_units_compare_memory_units_with_the_rest():
     N, T, H = 200, 6, 16
     g = torch.Generator().manual_seed(1)
     y = torch.randint(0, 3, (N,), generator=g)
@@ -34,10 +34,20 @@ def test_gru_memory_unit_gap_compares_memory_units_with_the_rest():
     h[:, T - 2, 9] = y.float() * 3 + 0.1 * torch.randn(N, generator=g)
     z = torch.full((N, T, H), 0.5)
     z[:, 1 : T - 1, [5, 9]] = 0.9
-    out = memory_unit_gap({"z": z, "h": h}, y, T)
-    assert out["memory"].nonzero().flatten().tolist() == [5, 9]
-    assert out["gap"] == pytest.approx(0.4, abs=1e-6)
-    assert out["z_memory"] == pytest.approx(0.9, abs=1e-6)
+    z[:, 0], z[:, T - 1] = 0.0, 1.0  # outside the delay: must not count
+    out = memory_units(z, h, y, T)
+    assert out.memory.nonzero().flatten().tolist() == [5, 9]
+    assert out.gap == pytest.approx(0.4, abs=1e-6)
+    assert out.z_memory == pytest.approx(0.9, abs=1e-6)
+    assert out.z_other == pytest.approx(0.5, abs=1e-6)
+    four = memory_units(z, h, y, T, fraction=4)  # k = 4
+    assert int(four.memory.sum()) == 4 and four.memory[[5, 9]].all()
+
+
+def test_gru_memory_units_refuse_a_fraction_that_leaves_no_other_unit():
+    z = h = torch.zeros(4, 5, 1)  # H = 1: the one memory unit is every unit
+    with pytest.raises(ValueError, match="leaves no unit outside the memory units"):
+        memory_units(z, h, torch.zeros(4, dtype=torch.long), 5)
 
 
 def test_transformer_lab_schedule_warms_up_then_stays_at_the_peak():
@@ -47,7 +57,7 @@ def test_transformer_lab_schedule_warms_up_then_stays_at_the_peak():
         warmup_constant(0, warmup=0)
 
 
-def test_transformer_lab_train_steps_is_deterministic_and_learns():
+def test_train_steps_is_deterministic_and_learns():
     task = date_normalization(64, seed=0)
 
     def fit(steps):
@@ -58,7 +68,37 @@ def test_transformer_lab_train_steps_is_deterministic_and_learns():
         return model, r
 
     (m1, r1), (m2, r2) = fit(12), fit(12)
-    assert r1["final_loss"] == r2["final_loss"] and r1["cpu_s"] > 0 and r1["wall_s"] > 0
+    assert r1.final_loss == r2.final_loss and r1.cpu_s > 0 and r1.wall_s > 0
     torch.testing.assert_close(m1.out.weight, m2.out.weight)
     _, r0 = fit(2)
-    assert r1["final_loss"] < r0["final_loss"]
+    assert r1.final_loss < r0.final_loss
+
+
+class _Oracle(torch.nn.Module):
+    """Decodes the stored target ids, with chosen rows corrupted, like a seq2seq model would."""
+
+    def __init__(self, task, wrong: dict[int, str]) -> None:
+        super().__init__()
+        v = task.tgt_vocab
+        rows = []
+        for i, (_, t) in enumerate(task.pairs):
+            text = wrong.get(i, t)
+            rows.append([v.stoi[ch] for ch in text] + [v.eos_idx])
+        width = max(map(len, rows))
+        self.out = torch.tensor([r + [v.pad_idx] * (width - len(r)) for r in rows])
+        self.calls: list[int] = []
+
+    def greedy_decode(self, src, max_len, bos_idx, eos_idx):
+        self.calls.append(max_len)
+        return self.out[: src.shape[0]]
+
+
+def test_exact_match_counts_whole_strings_and_characters():
+    task = date_normalization(4, seed=1)
+    t0, t1 = task.pairs[0][1], task.pairs[1][1]
+    wrong0 = t0[:-1] + ("0" if t0[-1] != "0" else "1")  # one of 10 characters wrong
+    model = _Oracle(task, {0: wrong0, 1: t1[:5]})  # row 1: only "YYYY-" (5 of 10 right)
+    exact, chars = exact_match(model, task)
+    assert exact == pytest.approx(2 / 4)
+    assert chars == pytest.approx((9 / 10 + 5 / 10 + 1 + 1) / 4)
+    assert model.calls == [TGT_LEN]
