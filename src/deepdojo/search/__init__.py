@@ -4,10 +4,18 @@
 process or in several worker processes that share one storage (SQLite on one machine,
 PostgreSQL/MySQL across machines). Spaces are data (:mod:`deepdojo.search.space`), the
 ``PruningCallback`` connects the Trainer to the pruner, and ``TuneResult`` reports the best
-configuration, fANOVA importances and plots.
+configuration, fANOVA importances and plots. A study records the problem it solves and
+refuses another (:mod:`deepdojo.search.study`); Ctrl-C raises :class:`TuneInterrupted` and
+leaves the study resumable.
 """
 
-from deepdojo.search.objectives import ModelObjective, PruningCallback, Quadratic, add_dropout
+from deepdojo.search.objectives import (
+    ModelObjective,
+    PruningCallback,
+    Quadratic,
+    add_dropout,
+    tunable_models,
+)
 from deepdojo.search.report import plot_history, plot_importances, plot_parallel_coordinates
 from deepdojo.search.result import TuneResult
 from deepdojo.search.space import (
@@ -19,6 +27,7 @@ from deepdojo.search.space import (
     space_to_dict,
     suggest,
 )
+from deepdojo.search.study import TuneInterrupted, check_out, check_study_name
 from deepdojo.search.tune import (
     DEFAULT_STORAGE,
     SearchError,
@@ -38,8 +47,11 @@ __all__ = [
     "PruningCallback",
     "Quadratic",
     "SearchError",
+    "TuneInterrupted",
     "TuneResult",
     "add_dropout",
+    "check_out",
+    "check_study_name",
     "default_space",
     "load",
     "make_pruner",
@@ -51,5 +63,6 @@ __all__ = [
     "plot_parallel_coordinates",
     "space_to_dict",
     "suggest",
+    "tunable_models",
     "tune",
 ]

@@ -19,11 +19,20 @@ from typing import Any
 
 import optuna
 
-from deepdojo.search.space import Param, SpaceLike, default_space, parse_space, suggest
+from deepdojo.search.space import (
+    Param,
+    SpaceLike,
+    default_space,
+    parse_space,
+    space_to_dict,
+    suggest,
+)
 from deepdojo.train import Callback
 
 MODEL_ALIASES = {"mlp": "plain_mlp", "cnn": "plain_cnn", "resnet": "resnet_mlp"}
-DATASETS = ("digits", "mnist1d", "breast_cancer")
+# What each built-in dataset's (non-flat) input is: convolutional models need a channel axis.
+DATA_KINDS = {"digits": "image", "mnist1d": "sequence", "breast_cancer": "table"}
+DATASETS = tuple(DATA_KINDS)
 TRAINING_PARAMS = ("lr", "batch_size", "optimizer", "weight_decay", "momentum")
 _HOOKED = ("dropout",)  # applied by the objective when the model's builder lacks it
 
@@ -92,6 +101,10 @@ class Quadratic:
     center: tuple[float, ...] = (1.0, -2.0)
     bound: float = 5.0
 
+    def study_attrs(self) -> dict[str, Any]:
+        """The problem recorded on the study: the centre and the bound."""
+        return {"center": list(self.center), "bound": self.bound}
+
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("pid", os.getpid())
         xs = [trial.suggest_float(f"x{i}", -self.bound, self.bound)
@@ -118,6 +131,37 @@ def _builder_args(model: str) -> set[str]:
     return set(inspect.signature(get_model_spec(model).builder).parameters)
 
 
+def tunable_models() -> list[str]:
+    """Models :class:`ModelObjective` can train: the aliases, then every registered classifier.
+
+    A registered model is tunable when its builder takes ``num_classes`` and its input size as
+    ``in_features`` (vectors) or ``in_channels`` (images, sequences); sequence-to-sequence
+    models such as ``seq2seq`` and ``transformer`` are not.
+    """
+    from deepdojo.models import list_models
+
+    def classifier(name: str) -> bool:
+        args = _builder_args(name)
+        return "num_classes" in args and bool({"in_features", "in_channels"} & args)
+
+    names = [m for m in list_models() if classifier(m)]
+    return [a for a, m in MODEL_ALIASES.items() if m in names] + names
+
+
+def _check_seed_and_device(seed: Any, device: Any) -> None:
+    """One-line errors for a seed NumPy cannot take and a device this machine lacks."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an int in [0, 2**32 - 1]; got {seed!r}")
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]'; got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: no CUDA GPU is available here; use 'cpu'")
+
+
 @dataclass
 class ModelObjective:
     """Train registered ``model`` on built-in ``data``; return the best validation accuracy.
@@ -134,7 +178,8 @@ class ModelObjective:
     Parameters
     ----------
     model : str
-        A name from ``deepdojo.models.list_models()``, or ``mlp``/``cnn``/``resnet``.
+        A name from :func:`tunable_models` (``mlp``/``cnn``/``resnet`` or a registered
+        classifier); convolutional models need image or sequence data.
     data : {"digits", "mnist1d", "breast_cancer"}
     space : dict, optional
         The search space (see :mod:`deepdojo.search.space`); default
@@ -142,8 +187,10 @@ class ModelObjective:
     epochs : int
         Epochs per trial (the pruner's steps).
     seed : int
-        Seeds the data split, the model's initialization and the batch order.
+        Seeds the data split, the model's initialization and the batch order; in
+        ``[0, 2**32 - 1]``.
     device : str
+        ``"cpu"`` or ``"cuda[:N]"`` (refused when no GPU is available).
     """
 
     model: str
@@ -155,16 +202,20 @@ class ModelObjective:
     _space: dict[str, Param] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from deepdojo.models import list_models
-
+        tunable = tunable_models()
+        if self.model not in tunable:
+            raise ValueError(f"model must be one of {', '.join(tunable)} (the classifiers "
+                             f"tune can train); got {self.model!r}")
         self.model = MODEL_ALIASES.get(self.model, self.model)
-        if self.model not in list_models():
-            raise ValueError(f"model must be one of {list_models()} or {sorted(MODEL_ALIASES)};"
-                             f" got {self.model!r}")
         if self.data not in DATASETS:
             raise ValueError(f"data must be one of {', '.join(DATASETS)}; got {self.data!r}")
-        if not isinstance(self.epochs, int) or self.epochs < 1:
+        if "in_channels" in _builder_args(self.model) and DATA_KINDS[self.data] == "table":
+            usable = ", ".join(d for d, kind in DATA_KINDS.items() if kind != "table")
+            raise ValueError(f"model {self.model!r} is convolutional and needs image or sequence"
+                             f" data ({usable}); {self.data!r} is a table")
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive int; got {self.epochs!r}")
+        _check_seed_and_device(self.seed, self.device)
         accepted = {*_builder_args(self.model), *_HOOKED}
         if self.space is None:
             space = {k: v for k, v in default_space(self.model).items()
@@ -176,6 +227,14 @@ class ModelObjective:
             raise ValueError(f"space: model {self.model!r} takes no argument(s) {bad}; "
                              f"it accepts {sorted(accepted)}")
         self._space = space
+
+    def study_attrs(self) -> dict[str, Any]:
+        """The problem this objective poses, recorded on its study (see
+        :func:`deepdojo.search.study.check_problem`): model, data, epochs, seed (it fixes the
+        data split) and the search space. The device is left out: it changes speed, not the
+        problem."""
+        return {"model": self.model, "data": self.data, "epochs": self.epochs,
+                "seed": self.seed, "space": space_to_dict(self._space)}
 
     def _build(self, params: dict[str, Any], splits: Any) -> Any:
         from deepdojo.models import create

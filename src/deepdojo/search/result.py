@@ -28,10 +28,13 @@ class TuneResult:
         The study (its trials live in the storage it was opened from).
     wall_s : float
         Seconds this call to ``tune`` took (0 for a study opened with ``load``).
+    saved : dict of str to Path, optional
+        What ``tune(..., out=...)`` wrote (:meth:`save`'s return value).
     """
 
     study: optuna.Study
     wall_s: float = 0.0
+    saved: dict[str, Path] | None = None
 
     @property
     def best_params(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,88 +23,29 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from deepdojo.search.backends import (
+    DEFAULT_STORAGE,
+    _safe_url,
+    make_pruner,
+    make_sampler,
+    open_storage,
+)
 from deepdojo.search.result import TuneResult
+from deepdojo.search.study import (
+    Guarded,
+    SearchError,
+    TuneInterrupted,
+    check_out,
+    check_problem,
+    check_study_name,
+    fail_stale_trials,
+    problem_of,
+    quiet_interrupts,
+)
 
-SAMPLERS = ("tpe", "random", "cmaes")
-PRUNERS = ("median", "hyperband", None)
-DEFAULT_STORAGE = "sqlite:///runs/search.db"
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-class SearchError(ValueError):
-    """Bad search input (storage, sampler, pruner, workers); the message is one line."""
-
-
-def make_sampler(name: Any, seed: int | None = 0) -> optuna.samplers.BaseSampler:
-    """Optuna sampler by name: ``"tpe"``, ``"random"`` or ``"cmaes"`` (seeded).
-
-    An ``optuna.samplers.BaseSampler`` instance is returned as is.
-    """
-    if isinstance(name, optuna.samplers.BaseSampler):
-        return name
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "cmaes":  # categorical parameters fall back to random sampling, quietly
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    raise SearchError(f"sampler must be one of {', '.join(SAMPLERS)}; got {name!r}")
-
-
-def make_pruner(name: Any) -> optuna.pruners.BasePruner:
-    """Optuna pruner by name: ``"median"``, ``"hyperband"`` or ``None`` (never prune).
-
-    ``median`` stops a trial whose intermediate value is worse than the median of earlier
-    trials at the same step (after 5 startup trials and 1 warm-up step); ``hyperband``
-    runs successive halving brackets over the epochs. A ``BasePruner`` instance is returned as
-    is.
-    """
-    if isinstance(name, optuna.pruners.BasePruner):
-        return name
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner()
-    if name is None or name == "none":
-        return optuna.pruners.NopPruner()
-    raise SearchError(f"pruner must be one of median, hyperband or None; got {name!r}")
-
-
-def _safe_url(url: str) -> str:
-    """The URL with any password hidden, for error messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL has no password to hide that we can find
-        return url
-
-
-def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
-    """Open ``url`` as an Optuna RDB storage; ``None`` means in memory (one process only).
-
-    A ``sqlite:///path`` URL gets its folder created. A URL that cannot be opened (no such
-    host, missing database driver, unknown scheme, unwritable file) raises :class:`SearchError`
-    with one line naming the URL (password hidden) and the cause.
-    """
-    if url is None:
-        return None
-    if not isinstance(url, str) or "://" not in url:
-        raise SearchError(f"storage must be a database URL like {DEFAULT_STORAGE!r}; got {url!r}")
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        if path and path != ":memory:":
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise SearchError(f"storage {url!r}: cannot create its folder ({e})") from None
-        kwargs = {"connect_args": {"timeout": 60}}  # workers wait for SQLite's write lock
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as e:  # sqlalchemy/driver errors differ by backend; all mean "unreachable"
-        cause = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise SearchError(f"storage {_safe_url(url)!r} is unreachable: {cause}") from None
+__all__ = ["DEFAULT_STORAGE", "SearchError", "TuneInterrupted", "load", "make_pruner",
+           "make_sampler", "open_storage", "tune"]
 
 
 def _resolve_objective(objective: Any) -> tuple[Callable[[optuna.Trial], float], str]:
@@ -182,9 +124,10 @@ def _worker(
     timeout: float | None,
     threads: int,
     total: int,
-) -> int:
+) -> bool:
     """One worker process: load the shared study and run up to ``n_trials`` of it, stopping
     early once the study holds ``total`` finished trials (workers on other machines count).
+    Returns False when Ctrl-C stopped it (the interrupted trial is marked ``FAIL``).
 
     The process is ours, so it may size torch's thread pool: ``threads`` per worker keeps
     ``workers`` processes from oversubscribing the cores (which can make 2 workers slower
@@ -200,9 +143,22 @@ def _worker(
         sampler=make_sampler(sampler, seed),
         pruner=make_pruner(pruner),
     )
-    study.optimize(objective, n_trials=n_trials, timeout=timeout,
-                   callbacks=[_stop_at(total)])
-    return n_trials
+    guard = Guarded(objective)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops this task only
+    try:
+        with quiet_interrupts(guard):
+            study.optimize(guard, n_trials=n_trials, timeout=timeout,
+                           callbacks=[_stop_at(total)])
+    except KeyboardInterrupt:  # Optuna has marked the trial FAIL; tell the parent, quietly
+        return False
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return True
+
+
+def _ignore_sigint() -> None:
+    """Pool initializer: a worker between tasks ignores Ctrl-C (no traceback from the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _sampler_seed(seed: int, stored: int, worker: int) -> int:
@@ -242,7 +198,7 @@ def _run_workers(objective: Any, study: optuna.Study, args: dict[str, Any], rema
     shares = _shares(remaining, args["workers"])
     threads = max(1, (os.cpu_count() or 1) // len(shares))
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(len(shares)) as pool:
+    with ctx.Pool(len(shares), initializer=_ignore_sigint) as pool:
         jobs = [
             pool.apply_async(
                 _worker,
@@ -252,11 +208,21 @@ def _run_workers(objective: Any, study: optuna.Study, args: dict[str, Any], rema
             )
             for i, n in enumerate(shares)
         ]
-        while not all(j.ready() for j in jobs):
-            progress.update(study)
-            time.sleep(0.25)
-        for j in jobs:
-            j.get()  # re-raises a worker's exception here, with its type
+        try:
+            while not all(j.ready() for j in jobs):
+                progress.update(study)
+                time.sleep(0.25)
+        except KeyboardInterrupt:
+            # Ctrl-C reached the workers too (one process group): let them mark their trials
+            # FAIL; any still running after the grace period is ended with the pool, and
+            # tune() fails its trial (fail_stale_trials).
+            deadline = time.monotonic() + 10
+            while not all(j.ready() for j in jobs) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            raise
+        # .get() re-raises a worker's exception here, with its type
+        if not all([j.get() for j in jobs]):
+            raise KeyboardInterrupt  # a worker was interrupted on its own
     progress.update(study)
 
 
@@ -273,6 +239,7 @@ def tune(
     direction: str = "maximize",
     timeout: float | None = None,
     progress: str = "auto",
+    out: str | Path | None = None,
 ) -> TuneResult:
     """Search hyperparameters with Optuna until the study holds ``n_trials`` finished trials.
 
@@ -292,7 +259,11 @@ def tune(
         Database URL shared by all workers; ``sqlite:///runs/search.db`` by default (the folder
         is created). ``None`` keeps the study in memory (one worker only).
     study_name : str, optional
-        Defaults to ``"<model>-<data>"`` for a tuple objective, else the function's name.
+        Defaults to ``"<model>-<data>"`` for a tuple objective, else the function's name. A
+        plain name (no path separators, not ``.``/``..``): it names the report folder. The
+        study records the problem its trials solve (model, data, epochs, seed, space and
+        direction; see :mod:`deepdojo.search.study`): resuming it with another problem raises
+        :class:`SearchError` naming the difference, before any trial.
     sampler : {"tpe", "random", "cmaes"} or optuna sampler
         How the next trial's parameters are proposed; seeded with ``seed`` (worker ``i`` uses
         ``seed + i`` so that workers do not propose identical trials; a resumed study mixes
@@ -308,12 +279,23 @@ def tune(
         Seconds after which each worker stops starting new trials.
     progress : {"auto", "on", "off"}
         A progress bar of finished trials and the best value (``auto``: only on a terminal).
+    out : str or Path, optional
+        Save the report (:meth:`TuneResult.save`) to ``out/<study_name>`` at the end. Checked
+        before any trial: ``out`` must be a folder (or not exist yet) that can be written.
 
     Returns
     -------
     TuneResult
         ``.best_params``, ``.best_value``, ``.study``, ``.importances()`` (fANOVA), plots and
-        ``.save(folder)``.
+        ``.save(folder)``; ``.saved`` holds the written paths when ``out`` is given.
+
+    Raises
+    ------
+    SearchError
+        Bad input (a ``ValueError``, one line), always before any trial runs.
+    TuneInterrupted
+        Ctrl-C (a ``KeyboardInterrupt``, one line): the interrupted trials are marked ``FAIL``
+        and the study resumes from its finished trials when ``tune`` is called again.
 
     Notes
     -----
@@ -353,34 +335,52 @@ def tune(
         raise SearchError("workers > 1 take sampler and pruner by name (each worker seeds its own)")
     if workers > 1 and storage is None:
         raise SearchError("workers > 1 need a shared storage URL; storage=None is in memory")
+    seed_max = 2**32 - workers
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < seed_max:
+        raise SearchError(f"seed must be an int in [0, {seed_max - 1}]; got {seed!r}")
     fn, default_name = _resolve_objective(objective)
+    name = check_study_name(study_name or default_name)
+    folder = None if out is None else check_out(out, name)
     make_sampler(sampler), make_pruner(pruner)  # fail on bad names before touching storage
     t0 = time.perf_counter()
     with _quiet_optuna():
-        study = optuna.create_study(
-            storage=open_storage(storage),
-            sampler=make_sampler(sampler, seed),
-            pruner=make_pruner(pruner),
-            study_name=study_name or default_name,
-            direction=direction,
-            load_if_exists=True,
-        )
+        study = optuna.create_study(storage=open_storage(storage), study_name=name,
+                                    sampler=make_sampler(sampler, seed),
+                                    pruner=make_pruner(pruner), direction=direction,
+                                    load_if_exists=True)
+        check_problem(study, problem_of(fn, direction))
+        fail_stale_trials(study)  # left RUNNING by an earlier run of this machine that died
         stored = len(study.get_trials(deepcopy=False))
         if stored and not isinstance(sampler, optuna.samplers.BaseSampler):  # resuming
             study.sampler = make_sampler(sampler, _sampler_seed(seed, stored, 0))
-        remaining = n_trials - _finished(study)
-        with _Progress(progress, n_trials, n_trials - max(remaining, 0)) as bar:
-            if remaining <= 0:
-                pass
-            elif workers == 1:
-                study.optimize(fn, n_trials=remaining, timeout=timeout,
-                               callbacks=[lambda s, _t: bar.update(s), _stop_at(n_trials)])
-            else:
-                args = {"workers": workers, "storage": storage, "sampler": sampler,
-                        "pruner": pruner, "seed": seed, "timeout": timeout,
-                        "n_trials": n_trials, "stored": stored}
-                _run_workers(fn, study, args, remaining, bar)
-    return TuneResult(study, wall_s=time.perf_counter() - t0)
+        args = {"workers": workers, "storage": storage, "sampler": sampler, "pruner": pruner,
+                "seed": seed, "timeout": timeout, "n_trials": n_trials, "stored": stored}
+        try:
+            _optimize(fn, study, args, progress)
+        except KeyboardInterrupt:
+            fail_stale_trials(study)
+            raise TuneInterrupted(name, _finished(study), n_trials) from None
+    result = TuneResult(study, wall_s=time.perf_counter() - t0)
+    if folder is not None:
+        result.saved = result.save(folder)
+    return result
+
+
+def _optimize(fn: Callable[[optuna.Trial], float], study: optuna.Study, args: dict[str, Any],
+              progress: str) -> None:
+    """Run the trials the study still misses, here or in worker processes."""
+    n_trials = args["n_trials"]
+    remaining = n_trials - _finished(study)
+    with _Progress(progress, n_trials, n_trials - max(remaining, 0)) as bar:
+        if remaining <= 0:
+            return
+        if args["workers"] > 1:
+            _run_workers(fn, study, args, remaining, bar)
+            return
+        guard = Guarded(fn)
+        with quiet_interrupts(guard):
+            study.optimize(guard, n_trials=remaining, timeout=args["timeout"],
+                           callbacks=[lambda s, _t: bar.update(s), _stop_at(n_trials)])
 
 
 def load(study_name: str, storage: str = DEFAULT_STORAGE) -> TuneResult:
