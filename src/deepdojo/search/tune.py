@@ -330,6 +330,7 @@ def tune(
         raise SearchError(f"workers must be a positive int; got {workers!r}")
     if direction not in ("maximize", "minimize"):
         raise SearchError(f"direction must be 'maximize' or 'minimize'; got {direction!r}")
+    _Progress(progress, n_trials, 0)  # a bad mode fails here, before the storage opens
     instances = (optuna.samplers.BaseSampler, optuna.pruners.BasePruner)
     if workers > 1 and (isinstance(sampler, instances) or isinstance(pruner, instances)):
         raise SearchError("workers > 1 take sampler and pruner by name (each worker seeds its own)")
