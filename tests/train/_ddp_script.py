@@ -22,6 +22,23 @@ def make_problem():
     return model, X, y
 
 
+def main_task(out: str) -> None:
+    """The two-optimizer Chase task under DDP: gradients averaged after each backward."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from _toy_tasks import Chase, regression
+
+    torch.set_num_threads(1)
+    X, y = regression(n=64)
+    task = Chase()
+    tr = Trainer(task, device="cpu", progress="off")
+    hist = tr.fit((X, y), (X[:16], y[:16]), epochs=2, batch_size=8)  # global batch 16
+    if int(os.environ["RANK"]) == 0:
+        save_file({k: v.contiguous() for k, v in task.state_dict().items()}, out)
+        with open(out + ".json", "w") as f:
+            json.dump(hist.records, f)
+    shutdown()
+
+
 def main(out: str, log_root: str) -> None:
     torch.set_num_threads(1)
     rank = int(os.environ["RANK"])
@@ -38,4 +55,7 @@ def main(out: str, log_root: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[2] == "task":
+        main_task(sys.argv[1])
+    else:
+        main(sys.argv[1], sys.argv[2])

@@ -65,6 +65,48 @@ def test_two_processes_match_single_process_at_same_global_batch(tmp_path):
     assert not (tmp_path / "logs" / "rank1").exists()
 
 
+def run_ranks(out: Path, mode: str) -> list[subprocess.Popen]:
+    port = str(free_port())
+    procs = []
+    for rank in range(2):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen([sys.executable, str(SCRIPT), str(out), mode], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return procs
+
+
+def wait_ranks(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        try:
+            out, _ = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail(f"DDP rank hung: {p.communicate()[0][-2000:]}")
+        assert p.returncode == 0, out
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_two_optimizer_task_under_two_processes_matches_one_process(tmp_path):
+    procs = run_ranks(tmp_path / "t.safetensors", "task")
+    sys.path.insert(0, str(SCRIPT.parent))
+    from _toy_tasks import Chase, regression
+
+    X, y = regression(n=64)
+    task = Chase()
+    ref = Trainer(task, device="cpu", progress="off").fit((X, y), (X[:16], y[:16]), epochs=2,
+                                                          batch_size=16)
+    wait_ranks(procs)
+    ddp = load_file(tmp_path / "t.safetensors")
+    for k, v in task.state_dict().items():
+        torch.testing.assert_close(ddp[k], v, rtol=0, atol=TOLERANCE)
+    records = json.loads((tmp_path / "t.safetensors.json").read_text())
+    for got, want in zip(records, ref.records, strict=True):
+        for key in ("train_loss_a", "train_loss_b", "train_gap", "val_mse_a", "val_mse_b"):
+            assert got[key] == pytest.approx(want[key], abs=TOLERANCE), key
+
+
 def test_weighted_sampler_shards_one_global_draw():
     weights = torch.tensor([0.1, 0.0, 0.5, 0.2, 0.2])
     shards = [list(DistributedWeightedSampler(weights, 11, num_replicas=3, rank=r, seed=4))
