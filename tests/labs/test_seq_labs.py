@@ -183,3 +183,12 @@ def test_transformer_match_holds_within_the_margin(ctx):
     assert c["transformer-matches-recurrent"].verdict == "holds"
     faster = c["transformer-trains-faster"]
     assert faster.verdict == "does not hold" and "(ratio 1.50)" in faster.why
+
+
+def test_transformer_lab_refuses_unequal_model_sizes_before_training(tmp_path):
+    import deepdojo.labs.transformer  # noqa: F401  registers the lab
+    from deepdojo.labs import run_lab
+
+    with pytest.raises(LabError, match=r"differ by .*x > max_param_ratio=1.5; resize"):
+        run_lab("transformer", scale="smoke", seed=0, out=tmp_path, progress="off",
+                overrides={"d_model": "128"})

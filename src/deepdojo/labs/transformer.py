@@ -29,6 +29,7 @@ from deepdojo.labs.framework import (
     AtMost,
     Greater,
     LabContext,
+    LabError,
     plt,
     ranged,
     register_lab,
@@ -104,7 +105,7 @@ def _check_sizes(task: SequenceTask, cfg: TransformerLabConfig) -> dict[str, int
     params = {k: sum(p.numel() for p in _build(k, task, cfg).parameters()) for k in MODELS}
     ratio = max(params.values()) / min(params.values())
     if ratio > cfg.max_param_ratio:
-        raise ValueError(f"parameter counts {params} differ by {ratio:.2f}x > max_param_ratio="
+        raise LabError(f"parameter counts {params} differ by {ratio:.2f}x > max_param_ratio="
                          f"{cfg.max_param_ratio}; resize d_model/dim_feedforward or hidden_size")
     return params
 
