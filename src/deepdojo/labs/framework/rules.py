@@ -27,16 +27,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+
+from deepdojo.labs.framework.intervals import (
+    LEVEL,
+    as_values,
+    bootstrap_interval,
+    seeds_needed,
+    t_interval,
+)
 
 HOLDS = "holds"
 FAILS = "does not hold"
 INCONCLUSIVE = "inconclusive"
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
-LEVEL = 0.95  # the confidence level of every interval
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
 INTERVALS = ("t", "bootstrap")
 
 
@@ -84,99 +90,9 @@ def _check_number(name: str, value: object, *, positive: bool = False) -> float:
     return value
 
 
-def _as_values(values: Sequence[float]) -> np.ndarray:
-    arr = np.asarray([float(v) for v in values], dtype=np.float64)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError("values must be a non-empty sequence of numbers, one per seed")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"values must be finite, got {arr.tolist()}")
-    return arr
-
-
-def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
-    """The t-interval of the mean: ``mean ± t_{(1+level)/2, n-1} · s / sqrt(n)``.
-
-    Equal to ``scipy.stats.t.interval(level, n - 1, loc=mean, scale=s / sqrt(n))``; needs
-    ``n >= 2`` values. Identical values give the zero-width interval ``(mean, mean)``.
-    """
-    from scipy import stats
-
-    arr = _as_values(values)
-    n = arr.size
-    if n < 2:
-        raise ValueError(f"a t-interval needs at least 2 values, got {n}")
-    mean = float(arr.mean())
-    half = float(stats.t.ppf((1 + level) / 2, n - 1)) * float(arr.std(ddof=1)) / math.sqrt(n)
-    return mean - half, mean + half
-
-
-def bootstrap_interval(
-    items: Sequence[Sequence[float]],
-    *,
-    level: float = LEVEL,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-    transform: str | None = None,
-) -> tuple[float, float]:
-    """Two-level percentile bootstrap of the mean: seeds first, then items within each seed.
-
-    Each resample draws ``n`` seeds with replacement, then, for each drawn seed ``j``, its
-    ``m_j`` items with replacement; the statistic is the mean over drawn seeds of their item
-    means. The interval is the ``(1 - level)/2`` and ``(1 + level)/2`` percentiles of
-    ``resamples`` statistics, drawn from ``numpy.random.default_rng(seed)``.
-
-    Parameters
-    ----------
-    items : sequence of 1-D arrays
-        ``items[j]`` holds the per-item values of seed ``j`` (lengths may differ).
-    transform : {None, "log"}
-        Apply ``log`` to every item first (used by :class:`WithinFactor`).
-    """
-    per_seed = [np.asarray(x, dtype=np.float64).ravel() for x in items]
-    if len(per_seed) < 2:
-        raise ValueError(f"a bootstrap over seeds needs at least 2 seeds, got {len(per_seed)}")
-    if any(x.size == 0 for x in per_seed):
-        raise ValueError("items: every seed needs at least one item")
-    if transform == "log":
-        if any(np.any(x <= 0) for x in per_seed):
-            raise ValueError("items must be > 0 for a ratio rule")
-        per_seed = [np.log(x) for x in per_seed]
-    if any(not np.all(np.isfinite(x)) for x in per_seed):
-        raise ValueError("items must be finite")
-    rng = np.random.default_rng(seed)
-    n = len(per_seed)
-    stats = np.empty(resamples)
-    for r in range(resamples):
-        drawn = rng.integers(0, n, size=n)
-        means = [per_seed[j][rng.integers(0, per_seed[j].size, size=per_seed[j].size)].mean()
-                 for j in drawn]
-        stats[r] = np.mean(means)
-    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
-
-
-def seeds_needed(spread: float, distance: float, level: float = LEVEL, cap: int = 10_000) -> int:
-    """Smallest ``n >= 2`` with ``t_{(1+level)/2, n-1} · spread / sqrt(n) < distance``.
-
-    ``spread`` is the per-seed standard deviation, ``distance`` how far the mean lies from the
-    boundary that would decide the rule. Returns ``cap`` when no ``n <= cap`` is enough.
-    """
-    from scipy import stats
-
-    if spread <= 0:
-        return 2
-    if distance <= 0:
-        return cap
-    n = 2
-    while n < cap:
-        if float(stats.t.ppf((1 + level) / 2, n - 1)) * spread / math.sqrt(n) < distance:
-            return n
-        n += 1
-    return cap
-
-
 class Rule:
-    """Base of every rule: ``sentence(metric)``, ``judge(values)`` and ``point(value)``."""
+    """Base of every rule: ``sentence(metric)``, ``judge(values)``, ``point(value)`` and
+    ``condition()`` (the point condition as text, e.g. ``">= 0.9"``)."""
 
     paired_op = "difference"  # how a=/b= become values: "difference" a - b, "ratio" a / b
 
@@ -187,6 +103,9 @@ class Rule:
         """The rule's condition on one number (one seed's value)."""
         raise NotImplementedError
 
+    def condition(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def judge(
         self, values: Sequence[float], items: Sequence[Sequence[float]] | None = None
     ) -> Judgement:  # pragma: no cover - abstract
@@ -195,14 +114,22 @@ class Rule:
 
 @dataclass(frozen=True)
 class _IntervalRule(Rule):
-    """A rule on the mean judged by its 95% interval against one or two boundaries."""
+    """A rule on the mean, judged by its 95% interval against the rule's boundary.
+
+    Subclasses give ``_margin`` (recorded), ``_transform`` (log for ratios), ``_side(lo, hi)``
+    (the verdict), ``_distance(mean)`` (to the deciding boundary), ``_boundary_text`` and
+    ``_placement(verdict)`` (sentence pieces).
+    """
+
+    interval: str = field(default="t", kw_only=True)  # "t" or "bootstrap"
+    _log: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        if getattr(self, "interval", "t") not in INTERVALS:
+        if self.interval not in INTERVALS:
             raise ValueError(f"interval must be 't' or 'bootstrap', got {self.interval!r}")
 
-    # subclasses define: _margin, _transform(values), _side(lo, hi) -> verdict, _distance(mean)
-    _log = False
+    def _transform(self, x: np.ndarray) -> np.ndarray:
+        return x
 
     def _interval(
         self, values: np.ndarray, items: Sequence[Sequence[float]] | None
@@ -218,247 +145,222 @@ class _IntervalRule(Rule):
     def judge(
         self, values: Sequence[float], items: Sequence[Sequence[float]] | None = None
     ) -> Judgement:
-        raw = _as_values(values)
+        raw = as_values(values)
         seed_holds = [bool(self.point(float(v))) for v in raw]
         x = self._transform(raw)
         mean = float(x.mean())
-        value = math.exp(mean) if self._log else float(raw.mean())  # geometric mean of ratios
-        margin = self._margin
+        value = math.exp(mean) if self._log else mean  # ratios: the geometric mean
         if x.size < 2:
-            return Judgement(INCONCLUSIVE, value, None, margin, seed_holds,
+            return Judgement(INCONCLUSIVE, value, None, self._margin, seed_holds,
                              "one seed: no interval")
         lo, hi = self._interval(x, items)
         verdict = self._side(lo, hi)
-        shown = (math.exp(lo), math.exp(hi)) if self._log else (lo, hi)
-        ci = (float(shown[0]), float(shown[1]))
+        ci = (math.exp(lo), math.exp(hi)) if self._log else (lo, hi)
         where = f"the {LEVEL:.0%} interval [{_g(ci[0])}, {_g(ci[1])}]"
         if verdict == INCONCLUSIVE:
-            sd = float(x.std(ddof=1))
-            n = seeds_needed(sd, self._distance(mean))
+            n = seeds_needed(float(x.std(ddof=1)), self._distance(mean))
             decide = (f"about {n} seeds would decide it" if n < 10_000
                       else "no practical number of seeds would decide it")
-            why = (f"{where} straddles {self._boundary_text()}; at the observed spread "
-                   f"{decide}")
+            why = f"{where} straddles {self._boundary_text}; at the observed spread {decide}"
         else:
             why = f"{where} {self._placement(verdict)}"
-        return Judgement(verdict, value, ci, margin, seed_holds, why)
+        return Judgement(verdict, value, (float(ci[0]), float(ci[1])), self._margin,
+                         seed_holds, why)
 
 
 @dataclass(frozen=True)
-class AtLeast(_IntervalRule):
+class _OneSided(_IntervalRule):
+    """Mean above (``_up``) or below a boundary ``b``, strictly or not.
+
+    Up, not strict (AtLeast): holds when CI low >= b, fails when CI high < b. Up, strict
+    (Greater): holds when CI low > b, fails when CI high <= b. Down mirrors both.
+    """
+
+    _up: ClassVar[bool] = True
+    _strict: ClassVar[bool] = False
+
+    @property
+    def _bound(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def point(self, value: float) -> bool:
+        b = self._bound
+        if self._up:
+            return value > b if self._strict else value >= b
+        return value < b if self._strict else value <= b
+
+    def _side(self, lo: float, hi: float) -> str:
+        b = self._bound
+        if self._up:
+            holds = lo > b if self._strict else lo >= b
+            fails = hi <= b if self._strict else hi < b
+        else:
+            holds = hi < b if self._strict else hi <= b
+            fails = lo >= b if self._strict else lo > b
+        return HOLDS if holds else FAILS if fails else INCONCLUSIVE
+
+    def _distance(self, mean: float) -> float:
+        return abs(mean - self._bound)
+
+    def _op(self) -> str:
+        return (">" if self._up else "<") + ("" if self._strict else "=")
+
+    def _placement(self, verdict: str) -> str:
+        above = self._up == (verdict == HOLDS)
+        inclusive = (verdict == HOLDS) != self._strict
+        side = ("at or " if inclusive else "") + ("above" if above else "below")
+        return f"lies {side} {self._boundary_text}"
+
+
+@dataclass(frozen=True)
+class _Threshold(_OneSided):
+    threshold: float
+
+    def __post_init__(self) -> None:
+        _check_number("threshold", self.threshold)
+        super().__post_init__()
+
+    @property
+    def _bound(self) -> float:
+        return float(self.threshold)
+
+    @property
+    def _margin(self) -> float:
+        return float(self.threshold)
+
+    @property
+    def _boundary_text(self) -> str:
+        return _g(self.threshold)
+
+    def condition(self) -> str:
+        return f"{self._op()} {_g(self.threshold)}"
+
+    def sentence(self, metric: str) -> str:
+        return f"mean {metric or 'value'} over seeds {self.condition()} (95% interval)"
+
+
+@dataclass(frozen=True)
+class AtLeast(_Threshold):
     """The mean is at least ``threshold``: holds when CI low >= threshold, fails when CI high
-    < threshold."""
-
-    threshold: float
-    interval: str = "t"
-
-    def __post_init__(self) -> None:
-        _check_number("threshold", self.threshold)
-        super().__post_init__()
-
-    @property
-    def _margin(self) -> float:
-        return float(self.threshold)
-
-    def _transform(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-    def point(self, value: float) -> bool:
-        return value >= self.threshold
-
-    def _side(self, lo: float, hi: float) -> str:
-        return HOLDS if lo >= self.threshold else FAILS if hi < self.threshold else INCONCLUSIVE
-
-    def _distance(self, mean: float) -> float:
-        return abs(mean - self.threshold)
-
-    def _boundary_text(self) -> str:
-        return f"the threshold {_g(self.threshold)}"
-
-    def _placement(self, verdict: str) -> str:
-        side = "at or above" if verdict == HOLDS else "below"
-        return f"lies {side} {_g(self.threshold)}"
-
-    def sentence(self, metric: str) -> str:
-        return f"mean {metric or 'value'} over seeds >= {_g(self.threshold)} (95% interval)"
+    < threshold, else inconclusive."""
 
 
 @dataclass(frozen=True)
-class AtMost(_IntervalRule):
+class AtMost(_Threshold):
     """The mean is at most ``threshold``: holds when CI high <= threshold, fails when CI low
-    > threshold."""
+    > threshold, else inconclusive."""
 
-    threshold: float
-    interval: str = "t"
-
-    def __post_init__(self) -> None:
-        _check_number("threshold", self.threshold)
-        super().__post_init__()
-
-    @property
-    def _margin(self) -> float:
-        return float(self.threshold)
-
-    def _transform(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-    def point(self, value: float) -> bool:
-        return value <= self.threshold
-
-    def _side(self, lo: float, hi: float) -> str:
-        return HOLDS if hi <= self.threshold else FAILS if lo > self.threshold else INCONCLUSIVE
-
-    def _distance(self, mean: float) -> float:
-        return abs(mean - self.threshold)
-
-    def _boundary_text(self) -> str:
-        return f"the threshold {_g(self.threshold)}"
-
-    def _placement(self, verdict: str) -> str:
-        side = "at or below" if verdict == HOLDS else "above"
-        return f"lies {side} {_g(self.threshold)}"
-
-    def sentence(self, metric: str) -> str:
-        return f"mean {metric or 'value'} over seeds <= {_g(self.threshold)} (95% interval)"
+    _up: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
-class Greater(_IntervalRule):
+class _Paired(_OneSided):
+    margin: float = 0.0
+    _strict: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _check_number("margin", self.margin)
+        super().__post_init__()
+
+    @property
+    def _bound(self) -> float:
+        return float(self.margin) if self._up else -float(self.margin)
+
+    @property
+    def _margin(self) -> float:
+        return float(self.margin)
+
+    @property
+    def _boundary_text(self) -> str:
+        return f"the margin {_g(self._bound)}"
+
+    def condition(self) -> str:
+        return f"A - B {self._op()} {_g(self._bound)}"
+
+    def sentence(self, metric: str) -> str:
+        return (f"{metric or 'value'}: {self.condition()} on paired seeds "
+                "(95% interval of the difference)")
+
+
+@dataclass(frozen=True)
+class Greater(_Paired):
     """The paired difference ``a - b`` exceeds ``margin``: holds when CI low > margin, fails
-    when CI high <= margin."""
-
-    margin: float = 0.0
-    interval: str = "t"
-
-    def __post_init__(self) -> None:
-        _check_number("margin", self.margin)
-        super().__post_init__()
-
-    @property
-    def _margin(self) -> float:
-        return float(self.margin)
-
-    def _transform(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-    def point(self, value: float) -> bool:
-        return value > self.margin
-
-    def _side(self, lo: float, hi: float) -> str:
-        return HOLDS if lo > self.margin else FAILS if hi <= self.margin else INCONCLUSIVE
-
-    def _distance(self, mean: float) -> float:
-        return abs(mean - self.margin)
-
-    def _boundary_text(self) -> str:
-        return f"the margin {_g(self.margin)}"
-
-    def _placement(self, verdict: str) -> str:
-        side = "above" if verdict == HOLDS else "at or below"
-        return f"lies {side} the margin {_g(self.margin)}"
-
-    def sentence(self, metric: str) -> str:
-        return (f"{metric or 'value'}: A - B > {_g(self.margin)} on paired seeds "
-                "(95% interval of the difference)")
+    when CI high <= margin, else inconclusive."""
 
 
 @dataclass(frozen=True)
-class Less(_IntervalRule):
+class Less(_Paired):
     """The paired difference ``a - b`` is below ``-margin``: holds when CI high < -margin,
-    fails when CI low >= -margin."""
+    fails when CI low >= -margin, else inconclusive."""
 
-    margin: float = 0.0
-    interval: str = "t"
-
-    def __post_init__(self) -> None:
-        _check_number("margin", self.margin)
-        super().__post_init__()
-
-    @property
-    def _margin(self) -> float:
-        return float(self.margin)
-
-    def _transform(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-    def point(self, value: float) -> bool:
-        return value < -self.margin
-
-    def _side(self, lo: float, hi: float) -> str:
-        return HOLDS if hi < -self.margin else FAILS if lo >= -self.margin else INCONCLUSIVE
-
-    def _distance(self, mean: float) -> float:
-        return abs(mean + self.margin)
-
-    def _boundary_text(self) -> str:
-        return f"the margin {_g(-self.margin)}"
-
-    def _placement(self, verdict: str) -> str:
-        side = "below" if verdict == HOLDS else "at or above"
-        return f"lies {side} {_g(-self.margin)}"
-
-    def sentence(self, metric: str) -> str:
-        return (f"{metric or 'value'}: A - B < {_g(-self.margin)} on paired seeds "
-                "(95% interval of the difference)")
+    _up: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
-class Within(_IntervalRule):
-    """Equivalence: ``|mean| <= margin``. Holds when the CI lies inside ``[-margin, margin]``,
+class _Band(_IntervalRule):
+    """Equivalence on (transformed) values: holds when the CI lies inside ``[-w, w]``, fails
+    when it lies entirely outside, else inconclusive."""
+
+    @property
+    def _width(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _side(self, lo: float, hi: float) -> str:
+        w = self._width
+        if -w <= lo and hi <= w:
+            return HOLDS
+        return FAILS if hi < -w or lo > w else INCONCLUSIVE
+
+    def _distance(self, mean: float) -> float:
+        return abs(self._width - abs(mean))
+
+    def _placement(self, verdict: str) -> str:
+        return f"lies {'inside' if verdict == HOLDS else 'outside'} {self._boundary_text}"
+
+
+@dataclass(frozen=True)
+class Within(_Band):
+    """Equivalence ``|a - b| <= margin``: holds when the CI lies inside ``[-margin, margin]``,
     fails when it lies entirely outside, else inconclusive."""
 
     margin: float
-    interval: str = "t"
 
     def __post_init__(self) -> None:
         _check_number("margin", self.margin, positive=True)
         super().__post_init__()
 
     @property
+    def _width(self) -> float:
+        return float(self.margin)
+
+    @property
     def _margin(self) -> float:
         return float(self.margin)
 
     @property
-    def _bound(self) -> float:
-        return float(self.margin)
-
-    def _transform(self, x: np.ndarray) -> np.ndarray:
-        return x
+    def _boundary_text(self) -> str:
+        return f"the band ±{_g(self.margin)}"
 
     def point(self, value: float) -> bool:
         return abs(value) <= self.margin
 
-    def _side(self, lo: float, hi: float) -> str:
-        m = self._bound
-        if -m <= lo and hi <= m:
-            return HOLDS
-        return FAILS if hi < -m or lo > m else INCONCLUSIVE
-
-    def _distance(self, mean: float) -> float:
-        return abs(self._bound - abs(mean))
-
-    def _boundary_text(self) -> str:
-        return f"the band ±{_g(self.margin)}"
-
-    def _placement(self, verdict: str) -> str:
-        side = "inside" if verdict == HOLDS else "outside"
-        return f"lies {side} the band ±{_g(self.margin)}"
+    def condition(self) -> str:
+        return f"|A - B| <= {_g(self.margin)}"
 
     def sentence(self, metric: str) -> str:
-        return (f"{metric or 'value'}: |A - B| <= {_g(self.margin)} on paired seeds "
+        return (f"{metric or 'value'}: {self.condition()} on paired seeds "
                 "(95% interval inside the band)")
 
 
 @dataclass(frozen=True)
-class WithinFactor(_IntervalRule):
+class WithinFactor(_Band):
     """Ratios within a factor: values ``r > 0`` (paired: ``a / b``) with
     ``1/factor <= r <= factor``, judged as :class:`Within` ``(log(factor))`` on ``log r``.
-    The recorded interval is mapped back to ratios; ``margin`` records the factor."""
+    The recorded interval and value (geometric mean) are ratios; ``margin`` is the factor."""
 
     factor: float
-    interval: str = "t"
     paired_op = "ratio"
-    _log = True
+    _log: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _check_number("factor", self.factor, positive=True)
@@ -466,13 +368,18 @@ class WithinFactor(_IntervalRule):
             raise ValueError(f"factor must be > 1, got {self.factor!r}")
         super().__post_init__()
 
+
+    @property
+    def _width(self) -> float:
+        return math.log(self.factor)
+
     @property
     def _margin(self) -> float:
         return float(self.factor)
 
     @property
-    def _bound(self) -> float:
-        return math.log(self.factor)
+    def _boundary_text(self) -> str:
+        return f"[1/{_g(self.factor)}, {_g(self.factor)}]"
 
     def _transform(self, x: np.ndarray) -> np.ndarray:
         if np.any(x <= 0):
@@ -482,35 +389,27 @@ class WithinFactor(_IntervalRule):
     def point(self, value: float) -> bool:
         return value > 0 and 1 / self.factor <= value <= self.factor
 
-    _side = Within._side
-    _distance = Within._distance
-
-    def _boundary_text(self) -> str:
-        return f"the band [1/{_g(self.factor)}, {_g(self.factor)}]"
-
-    def _placement(self, verdict: str) -> str:
-        side = "inside" if verdict == HOLDS else "outside"
-        return f"lies {side} [1/{_g(self.factor)}, {_g(self.factor)}]"
+    def condition(self) -> str:
+        return f"within a factor {_g(self.factor)}"
 
     def sentence(self, metric: str) -> str:
-        return (f"{metric or 'ratio'} within a factor {_g(self.factor)} "
-                "(95% interval of the geometric mean)")
+        return f"{metric or 'ratio'} {self.condition()} (95% interval of the geometric mean)"
 
 
-def _seed_list(flags: list[bool]) -> str:
-    return ", ".join(str(i) for i, ok in enumerate(flags) if not ok)
+def _inner_rule(owner: str, inner: Rule) -> None:
+    if not isinstance(inner, _IntervalRule):
+        raise TypeError(f"{owner} needs an interval rule inside, got {inner!r}")
 
 
 @dataclass(frozen=True)
 class EverySeed(Rule):
-    """Every seed's value passes ``inner``'s point condition (no interval): for checks and
+    """Every seed's value meets ``inner``'s point condition (no interval): for checks and
     deterministic facts. Holds iff all seeds pass, else does not hold."""
 
     inner: Rule
 
     def __post_init__(self) -> None:
-        if not isinstance(self.inner, _IntervalRule):
-            raise TypeError(f"EverySeed needs an interval rule inside, got {self.inner!r}")
+        _inner_rule("EverySeed", self.inner)
 
     @property
     def paired_op(self) -> str:  # type: ignore[override]
@@ -519,37 +418,38 @@ class EverySeed(Rule):
     def point(self, value: float) -> bool:
         return self.inner.point(value)
 
+    def condition(self) -> str:
+        return self.inner.condition()
+
     def judge(
         self, values: Sequence[float], items: Sequence[Sequence[float]] | None = None
     ) -> Judgement:
-        raw = _as_values(values)
-        flags = [bool(self.inner.point(float(v))) for v in raw]
-        ok = all(flags)
-        cond = _point_text(self.inner)
-        if ok:
+        raw = as_values(values)
+        flags = [bool(self.point(float(v))) for v in raw]
+        cond = self.condition()
+        if all(flags):
             why = f"'{cond}' on all {raw.size} seed(s)"
         else:
-            bad = [_g(float(v)) for v, f in zip(raw, flags, strict=True) if not f]
-            why = (f"'{cond}' fails on seed(s) {_seed_list(flags)} of {raw.size} "
-                   f"(values {', '.join(bad)})")
-        return Judgement(HOLDS if ok else FAILS, float(raw.mean()), None,
+            bad = [_g(float(v)) for v, ok in zip(raw, flags, strict=True) if not ok]
+            failing = ", ".join(str(i) for i, ok in enumerate(flags) if not ok)
+            why = f"'{cond}' fails on seed(s) {failing} of {raw.size} (values {', '.join(bad)})"
+        return Judgement(HOLDS if all(flags) else FAILS, float(raw.mean()), None,
                          self.inner._margin, flags, why)
 
     def sentence(self, metric: str) -> str:
-        return f"{metric or 'value'} {_point_text(self.inner)} on every seed"
+        return f"{metric or 'value'} {self.condition()} on every seed"
 
 
 @dataclass(frozen=True)
 class FractionOfSeeds(Rule):
-    """At least ``at_least`` of the seeds pass ``inner``'s point condition (no interval).
+    """At least ``at_least`` of the seeds meet ``inner``'s point condition (no interval).
     The judged value is the passing share."""
 
     inner: Rule
     at_least: float = 0.8
 
     def __post_init__(self) -> None:
-        if not isinstance(self.inner, _IntervalRule):
-            raise TypeError(f"FractionOfSeeds needs an interval rule inside, got {self.inner!r}")
+        _inner_rule("FractionOfSeeds", self.inner)
         share = _check_number("at_least", self.at_least)
         if not 0 < share <= 1:
             raise ValueError(f"at_least must be in (0, 1], got {self.at_least!r}")
@@ -561,37 +461,23 @@ class FractionOfSeeds(Rule):
     def point(self, value: float) -> bool:
         return self.inner.point(value)
 
+    def condition(self) -> str:
+        return self.inner.condition()
+
     def judge(
         self, values: Sequence[float], items: Sequence[Sequence[float]] | None = None
     ) -> Judgement:
-        raw = _as_values(values)
-        flags = [bool(self.inner.point(float(v))) for v in raw]
+        raw = as_values(values)
+        flags = [bool(self.point(float(v))) for v in raw]
         share = sum(flags) / len(flags)
-        ok = share >= self.at_least - 1e-12
-        why = (f"{sum(flags)} of {len(flags)} seeds ({share:.0%}) have "
-               f"{_point_text(self.inner)}; the rule needs {self.at_least:.0%}")
-        return Judgement(HOLDS if ok else FAILS, share, None, float(self.at_least), flags, why)
+        why = (f"{sum(flags)} of {len(flags)} seeds ({share:.0%}) have {self.condition()}; "
+               f"the rule needs {self.at_least:.0%}")
+        verdict = HOLDS if share >= self.at_least - 1e-12 else FAILS
+        return Judgement(verdict, share, None, float(self.at_least), flags, why)
 
     def sentence(self, metric: str) -> str:
-        return (f"{metric or 'value'} {_point_text(self.inner)} on at least "
+        return (f"{metric or 'value'} {self.condition()} on at least "
                 f"{self.at_least:.0%} of seeds")
-
-
-def _point_text(rule: Rule) -> str:
-    """The point condition of an interval rule, as text (``>= 0.9``, ``|A - B| <= 0.1``)."""
-    if isinstance(rule, WithinFactor):
-        return f"within a factor {_g(rule.factor)}"
-    if isinstance(rule, Within):
-        return f"|A - B| <= {_g(rule.margin)}"
-    if isinstance(rule, AtLeast):
-        return f">= {_g(rule.threshold)}"
-    if isinstance(rule, AtMost):
-        return f"<= {_g(rule.threshold)}"
-    if isinstance(rule, Greater):
-        return f"A - B > {_g(rule.margin)}"
-    if isinstance(rule, Less):
-        return f"A - B < {_g(-rule.margin)}"
-    raise TypeError(f"no point condition for {rule!r}")  # pragma: no cover
 
 
 __all__ = [
