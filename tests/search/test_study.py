@@ -183,6 +183,11 @@ def test_tune_refuses_a_sampler_seed_numpy_cannot_take(seed):
         tune(Quadratic(), n_trials=1, storage=None, seed=seed, progress="off")
 
 
+def test_the_largest_sampler_seed_is_accepted():
+    r = tune(Quadratic(), n_trials=1, storage=None, seed=2**32 - 1, progress="off")
+    assert r.n_complete == 1
+
+
 # --- names and folders -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", " ", "a\\b", "/abs", "a\0b"])

@@ -336,9 +336,9 @@ def tune(
         raise SearchError("workers > 1 take sampler and pruner by name (each worker seeds its own)")
     if workers > 1 and storage is None:
         raise SearchError("workers > 1 need a shared storage URL; storage=None is in memory")
-    seed_max = 2**32 - workers
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < seed_max:
-        raise SearchError(f"seed must be an int in [0, {seed_max - 1}]; got {seed!r}")
+    seed_max = 2**32 - workers  # worker i seeds its sampler with seed + i < 2**32
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= seed_max:
+        raise SearchError(f"seed must be an int in [0, {seed_max}]; got {seed!r}")
     fn, default_name = _resolve_objective(objective)
     name = check_study_name(study_name or default_name)
     folder = None if out is None else check_out(out, name)
