@@ -15,7 +15,13 @@ from deepdojo.nn.losses.imbalance import (
     LogitAdjustedLoss,
     effective_number_weights,
 )
-from deepdojo.nn.losses.vae import RECONSTRUCTIONS, VAELoss, gaussian_kl, vae_loss
+from deepdojo.nn.losses.vae import (
+    RECONSTRUCTIONS,
+    VAELoss,
+    gaussian_kl,
+    reconstruction_loss,
+    vae_loss,
+)
 
 __all__ = [
     "GAN_KINDS",
@@ -31,5 +37,6 @@ __all__ = [
     "gaussian_kl",
     "gradient_penalty",
     "nt_xent",
+    "reconstruction_loss",
     "vae_loss",
 ]

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["RECONSTRUCTIONS", "VAELoss", "gaussian_kl", "vae_loss"]
+__all__ = ["RECONSTRUCTIONS", "VAELoss", "gaussian_kl", "reconstruction_loss", "vae_loss"]
 
 RECONSTRUCTIONS = ("mse", "bce", "bce_logits")
 
@@ -87,12 +87,40 @@ def vae_loss(
     VAELoss
         ``(total, reconstruction, kl)``, scalars; log ``reconstruction`` and ``kl`` apart.
     """
-    if reconstruction not in RECONSTRUCTIONS:
-        raise ValueError(f"reconstruction must be one of {RECONSTRUCTIONS}, got {reconstruction!r}")
     if isinstance(beta, bool) or not isinstance(beta, int | float):
         raise TypeError(f"beta must be a number, got {type(beta).__name__}")
     if not (math.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+    rec = reconstruction_loss(recon, target, reconstruction)
+    kl_per_sample = gaussian_kl(mu, logvar)  # (B,)
+    if kl_per_sample.shape[0] != recon.shape[0]:
+        raise ValueError(
+            f"mu has batch size {kl_per_sample.shape[0]} but recon has {recon.shape[0]}"
+        )
+    kl = kl_per_sample.mean()
+    return VAELoss(total=rec + beta * kl, reconstruction=rec, kl=kl)
+
+
+def reconstruction_loss(recon: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
+    """Reconstruction error summed over features and averaged over the batch.
+
+    .. math:: R = \\frac1B \\sum_b \\sum_j r(\\hat x_{bj}, x_{bj})
+
+    with ``r`` the squared error (``"mse"``), the binary cross entropy on probabilities
+    (``"bce"``) or on logits (``"bce_logits"``); the reconstruction term of :func:`vae_loss`.
+
+    Parameters
+    ----------
+    recon, target : Tensor, shape (B, *)
+        Same shape; for the BCE kinds ``target`` lies in ``[0, 1]``.
+    kind : {"mse", "bce", "bce_logits"}
+
+    Returns
+    -------
+    Tensor, scalar.
+    """
+    if kind not in RECONSTRUCTIONS:
+        raise ValueError(f"reconstruction must be one of {RECONSTRUCTIONS}, got {kind!r}")
     if not isinstance(recon, Tensor) or not isinstance(target, Tensor):
         raise TypeError("recon and target must be tensors of shape (B, *)")
     if recon.shape != target.shape or recon.ndim < 1:
@@ -100,18 +128,11 @@ def vae_loss(
             f"recon and target must have the same (B, *) shape, got {tuple(recon.shape)} and "
             f"{tuple(target.shape)}"
         )
-    kl_per_sample = gaussian_kl(mu, logvar)  # (B,)
-    if kl_per_sample.shape[0] != recon.shape[0]:
-        raise ValueError(
-            f"mu has batch size {kl_per_sample.shape[0]} but recon has {recon.shape[0]}"
-        )
     target = target.to(recon.dtype)
-    if reconstruction == "mse":
+    if kind == "mse":
         per_element = (recon - target).pow(2)
-    elif reconstruction == "bce":
+    elif kind == "bce":
         per_element = F.binary_cross_entropy(recon, target, reduction="none")
     else:
         per_element = F.binary_cross_entropy_with_logits(recon, target, reduction="none")
-    rec = per_element.reshape(recon.shape[0], -1).sum(dim=1).mean()  # sum features, mean batch
-    kl = kl_per_sample.mean()
-    return VAELoss(total=rec + beta * kl, reconstruction=rec, kl=kl)
+    return per_element.reshape(recon.shape[0], -1).sum(dim=1).mean()  # sum features, mean batch
