@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from deepdojo_testing import require
 
 from deepdojo.metrics import frechet_distance, frechet_distance_from_stats, psnr, ssim
 
-skimage_metrics = pytest.importorskip("skimage.metrics")
-scipy_linalg = pytest.importorskip("scipy.linalg")
+skimage_metrics = require("skimage.metrics", extra="dev")
+scipy_linalg = require("scipy.linalg", extra="dev")
 
 
 def _images(shape, seed=0, noise=0.1):
