@@ -196,7 +196,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
 
 def _meta_digest(meta: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``format``, ``files`` and ``state``."""
-    body = {k: meta[k] for k in ("format", "files", "state")}
+    body = {k: meta.get(k) for k in ("format", "files", "state")}
     return _sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode())
 
 
