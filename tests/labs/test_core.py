@@ -151,11 +151,11 @@ def test_context_scale_and_claim_validation(tmp_path):
         LabContext("x", seed=1, out_dir=tmp_path).seeds)
     with pytest.raises(LabError, match="seed must be a non-negative int"):
         LabContext("x", seed=-1, out_dir=tmp_path)
-    assert ctx.pick(smoke=1, quick=2, full=3) == 3
+    assert not hasattr(ctx, "pick")  # sizes live in the config
     assert list(ctx.progress(range(3))) == [0, 1, 2]
-    ctx.claim("a", "s", rule="r", holds=True, value=1.0)
+    ctx.claim("a", "s", R.AtLeast(0.0), values=[1.0])
     with pytest.raises(ValueError, match="already stated"):
-        ctx.claim("a", "s", rule="r", holds=True, value=1.0)
+        ctx.claim("a", "s", R.AtLeast(0.0), values=[1.0])
     with pytest.raises(LabError, match="scale must be one of"):
         LabContext("x", scale="huge", out_dir=tmp_path)
 
@@ -180,29 +180,12 @@ def test_threads_set_for_the_run_and_restored(toy_lab, tmp_path):
         run_lab(toy_lab, scale="smoke", out=tmp_path, threads=0)
 
 
-def test_legacy_seed_rule_needs_two_thirds_of_seeds(tmp_path):
+def test_the_legacy_claim_call_is_gone(tmp_path):
     ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
-    lucky = ctx.claim("lucky", "gap shrinks", rule="mean > 0", holds=True,
-                      values=[-0.016, 0.040, -0.010], seed_rule=lambda v: v > 0)
-    assert lucky.holds is False and lucky.seed_holds == [False, True, False]
-    assert lucky.verdict == "does not hold" and lucky.kind == "finding" and lucky.ci is None
-    assert lucky.rule == "mean > 0; and per seed on >= 2 of 3 seeds"
-    steady = ctx.claim("steady", "gap shrinks", rule="mean > 0", holds=True,
-                       values=[0.01, 0.02, -0.001], seed_rule=lambda v: v > 0)
-    assert steady.holds is True
-    mean_fails = ctx.claim("mean-fails", "gap shrinks", rule="mean > 0", holds=False,
-                           values=[0.01, 0.02, 0.03], seed_rule=lambda v: v > 0)
-    assert mean_fails.holds is False
-    with pytest.raises(ValueError, match="seed_rule needs per-seed values"):
-        ctx.claim("no-values", "s", rule="r", holds=True, value=1.0, seed_rule=bool)
-
-
-def test_seed_rule_text_not_repeated_for_every_seed_rules(tmp_path):
-    ctx = LabContext("x", scale="quick", out_dir=tmp_path, progress="off")
-    c = ctx.claim("all", "s", rule="v > 0 on every seed", holds=True,
-                  values=[1.0, 2.0, -1.0], seed_rule=lambda v: v > 0)
-    assert c.rule == "v > 0 on every seed"
-    assert c.seed_holds == [True, True, False] and c.holds is True  # 2 of 3 still required
+    with pytest.raises(TypeError, match="rule must be a rule object"):
+        ctx.claim("old", "s", rule="mean > 0", values=[1.0, 2.0])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'holds'"):
+        ctx.claim("old2", "s", R.AtLeast(0.0), values=[1.0, 2.0], holds=True)
 
 
 def test_paired_claim_records_arms_interval_and_templates(tmp_path):
@@ -249,8 +232,6 @@ def test_requires_and_inconclusive_and_bad_calls(tmp_path):
         ctx.claim("e5", "s", R.AtLeast(0.0), values=[1.0, 2.0], why={"fails": "x"})
     with pytest.raises(ValueError, match="kind must be"):
         ctx.claim("e6", "s", R.AtLeast(0.0), values=[1.0, 2.0], kind="fact")
-    with pytest.raises(TypeError, match="legacy call"):
-        ctx.claim("e7", "s", R.AtLeast(0.0), values=[1.0, 2.0], holds=True)
     with pytest.raises(TypeError, match="rule must be a rule object"):
         ctx.claim("e8", "s", 0.5, values=[1.0, 2.0])
     assert [c.id for c in ctx.claims] == ["r", "i"]

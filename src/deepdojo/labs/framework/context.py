@@ -15,7 +15,7 @@ import math
 import statistics
 import string
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -150,10 +150,6 @@ class LabContext:
         """Seeds to use at this scale: ``[seed*1000 + i for i in range(n)]``."""
         return [self.seed * SEED_STRIDE + i for i in range(SEEDS_PER_SCALE[self.scale])]
 
-    def pick(self, smoke: T, quick: T, full: T) -> T:
-        """Legacy (removed once every lab is migrated): sizes belong in the config."""
-        return {"smoke": smoke, "quick": quick, "full": full}[self.scale]
-
     def metric(self, name: str, value: Any) -> None:
         """Record a named number (or small JSON-able value)."""
         self.metrics[name] = _plain(value)
@@ -181,7 +177,7 @@ class LabContext:
         self,
         id: str,
         statement: str,
-        rule: R.Rule | str | None = None,
+        rule: R.Rule,
         *,
         values: Sequence[float] | None = None,
         a: Sequence[float] | None = None,
@@ -193,9 +189,6 @@ class LabContext:
         facts: Mapping[str, Any] | None = None,
         requires: Mapping[str, bool] | None = None,
         environment_dependent: bool = False,
-        holds: bool | None = None,
-        value: float | None = None,
-        seed_rule: Callable[[float], bool] | None = None,
     ) -> Claim:
         """State a claim, judged by ``rule`` on per-seed ``values`` or paired arms ``a``/``b``.
 
@@ -227,25 +220,14 @@ class LabContext:
             Extra named conditions; a false one makes the claim "does not hold".
         environment_dependent : bool
             True for timing and memory claims (left out of stability).
-        holds, value, seed_rule
-            The legacy call ``claim(id, statement, rule="text", holds=..., values=...,
-            seed_rule=...)``, kept until every lab is migrated.
         """
         if not ID_RE.match(id):
             raise ValueError(f"claim id must be lowercase letters/digits/-/_, got {id!r}")
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim {id!r} was already stated in this run")
-        if isinstance(rule, str):
-            if holds is None:
-                raise TypeError(f"claim {id!r}: the legacy call with rule='text' needs holds=")
-            c = _legacy_claim(id, statement, rule, holds, value, values, seed_rule)
-        else:
-            if holds is not None or seed_rule is not None or value is not None:
-                raise TypeError(f"claim {id!r}: holds=, value= and seed_rule= belong to the "
-                                "legacy call; the rule object judges the values")
-            c = _judged_claim(id, statement, rule, values=values, a=a, b=b, items=items,
-                              metric=metric, kind=kind, why=why, facts=facts,
-                              requires=requires, environment_dependent=environment_dependent)
+        c = _judged_claim(id, statement, rule, values=values, a=a, b=b, items=items,
+                          metric=metric, kind=kind, why=why, facts=facts, requires=requires,
+                          environment_dependent=environment_dependent)
         self.claims.append(c)
         return c
 
@@ -370,37 +352,6 @@ def _fill_templates(
                              f"{missing[0]!r}; known: {', '.join(fields)}")
         out[verdict] = template.format(**fields)
     return out
-
-
-def _legacy_claim(
-    id: str,
-    statement: str,
-    rule: str,
-    holds: bool,
-    value: float | None,
-    values: Sequence[float] | None,
-    seed_rule: Callable[[float], bool] | None,
-) -> Claim:
-    """The first-version claim: prose rule, ``holds`` and an optional 2/3-of-seeds rule."""
-    mean = spread = None
-    vals = None
-    if values is not None:
-        vals = _floats("values", id, values)
-        mean = statistics.fmean(vals)
-        spread = max(vals) - min(vals)
-        value = mean if value is None else value
-    seed_holds = None
-    if seed_rule is not None:
-        if vals is None:
-            raise ValueError(f"claim {id!r}: seed_rule needs per-seed values")
-        seed_holds = [bool(seed_rule(v)) for v in vals]
-        need = math.ceil(2 * len(vals) / 3)
-        holds = bool(holds) and sum(seed_holds) >= need
-        if "every seed" not in rule:  # an every-seed rule already says more than 2/3
-            rule = f"{rule}; and per seed on >= {need} of {len(vals)} seeds"
-    return Claim(id=id, statement=statement, rule=rule,
-                 value=None if value is None else float(value), holds=bool(holds),
-                 values=vals, mean=mean, spread=spread, seed_holds=seed_holds)
 
 
 def _plain(value: Any) -> Any:
