@@ -207,7 +207,7 @@ def test_an_out_that_is_a_file_is_refused_before_any_trial(tmp_path):
     for out, match in [
         (tmp_path / "f", r"--out '.*/f' must be a folder, not a file$"),
         (tmp_path / "f" / "sub", r"must be a folder, not a file \('.*/f' is a file\)"),
-        (tmp_path / "d", r"--out '.*/d' must be a folder, not a file \('.*/d/q' is a file\)"),
+        (tmp_path / "d", r"--out '.*/d': the study's report folder '.*/d/q' is a file$"),
     ]:
         with pytest.raises(SearchError, match=match):
             tune(Counting(), n_trials=2, storage=None, study_name="q", out=out,

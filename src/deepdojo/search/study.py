@@ -129,6 +129,9 @@ def check_out(out: str | Path, study_name: str) -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
+        if existing == folder:
+            raise SearchError(f"--out {str(out)!r}: the study's report folder {str(folder)!r} "
+                              "is a file")
         where = "" if existing == Path(out) else f" ({str(existing)!r} is a file)"
         raise SearchError(f"--out {str(out)!r} must be a folder, not a file{where}")
     if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
