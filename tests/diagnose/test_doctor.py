@@ -172,3 +172,67 @@ def test_doctor_and_diagnose_reject_a_dict_of_thresholds():
     with pytest.raises(ValueError, match=r"loss_fn must return a scalar tensor .*\(64,\)"):
         diagnose(model, _data(), lambda out, y: nn.functional.cross_entropy(out, y,
                                                                             reduction="none"))
+
+
+class _TinyGAN:
+    """A two-network task for the per-network report (built lazily: Task imports train)."""
+
+    @staticmethod
+    def make(g_scale=1.0, d_depth=2, d_act=nn.Tanh):
+        from deepdojo.train import Task
+
+        class TinyGAN(Task):
+            def __init__(self):
+                super().__init__()
+                torch.manual_seed(0)
+                self.g = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2))
+                layers = []
+                for i in range(d_depth):
+                    layers += [nn.Linear(2 if i == 0 else 16, 16), d_act()]
+                self.d = nn.Sequential(*layers, nn.Linear(16, 1))
+
+            def configure_optimizers(self):
+                return {"d": torch.optim.SGD(self.d.parameters(), lr=1e-6),
+                        "g": torch.optim.SGD(self.g.parameters(), lr=1e-6)}
+
+            def training_step(self, real):
+                z = torch.randn(len(real), 2)
+                fake = self.g(z)
+                yield "d", (nn.functional.softplus(-self.d(real)).mean()
+                            + nn.functional.softplus(self.d(fake.detach())).mean())
+                yield "g", g_scale * nn.functional.softplus(-self.d(self.g(z))).mean()
+
+        return TinyGAN()
+
+
+def _fit_gan(task, doctor, epochs=2):
+    X = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    trainer = Trainer(task, callbacks=[doctor], progress="off", device="cpu", seed=0)
+    return trainer, trainer.fit(X, epochs=epochs, batch_size=16)
+
+
+def test_doctor_reports_each_network_of_a_gan_on_its_own_updates():
+    # the generator's loss is scaled by 1e6: its gradients explode, and so would the
+    # discriminator's if it were judged on the gradient the generator's loss sends through it
+    doctor = Doctor(every=1, report=None)
+    _, history = _fit_gan(_TinyGAN.make(g_scale=1e6), doctor)
+    report = doctor.by_network()
+    assert report["g"]["kinds"] == ["exploding"] and report["d"]["kinds"] == ["healthy"]
+    assert report["g"]["checks"] == report["d"]["checks"] == 8  # 4 steps x 2 epochs each
+    assert doctor.checks == 16 and doctor.counts == {"exploding": 8}
+    (finding,) = doctor.findings
+    assert finding.layers and all(layer.startswith("g.") for layer in finding.layers)
+    assert finding.message.startswith("network 'g': ") and finding.step == 0
+    assert history.records[0]["findings"][0]["network"] == "g"
+    assert doctor.summary()["networks"] == report
+    assert not any(w.activations.attached for w in doctor._watches)
+
+
+def test_doctor_flags_a_vanishing_discriminator_and_a_healthy_generator():
+    doctor = Doctor(every=2, report=None)
+    _fit_gan(_TinyGAN.make(d_depth=12, d_act=nn.Sigmoid), doctor)
+    report = doctor.by_network()
+    assert "vanishing" in report["d"]["kinds"] and report["g"]["kinds"] == ["healthy"]
+    assert report["d"]["checks"] == 4  # every 2nd of 8 discriminator updates
+    assert {f.kind for f in doctor.findings} == set(report["d"]["kinds"])
+    assert all(layer.startswith("d.") for f in doctor.findings for layer in f.layers)

@@ -11,7 +11,9 @@ Recipe for a hand-written loop (no Trainer)::
             opt.step(); opt.zero_grad()
     grads.grad_norms                                         # (steps, layers)
 
-With the Trainer: ``Trainer(model, loss_fn, callbacks=[Doctor(every=10)])``.
+With the Trainer: ``Trainer(model, loss_fn, callbacks=[Doctor(every=10)])``. For a task with
+several networks (a GAN's ``g`` and ``d``), ``Trainer(task, callbacks=[Doctor()])`` judges each
+network on its own updates and reports per network (:meth:`Doctor.by_network`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from deepdojo.diagnose.activations import ActivationMonitor
-from deepdojo.diagnose.monitors import GradientMonitor
+from deepdojo.diagnose.monitors import GradientMonitor, weight_layers
 from deepdojo.diagnose.rules import Finding, Thresholds, check
 from deepdojo.train.callbacks import Callback
 
@@ -106,6 +109,16 @@ class Doctor(Callback):
     rules. Every ``fit`` starts afresh (findings, counts, monitors); the monitors are
     detached when the fit ends, and also when it raises.
 
+    **Several networks.** When the Trainer's task has more than one network
+    (``task.networks()``, e.g. a GAN's ``{"g": ..., "d": ...}``), each network is judged on
+    its own: on every ``every``-th update of the optimizer that owns it, its per-layer
+    gradient norms are read right after that backward (so a discriminator is judged on its
+    own loss, not on the gradient the generator's loss sends through it), with its own
+    activation statistics and that optimizer's loss. A kind is reported once per network;
+    ``findings`` then holds every network's findings with the layers named as in the task
+    (``"d.net.0"``), the history's findings carry ``"network"``, and :meth:`by_network`
+    gives the per-network report.
+
     Parameters
     ----------
     every : int
@@ -155,6 +168,9 @@ class Doctor(Callback):
         self._recorded = 0
         self._scale = 1.0  # fp16 loss scale of the recorded backward (1: none)
         self._used: set[str] = set()  # layers with a gradient in the recorded backward
+        self._watches: list[_Watch] = []  # one per network of a multi-network task
+        self._new_networks: list[str] = []  # the network of each finding in _new
+        self._step = 0  # the global step when the current training step began
 
     @property
     def kinds(self) -> list[str]:
@@ -162,21 +178,47 @@ class Doctor(Callback):
         return [f.kind for f in self.findings] or ["healthy"]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-friendly summary for a run's result: kinds, counts, checks and findings."""
-        return {"kinds": self.kinds, "counts": dict(self.counts), "checks": self.checks,
-                "findings": [f.to_dict() for f in self.findings]}  # fmt: skip
+        """JSON-friendly summary for a run's result: kinds, counts, checks and findings (and
+        ``networks``, the per-network report, for a multi-network task)."""
+        out = {"kinds": self.kinds, "counts": dict(self.counts), "checks": self.checks,
+               "findings": [f.to_dict() for f in self.findings]}  # fmt: skip
+        if self._watches:
+            out["networks"] = self.by_network()
+        return out
+
+    def by_network(self) -> dict[str, dict[str, Any]]:
+        """Per network of a multi-network task: ``{"kinds", "counts", "checks",
+        "findings"}`` (layers named within that network); ``{}`` for a single network."""
+        return {w.name: {"kinds": [f.kind for f in w.findings] or ["healthy"],
+                         "counts": dict(w.counts), "checks": w.checks,
+                         "findings": [f.to_dict() for f in w.findings]}
+                for w in self._watches}  # fmt: skip
 
     def on_fit_start(self, trainer: Trainer) -> None:
         self._detach()  # a fit that raised before this one may have left its monitors
         self.findings, self.counts, self.checks, self._new = [], {}, 0, []
+        self._new_networks = []
         self._scale = 1.0
+        self._watches = _watches(trainer, self.every)
+        if self._watches:  # several networks: each watched on its own updates
+            self.gradients = None
+            self.activations = None
+            return
         self.gradients = GradientMonitor(trainer.model, every=self.every,
                                          track_weights=self.track_weights).attach()
         self.activations = ActivationMonitor(trainer.model, every=self.every,
                                              training_only=True).attach()  # fmt: skip
         self._recorded = len(self.gradients.steps)
 
+    def on_batch_start(self, trainer: Trainer, batch_idx: int, batch: Any) -> None:
+        self._step = trainer.global_step
+
     def on_after_backward(self, trainer: Trainer) -> None:
+        if self._watches:
+            for watch in self._watches:
+                if watch.optimizer == trainer.current_optimizer:
+                    watch.after_backward(self.every)
+            return
         grads = self.gradients
         if grads is None or len(grads.steps) == self._recorded:
             return  # the monitor did not record this backward
@@ -185,6 +227,9 @@ class Doctor(Callback):
             self._scale = float(trainer.scaler.get_scale())  # the loss scale this backward used
 
     def on_batch_end(self, trainer: Trainer, batch_idx: int, logs: dict[str, Any]) -> None:
+        if self._watches:
+            self._judge_networks(logs)
+            return
         grads = self.gradients
         if grads is None or len(grads.steps) == self._recorded:
             return  # the monitor did not record this step
@@ -213,6 +258,36 @@ class Doctor(Callback):
         if self.activations is not None:
             self.activations.records.clear()  # only the latest pass is ever needed
 
+    def _judge_networks(self, logs: dict[str, Any]) -> None:
+        """Apply the rules to each network that has a pending check (multi-network task)."""
+        for watch in self._watches:
+            if watch.pending is None:
+                continue
+            norms, watch.pending = watch.pending, None
+            loss = logs.get(f"loss_{watch.optimizer}", logs.get("loss"))
+            found = check(norms, watch.activations.latest(), loss, self.thresholds)
+            watch.activations.records.clear()
+            watch.checks += 1
+            self.checks += 1
+            for finding in found:
+                if finding.kind != "healthy":
+                    self._note(watch, finding)
+
+    def _note(self, watch: _Watch, finding: Finding) -> None:
+        watch.counts[finding.kind] = watch.counts.get(finding.kind, 0) + 1
+        self.counts[finding.kind] = self.counts.get(finding.kind, 0) + 1
+        if any(f.kind == finding.kind for f in watch.findings):
+            return
+        finding.step = self._step
+        watch.findings.append(finding)
+        qualified = Finding(finding.kind, [f"{watch.name}.{layer}" for layer in finding.layers],
+                            finding.evidence, finding.remedies,
+                            f"network {watch.name!r}: {finding.message}", finding.step)
+        self.findings.append(qualified)
+        self._new.append(qualified)
+        self._new_networks.append(watch.name)
+        self._emit(qualified)
+
     def _emit(self, finding: Finding) -> None:
         text = f"doctor: {finding.kind} at step {finding.step}: {finding.message}; " \
                f"try: {', '.join(finding.remedies)}"
@@ -225,7 +300,10 @@ class Doctor(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         logs["findings"] = [f.to_dict() for f in self._new]
-        self._new = []
+        if self._watches:  # which network each finding is about
+            for entry, network in zip(logs["findings"], self._new_networks, strict=True):
+                entry["network"] = network
+        self._new, self._new_networks = [], []
 
     def on_fit_end(self, trainer: Trainer) -> None:
         self._detach()
@@ -234,6 +312,58 @@ class Doctor(Callback):
         self._detach()  # records stay readable (the gradient flow up to the failure)
 
     def _detach(self) -> None:
-        for monitor in (self.gradients, self.activations):
+        monitors = [self.gradients, self.activations, *(w.activations for w in self._watches)]
+        for monitor in monitors:
             if monitor is not None:
                 monitor.detach()
+
+
+@dataclass
+class _Watch:
+    """One network of a multi-network task: its weight layers, the optimizer that updates
+    it, its activation monitor, and its own findings."""
+
+    name: str
+    optimizer: str
+    layers: list[tuple[str, list[nn.Parameter]]]
+    activations: ActivationMonitor
+    updates: int = 0
+    pending: dict[str, float] | None = None  # gradient norms waiting for on_batch_end
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    checks: int = 0
+
+    def after_backward(self, every: int) -> None:
+        """On every ``every``-th update of this network: its layers' gradient norms (already
+        unscaled under fp16), one host read. Layers without a gradient are left out."""
+        self.updates += 1
+        if (self.updates - 1) % every:
+            return
+        names, norms = [], []
+        for name, params in self.layers:
+            grads = [p.grad for p in params if p.grad is not None]
+            if grads:
+                names.append(name)
+                norms.append(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+        if norms:
+            self.pending = dict(zip(names, torch.stack(norms).tolist(), strict=True))
+
+
+def _watches(trainer: Trainer, every: int) -> list[_Watch]:
+    """A :class:`_Watch` per network when the task has several (each network goes with the
+    optimizer holding its parameters); ``[]`` for a single network."""
+    task = getattr(trainer, "task", None)
+    networks = task.networks() if task is not None else {}
+    if len(networks) < 2:
+        return []
+    owner = {id(p): name for name, opt in trainer.optimizers.items()
+             for g in opt.param_groups for p in g["params"]}  # fmt: skip
+    watches = []
+    for name, net in networks.items():
+        layers = weight_layers(net)
+        opt = next((owner[id(p)] for _, ps in layers for p in ps if id(p) in owner), None)
+        if opt is None:
+            continue  # a network no optimizer updates (frozen): nothing to judge
+        acts = ActivationMonitor(net, every=every, training_only=True).attach()
+        watches.append(_Watch(name, opt, layers, acts))
+    return watches
