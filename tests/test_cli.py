@@ -166,7 +166,7 @@ def test_run_jobs_2_runs_labs_in_worker_processes(cli_lab, tmp_path, monkeypatch
         LABS.pop("test-cli-toy-2", None)
     assert result.exit_code == 0, result.output
     assert result.output.count("end    test-cli-toy") == 2
-    assert "2 of 2 lab(s) ran" in result.output
+    assert "2 of 2 lab(s) ran in" in result.output
     assert len(list((tmp_path / cli_lab).iterdir())) == 1
     assert len(list((tmp_path / "test-cli-toy-2").iterdir())) == 1
 

@@ -105,7 +105,8 @@ def test_every_seed_and_fraction_of_seeds():
     assert ok.verdict == "holds" and ok.ci is None and ok.seed_holds == [True, True]
     bad = every.judge([0.0, 1e-7, 1e-3])
     assert bad.verdict == "does not hold" and bad.seed_holds == [True, True, False]
-    assert "seed(s) 2 of 3" in bad.why
+    assert bad.why == "1 of 3 seeds miss <= 1e-06 (values 0.001)"
+    assert ok.why == "all 2 seeds meet <= 1e-06"
     assert every.judge([0.0]).verdict == "holds"  # no interval needed: works at smoke
     assert every.sentence("max spread") == "max spread <= 1e-06 on every seed"
     frac = R.FractionOfSeeds(R.AtLeast(0.5), at_least=0.6)

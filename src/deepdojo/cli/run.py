@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -74,18 +75,20 @@ def run_cmd(
         for k in totals:
             totals[k] += counts[k]
         out.print(claims_table(f"{o.name}: {o.seconds:.1f} s", o.result["claims"]))
-        out.print(f"  {counts_line(counts)}")
-        out.print(f"  written to {o.path / 'index.html'}")
+        out.print(f"  {counts_line(counts)}", soft_wrap=True)
+        out.print(f"  written to {o.path / 'index.html'}", soft_wrap=True, highlight=False)
 
     say(f"running {len(names)} lab(s) at scale {scale}, seed {seed}, {jobs} job(s)")
+    t0 = time.perf_counter()
     outcomes = run_labs(names, jobs=jobs, scale=scale, seed=seed, overrides=overrides,
                         out=out_dir, device=device, threads=threads or None, on_done=report)
-    wall = sum(o.seconds for o in outcomes)
+    wall = time.perf_counter() - t0
     if len(names) > 1:
-        out.print(f"{len(outcomes) - len(failed)} of {len(names)} lab(s) ran "
-                  f"({wall:.0f} s of lab time); {counts_line(totals)}")
+        lab_time = sum(o.seconds for o in outcomes)
+        out.print(f"{len(outcomes) - len(failed)} of {len(names)} lab(s) ran in {wall:.0f} s "
+                  f"({lab_time:.0f} s of lab time); {counts_line(totals)}", soft_wrap=True)
     if totals["does not hold"] or totals["inconclusive"]:
         out.print("Findings that do not hold or are inconclusive are results, not errors: "
-                  "see each claim's why in the reports.")
+                  "see each claim's why in the reports.", soft_wrap=True)
     if failed:
         raise typer.Exit(1)

@@ -426,13 +426,12 @@ class EverySeed(Rule):
     ) -> Judgement:
         raw = as_values(values)
         flags = [bool(self.point(float(v))) for v in raw]
-        cond = self.condition()
+        cond, n = self.condition(), raw.size
         if all(flags):
-            why = f"'{cond}' on all {raw.size} seed(s)"
+            why = f"the one seed meets {cond}" if n == 1 else f"all {n} seeds meet {cond}"
         else:
             bad = [_g(float(v)) for v, ok in zip(raw, flags, strict=True) if not ok]
-            failing = ", ".join(str(i) for i, ok in enumerate(flags) if not ok)
-            why = f"'{cond}' fails on seed(s) {failing} of {raw.size} (values {', '.join(bad)})"
+            why = f"{len(bad)} of {n} seeds miss {cond} (values {', '.join(bad)})"
         return Judgement(HOLDS if all(flags) else FAILS, float(raw.mean()), None,
                          self.inner._margin, flags, why)
 
