@@ -119,6 +119,7 @@ def test_run_labs_in_two_processes_one_thread_each(two_labs, tmp_path, capsys, m
     for o in outcomes:
         assert o.result["metrics"]["torch_threads"] == 1
         assert o.result["metrics"]["omp"] == "1"
+        assert o.result["parallel_jobs"] == 2  # timing claims can tell a job ran beside them
         assert (o.path / "result.json").is_file()
     printed = capsys.readouterr().out
     for name in two_labs:

@@ -164,6 +164,8 @@ def test_index_states(built):
     assert sorted(rows) == [f"Q{i:02d}" for i in range(1, 21)]
     assert "1 holds" in rows["Q08"] and "1 does not hold" in rows["Q08"]
     assert "1 inconclusive" in rows["Q08"] and "1/1 checks pass" in rows["Q08"]
+    lab_row = re.search(rf'<td><a href="labs/{LAB}/index.html">.*?</tr>', text, flags=re.S)[0]
+    assert 'class="badge stable"' in lab_row and ">100%</span>" in lab_row
     # the toy lab ran; IDLE_LAB and any real Q14 lab registered by the project did not
     idle = sum(1 for name, s in LABS.items() if "Q14" in s.questions and name != LAB)
     assert idle >= 1

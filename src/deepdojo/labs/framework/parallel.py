@@ -129,7 +129,8 @@ def run_labs(
         raise LabError(f"--jobs must be a positive integer, got {jobs!r}")
     order = longest_first(names, out, scale)
     base = {"scale": scale, "seed": seed, "overrides": dict(overrides or {}), "out": out,
-            "device": device, "progress": "off" if jobs > 1 else "auto"}
+            "device": device, "progress": "off" if jobs > 1 else "auto",
+            "jobs": min(jobs, len(order))}
     outcomes: list[LabOutcome] = []
 
     def finish(o: LabOutcome) -> None:

@@ -100,6 +100,7 @@ def run_lab(
     device: str = "cpu",
     progress: str = "auto",
     threads: int | None = 1,
+    jobs: int = 1,
 ) -> RunResult:
     """Run lab ``name`` and write ``<out>/<name>/<run-id>/``; return the path and result.
 
@@ -107,6 +108,8 @@ def run_lab(
     ``threads`` sets torch's intra-op CPU threads for the run (restored afterwards). Labs train
     small models, where extra threads cost more in synchronisation than they give (and slow
     down badly when the cores are shared), so the default is 1; ``None`` keeps torch's setting.
+    ``jobs`` is how many labs ran at the same time in this batch (recorded as ``parallel_jobs``:
+    timing claims depend on it).
     """
     spec = get_lab(name)
     overrides = dict(overrides or {})
@@ -117,7 +120,8 @@ def run_lab(
     run_id, tmp = reserve_run_dir(lab_dir, f"{_stamp()}-{scale}-s{seed}")
     try:
         execute(spec, cfg, tmp, run_id=run_id, scale=scale, seed=seed, overrides=overrides,
-                device=device, progress=progress, threads=threads, stability_from=lab_dir)
+                device=device, progress=progress, threads=threads, stability_from=lab_dir,
+                jobs=jobs)
         tmp.rename(lab_dir / run_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -139,6 +143,7 @@ def execute(
     progress: str = "auto",
     threads: int | None = 1,
     stability_from: Path | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Run ``spec`` with the resolved ``cfg`` and write its files into the existing ``dest``.
 
@@ -149,7 +154,7 @@ def execute(
         ctx = LabContext(spec.name, scale=scale, seed=seed, device=device, out_dir=dest,
                          progress=progress)
         return _run_and_write(spec, cfg, ctx, run_id=run_id, overrides=overrides,
-                              stability_from=stability_from)
+                              stability_from=stability_from, jobs=jobs)
 
 
 @contextmanager
@@ -177,6 +182,7 @@ def _run_and_write(
     run_id: str,
     overrides: dict[str, str],
     stability_from: Path | None,
+    jobs: int,
 ) -> dict[str, Any]:
     """Seed, run the lab on ``ctx`` and write result.json and index.html into ctx.out_dir."""
     from deepdojo.labs.framework.verify import latest_stability
@@ -199,6 +205,7 @@ def _run_and_write(
         "overrides": overrides,
         "command": reproduce_command(spec.name, ctx.scale, ctx.seed, overrides, ctx.device),
         "environment": environment(),
+        "parallel_jobs": jobs,
         "started": started.isoformat(timespec="microseconds"),
         "timings": {"total_s": round(time.perf_counter() - t0, 3)},
         **_recorded(ctx),
