@@ -66,6 +66,8 @@ class ReconstructionTask(Task):
         Learning rate for a named optimizer.
     optimizer_kwargs : dict, optional
         Extra keywords for a named optimizer (``weight_decay``, ``betas``, ...).
+    scheduler : optional
+        A learning-rate schedule, anything ``Trainer(scheduler=...)`` takes.
 
     Examples
     --------
@@ -87,6 +89,7 @@ class ReconstructionTask(Task):
         optimizer: OptimizerSpec = "adam",
         lr: float = 1e-3,
         optimizer_kwargs: Mapping[str, Any] | None = None,
+        scheduler: Any = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -118,10 +121,14 @@ class ReconstructionTask(Task):
                 steps.append(GaussianNoise(noise_std))
             corrupt = Compose(steps) if steps else None
         self.corrupt = corrupt
+        self.scheduler = scheduler
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": build_optimizer(self.optimizer_spec, self.model, self.lr,
                                          self.optimizer_kwargs)}  # fmt: skip
+
+    def configure_schedulers(self) -> dict[str, Any]:
+        return {} if self.scheduler is None else {"model": self.scheduler}
 
     def networks(self) -> dict[str, nn.Module]:
         return {"model": self.model}
