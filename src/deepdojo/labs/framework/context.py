@@ -29,7 +29,6 @@ from deepdojo.utils import atomic_write_bytes, resolve_device
 SEEDS_PER_SCALE = {"smoke": 1, "quick": 5, "full": 10}
 SEED_STRIDE = 1000  # seeds of base b are b*1000 + i: different bases give disjoint sets
 KINDS = ("finding", "check")
-TEMPLATE_FIELDS = ("mean", "lo", "hi", "margin", "n", "a_mean", "b_mean", "min", "max", "value")
 T = TypeVar("T")
 
 
