@@ -12,6 +12,7 @@ from deepdojo.nn.regularization import (
     l1_penalty,
     l2_penalty,
     penalized_parameters,
+    prox_l1_,
 )
 
 
@@ -87,3 +88,38 @@ def test_l2_penalty_with_sgd_equals_weight_decay():
             opt.step()
             opt.zero_grad()
     torch.testing.assert_close(a.weight, b.weight)
+
+
+def test_prox_l1_soft_thresholds_in_place_and_counts_zeros():
+    a = torch.tensor([[0.5, -0.05], [-0.3, 0.1]], dtype=torch.float64)
+    b = torch.tensor([0.0, -0.1, 2.0], dtype=torch.float64)
+    zeros = prox_l1_([a, b], 0.1)
+    torch.testing.assert_close(a, torch.tensor([[0.4, 0.0], [-0.2, 0.0]], dtype=torch.float64))
+    torch.testing.assert_close(b, torch.tensor([0.0, 0.0, 1.9], dtype=torch.float64))
+    assert zeros == 4  # -0.05, 0.1 (|w| <= tau), the zero that stays, -0.1
+    same = torch.tensor([0.3, -0.2])
+    assert prox_l1_([same], 0.0) == 0 and torch.equal(same, torch.tensor([0.3, -0.2]))
+
+
+def test_prox_l1_is_the_minimizer_of_the_proximal_objective():
+    # prox(v) = argmin_u 0.5 (u - v)^2 + tau |u|, checked on a fine grid of u
+    v = torch.linspace(-1.0, 1.0, 41, dtype=torch.float64)
+    tau = 0.3
+    grid = torch.linspace(-1.5, 1.5, 30001, dtype=torch.float64)  # step 1e-4
+    objective = 0.5 * (grid[None, :] - v[:, None]) ** 2 + tau * grid[None, :].abs()
+    best = grid[objective.argmin(dim=1)]
+    out = v.clone()
+    prox_l1_([out], tau)
+    torch.testing.assert_close(out, best, atol=1e-4, rtol=0)
+
+
+def test_prox_l1_refuses_bad_thresholds():
+    w = torch.ones(3)
+    with pytest.raises(ValueError, match="threshold must be >= 0"):
+        prox_l1_([w], -0.1)
+    with pytest.raises(ValueError, match="threshold must be >= 0"):
+        prox_l1_([w], float("nan"))
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        prox_l1_([w], "0.1")
+    with pytest.raises(ValueError, match="at least one tensor"):
+        prox_l1_([], 0.1)

@@ -21,6 +21,18 @@ adaptive update, giving the same relative shrinkage to all weights. Use ``Regula
 you want the penalty to be part of the objective (it shows up in the loss, works with any
 optimizer, and L1 exists only in this form); use ``make_optimizer("adamw", ...,
 weight_decay=...)`` for decoupled decay.
+
+Subgradient vs proximal L1
+--------------------------
+The penalty's (sub)gradient :math:`\lambda_1\,\mathrm{sign}(w)` pushes a weight by a fixed
+step each update, so a weight near zero jumps back and forth across zero and is almost never
+exactly zero. The *proximal* step of :math:`\tau\sum|w|` (:func:`prox_l1_`, soft
+thresholding, used by ISTA/proximal SGD after a plain gradient step on the data loss),
+
+    w \leftarrow \mathrm{sign}(w)\,\max(|w| - \tau, 0),\qquad \tau = \eta\,\lambda_1,
+
+sets every weight with :math:`|w| \le \tau` to exactly zero: it is the minimizer of
+:math:`\tfrac12 (w - v)^2 + \tau |w|` over :math:`w` for the pre-step value :math:`v`.
 """
 
 from __future__ import annotations
@@ -77,6 +89,42 @@ def l2_penalty(params: Iterable[torch.Tensor]) -> torch.Tensor:
     r""":math:`\sum_i w_i^2` (no 1/2 factor, no square root) over ``params`` (a 0-d tensor)."""
     tensors = _stack(params, "l2_penalty")
     return torch.stack([t.pow(2).sum() for t in tensors]).sum()
+
+
+def prox_l1_(params: Iterable[torch.Tensor], threshold: float) -> int:
+    r"""Proximal step of :math:`\tau \sum|w|` in place (soft thresholding); returns the zeros.
+
+    For every element :math:`w` of every tensor in ``params``::
+
+        w <- sign(w) * max(|w| - tau, 0)
+
+    the minimizer of :math:`\tfrac12 (u - w)^2 + \tau |u|` over :math:`u`: every weight with
+    :math:`|w| \le \tau` becomes exactly 0, the others move :math:`\tau` towards 0. Called
+    after an optimizer step with :math:`\tau = \eta \lambda_1` (learning rate times the L1
+    strength) it turns SGD into proximal SGD for the L1-penalized loss.
+
+    Parameters
+    ----------
+    params : iterable of tensors
+        Modified in place (under ``torch.no_grad``), any shape.
+    threshold : float
+        :math:`\tau \ge 0`; 0 leaves the values unchanged.
+
+    Returns
+    -------
+    int
+        How many elements are exactly zero afterwards, over all tensors.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise TypeError(f"threshold must be a number, got {threshold!r}")
+    if not threshold >= 0:  # also refuses NaN
+        raise ValueError(f"threshold must be >= 0, got {threshold!r}")
+    zeros = 0
+    with torch.no_grad():
+        for t in _stack(params, "prox_l1_"):
+            t.copy_(t.sign() * (t.abs() - threshold).clamp_min(0))
+            zeros += int((t == 0).sum())
+    return zeros
 
 
 class Regularizer:
