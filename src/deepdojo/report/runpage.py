@@ -187,7 +187,7 @@ def _table_view(name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    heads = []
+    heads: list[dict[str, Any]] = []
     for col in columns:
         present = [row[col] for row in rows if row.get(col) is not None]
         heads.append({"name": col, "numeric": bool(present) and all(map(_is_number, present))})

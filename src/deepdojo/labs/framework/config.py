@@ -108,10 +108,10 @@ def _convert(key: str, text: str, tp: Any) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
+        options = [a for a in args if a is not type(None)]
         if type(None) in args and text.lower() in ("none", "null"):
             return None
-        return _convert(key, text, inner[0])
+        return _convert(key, text, options[0])
     if origin in (tuple, list):
         parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
         inner = args[0] if args else str

@@ -21,7 +21,7 @@ BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 
 
-def as_values(values: Sequence[float]) -> np.ndarray:
+def as_values(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Per-seed values as a finite 1-D float64 array (ValueError otherwise)."""
     arr = np.asarray([float(v) for v in values], dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
@@ -31,7 +31,7 @@ def as_values(values: Sequence[float]) -> np.ndarray:
     return arr
 
 
-def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+def t_interval(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     """The t-interval of the mean: ``mean ± t_{(1+level)/2, n-1} · s / sqrt(n)``.
 
     Equal to ``scipy.stats.t.interval(level, n - 1, loc=mean, scale=s / sqrt(n))``; needs

@@ -86,6 +86,11 @@ class Rule:
     def condition(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def _margin(self) -> float | None:
+        """The threshold or margin recorded with the claim (None: the rule has none)."""
+        return None
+
     def judge(
         self, values: Sequence[float], items: Sequence[Sequence[float]] | None = None
     ) -> Judgement:  # pragma: no cover - abstract
@@ -110,6 +115,20 @@ class _IntervalRule(Rule):
 
     def _transform(self, x: np.ndarray) -> np.ndarray:
         return x
+
+    # the pieces each interval rule gives (see the class docstring)
+    @property
+    def _boundary_text(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _side(self, lo: float, hi: float) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _distance(self, mean: float) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _placement(self, verdict: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _interval(
         self, values: np.ndarray, items: Sequence[Sequence[float]] | None

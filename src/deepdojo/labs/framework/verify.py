@@ -47,12 +47,12 @@ def compare_verdicts(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     None there and does not agree. Old claims without ``verdict`` use ``holds``.
     """
     order: list[str] = []
+    rows: list[dict[str, Any]] = []
     per_run: list[dict[str, Mapping[str, Any]]] = []
     for result in results:
         claims = {str(c["id"]): c for c in result.get("claims", [])}
         order += [cid for cid in claims if cid not in order]
         per_run.append(claims)
-    rows = []
     for cid in order:
         seen = [run.get(cid) for run in per_run]
         first = next(c for c in seen if c is not None)
