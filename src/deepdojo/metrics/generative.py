@@ -63,7 +63,8 @@ def psnr(x: Tensor, y: Tensor, data_range: float) -> Tensor:
     """
     a, b, single = _pair(x, y, data_range)
     mse = (a - b).pow(2).flatten(1).mean(dim=1)  # (B,)
-    value = 10.0 * torch.log10(data_range**2 / mse)
+    peak = torch.as_tensor(float(data_range) ** 2, dtype=mse.dtype, device=mse.device)
+    value = 10.0 * torch.log10(peak / mse)  # (B,)
     return value[0] if single else value
 
 
@@ -127,9 +128,9 @@ def ssim(
         float64 in ``[-1, 1]``; a scalar for one image, ``(B,)`` for a batch. Differentiable.
     """
     a, b, single = _pair(x, y, data_range)
-    for name, value in (("k1", k1), ("k2", k2), ("sigma", sigma)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    for name, number in (("k1", k1), ("k2", k2), ("sigma", sigma)):
+        if isinstance(number, bool) or not isinstance(number, int | float) or not number > 0:
+            raise ValueError(f"{name} must be a number > 0, got {number!r}")
     window = _window(win_size, gaussian_weights, sigma).to(a.device)
     k = window.shape[0]
     if min(a.shape[-2:]) < k:

@@ -72,6 +72,8 @@ class AdversarialTask(Task):
         ``Trainer(scheduler=...)`` takes, e.g. ``schedules.cosine()`` to settle the end.
     """
 
+    latent: LatentSampler | None  # kept outside the module tree (a plain callable)
+
     def __init__(
         self,
         generator: nn.Module,
