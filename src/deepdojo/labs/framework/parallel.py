@@ -26,7 +26,15 @@ from deepdojo.labs.framework.errors import LabError
 from deepdojo.labs.framework.runner import last_duration
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-UNKNOWN_DURATION_S = float("inf")  # never run: start it first
+UNKNOWN_DURATION_S = float("inf")  # never run and no estimate: start it first
+# Quick-scale seconds of each lab in one `run --all --jobs 2` (2026-12-03, a shared 2-core
+# machine, so only their order matters): the order of a first run, before runs/ has history.
+ESTIMATED_S = {
+    "attention": 386, "transformer": 315, "hyperparameters": 187, "vanishing-gradients": 184,
+    "gru": 171, "regularization": 164, "search": 140, "imbalanced-data": 125,
+    "skip-connections": 107, "learning-rate": 66, "weight-initialization": 56,
+    "exploding-gradients": 47,
+}
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
 
 
@@ -46,11 +54,16 @@ class LabOutcome:
 
 
 def longest_first(names: Sequence[str], runs_dir: str | Path, scale: str) -> list[str]:
-    """``names`` ordered by the last recorded duration at ``scale``, longest first (labs never
-    run come first; ties keep alphabetical order)."""
+    """``names`` ordered by the last recorded duration at ``scale``, longest first.
+
+    A lab without a run at that scale under ``runs_dir`` is placed by :data:`ESTIMATED_S`
+    (labs with neither come first); ties keep alphabetical order.
+    """
     def key(name: str) -> tuple[float, str]:
         seconds = last_duration(runs_dir, name, scale)
-        return (-(UNKNOWN_DURATION_S if seconds is None else seconds), name)
+        if seconds is None:
+            seconds = ESTIMATED_S.get(name, UNKNOWN_DURATION_S)
+        return (-seconds, name)
 
     return sorted(names, key=key)
 
