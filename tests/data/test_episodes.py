@@ -82,6 +82,9 @@ def test_ddp_ranks_take_disjoint_shares_of_one_stream(episodes):
 
 
 def test_ddp_defaults_come_from_torch_distributed(monkeypatch):
+    built_before_init = EpisodeSampler(LABELS, 2, 1, 1, episodes=10)
+    assert (built_before_init.rank, built_before_init.world_size) == (0, 1)
+    assert EpisodeSampler.shards_by_rank  # the Trainer keeps it under DDP
     dist = torch.distributed
     monkeypatch.setattr(dist, "is_available", lambda: True)
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
@@ -89,6 +92,11 @@ def test_ddp_defaults_come_from_torch_distributed(monkeypatch):
     monkeypatch.setattr(dist, "get_world_size", lambda: 4)
     sampler = EpisodeSampler(LABELS, 2, 1, 1, episodes=10)
     assert (sampler.rank, sampler.world_size, len(sampler)) == (1, 4, 3)
+    # read when iterating: a sampler built before the process group started shards too
+    assert (built_before_init.rank, built_before_init.world_size) == (1, 4)
+    assert [tuple(e.support.tolist()) for e in built_before_init] == [
+        tuple(built_before_init.episode(j).support.tolist()) for j in (1, 5, 9)
+    ]
 
 
 def test_collate_reindexes_labels_and_gathers_inputs():

@@ -89,18 +89,13 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _distributed_defaults(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    dist = torch.distributed
-    initialized = dist.is_available() and dist.is_initialized()
-    if world_size is None:
-        world_size = dist.get_world_size() if initialized else 1
-    if rank is None:
-        rank = dist.get_rank() if initialized else 0
-    world_size = _positive_int(world_size, "world_size")
-    rank = _positive_int(rank, "rank", minimum=0)
-    if rank >= world_size:
-        raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
-    return rank, world_size
+def _check_shard(rank: Any, world_size: Any) -> None:
+    if world_size is not None:
+        _positive_int(world_size, "world_size")
+    if rank is not None:
+        _positive_int(rank, "rank", minimum=0)
+        if world_size is not None and rank >= world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
 
 
 class EpisodeSampler(Sampler[Episode]):
@@ -115,7 +110,10 @@ class EpisodeSampler(Sampler[Episode]):
     Under DDP rank ``r`` of ``R`` takes episodes ``j = r, r + R, r + 2R, ...``: the ranks'
     episodes are disjoint and together form one stream. Each rank yields
     ``ceil(episodes / R)`` episodes, so every rank runs the same number of steps. Call
-    :meth:`set_epoch` at the start of every epoch for fresh episodes.
+    :meth:`set_epoch` at the start of every epoch for fresh episodes (the Trainer does).
+    Rank and world size not given are read from ``torch.distributed`` when iterating, so a
+    sampler built before the process group starts (as ``Trainer.fit`` starts it) still
+    shards; ``shards_by_rank`` tells the Trainer to keep this sampler under DDP.
 
     Parameters
     ----------
@@ -148,6 +146,8 @@ class EpisodeSampler(Sampler[Episode]):
     (torch.Size([2]), torch.Size([4]), torch.Size([2]))
     """
 
+    shards_by_rank = True  # already one share per rank: a DDP Trainer keeps this sampler
+
     def __init__(
         self,
         labels: Sequence[int] | Tensor | np.ndarray,
@@ -166,7 +166,8 @@ class EpisodeSampler(Sampler[Episode]):
         self.n_query = _positive_int(n_query, "n_query", minimum=0)
         self.episodes = _positive_int(episodes, "episodes")
         self.seed = _positive_int(seed, "seed", minimum=0)
-        self.rank, self.world_size = _distributed_defaults(rank, world_size)
+        _check_shard(rank, world_size)
+        self._rank, self._world_size = rank, world_size
         self.epoch = 0
         labels_arr = _labels_array(labels)
         present = np.unique(labels_arr)
@@ -182,7 +183,6 @@ class EpisodeSampler(Sampler[Episode]):
         self.classes = torch.from_numpy(chosen)  # (C,) sorted usable classes
         self._members = [np.flatnonzero(labels_arr == c) for c in chosen]  # indices per class
         self._check_sizes()
-        self.per_rank = math.ceil(self.episodes / self.world_size)
 
     def _check_sizes(self) -> None:
         need = self.k_shot + self.n_query
@@ -202,6 +202,31 @@ class EpisodeSampler(Sampler[Episode]):
                 f"n_way={self.n_way} exceeds the {len(self._members)} available classes"
             )
 
+    @property
+    def world_size(self) -> int:
+        """Ranks sharing the stream: as given, else ``torch.distributed``'s, else 1."""
+        if self._world_size is not None:
+            return self._world_size
+        dist = torch.distributed
+        return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+    @property
+    def rank(self) -> int:
+        """This process's rank: as given, else ``torch.distributed``'s, else 0."""
+        if self._rank is not None:
+            rank = self._rank
+        else:
+            dist = torch.distributed
+            rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        if rank >= self.world_size:
+            raise ValueError(f"rank must be in [0, world_size={self.world_size}), got {rank}")
+        return rank
+
+    @property
+    def per_rank(self) -> int:
+        """Episodes this rank yields per epoch: ``ceil(episodes / world_size)``."""
+        return math.ceil(self.episodes / self.world_size)
+
     def set_epoch(self, epoch: int) -> None:
         """Draw the episodes of ``epoch`` (the same on every rank)."""
         self.epoch = _positive_int(epoch, "epoch", minimum=0)
@@ -219,8 +244,9 @@ class EpisodeSampler(Sampler[Episode]):
         return Episode(support, query, self.classes[torch.from_numpy(picked)])
 
     def __iter__(self) -> Iterator[Episode]:
+        rank, world_size = self.rank, self.world_size
         for local in range(self.per_rank):
-            yield self.episode(self.rank + local * self.world_size)
+            yield self.episode(rank + local * world_size)
 
     def __len__(self) -> int:
         return self.per_rank

@@ -149,8 +149,11 @@ class DistributedRun:
         return math.ceil(n / self.world_size)
 
     def distribute_loader(self, loader: DataLoader, seed: int) -> DataLoader:
-        """The same loader with its sampler replaced by a distributed one."""
+        """The same loader with its sampler replaced by a distributed one (a sampler that
+        already takes one share per rank, ``shards_by_rank``, is kept)."""
         sampler = loader.sampler
+        if getattr(sampler, "shards_by_rank", False):  # e.g. EpisodeSampler: already sharded
+            return loader
         new: Sampler[int]
         if isinstance(sampler, WeightedRandomSampler):
             new = DistributedWeightedSampler(
