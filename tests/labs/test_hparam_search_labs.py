@@ -15,15 +15,26 @@ from deepdojo.labs.hyperparameters import BASE, HyperparametersLabConfig, _fit_c
 from deepdojo.labs.hyperparameters import claims as hc
 from deepdojo.labs.hyperparameters.measure import (
     SHIFTS,
+    BatchRun,
     EfficiencyRow,
     FitConfig,
     FitRow,
+    TransferResult,
     all_shifts,
     line_fit,
+    pick_batch,
     random_shifts,
     shift,
 )
-from deepdojo.labs.search import SearchLabConfig, _epochs_trained
+from deepdojo.labs.search import (
+    STRATEGIES,
+    SearchLabConfig,
+    SearchRow,
+    _aa_differences,
+    _column,
+    _epochs_trained,
+    sampler_seed,
+)
 
 
 def test_shift_moves_pixels_and_fills_background():
@@ -71,8 +82,9 @@ def test_fit_configs_vary_one_hyperparameter_at_a_time_without_duplicates():
     cfg = HyperparametersLabConfig()
     configs = _fit_configs(cfg)
     assert configs[0] == BASE == FitConfig(32, 0.0, 0.0)
-    # base + batch 8, 128 + dropout 0.3, 0.6 + decay 1e-3, 1e-2 (the base values appear once)
-    assert len(configs) == len(set(configs)) == 7
+    # base + dropout 0.3, 0.6 + decay 1e-3, 1e-2 (the base values appear once; batch sizes
+    # have their own equal-steps study)
+    assert len(configs) == len(set(configs)) == 5
     for c in configs[1:]:
         assert sum(getattr(c, k) != getattr(BASE, k)
                    for k in ("batch_size", "dropout", "weight_decay")) == 1
@@ -95,6 +107,7 @@ def test_config_sizes_come_from_the_scale_and_are_range_checked():
     assert (smoke.conv_epochs, smoke.conv_train, smoke.n_train, smoke.ft_epochs) == (1, 128, 64, 2)
     assert (quick.conv_epochs, quick.conv_train, quick.n_train, quick.ft_epochs) == (8, 10_000,
                                                                                      300, 150)
+    assert (smoke.batch_steps, quick.batch_steps, quick.fit_epochs) == (20, 500, 20)
     assert quick == HyperparametersLabConfig()  # the dataclass defaults are the quick sizes
     with pytest.raises(LabError, match="conv_epochs must be >= 1"):
         make_config(HyperparametersLabConfig, {"conv_epochs": "0"})
@@ -103,50 +116,116 @@ def test_config_sizes_come_from_the_scale_and_are_range_checked():
     with pytest.raises(LabError, match="dropouts must be < 1"):
         make_config(HyperparametersLabConfig, {"dropouts": "0.0,1.0"})
     s = make_config(SearchLabConfig, scale="smoke")
-    assert (s.trials, s.epochs) == (3, 1)
+    assert (s.trials, s.epochs, s.studies) == (3, 1, 1)
     assert make_config(SearchLabConfig, scale="full").trials == 40
     with pytest.raises(LabError, match="trials must be >= 1"):
         make_config(SearchLabConfig, {"trials": "0"})
 
 
 def _fit_rows(gaps: dict[FitConfig, float], seed: int) -> list[FitRow]:
-    return [FitRow(c.batch_size, c.dropout, c.weight_decay, seed=seed, train_acc=1.0,
-                   val_acc=1.0 - g, test_acc=0.9, gap=g) for c, g in gaps.items()]
+    """Each config at two rates: the one with the better validation accuracy has ``gap``."""
+    rows = []
+    for c, g in gaps.items():
+        rows.append(FitRow(c.batch_size, c.dropout, c.weight_decay, seed=seed, train_acc=1.0,
+                           val_acc=0.95, test_acc=1.0 - g, gap=g, lr=0.1))
+        rows.append(FitRow(c.batch_size, c.dropout, c.weight_decay, seed=seed, train_acc=1.0,
+                           val_acc=0.90, test_acc=0.5, gap=0.5, lr=0.05))  # never picked
+    return rows
 
 
 class _Seed:
-    """The one field of SeedMeasurements that the gap claims read."""
+    """The fields of SeedMeasurements that the fitting and selection claims read."""
 
-    def __init__(self, fitting: list[FitRow]) -> None:
+    def __init__(self, fitting: list[FitRow], aa: float = 0.0) -> None:
         self.fitting = fitting
+        self.fit_aa_gap = aa
 
 
 def test_noisy_gap_claim_is_inconclusive_and_a_steady_one_holds(tmp_path):
-    # per-seed gap drops -0.016, +0.040, -0.010: the mean is > 0 but the interval straddles 0
-    diffs = [-0.016, 0.040, -0.010]
+    # per-seed gap drops 0.004, 0.060, 0.010 against the margin 0.02: the interval straddles it
+    diffs = [0.004, 0.060, 0.010]
     ctx = LabContext("hyperparameters", scale="quick", out_dir=tmp_path)
-    cfg = HyperparametersLabConfig(dropouts=(0.0, 0.6), weight_decays=(0.0, 0.01),
-                                   batch_sizes=(8, 32, 128))
+    cfg = HyperparametersLabConfig(dropouts=(0.0, 0.6), weight_decays=(0.0, 0.01))
     per_seed = [_Seed(_fit_rows({BASE: 0.1, BASE.vary("dropout", 0.6): 0.1 - d,
-                                 BASE.vary("weight_decay", 0.01): 0.05,
-                                 BASE.vary("batch_size", 8): 0.1,
-                                 BASE.vary("batch_size", 128): 0.1}, seed))
+                                 BASE.vary("weight_decay", 0.01): 0.05}, seed), aa=0.01 * seed)
                 for seed, d in enumerate(diffs)]
     hc._fitting(ctx, cfg, per_seed, BASE)
     by_id = {c.id: c for c in ctx.claims}
     drop = by_id["dropout-narrows-gap"]
-    assert drop.values == pytest.approx(diffs)
+    assert drop.values == pytest.approx(diffs)  # the picked rate's gap, never the other's
     assert drop.values_a == pytest.approx([0.1] * 3)  # arm A: the gap without dropout
-    assert drop.seed_holds == [False, True, False] and drop.verdict == "inconclusive"
+    assert drop.margin == 0.02 and drop.verdict == "inconclusive"
     s = np.std(diffs, ddof=1) / np.sqrt(3)
     assert drop.ci == pytest.approx(stats.t.interval(0.95, 2, loc=np.mean(diffs), scale=s))
-    assert "straddles" in drop.why and not drop.holds
+    assert "straddles" in drop.why and "decided at full scale" in drop.why
     wd = by_id["weight-decay-narrows-gap"]  # 0.05 narrower on every seed: zero-width interval
     assert wd.verdict == "holds" and wd.ci == pytest.approx([0.05, 0.05])
-    batch = by_id["small-batch-narrows-gap"]  # no difference at all: the interval is [0, 0]
-    assert batch.verdict == "does not hold"
-    assert batch.why == ("with batch_size=8 the gap averages 0.100, against 0.100 with "
-                         "batch_size=128, after 15 epochs on 300 examples")
+    assert ctx.metrics["noise_floor.gap"] == pytest.approx(0.01)
+
+
+def test_validation_optimism_subtracts_the_offset_all_configs_share(tmp_path):
+    ctx = LabContext("hyperparameters", scale="quick", out_dir=tmp_path)
+    per_seed, chosen = [], []
+    for seed in range(3):
+        rows = [FitRow(32, 0.0, 0.0, seed=seed, train_acc=1.0, val_acc=0.9 + 0.01 * k,
+                       test_acc=0.85 + 0.01 * k, gap=0.0, lr=0.1 * (k + 1)) for k in range(3)]
+        per_seed.append(_Seed(rows))
+        chosen.append(max(rows, key=lambda r: r.val_acc))
+    hc._selection(ctx, per_seed, chosen)
+    opt = {c.id: c for c in ctx.claims}["validation-is-optimistic"]
+    # every config is 0.05 better on validation: the selected one is no more optimistic
+    assert opt.values == pytest.approx([0.0] * 3) and opt.verdict == "does not hold"
+    assert ctx.metrics["val_minus_test_offset"] == pytest.approx(0.05)
+
+
+def _batch_seed(seed: int, small_acc: float, large_acc: float, ctrl_acc: float) -> object:
+    runs = [BatchRun(8, lr, 500, 13, 1.0, 0.9 + lr, small_acc if lr == 0.05 else 0.5,
+                     small_acc, 1.0 - small_acc) for lr in (0.0125, 0.05)]
+    runs += [BatchRun(128, lr, 500, 166, 1.0, 0.9 + lr, large_acc if lr == 0.2 else 0.5,
+                      large_acc, 1.0 - large_acc) for lr in (0.05, 0.2)]
+    runs.append(BatchRun(128, 0.05, 39, 13, 0.6, 0.5, ctrl_acc, ctrl_acc, 0.6 - ctrl_acc,
+                         equal_epochs=True))
+
+    class S:
+        batches = runs
+    return S
+
+
+def test_batch_claims_pick_the_rate_per_batch_size_on_validation(tmp_path):
+    ctx = LabContext("hyperparameters", scale="quick", out_dir=tmp_path)
+    cfg = HyperparametersLabConfig()
+    per_seed = [_batch_seed(s, 0.92 + 0.002 * s, 0.915, 0.55) for s in range(4)]
+    assert pick_batch(per_seed[0].batches, 128).lr == 0.2  # not the equal-epochs control
+    hc._batches(ctx, cfg, per_seed)
+    by_id = {c.id: c for c in ctx.claims}
+    folk = by_id["small-batch-generalizes-better-at-fixed-lr"]
+    assert folk.verdict == "holds" and folk.values_b == pytest.approx([0.55] * 4)
+    vanish = by_id["small-batch-gain-vanishes-with-tuned-lr"]
+    assert vanish.verdict == "holds" and vanish.margin == cfg.equiv_margin
+    assert vanish.values == pytest.approx([0.005 + 0.002 * s for s in range(4)])
+    gap = by_id["small-batch-narrows-gap"]
+    assert gap.values == pytest.approx([0.005 + 0.002 * s for s in range(4)])  # < margin
+    assert gap.verdict == "does not hold"
+
+
+def test_transfer_arms_are_chosen_on_validation_not_test():
+    t = TransferResult(scratch=0.5, frozen=0.9, frozen_logreg=0.6, same_lr=0.6,
+                       small_backbone_lr=0.7, val={"frozen": 0.5, "same_lr": 0.8,
+                                                   "small_backbone_lr": 0.7})
+    assert t.best_on_val(("frozen", "same_lr", "small_backbone_lr")) == "same_lr"
+    assert t.best_on_val(("same_lr", "small_backbone_lr")) == "same_lr"
+
+
+def test_search_sampler_seeds_are_distinct_and_studies_are_averaged():
+    seeds = [sampler_seed(s, st, k) for s in (0, 1, 7000, 7001) for st in STRATEGIES
+             for k in range(3)]
+    assert len(seeds) == len(set(seeds))
+    rows = [SearchRow(st, seed, k, best_val_acc=0.9 + 0.01 * k + (0.05 if st == "tpe" else 0),
+                      epochs_trained=10, wall_s=1.0, pruned=0, complete=10, best_params="",
+                      sampler_seed=sampler_seed(seed, st, k), after_startup=0.5)
+            for seed in (0, 1) for st in STRATEGIES for k in range(2)]
+    assert _column(rows, "tpe", "best_val_acc") == pytest.approx([0.955, 0.955])
+    assert _aa_differences(rows) == pytest.approx([-0.01, -0.01])
 
 
 class _Eff:

@@ -8,6 +8,7 @@ from typing import Any
 from deepdojo.labs.framework import plt
 
 from .measure import (
+    BatchRun,
     CapacityCell,
     EfficiencyRow,
     FitConfig,
@@ -49,23 +50,46 @@ def convergence(conv: list[dict[float, LrRun]]) -> Any:
 
 
 def fitting(rows: list[FitRow], axes_spec: dict[str, tuple[Any, ...]], base: FitConfig) -> Any:
-    """Train and validation accuracy vs batch size, dropout and weight decay (others at base)."""
+    """Train and test accuracy vs dropout and weight decay (others at base); ``rows`` holds
+    each config at its validation-picked rate."""
     fig, axes = plt.subplots(1, len(axes_spec), figsize=(4 * len(axes_spec), 3.6), sharey=True)
     for ax, (key, values) in zip(axes, axes_spec.items(), strict=True):
         tr, va = [], []
         for v in values:
             sel = [r for r in rows if r.config == base.vary(key, v)]
             tr.append(statistics.fmean(r.train_acc for r in sel))
-            va.append(statistics.fmean(r.val_acc for r in sel))
+            va.append(statistics.fmean(r.test_acc for r in sel))
         xs = range(len(values))
         ax.plot(xs, tr, "o-", label="train acc")
-        ax.plot(xs, va, "s-", label="validation acc")
+        ax.plot(xs, va, "s-", label="test acc")
         ax.fill_between(xs, va, tr, alpha=0.2, label="gap")
         ax.set_xticks(list(xs), [str(v) for v in values])
         ax.set(xlabel=key, title=f"2. Fit vs {key}")
     axes[0].set_ylabel("accuracy (mean over seeds)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def batches(runs: list[list[BatchRun]]) -> Any:
+    """Test accuracy (best-validation epoch) vs peak rate for each batch size at equal steps,
+    and the large batch at the small batch's epochs (the folk comparison)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    flat = [r for s in runs for r in s]
+    for bs, color in zip(sorted({r.batch_size for r in flat}), ("tab:blue", "tab:red"),
+                         strict=False):
+        lrs = sorted({r.lr for r in flat if r.batch_size == bs and not r.equal_epochs})
+        acc = [statistics.fmean(r.test_acc for r in flat if r.batch_size == bs
+                                and r.lr == lr and not r.equal_epochs) for lr in lrs]
+        ax.plot(lrs, acc, "o-", color=color, label=f"batch {bs}, equal steps")
+        ctrl = [r for r in flat if r.batch_size == bs and r.equal_epochs]
+        if ctrl:
+            ax.plot([ctrl[0].lr], [statistics.fmean(r.test_acc for r in ctrl)], "x", ms=10,
+                    color=color, label=f"batch {bs} at the small batch's epochs")
+    ax.set_xscale("log")
+    ax.set(xlabel="peak learning rate (SGD + momentum, cosine)", ylabel="test accuracy",
+           title="2. Batch size with the rate tuned per batch size")
+    ax.legend(fontsize=7)
     return fig
 
 
@@ -156,7 +180,7 @@ def optimizers(opt: list[dict[str, OptimizerRun]]) -> Any:
 def transfer(tr: list[TransferResult]) -> Any:
     """Test accuracy on digits 5-9 of each fine-tuning variant."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    names = list(vars(tr[0]))
+    names = [n for n in vars(tr[0]) if n != "val"]
     colors = ["tab:gray" if n == "frozen_logreg" else "tab:orange" for n in names]
     ax.bar(names, [statistics.fmean(getattr(s, n) for s in tr) for n in names], color=colors,
            alpha=0.7)

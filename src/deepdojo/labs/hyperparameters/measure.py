@@ -19,7 +19,8 @@ from torch import nn
 from deepdojo.data import load_digits
 from deepdojo.models import create
 from deepdojo.search import add_dropout
-from deepdojo.train import Trainer, make_optimizer
+from deepdojo.train import Trainer, make_optimizer, schedules
+from deepdojo.train.callbacks import Callback
 from deepdojo.utils import seed_everything
 
 # ---------------------------------------------------------------- results
@@ -49,7 +50,8 @@ class FitConfig:
 
 @dataclass
 class FitRow:
-    """(2, 3) One config trained on the small subset, evaluated on train/val/test."""
+    """(2, 3) One config at one learning rate trained on the small subset to convergence
+    (cosine to 0), evaluated on train/val/test."""
 
     batch_size: int
     dropout: float
@@ -58,11 +60,30 @@ class FitRow:
     train_acc: float  # eval mode, on the examples it trained on
     val_acc: float
     test_acc: float
-    gap: float  # train_acc - val_acc
+    gap: float  # train_acc - test_acc (validation picks the rate, so it is not the yardstick)
+    lr: float = 0.0  # peak SGD + momentum rate
+    train_loss: float = 0.0  # final epoch's mean training loss
 
     @property
     def config(self) -> FitConfig:
         return FitConfig(self.batch_size, self.dropout, self.weight_decay)
+
+
+@dataclass
+class BatchRun:
+    """(2, Q15) One batch size at one learning rate, ``steps`` optimizer steps (cosine to 0);
+    the checkpoint kept is the epoch with the best validation accuracy."""
+
+    batch_size: int
+    lr: float
+    steps: int  # optimizer steps taken
+    epochs: int
+    train_acc: float  # final model, eval mode
+    val_acc: float  # best over epochs
+    test_acc: float  # at the best-validation epoch
+    final_test_acc: float  # final model
+    gap: float  # train_acc - final_test_acc (at convergence)
+    equal_epochs: bool = False  # True: the large batch at the small batch's epochs (control)
 
 
 @dataclass
@@ -92,17 +113,24 @@ class OptimizerRun:
     val_acc: float
     train_loss: list[float]  # per epoch, NaN mapped to +inf
     grid: list[tuple[float, float]] = field(default_factory=list)  # (lr, val_acc) of each rate
+    test_acc: float = 0.0  # the tuned run's test accuracy (judged; never used to choose)
 
 
 @dataclass
 class TransferResult:
-    """(7) Target test accuracy of each fine-tuning arm (field order = figure order)."""
+    """(7) Target test accuracy of each fine-tuning arm (field order = figure order), and
+    each arm's target validation accuracy in ``val`` (arms are chosen on it, never on test)."""
 
     scratch: float  # no pretraining
     frozen: float  # pretrained backbone frozen, new head trained
     frozen_logreg: float  # converged logistic regression on the frozen features (reference)
     same_lr: float  # everything fine-tuned at one rate
     small_backbone_lr: float  # backbone at a 10x smaller rate than the head
+    val: dict[str, float] = field(default_factory=dict)  # arm -> target validation accuracy
+
+    def best_on_val(self, arms: tuple[str, ...]) -> str:
+        """The arm of ``arms`` with the best target validation accuracy (first on ties)."""
+        return max(arms, key=lambda a: self.val[a])
 
 
 @dataclass
@@ -111,12 +139,15 @@ class SeedMeasurements:
 
     seed: int
     convergence: dict[float, LrRun]  # by learning rate
-    fitting: list[FitRow]
+    fitting: list[FitRow]  # every config at every rate of the grid
     efficiency: dict[int, EfficiencyRow]  # by batch size
     capacity: dict[tuple[int, int], CapacityCell]  # by (depth, width)
     optimizers: dict[str, OptimizerRun]  # by optimizer name
     transfer: TransferResult
     seconds: dict[str, float]  # by effect name
+    fit_aa_gap: float = 0.0  # (2) gap of the base config's pick - its twin from another init
+    batches: list[BatchRun] = field(default_factory=list)  # (2, Q15) the batch-size study
+    opt_aa_test: float = 0.0  # (6) test acc of tuned Adam - its twin from another init
 
 
 # ---------------------------------------------------------------- helpers
@@ -143,12 +174,15 @@ def mlp(seed: int, depth: int, width: int, *, classes: int = 10, dropout: float 
 
 def train(model: nn.Module, train_data: Any, val_data: Any, *, opt: str, lr: float,
           epochs: int, batch_size: int, seed: int, device: str, weight_decay: float = 0.0,
-          groups: Any = None, guard: bool = True, **opt_kw: Any) -> Trainer:
-    """Fit ``model`` with optimizer ``opt`` and return the trainer (history inside)."""
+          groups: Any = None, guard: bool = True, cosine: bool = False,
+          callbacks: Any = (), **opt_kw: Any) -> Trainer:
+    """Fit ``model`` with optimizer ``opt`` and return the trainer (history inside);
+    ``cosine`` anneals the rate to 0 over the run (per batch)."""
     params = groups if groups is not None else model
     optimizer = make_optimizer(opt, params, lr, weight_decay=weight_decay, **opt_kw)
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, device=device, seed=seed,
-                      progress="off", guard=guard)
+                      progress="off", guard=guard, callbacks=list(callbacks),
+                      scheduler=schedules.cosine(interval="batch") if cosine else None)
     trainer.fit(train_data, val_data, epochs=epochs, batch_size=batch_size)
     return trainer
 
@@ -186,27 +220,101 @@ def convergence(seed: int, lrs: tuple[float, ...], epochs: int, n_train: int,
 # ---------------------------------------------------------------- 2+3. fit, gap, selection
 
 
-def fitting(seed: int, configs: list[FitConfig], n_train: int, epochs: int,
-            device: str) -> list[FitRow]:
-    """Train each config (batch_size, dropout, weight_decay) on ``n_train`` examples.
+AA_INIT_OFFSET = 500  # an A/A twin is initialized with seed + this (same data, same order)
 
-    Returns per config its train accuracy (eval mode, on the examples it trained on),
-    validation and test accuracy, and the gap ``train_acc - val_acc``.
+
+def _fit_one(seed: int, cfg: FitConfig, lr: float, small: Any, data: Any, epochs: int,
+             device: str, init_offset: int = 0) -> FitRow:
+    model = mlp(seed + init_offset, 3, 128, dropout=cfg.dropout)
+    t = train(model, small, None, opt="sgd", lr=lr, momentum=0.9,
+              weight_decay=cfg.weight_decay, epochs=epochs, batch_size=cfg.batch_size,
+              seed=seed, device=device, cosine=True)
+    train_acc = t.evaluate(small)["acc"]
+    val_acc, test_acc = t.evaluate(tuple(data.val))["acc"], t.evaluate(tuple(data.test))["acc"]
+    return FitRow(cfg.batch_size, cfg.dropout, cfg.weight_decay, seed=seed,
+                  train_acc=train_acc, val_acc=val_acc, test_acc=test_acc,
+                  gap=train_acc - test_acc, lr=lr,
+                  train_loss=finite(t.history["train_loss"][-1]))
+
+
+def pick_lr(rows: list[FitRow], config: FitConfig) -> FitRow:
+    """The run of ``config`` whose rate gave the best validation accuracy (first on ties)."""
+    return max((r for r in rows if r.config == config), key=lambda r: r.val_acc)
+
+
+def fitting(seed: int, configs: list[FitConfig], lrs: tuple[float, ...], n_train: int,
+            epochs: int, device: str) -> tuple[list[FitRow], float]:
+    """Train each config (batch_size, dropout, weight_decay) at each rate of ``lrs`` on
+    ``n_train`` examples, ``epochs`` epochs with the rate annealed to 0 (cosine).
+
+    Returns every run (train accuracy in eval mode on the examples it trained on, validation
+    and test accuracy, the gap ``train_acc - test_acc``) and the A/A gap difference: the
+    first config at its picked rate minus the same run from another initialization.
     """
     data = digits(seed)
     small = subset(data.train, n_train, seed)
-    rows = []
-    for cfg in configs:
-        model = mlp(seed, 3, 128, dropout=cfg.dropout)
-        t = train(model, small, tuple(data.val), opt="sgd", lr=0.05, momentum=0.9,
-                  weight_decay=cfg.weight_decay, epochs=epochs,
-                  batch_size=cfg.batch_size, seed=seed, device=device)
-        train_acc = t.evaluate(small)["acc"]
-        val_acc, test_acc = t.evaluate(tuple(data.val))["acc"], t.evaluate(tuple(data.test))["acc"]
-        rows.append(FitRow(cfg.batch_size, cfg.dropout, cfg.weight_decay, seed=seed,
-                           train_acc=train_acc, val_acc=val_acc, test_acc=test_acc,
-                           gap=train_acc - val_acc))
-    return rows
+    rows = [_fit_one(seed, c, lr, small, data, epochs, device) for c in configs for lr in lrs]
+    base = pick_lr(rows, configs[0])
+    twin = _fit_one(seed, configs[0], base.lr, small, data, epochs, device, AA_INIT_OFFSET)
+    return rows, base.gap - twin.gap
+
+
+class _BestValidation(Callback):
+    """Evaluates validation and test accuracy after each epoch; keeps the test accuracy of
+    the epoch with the best validation accuracy (the best-validation checkpoint)."""
+
+    def __init__(self, val: Any, test: Any) -> None:
+        self.val, self.test = val, test
+        self.best_val, self.test_at_best = -1.0, 0.0
+
+    @staticmethod
+    def _acc(model: nn.Module, data: Any) -> float:
+        X, y = data
+        dev = next(model.parameters()).device
+        with torch.no_grad():
+            return float((model(X.to(dev)).argmax(1) == y.to(dev)).double().mean())
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+        model = trainer.model
+        was = model.training
+        model.eval()
+        val = self._acc(model, self.val)
+        if val > self.best_val:
+            self.best_val, self.test_at_best = val, self._acc(model, self.test)
+        model.train(was)
+
+
+def batch_study(seed: int, batch_sizes: tuple[int, int], lrs: tuple[float, ...], steps: int,
+                base_lr: float, n_train: int, device: str) -> list[BatchRun]:
+    """(2, Q15) The small and the large batch size at every rate of ``lrs``, each for about
+    ``steps`` optimizer steps (whole epochs, cosine to 0), plus the control the folk result
+    comes from: the large batch at ``base_lr`` for the small batch's number of epochs."""
+    data = digits(seed)
+    small = subset(data.train, n_train, seed)
+    n = len(small[1])
+
+    def one(bs: int, lr: float, epochs: int, equal_epochs: bool = False) -> BatchRun:
+        probe = _BestValidation(tuple(data.val), tuple(data.test))
+        t = train(mlp(seed, 3, 128), small, None, opt="sgd", lr=lr, momentum=0.9,
+                  epochs=epochs, batch_size=bs, seed=seed, device=device, cosine=True,
+                  callbacks=[probe])
+        tr, te = t.evaluate(small)["acc"], t.evaluate(tuple(data.test))["acc"]
+        return BatchRun(batch_size=bs, lr=lr, steps=epochs * math.ceil(n / bs), epochs=epochs,
+                        train_acc=tr, val_acc=probe.best_val, test_acc=probe.test_at_best,
+                        final_test_acc=te, gap=tr - te, equal_epochs=equal_epochs)
+
+    def epochs_for(bs: int) -> int:
+        return max(1, round(steps / math.ceil(n / bs)))
+
+    runs = [one(bs, lr, epochs_for(bs)) for bs in batch_sizes for lr in lrs]
+    runs.append(one(batch_sizes[1], base_lr, epochs_for(batch_sizes[0]), equal_epochs=True))
+    return runs
+
+
+def pick_batch(runs: list[BatchRun], batch_size: int) -> BatchRun:
+    """The equal-steps run of ``batch_size`` with the best validation accuracy."""
+    return max((r for r in runs if r.batch_size == batch_size and not r.equal_epochs),
+               key=lambda r: r.val_acc)
 
 
 # ---------------------------------------------------------------- 4. efficiency
@@ -290,23 +398,32 @@ OPTIMIZERS = {"sgd": ("sgd", {}), "sgd_momentum": ("sgd", {"momentum": 0.9}),
 
 
 def optimizers(seed: int, grids: dict[str, tuple[float, ...]], n_train: int, epochs: int,
-               device: str) -> dict[str, OptimizerRun]:
-    """Each optimizer at each rate of its grid; keep the rate with the best final val acc."""
+               device: str) -> tuple[dict[str, OptimizerRun], float]:
+    """Each optimizer at each rate of its grid; keep the rate with the best final val acc.
+
+    Also returns the A/A test-accuracy difference of tuned Adam: its run minus the same run
+    from another initialization (the noise floor of a test-accuracy difference)."""
     data = digits(seed)
     small = subset(data.train, n_train, seed)
     out: dict[str, OptimizerRun] = {}
-    for name, lrs in grids.items():
+
+    def one(name: str, lr: float, init_offset: int = 0) -> OptimizerRun:
         opt, extra = OPTIMIZERS[name]
-        runs = []
-        for lr in lrs:
-            t = train(mlp(seed, 3, 64), small, tuple(data.val), opt=opt, lr=lr, epochs=epochs,
-                      batch_size=32, seed=seed, device=device, guard=False, **extra)
-            runs.append(OptimizerRun(lr=lr, val_acc=t.history["val_acc"][-1],
-                                     train_loss=[finite(v) for v in t.history["train_loss"]]))
+        t = train(mlp(seed + init_offset, 3, 64), small, tuple(data.val), opt=opt, lr=lr,
+                  epochs=epochs, batch_size=32, seed=seed, device=device, guard=False,
+                  **extra)
+        test = t.evaluate(tuple(data.test))["acc"] if t.history["val_acc"] else 0.0
+        return OptimizerRun(lr=lr, val_acc=t.history["val_acc"][-1],
+                            train_loss=[finite(v) for v in t.history["train_loss"]],
+                            test_acc=test)
+
+    for name, lrs in grids.items():
+        runs = [one(name, lr) for lr in lrs]
         best = max(runs, key=lambda r: r.val_acc)
         best.grid = [(r.lr, r.val_acc) for r in runs]
         out[name] = best
-    return out
+    twin = one("adam", out["adam"].lr, AA_INIT_OFFSET)
+    return out, out["adam"].test_acc - twin.test_acc
 
 
 # ---------------------------------------------------------------- 7. transfer
@@ -354,14 +471,15 @@ def _logreg_on_features(model: nn.Module, train: Any, test: Any) -> float:
     return float((clf.predict(fte) == test[1].numpy()).mean())
 
 
-def _target_task(data: Any, per_class: int, seed: int) -> tuple[Any, Any]:
-    """Few labels of digits 5-9, each at a random shift; the test set is every 5-9 image of
-    validation + test at all 9 shifts (nothing is selected on it)."""
+def _target_task(data: Any, per_class: int, seed: int) -> tuple[Any, Any, Any]:
+    """Few labels of digits 5-9, each at a random shift; the target validation set (every
+    5-9 image of the validation split at all 9 shifts: arms are chosen on it) and the target
+    test set (the same for the test split: nothing is chosen on it)."""
     X5, y5 = _digit_split(data.train, 5)
     few = torch.cat([torch.nonzero(y5 == c).flatten()[:per_class] for c in range(5)])
     train_x = random_shifts(X5[few], seed + 7)
-    (Xv, yv), (Xt, yt) = _digit_split(data.val, 5), _digit_split(data.test, 5)
-    return (train_x, y5[few]), all_shifts(torch.cat([Xv, Xt]), torch.cat([yv, yt]))
+    return ((train_x, y5[few]), all_shifts(*_digit_split(data.val, 5)),
+            all_shifts(*_digit_split(data.test, 5)))
 
 
 def transfer(seed: int, per_class: int, pre_epochs: int, ft_epochs: int, lr: float,
@@ -380,12 +498,12 @@ def transfer(seed: int, per_class: int, pre_epochs: int, ft_epochs: int, lr: flo
     data = digits(seed)
     src_train = all_shifts(*_digit_split(data.train, 0))
     src_val = _digit_split(data.val, 0)
-    tgt_train, tgt_test = _target_task(data, per_class, seed)
+    tgt_train, tgt_val, tgt_test = _target_task(data, per_class, seed)
     base = mlp(seed, 3, 128, classes=5)
     train(base, src_train, src_val, opt="adam", lr=1e-3, epochs=pre_epochs, batch_size=64,
           seed=seed, device=device)
     pretrained = {k: v.detach().clone() for k, v in base.state_dict().items()}
-    acc: dict[str, float] = {}
+    acc: dict[str, Any] = {"val": {}}
     for variant in ("scratch", "frozen", "same_lr", "small_backbone_lr"):
         model = mlp(seed, 3, 128, classes=5)
         if variant != "scratch":
@@ -403,6 +521,7 @@ def transfer(seed: int, per_class: int, pre_epochs: int, ft_epochs: int, lr: flo
         t = train(model, tgt_train, None, opt="adam", lr=lr, epochs=ft_epochs,
                   batch_size=ft_batch, seed=seed, device=device, groups=groups)
         acc[variant] = t.evaluate(tgt_test)["acc"]
+        acc["val"][variant] = t.evaluate(tgt_val)["acc"]
         if variant == "frozen":
             acc["frozen_logreg"] = _logreg_on_features(model.cpu(), tgt_train, tgt_test)
     return TransferResult(**acc)
