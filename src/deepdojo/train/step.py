@@ -77,14 +77,18 @@ class StepMixin:
     _others: dict[str, list[torch.Tensor]]
     _grad_sync: Callable[[list[torch.Tensor]], None] | None
     current_optimizer: str | None
+    precision: str
     last_loss: float
     _autocast: Callable[[], AbstractContextManager[Any]]  # from InferenceMixin
 
     def _resume(self, gen: Any, applied: bool | None) -> tuple[str, torch.Tensor] | None:
         """Run the task's code up to its next yield (under autocast); ``None`` at its end."""
         try:
-            with self._autocast():
+            if self.precision == "32":
                 item = gen.send(applied)
+            else:
+                with self._autocast():
+                    item = gen.send(applied)
         except StopIteration:
             return None
         if not isinstance(item, tuple) or len(item) != 2 or item[0] not in self.optimizers:
@@ -220,14 +224,20 @@ class StepMixin:
             return loss.item(), [], False
         params = self._opt_params[name]
         grads = [p.grad for p in params if p.grad is not None]
-        loss_value, total, norms = guard.measure(loss, grads)
+        # per-tensor norms only when clipping will reuse them (else the cheaper host total)
+        loss_value, total, norms = guard.measure(loss, grads, name in self._clips)
         if guard.is_finite(loss_value, total):
             return loss_value, norms, False
+        if not norms and grads:  # a bad step: the per-tensor norms say where
+            loss_value, total, norms = guard.measure(loss, grads)
+            if guard.is_finite(loss_value, total):  # the host sum of squares overflowed only
+                return loss_value, norms, False
         if self._scaler is not None and math.isfinite(loss_value):
             return loss_value, norms, False  # fp16 overflow in grads: the GradScaler skips it
         names = [n for n, p in zip(self._opt_names[name], params, strict=True)
                  if p.grad is not None]  # fmt: skip
-        return loss_value, None, guard.record_bad(self, names, norms, loss_value, name)  # type: ignore[arg-type]
+        rollback = guard.record_bad(self, names, norms, loss_value, name)  # type: ignore[arg-type]
+        return loss_value, None, rollback
 
     def _rollback(self) -> None:
         """Step 5b, by name: the guard restores its snapshot; ``on_rollback`` hooks see it."""

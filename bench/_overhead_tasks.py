@@ -1,0 +1,118 @@
+"""The GAN and contrastive cases of ``trainer_overhead.py``: the built-in tasks and hand-written
+loops doing the same work (same networks, losses, optimizers, augmentations, logged scalars)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# trainer variant -> the hand loop it is compared with
+PAIRS: dict[str, list[tuple[str, str]]] = {
+    "mlp": [("trainer(DL)", "loop(DL)"), ("trainer(DL)+bar", "loop(DL)"),
+            ("trainer(mem)", "loop(mem)"), ("trainer(mem)+bar", "loop(mem)")],
+    "gan": [("trainer(gan)", "loop(gan)")],
+    "ssl": [("trainer(ssl)", "loop(ssl)")],
+}  # fmt: skip
+LATENT = 8
+
+
+def gan_data(n: int = 2048) -> torch.Tensor:
+    """``(n, 2)`` points from a ring of 8 Gaussians (radius 2, sigma 0.02)."""
+    g = torch.Generator().manual_seed(0)
+    angle = torch.randint(0, 8, (n,), generator=g).float() * (2 * math.pi / 8)
+    centers = torch.stack([angle.cos(), angle.sin()], dim=1) * 2.0  # (n, 2)
+    return centers + 0.02 * torch.randn(n, 2, generator=g)
+
+
+def _gan_nets() -> tuple[nn.Module, nn.Module]:
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(LATENT, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                      nn.Linear(128, 2))  # fmt: skip
+    d = nn.Sequential(nn.Linear(2, 128), nn.LeakyReLU(0.2), nn.Linear(128, 128),
+                      nn.LeakyReLU(0.2), nn.Linear(128, 1))  # fmt: skip
+    return g, d
+
+
+def make_gan() -> nn.Module:
+    from deepdojo.train.tasks import AdversarialTask
+
+    g, d = _gan_nets()
+    return AdversarialTask(g, d, LATENT, kind="non_saturating", lr=2e-4)
+
+
+def hand_gan(data: torch.Tensor, batch: int) -> Callable[[], None]:
+    """One epoch of the non-saturating GAN written out: D step, then G step, per batch."""
+    from deepdojo.nn.losses import gan_loss
+
+    g, d = _gan_nets()
+    objective = gan_loss("non_saturating")
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    gen = torch.Generator().manual_seed(0)
+
+    def one_epoch() -> None:
+        order = torch.randperm(len(data), generator=gen)
+        for lo in range(0, len(data), batch):
+            real = data[order[lo : lo + batch]]
+            fake = g(torch.randn(len(real), LATENT)).detach()
+            real_scores, fake_scores = d(real), d(fake)
+            loss_d = objective.discriminator(real_scores, fake_scores)
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            loss_d.item()
+            loss_g = objective.generator(d(g(torch.randn(len(real), LATENT))))
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            loss_g.item()
+            real_scores.detach().mean().item(), fake_scores.detach().mean().item()  # logged
+
+    return one_epoch
+
+
+def _ssl_nets() -> tuple[nn.Module, nn.Module]:
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64))
+    head = nn.Sequential(nn.ReLU(), nn.Linear(64, 32))
+    return encoder, head
+
+
+def make_ssl() -> nn.Module:
+    from deepdojo.train.tasks import ContrastiveTask
+
+    encoder, head = _ssl_nets()
+    return ContrastiveTask(encoder, head, temperature=0.5, lr=1e-3)
+
+
+def hand_ssl(data: torch.Tensor, batch: int) -> Callable[[], None]:
+    """One epoch of SimCLR written out: two views, one forward, NT-Xent, the alignment."""
+    from deepdojo.data.augment import two_views
+    from deepdojo.nn.losses import nt_xent
+    from deepdojo.train.tasks.contrastive import default_views
+
+    encoder, head = _ssl_nets()
+    augment = default_views()
+    params = [*encoder.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+
+    def one_epoch() -> None:
+        order = torch.randperm(len(data), generator=gen)
+        for lo in range(0, len(data), batch):
+            x = data[order[lo : lo + batch]]
+            v1, v2 = two_views(x, augment, None)
+            z = head(encoder(torch.cat([v1, v2])))  # (2B, D)
+            z1, z2 = z[: len(x)], z[len(x) :]
+            loss = nt_xent(z1, z2, 0.5)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss.item()
+            F.cosine_similarity(z1.detach(), z2.detach(), dim=1).mean().item()  # logged
+
+    return one_epoch
