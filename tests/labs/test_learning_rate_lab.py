@@ -13,7 +13,14 @@ from deepdojo.labs.framework import LabContext, LabError, make_config, rules
 from deepdojo.labs.framework.config import scale_values
 from deepdojo.labs.learning_rate import LearningRateLabConfig, claims
 from deepdojo.labs.learning_rate import surfaces as surf
-from deepdojo.labs.learning_rate.measure import Fit, GridSeed, OptimizerSweep, SchedulePair, closest
+from deepdojo.labs.learning_rate.measure import (
+    Fit,
+    GridSeed,
+    OptimizerSweep,
+    SchedulePair,
+    ScheduleSeed,
+    closest,
+)
 from deepdojo.train import LRFinderResult
 
 
@@ -94,7 +101,20 @@ def test_double_well_race_counts_escapes_left_of_the_ridge():
         assert race.escaped[opt] == escaped
         assert (paths[0, :, 0] > ridge).all()  # every start is in the poor basin
     assert race.escaped["sgd"] == 0.0  # plain GD at a small lr cannot climb the ridge
-    assert race.lr == 0.02 and set(race.escaped) == set(surf.OPTIMIZERS)
+    assert race.lr == 0.02 and set(race.escaped) == set(surf.OPTIMIZERS) | {surf.EFFECTIVE}
+    # the control arm: plain GD at momentum's effective step lr / (1 - 0.9)
+    assert race.lrs[surf.EFFECTIVE] == pytest.approx(0.2) and race.lrs["momentum"] == 0.02
+    assert race.diverged["sgd"] == 0.0
+
+
+def test_escape_counts_only_finite_ends_left_of_the_ridge():
+    ridge = surf.double_well_minima()[1]
+    race = surf.double_well_race(seed=3, n_starts=32, lr=0.05, steps=200, ridge=ridge)
+    paths = race.paths[surf.EFFECTIVE]  # plain GD at lr 0.5: far starts overflow
+    end = paths[-1]
+    finite = torch.isfinite(end).all(dim=1)
+    assert race.diverged[surf.EFFECTIVE] == (~finite).double().mean().item() > 0
+    assert race.escaped[surf.EFFECTIVE] == (finite & (end[:, 0] < ridge)).double().mean().item()
 
 
 def test_quadratic_race_picks_each_optimizers_best_lr():
@@ -108,8 +128,9 @@ def test_quadratic_race_picks_each_optimizers_best_lr():
 # ---------------------------------------------------------------- typed config
 
 
-OLD_FIELDS = {"width", "depth", "batch_size", "epochs", "grid_exponents", "small_lr", "large_lr",
-              "slow_factor", "finder_start_lr", "finder_end_lr", "finder_steps",
+OLD_FIELDS = {"width", "depth", "batch_size", "epochs", "grid_exponents", "regime_factor",
+              "slow_factor", "schedule_epochs", "schedule_lr_exponents", "finder_start_lr",
+              "finder_end_lr", "finder_steps",
               "finder_tolerance", "opt_lr_factors", "surface_steps", "kappa", "quad_ratio",
               "well_steps", "well_lr", "well_starts", "warmup_fraction"}  # fmt: skip
 
@@ -124,6 +145,7 @@ def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
         "finder_steps": {"smoke": 20, "quick": 100, "full": 100},
         "surface_steps": {"smoke": 20, "quick": 100, "full": 100},
         "well_steps": {"smoke": 30, "quick": 300, "full": 300},
+        "schedule_epochs": {"smoke": 1, "quick": 12, "full": 30},
     }
     # the quadratic's lr grid was 10 ** (k / 2) for k in -6..2
     assert [10.0**e for e in cfg.quad_lr_exponents] == pytest.approx(
@@ -137,7 +159,8 @@ def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
     [("depth", "1", "depth must be >= 2"), ("well_lr", "0", "well_lr must be > 0"),
      ("warmup_fraction", "1.5", "warmup_fraction must be <= 1"),
      ("opt_lr_factors", "0.1,0", "opt_lr_factors must be > 0"),
-     ("finder_steps", "2", "finder_steps must be >= 3"), ("small_lr", "nan", "must be finite")],
+     ("finder_steps", "2", "finder_steps must be >= 3"), ("slow_factor", "nan", "must be finite"),
+     ("regime_factor", "1", "regime_factor must be > 1")],
 )  # fmt: skip
 def test_bad_sizes_are_refused_before_any_training(key, text, message):
     with pytest.raises(LabError, match=message):
@@ -164,9 +187,9 @@ def _fit(lr, train_loss, *, seed=0, optimizer="momentum", diverged=False, test_a
                math.inf if diverged else val, val_acc, test_acc, [2.3, train_loss], [lr, lr])
 
 
-def _grid(seed, small_loss, best_loss=0.1, large_diverged=True, suggestion=0.1):
-    fits = [_fit(1e-3, small_loss, seed=seed), _fit(0.1, best_loss, seed=seed),
-            _fit(10.0, 2.5, seed=seed, diverged=large_diverged)]
+def _grid(seed, small_loss, best_loss=0.1, large_diverged=True, suggestion=0.1, best=0.1):
+    fits = [_fit(best / 10, small_loss, seed=seed), _fit(best, best_loss, seed=seed),
+            _fit(best * 10, 2.5, seed=seed, diverged=large_diverged)]
     return GridSeed(seed, fits, fits[1], LRFinderResult(suggestion=suggestion))
 
 
@@ -174,18 +197,28 @@ def _ctx(tmp_path):
     return LabContext("learning-rate", scale="quick", out_dir=tmp_path, progress="off")
 
 
-def test_regime_claims_judge_every_seed_and_explain_a_failure(tmp_path):
+def test_regime_claims_sit_a_factor_either_side_of_each_seeds_best(tmp_path):
     cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
-    grids = [_grid(0, 2.0), _grid(1, 1.5), _grid(2, 0.2, large_diverged=False)]
+    grids = [_grid(0, 2.0), _grid(1, 1.5, best=0.3), _grid(2, 0.2, large_diverged=False)]
     claims.regimes(cfg, ctx, grids)
     slow, large = ctx.claims
     assert slow.id == "too-small-lr-is-slow" and slow.kind == "finding"
-    assert slow.values == pytest.approx([20.0, 15.0, 2.0])  # small / best train loss
-    assert slow.verdict == "does not hold" and slow.seed_holds == [True, True, False]
-    assert "ratio of only 2 on its worst seed (rule: >= 3)" in slow.why
-    assert "training loss 1.23 against 0.1" in slow.why  # means over seeds
+    # log10(small / best train loss), judged against log10(3) with a t-interval
+    assert slow.values == pytest.approx([math.log10(20.0), math.log10(15.0), math.log10(2.0)])
+    assert slow.ci == pytest.approx(list(rules.t_interval(slow.values)))
+    assert slow.verdict == "inconclusive" and slow.seed_holds == [True, True, False]
     assert large.values == [1.0, 1.0, 0.0] and large.verdict == "does not hold"
     assert "1 of 3 seeds trained without a non-finite step" in large.why
+
+
+def test_regime_claims_fail_when_the_grid_does_not_reach_the_factor(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    g = _grid(0, 2.0)
+    short = GridSeed(0, g.fits[:2], g.fits[1], g.finder)  # nothing 10x above the best
+    claims.regimes(cfg, ctx, [short, _grid(1, 2.0)])
+    slow, large = ctx.claims
+    assert slow.verdict == large.verdict == "does not hold"
+    assert "condition not met: the grid reaches 10x either side" in large.why
 
 
 def test_finder_claim_measures_decades_and_needs_a_suggestion(tmp_path):
@@ -219,19 +252,70 @@ def test_optimizer_claim_pairs_lr_cost_with_the_tuned_spread(tmp_path):
         list(rules.t_interval([x - y for x, y in zip(costs, [0.02, 0.03, 0.01])])))
 
 
-def test_schedule_claim_is_paired_on_final_training_loss(tmp_path):
+def _diverged(lr, seed):
+    return _fit(lr, 3.0, seed=seed, diverged=True)
+
+
+def test_schedule_tuned_claim_compares_log_losses_at_each_arms_own_lr(tmp_path):
     cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
-    const = [0.20, 0.25, 0.22, 0.18, 0.30]
-    warm = [0.10, 0.26, 0.12, 0.17, 0.31]
-    pairs = [SchedulePair("best", _fit(0.1, c, seed=i), _fit(0.1, w, seed=i))
+    const = [0.020, 0.025, 0.022, 0.018, 0.030]
+    warm = [0.010, 0.026, 0.012, 0.017, 0.031]
+    pairs = [SchedulePair("tuned", _fit(0.1, c, seed=i), _fit(0.3, w, seed=i))
              for i, (c, w) in enumerate(zip(const, warm))]
-    claims.schedule(cfg, ctx, "best", pairs)
+    claims.schedule_tuned(cfg, ctx, pairs)
     c = ctx.claims[0]
     assert c.id == "warmup-cosine-lowers-final-loss"
-    assert c.values == pytest.approx([w - k for w, k in zip(warm, const)])
+    assert c.values == pytest.approx([math.log10(w / k) for w, k in zip(warm, const)])
     lo, hi = rules.t_interval(c.values)
     assert c.ci == pytest.approx([lo, hi]) and lo < 0 < hi
     assert c.verdict == "inconclusive" and "seeds would decide it" in c.why
+
+
+def test_schedule_seed_picks_each_arm_on_validation_and_the_lr_above():
+    const = [_fit(lr, 0.1, val_loss=v) for lr, v in ((0.03, 0.3), (0.1, 0.2), (0.3, 0.4))]
+    const.append(_diverged(1.0, 0))
+    warm = [_fit(lr, 0.1, val_loss=v) for lr, v in ((0.03, 0.3), (0.1, 0.25), (0.3, 0.1),
+                                                    (1.0, 0.9))]  # fmt: skip
+    sd = ScheduleSeed(0, const, warm)
+    assert (sd.tuned.constant.lr, sd.tuned.warmup.lr) == (0.1, 0.3)
+    assert sd.above.constant is const[2] and sd.above.warmup is warm[2]
+    top = ScheduleSeed(0, const[:2], warm[:2])  # the constant's best is the top of the grid
+    assert top.above is None
+
+
+def test_schedule_above_leaves_out_seeds_where_both_runs_diverged(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    pairs = [SchedulePair("above", _diverged(1.0, 0), _diverged(1.0, 0)),  # no win: left out
+             SchedulePair("above", _diverged(0.3, 1), _fit(0.3, 0.2, seed=1)),
+             SchedulePair("above", _fit(0.3, 0.2, seed=2), _fit(0.3, 0.02, seed=2)),
+             SchedulePair("above", _fit(0.3, 0.1, seed=3), _fit(0.3, 0.01, seed=3)), None]
+    claims.schedule_above(cfg, ctx, pairs)
+    c = ctx.claims[0]
+    assert len(c.values) == 3  # the both-diverged seed and the seed without an lr above: out
+    # a diverged run counts at its first batch loss (2.3): no progress
+    assert c.values_b == pytest.approx([math.log10(2.3), math.log10(0.2), math.log10(0.1)])
+    assert c.values_a == pytest.approx([math.log10(0.2), math.log10(0.02), math.log10(0.01)])
+    assert c.verdict == "holds" and "1 seeds left out because both diverged" in c.why
+    ctx2 = _ctx(tmp_path)
+    claims.schedule_above(cfg, ctx2, pairs[:1] + [None])
+    assert ctx2.claims[0].verdict == "does not hold"
+    assert "at least 2 seeds where not both runs diverged" in ctx2.claims[0].why
+
+
+def test_momentum_claim_is_paired_with_plain_gd_at_the_effective_step(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    races = {}
+    for seed, (mom, eff) in enumerate(((0.4, 0.2), (0.3, 0.25), (0.5, 0.2), (0.35, 0.3))):
+        races[seed] = surf.DoubleWellRace(
+            0.02, escaped={"momentum": mom, "sgd": 0.0, surf.EFFECTIVE: eff},
+            lrs={"momentum": 0.02, "sgd": 0.02, surf.EFFECTIVE: 0.2},
+            diverged={"momentum": 0.0, "sgd": 0.0, surf.EFFECTIVE: 0.25})
+    claims.double_well(cfg, ctx, races)
+    c = ctx.claims[0]
+    assert c.values_b == [0.2, 0.25, 0.2, 0.3]  # not the same-lr plain GD (0.0)
+    assert c.values == pytest.approx([0.2, 0.05, 0.3, 0.05])
+    assert c.verdict == "inconclusive" or c.verdict == "holds"
+    assert "25% of its starts blow up" in c.why or "straddles" in c.why
 
 
 def test_closest_is_nearest_on_a_log_scale():

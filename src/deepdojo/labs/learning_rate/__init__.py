@@ -1,16 +1,35 @@
 """Lab: what the learning rate does -- step size, stability, finders, optimizers, schedules (Q10).
 
 Setup. A digits MLP (64-128-128-10) is trained with SGD + momentum 0.9 over a half-decade grid
-of learning rates. From that grid we read three regimes: a too-small lr (slow), the grid's best
-lr on validation loss (good) and a too-large lr that diverges -- detected from the Trainer's
-non-finite guard (skipped steps, rollbacks, or its final :class:`NonFiniteError`) or a training
-loss that ends no lower than it started, never by crashing. The LR range test
+of learning rates. From that grid we read three regimes around each seed's best lr on
+validation loss: ``regime_factor`` (10x) below it is slow, 10x above it diverges -- never the
+grid's own endpoints, which would make both claims vacuous (the grid must reach 10x either
+side of the best, a ``requires`` condition). Divergence is detected from the Trainer's
+non-finite guard (skipped steps, rollbacks, or its final :class:`NonFiniteError`) or a final
+training loss above 0.9x the first batch's (no progress), never by crashing. The LR range test
 (:func:`deepdojo.train.lr_find`, rule "lr at the smoothed-loss minimum / 10") is compared with
 the grid's best lr. Then SGD, momentum, Adam, RMSprop and Adagrad are compared on two 2-D
 surfaces (an axis-aligned ill-conditioned quadratic and a tilted double well with a poor local
-minimum, trajectories drawn over contours) and on digits across their own lr grids. Finally a
-linear-warmup + cosine schedule is compared with a constant lr at the grid's best lr.
-Every claim is judged over ``ctx.seeds``, its rule object fixed in ``claims``.
+minimum, trajectories drawn over contours) and on digits across their own lr grids. On the
+double well momentum (lr 0.02) is paired with plain GD at its *effective* step lr / (1 - 0.9),
+so that a momentum win is not just a 10x larger step; plain GD at the same lr is shown as the
+strawman it is. Finally linear warmup + cosine decay is compared with a constant lr over
+``schedule_epochs`` (12 at quick: the constant lr's loss has flattened), each schedule at its
+own peak lr picked on validation loss from ``schedule_lr_exponents``, and both at the grid lr
+above the constant's best (a seed where both runs diverged is left out: no win between two
+diverged runs). Every claim is judged over ``ctx.seeds``, its rule object fixed in ``claims``.
+
+Changes in v3 (issue 16), with the reason for each rule changed after a result was seen:
+
+- regimes at best/10 and best x 10 instead of the grid endpoints 1e-3 and 10; too-small-lr-is-
+  slow judges the log10 loss ratio with a t-interval (was EverySeed on the ratio);
+- the divergence rule "final loss >= first batch loss" became ">= 0.9 x first batch loss"
+  after a run at 10x the best lr ended at 2.3026 = ln 10 (collapsed to the uniform
+  predictor) against a first batch loss of 2.31 and counted as trained;
+- momentum-escapes-poor-minimum compares with plain GD at the effective step (was plain GD
+  at the same lr, which never escapes); ``well_starts`` 16 -> 64 so a share is not 1/16 steps;
+- the schedule claims run ``schedule_epochs`` with each arm's own tuned peak lr (was 4 epochs
+  at the constant's grid best) and compare log10 training losses.
 
 Files: ``measure`` (training runs and races, as dataclasses), ``surfaces`` (the 2-D surfaces
 and the batched trajectory runner), ``claims`` (the rules), ``figures``.
@@ -36,8 +55,8 @@ class LearningRateLabConfig:
     # training images kept per seed (None = the whole training split)
     n_train: int | None = scaled(smoke=256, quick=None, full=None, low=1)
     grid_exponents: tuple[float, ...] = (-3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5, 1)  # log10 lrs
-    small_lr: float = ranged(1e-3, **_POSITIVE)  # the "too small" lr (SGD + momentum)
-    large_lr: float = ranged(10.0, **_POSITIVE)  # the "too large" lr (SGD + momentum)
+    # the regimes: "too small" = best grid lr / this, "too large" = best grid lr x this
+    regime_factor: float = ranged(10.0, low=1.0, low_open=True)
     slow_factor: float = ranged(3.0, **_POSITIVE)  # claim: too-small loss >= this x the best's
     finder_start_lr: float = ranged(1e-5, **_POSITIVE)  # LR range test sweep start
     finder_end_lr: float = ranged(10.0, **_POSITIVE)  # LR range test sweep end
@@ -53,8 +72,12 @@ class LearningRateLabConfig:
     quad_ratio: float = ranged(0.1, **_POSITIVE)  # claim: others' final < this x plain SGD's
     well_steps: int = scaled(smoke=30, quick=300, full=300, low=1)  # steps on the double well
     well_lr: float = ranged(0.02, **_POSITIVE)  # lr of every optimizer on the double well
-    well_starts: int = ranged(16, low=1)  # random starts per seed in the poor basin
+    well_starts: int = ranged(64, low=1)  # random starts per seed in the poor basin
     warmup_fraction: float = ranged(0.1, low=0.0, high=1.0)  # share of steps in linear warmup
+    # epochs of the schedule comparison: long enough that the constant lr's loss flattens
+    schedule_epochs: int = scaled(smoke=1, quick=12, full=30, low=1)
+    # log10 peak lrs each schedule arm (constant, warmup + cosine) picks its own from on val
+    schedule_lr_exponents: tuple[float, ...] = (-1.5, -1.0, -0.5, 0.0)
 
 
 @register_lab("learning-rate", questions=("Q10",), config=LearningRateLabConfig)
@@ -69,7 +92,7 @@ def run(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
     _grid_section(cfg, ctx, grids)
     _surface_section(cfg, ctx)
     _optimizer_section(cfg, ctx, grids)
-    _schedule_section(cfg, ctx, grids)
+    _schedule_section(cfg, ctx)
 
 
 def _grid_section(cfg: LearningRateLabConfig, ctx: LabContext,
@@ -77,9 +100,10 @@ def _grid_section(cfg: LearningRateLabConfig, ctx: LabContext,
     """The three regimes and the LR range test, all read off the momentum lr grid."""
     claims.regimes(cfg, ctx, grids)
     ctx.metric("best_grid_lr", [g.best.lr for g in grids])
+    best = grids[0].best.lr
     ctx.figure("loss_curves_small_good_large",
-               figures.regime_curves(grids[0].fits, cfg.small_lr, grids[0].best.lr,
-                                     cfg.large_lr),
+               figures.regime_curves(grids[0].fits, best / cfg.regime_factor, best,
+                                     best * cfg.regime_factor),
                caption="Training loss per batch (seed 0) for a too-small, the best and a "
                "too-large learning rate; x marks where divergence was detected.")  # fmt: skip
     ctx.metric("finder_suggestion", [g.finder.suggestion for g in grids])
@@ -102,7 +126,8 @@ def _surface_section(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
                caption="Paths from the same start over the quadratic's contours, each optimizer "
                "at its best lr (left), and loss per step (right), seed 0.")  # fmt: skip
     wells = measure.double_well_races(cfg, ctx.seeds)
-    ctx.table("double_well_escape", [{"seed": s, "optimizer": o, "escaped_fraction": f}
+    ctx.table("double_well_escape", [{"seed": s, "optimizer": o, "lr": r.lrs[o],
+                                      "escaped_fraction": f, "diverged_fraction": r.diverged[o]}
                                      for s, r in wells.items() for o, f in r.escaped.items()])
     claims.double_well(cfg, ctx, wells)
     ctx.figure("double_well_trajectories", figures.double_well_figure(wells[ctx.seeds[0]]),
@@ -122,20 +147,28 @@ def _optimizer_section(cfg: LearningRateLabConfig, ctx: LabContext,
                "(mean over seeds); stars: the lr picked on validation.")  # fmt: skip
 
 
-def _schedule_section(cfg: LearningRateLabConfig, ctx: LabContext,
-                      grids: list[measure.GridSeed]) -> None:
-    """Warmup + cosine vs constant at the grid's best lr and at the next grid lr above it."""
-    pairs = [measure.schedule_pairs(cfg, ctx.device, g) for g in grids]
-    by_peak = {"best": [p[0] for p in pairs], "above": [p[1] for p in pairs]}
-    ctx.table("schedule", [{"peak": key, "seed": p.constant.seed, "lr": p.constant.lr,
-                            "constant_train_loss": p.constant.train_loss,
-                            "warmup_cosine_train_loss": p.warmup.train_loss,
-                            "constant_test_acc": p.constant.test_acc,
-                            "warmup_cosine_test_acc": p.warmup.test_acc}
-                           for key, ps in by_peak.items() for p in ps])  # fmt: skip
-    peaks = {"best": "the grid best", "above": "the next grid lr above the best"}
-    for key, ps in by_peak.items():
-        claims.schedule(cfg, ctx, key, ps)
-        ctx.figure(f"schedule_effect_{key}_lr", figures.schedule_figure(ps[0]),
-                   caption="Training loss per batch and learning rate per batch, constant vs "
-                   f"linear warmup + cosine, peak lr = {peaks[key]}, seed 0.")  # fmt: skip
+def _schedule_section(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
+    """Warmup + cosine vs constant, each at its own val-best peak lr, and both at one lr above
+    the constant's best, over ``cfg.schedule_epochs``."""
+    runs = [measure.schedule_runs(cfg, ctx.device, seed)
+            for seed in ctx.progress(ctx.seeds, "schedules")]  # fmt: skip
+    ctx.table("schedule", [{"seed": sd.seed, "schedule": arm, "lr": r.lr, "diverged": r.diverged,
+                            "train_loss": r.train_loss, "val_loss": r.val_loss,
+                            "test_acc": r.test_acc,
+                            "picked_on_val": r is getattr(sd.tuned, key)}
+                           for sd in runs
+                           for arm, key, fits in (("constant", "constant", sd.constant),
+                                                  ("warmup + cosine", "warmup", sd.warmup))
+                           for r in fits])  # fmt: skip
+    ctx.table("schedule_peak_lrs", [{"seed": sd.seed, "constant_lr": sd.tuned.constant.lr,
+                                     "warmup_cosine_lr": sd.tuned.warmup.lr} for sd in runs])
+    claims.schedule_tuned(cfg, ctx, [sd.tuned for sd in runs])
+    claims.schedule_above(cfg, ctx, [sd.above for sd in runs])
+    ctx.figure("schedule_effect_best_lr", figures.schedule_figure(runs[0].tuned),
+               caption="Training loss per batch and learning rate per batch, constant vs "
+               "linear warmup + cosine, each at its own validation-best peak lr, seed "
+               f"{runs[0].seed}.")  # fmt: skip
+    above = next((sd.above for sd in runs if sd.above is not None), runs[0].tuned)
+    ctx.figure("schedule_effect_above_lr", figures.schedule_figure(above),
+               caption="The same at one peak lr for both, the next grid lr above the constant "
+               f"arm's best (seed {above.constant.seed}).")  # fmt: skip

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from deepdojo.labs.framework import LabContext, rules
 
 from . import surfaces as surf
-from .measure import GridSeed, OptimizerSweep, SchedulePair, closest
+from .measure import Fit, GridSeed, OptimizerSweep, SchedulePair, closest
 
 if TYPE_CHECKING:
     from . import LearningRateLabConfig
@@ -36,47 +36,63 @@ def _judgeable(values: Sequence[float]) -> list[float]:
     return [v if math.isfinite(v) else 0.0 for v in values]
 
 
+def _bracketed(fits: Sequence[Fit], lr: float) -> Fit | None:
+    """The grid fit at ``lr`` (within 1% on a log scale), or None when ``lr`` is off the grid."""
+    near = closest(fits, lr)
+    return near if abs(math.log10(near.lr / lr)) < 0.005 else None
+
+
 def regimes(cfg: LearningRateLabConfig, ctx: LabContext, grids: Sequence[GridSeed]) -> None:
-    """too-small-lr-is-slow and too-large-lr-diverges, on the momentum lr grid."""
-    small = [closest(g.fits, cfg.small_lr) for g in grids]
+    """too-small-lr-is-slow and too-large-lr-diverges, one ``regime_factor`` either side of
+    each seed's best grid lr (never the grid's own endpoints, which would make them vacuous)."""
+    f = cfg.regime_factor
+    small = [_bracketed(g.fits, g.best.lr / f) for g in grids]
+    large = [_bracketed(g.fits, g.best.lr * f) for g in grids]
+    inside = all(r is not None for r in small + large)
     best_losses = [g.best.train_loss for g in grids]
-    ratios = [s.train_loss / b for s, b in zip(small, best_losses, strict=True)]
+    ratios = [(s.train_loss if s else math.inf) / b
+              for s, b in zip(small, best_losses, strict=True)]  # fmt: skip
     finite = _finite(ratios)
+    logs = [math.log10(r) if math.isfinite(r) and r > 0 else 0.0 for r in ratios]
+    bracket = f"the grid reaches {f:g}x either side of the best lr on every seed"
     ctx.claim(
         "too-small-lr-is-slow",
-        f"With a too-small learning rate ({cfg.small_lr:g}) training is slow: after the same "
-        "epochs its training loss is several times that of the grid's best learning rate",
-        rules.EverySeed(rules.AtLeast(cfg.slow_factor)),
-        values=_judgeable(ratios),
-        metric=f"train loss(lr {cfg.small_lr:g}) / train loss(best grid lr by val loss)",
+        f"With a learning rate {f:g}x below the best one training is slow: after the same epochs "
+        f"its training loss is at least {cfg.slow_factor:g}x that of the grid's best lr",
+        rules.AtLeast(math.log10(cfg.slow_factor)),
+        values=logs,
+        metric=f"log10(train loss at best lr / {f:g} over train loss at the best grid lr by "
+        "val loss)",
         kind="finding",
         why={"does not hold": (
-            "after {epochs} epoch(s) the lr {small_lr:g} run ends at training loss "
-            "{small_loss:.3g} against {best_loss:.3g} at the best grid lr (mean over seeds), "
-            "a ratio of only {min:.3g} on its worst seed (rule: >= {slow_factor:g})")},
-        facts={"epochs": cfg.epochs, "small_lr": cfg.small_lr, "slow_factor": cfg.slow_factor,
-               "small_loss": _mean([s.train_loss for s in small]),
+            "after {epochs} epoch(s) the lr best/{factor:g} runs end at training loss "
+            "{small_loss:.3g} against {best_loss:.3g} at the best grid lr (means over seeds): "
+            "a geometric-mean ratio of {ratio:.3g}, below {slow_factor:g}")},
+        facts={"epochs": cfg.epochs, "factor": f, "slow_factor": cfg.slow_factor,
+               "ratio": 10 ** statistics.fmean(logs),
+               "small_loss": _mean([s.train_loss for s in small if s]),
                "best_loss": _mean(best_losses)},
-        requires={"both training losses are finite on every seed": finite},
+        requires={bracket: inside, "both training losses are finite on every seed": finite},
     )  # fmt: skip
-    large = [closest(g.fits, cfg.large_lr) for g in grids]
-    stable = [r for r in large if not r.diverged]
+    stable = [r for r in large if r is not None and not r.diverged]
     ctx.claim(
         "too-large-lr-diverges",
-        f"A too-large learning rate ({cfg.large_lr:g}) diverges, and the run reports it "
-        "(non-finite guard / loss blow-up) instead of crashing",
+        f"The edge of stability is close above the best learning rate: {f:g}x the best grid lr "
+        "diverges on every seed (SGD + momentum 0.9), and the run reports it (non-finite guard "
+        "/ loss blow-up) instead of crashing",
         rules.EverySeed(rules.AtLeast(1.0)),
-        values=[float(r.diverged) for r in large],
-        metric=f"diverged at lr {cfg.large_lr:g} (1 = the guard saw NaN/Inf or raised "
+        values=[float(r.diverged) if r else 0.0 for r in large],
+        metric=f"diverged at best grid lr x {f:g} (1 = the guard saw NaN/Inf or raised "
         "NonFiniteError, or the final train loss >= the first batch loss)",
         kind="finding",
         why={"does not hold": (
-            "at lr {large_lr:g} {n_stable} of {n} seeds trained without a non-finite step and "
-            "ended at training loss {stable_loss:.3g}, below their first batch loss "
-            "{first_loss:.3g}")},
-        facts={"large_lr": cfg.large_lr, "n_stable": len(stable),
+            "at {factor:g}x the best lr {n_stable} of {n} seeds trained without a non-finite "
+            "step and ended at training loss {stable_loss:.3g}, below their first batch loss "
+            "{first_loss:.3g}: the edge of stability lies further above the best lr")},
+        facts={"factor": f, "n_stable": len(stable),
                "stable_loss": _mean([r.train_loss for r in stable]),
                "first_loss": _mean([r.step_losses[0] for r in stable])},
+        requires={bracket: inside},
     )  # fmt: skip
 
 
@@ -137,22 +153,34 @@ def quadratic(cfg: LearningRateLabConfig, ctx: LabContext,
 
 def double_well(cfg: LearningRateLabConfig, ctx: LabContext,
                 races: dict[int, surf.DoubleWellRace]) -> None:
-    """momentum-escapes-poor-minimum: paired over seeds (same starts for both arms)."""
+    """momentum-escapes-poor-minimum: momentum at lr vs plain GD at momentum's effective step
+    lr / (1 - beta), paired over seeds (same starts for every arm)."""
+    eff = surf.EFFECTIVE
+    same = [r.escaped["sgd"] for r in races.values()]
     ctx.claim(
         "momentum-escapes-poor-minimum",
-        "Heavy-ball momentum carries gradient descent over the ridge out of a poor local "
-        "minimum more often than plain gradient descent at the same learning rate",
+        "Heavy-ball momentum (beta 0.9) carries gradient descent over the ridge out of a poor "
+        "local minimum more often than plain gradient descent with the same effective step "
+        "lr / (1 - beta), i.e. 10x momentum's lr",
         rules.Greater(margin=0.0),
         a=[r.escaped["momentum"] for r in races.values()],
-        b=[r.escaped["sgd"] for r in races.values()],
-        metric=f"share of {cfg.well_starts} random starts in the poor basin that escape "
-        f"(A = momentum, B = SGD; lr {cfg.well_lr:g}, {cfg.well_steps} steps)",
+        b=[r.escaped[eff] for r in races.values()],
+        metric=f"share of {cfg.well_starts} random starts in the poor basin that end finite in "
+        f"the global basin (A = momentum at lr {cfg.well_lr:g}, B = plain GD at lr "
+        f"{cfg.well_lr / 0.1:g}; {cfg.well_steps} steps)",
         kind="finding",
         why={"does not hold": (
-            "momentum escapes from {a_mean:.0%} of the starts and plain GD from {b_mean:.0%} "
-            "at lr {lr:g} over {steps} steps; the 95% interval of the difference "
-            "[{lo:+.2f}, {hi:+.2f}] is not above 0")},
-        facts={"lr": cfg.well_lr, "steps": cfg.well_steps},
+            "momentum escapes from {a_mean:.0%} of the starts and plain GD at the same "
+            "effective step from {b_mean:.0%} ({eff_diverged:.0%} of its starts blow up); "
+            "at momentum's own lr plain GD escapes from {same:.0%}, so the old same-lr win was "
+            "the 10x larger step; the 95% interval of the difference [{lo:+.2f}, {hi:+.2f}] is "
+            "not above 0"),
+             "holds": (
+            "momentum escapes from {a_mean:.0%} of the starts against {b_mean:.0%} for plain "
+            "GD at the same effective step ({eff_diverged:.0%} of its starts blow up) and "
+            "{same:.0%} for plain GD at momentum's own lr")},
+        facts={"same": _mean(same),
+               "eff_diverged": _mean([r.diverged[eff] for r in races.values()])},
     )  # fmt: skip
 
 
@@ -183,34 +211,77 @@ def optimizers(cfg: LearningRateLabConfig, ctx: LabContext,
     )  # fmt: skip
 
 
-SCHEDULE_TEXTS = {
-    "best": ("warmup-cosine-lowers-final-loss", "At the same peak learning rate (the grid's "
-             "best constant lr), linear warmup + cosine decay ends with a lower training loss "
-             "than a constant learning rate (the decay removes the last steps' noise)"),
-    "above": ("warmup-cosine-tames-larger-lr", "At the next grid learning rate above the "
-              "best one (about 3x larger), linear warmup + cosine decay ends with a lower "
-              "training loss than the same lr held constant"),
-}  # fmt: skip
+def _effective_log_loss(r: Fit) -> float:
+    """log10 of a run's final training loss; a diverged run made no progress, so it counts
+    at its first batch loss."""
+    return math.log10(r.step_losses[0] if r.diverged else r.train_loss)
 
 
-def schedule(cfg: LearningRateLabConfig, ctx: LabContext, peak: str,
-             pairs: Sequence[SchedulePair]) -> None:
-    """warmup-cosine-*: paired final training losses, warmup + cosine (A) vs constant (B)."""
-    cid, statement = SCHEDULE_TEXTS[peak]
-    warm = [p.warmup.train_loss for p in pairs]
-    const = [p.constant.train_loss for p in pairs]
-    finite = _finite(warm + const)
+def schedule_tuned(cfg: LearningRateLabConfig, ctx: LabContext,
+                   pairs: Sequence[SchedulePair]) -> None:
+    """warmup-cosine-lowers-final-loss: each arm at its own val-best peak lr, paired seeds."""
+    warm = [math.log10(p.warmup.train_loss) for p in pairs]
+    const = [math.log10(p.constant.train_loss) for p in pairs]
     ctx.claim(
-        cid, statement,
+        "warmup-cosine-lowers-final-loss",
+        "With each schedule at its own peak learning rate (picked on validation loss), linear "
+        "warmup + cosine decay ends with a lower training loss than a constant learning rate, "
+        "once training is long enough that the constant lr's loss has flattened",
         rules.Less(margin=0.0),
-        a=_judgeable(warm), b=_judgeable(const),
-        metric=f"final training loss (A = warmup {cfg.warmup_fraction:.0%} + cosine, "
-        f"B = constant; same peak lr, {cfg.epochs} epochs)",
+        a=warm, b=const,
+        metric=f"log10 final training loss (A = warmup {cfg.warmup_fraction:.0%} + cosine, "
+        f"B = constant; {cfg.schedule_epochs} epochs, peak lr of each from "
+        f"{[round(10.0**e, 4) for e in cfg.schedule_lr_exponents]} by val loss)",
         kind="finding",
         why={"does not hold": (
-            "with warmup + cosine the final training loss averages {a_mean:.3g} against "
-            "{b_mean:.3g} for the constant lr (peak lr {lr:.3g}, median over seeds); the 95% "
-            "interval of the difference [{lo:.3g}, {hi:.3g}] is not below 0")},
-        facts={"lr": statistics.median([p.constant.lr for p in pairs])},
-        requires={"every run ended with a finite training loss": finite},
-    )
+            "warmup + cosine ends at training loss {warm_loss:.3g} (peak lr median "
+            "{warm_lr:.3g}) against {const_loss:.3g} for the constant lr (median {const_lr:.3g}); "
+            "the 95% interval of the log10 difference [{lo:+.2f}, {hi:+.2f}] is not below 0"),
+             "holds": (
+            "warmup + cosine ends at training loss {warm_loss:.3g} (peak lr median "
+            "{warm_lr:.3g}) against {const_loss:.3g} for the constant lr (median "
+            "{const_lr:.3g}), {ratio:.2g}x lower")},
+        facts={"warm_loss": 10 ** _mean(warm), "const_loss": 10 ** _mean(const),
+               "ratio": 10 ** (_mean(const) - _mean(warm)),
+               "warm_lr": statistics.median([p.warmup.lr for p in pairs]),
+               "const_lr": statistics.median([p.constant.lr for p in pairs])},
+        requires={"neither picked run diverged": not any(p.warmup.diverged or p.constant.diverged
+                                                         for p in pairs)},
+    )  # fmt: skip
+
+
+def schedule_above(cfg: LearningRateLabConfig, ctx: LabContext,
+                   pairs: Sequence[SchedulePair | None]) -> None:
+    """warmup-cosine-tames-larger-lr: both arms at the next grid lr above the constant's best;
+    a seed where both runs diverged is left out (no win between two diverged runs)."""
+    kept = [p for p in pairs if p is not None and not (p.warmup.diverged and p.constant.diverged)]
+    both = sum(p is not None and p.warmup.diverged and p.constant.diverged for p in pairs)
+    top = sum(p is None for p in pairs)
+    usable = len(kept) >= 2
+    kept = kept if usable else [p for p in pairs if p is not None][:2] or []
+    warm = [_effective_log_loss(p.warmup) for p in kept] or [0.0]
+    const = [_effective_log_loss(p.constant) for p in kept] or [0.0]
+    ctx.claim(
+        "warmup-cosine-tames-larger-lr",
+        "At the next grid learning rate above the constant schedule's best one (about 3x "
+        "larger), linear warmup + cosine decay ends with a lower training loss than the same "
+        "lr held constant",
+        rules.Less(margin=0.0),
+        a=warm, b=const,
+        metric="log10 final training loss, a diverged run counted at its first batch loss "
+        f"(A = warmup + cosine, B = constant; same peak lr, {cfg.schedule_epochs} epochs; "
+        "seeds where both diverged left out)",
+        kind="finding",
+        why={"does not hold": (
+            "at the larger lr warmup + cosine ends at {warm_loss:.3g} against {const_loss:.3g} "
+            "for the constant lr over {n} seeds ({both} left out: both diverged; {top}: no "
+            "grid lr above the best); the interval [{lo:+.2f}, {hi:+.2f}] is not below 0"),
+             "holds": (
+            "at the larger lr warmup + cosine ends at {warm_loss:.3g} against {const_loss:.3g} "
+            "for the constant lr ({const_div} of {n} constant runs diverged; {both} seeds left "
+            "out because both diverged)")},
+        facts={"warm_loss": 10 ** _mean(warm), "const_loss": 10 ** _mean(const),
+               "both": both, "top": top,
+               "const_div": sum(p.constant.diverged for p in kept)},
+        requires={"at least 2 seeds where not both runs diverged": usable},
+    )  # fmt: skip

@@ -14,7 +14,8 @@ from . import surfaces as surf
 from .measure import Fit, GridSeed, OptimizerSweep, SchedulePair
 
 COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "adam": "tab:green",
-          "rmsprop": "tab:red", "adagrad": "tab:purple"}  # fmt: skip
+          "rmsprop": "tab:red", "adagrad": "tab:purple",
+          surf.EFFECTIVE: "tab:cyan"}  # fmt: skip
 
 
 def _first_bad(losses: list[float]) -> int | None:
@@ -111,7 +112,8 @@ def double_well_figure(race: surf.DoubleWellRace) -> Any:
             ax.plot(paths[-1, k, 0], paths[-1, k, 1], "s", ms=4, color=COLORS[opt])
         ax.plot([g], [0], "*", color="gold", ms=14, mec="black", label="global min")
         ax.plot([loc], [0], "v", color="white", ms=9, mec="black", label="poor local min")
-        ax.set_title(f"{opt}: escaped {race.escaped[opt]:.0%} (lr {race.lr:g})")
+        ax.set_title(f"{opt}: escaped {race.escaped[opt]:.0%} (lr {race.lrs.get(opt, race.lr):g})",
+                     fontsize=9)
     axes[0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Tilted double well: starts (dots) in the poor basin, ends (squares)")
     fig.tight_layout()
@@ -122,7 +124,7 @@ def optimizer_sensitivity(sweeps: Sequence[OptimizerSweep]) -> Any:
     """Test accuracy vs lr per optimizer on digits (mean over seeds), val-picked lr starred."""
     fig, ax = plt.subplots(figsize=(7, 4))
     all_fits = [r for sw in sweeps for r in sw.fits]
-    for opt in COLORS:
+    for opt in (o for o in COLORS if o != surf.EFFECTIVE):
         lrs = sorted({r.lr for r in all_fits if r.optimizer == opt})
         accs = [sum(r.test_acc for r in all_fits if r.optimizer == opt and r.lr == lr)
                 / len(sweeps) for lr in lrs]  # fmt: skip

@@ -6,6 +6,7 @@ drawn (see ``claims`` and ``figures``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
@@ -31,6 +32,9 @@ from . import surfaces as surf
 
 if TYPE_CHECKING:
     from . import LearningRateLabConfig
+
+# A run whose final training loss is above this share of its first batch loss made no progress.
+NO_PROGRESS = 0.9
 
 # Conventional default lr of each optimizer: the centre of its digits lr grid.
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "adam": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
@@ -100,8 +104,9 @@ def fit(cfg: LearningRateLabConfig, device: str, data: Any, optimizer: str, lr: 
     """Train the digits MLP once for ``cfg.epochs``; never raises on divergence, reports it.
 
     Divergence rule: the Trainer's guard saw a NaN/Inf loss or gradient (or gave up with
-    :class:`NonFiniteError`, caught here), or the final training loss is no lower than the
-    first batch's.
+    :class:`NonFiniteError`, caught here), or the final training loss is above
+    ``NO_PROGRESS`` (0.9) times the first batch's -- a run that collapsed to the uniform
+    predictor (loss ln 10 = 2.3026 against a first batch loss of about 2.31) made no progress.
     """
     seed_everything(seed)
     model = create("plain_mlp", in_features=64, num_classes=10, depth=cfg.depth, width=cfg.width)
@@ -120,7 +125,7 @@ def fit(cfg: LearningRateLabConfig, device: str, data: Any, optimizer: str, lr: 
     train, val = trainer.evaluate(data.train), trainer.evaluate(data.val)
     test = trainer.evaluate(data.test)
     final = train["loss"] if math.isfinite(train["loss"]) else math.inf
-    diverged = error is not None or nonfinite > 0 or final >= steps.losses[0]
+    diverged = error is not None or nonfinite > 0 or final >= NO_PROGRESS * steps.losses[0]
     val_loss = val["loss"] if math.isfinite(val["loss"]) and not diverged else math.inf
     return Fit(optimizer, lr, seed, diverged, nonfinite, rollbacks, error is not None, final,
                val_loss, val["acc"], test["acc"], steps.losses, steps.lrs)  # fmt: skip
@@ -196,27 +201,53 @@ def optimizer_sweep(cfg: LearningRateLabConfig, device: str, grid: GridSeed) -> 
 
 @dataclass
 class SchedulePair:
-    """A constant-lr fit and a warmup + cosine fit at the same peak lr, seed and epochs."""
+    """A constant-lr fit and a warmup + cosine fit of the same seed, for the figure and the
+    paired claims (``peak`` names how their lrs were chosen)."""
 
-    peak: str  # "best" (the grid's best lr) or "above" (the next grid lr above it)
+    peak: str  # "tuned" (each arm at its own val-best lr) or "above" (both at one larger lr)
     constant: Fit
     warmup: Fit
 
 
-def schedule_pairs(cfg: LearningRateLabConfig, device: str,
-                   grid: GridSeed) -> tuple[SchedulePair, SchedulePair]:
-    """Warmup + cosine against the constant-lr grid fit, at the grid's best lr and at the next
-    grid lr above it (the best itself when none is above)."""
-    data = digits(cfg, grid.seed)
-    total = cfg.epochs * math.ceil(len(data.train.y) / cfg.batch_size)
+@dataclass
+class ScheduleSeed:
+    """One seed of the schedule comparison at ``cfg.schedule_epochs``.
+
+    ``constant`` and ``warmup`` hold one fit per lr of ``10 ** cfg.schedule_lr_exponents``
+    (same order); each arm's peak lr is its own best by validation loss (diverged runs have
+    ``val_loss = inf`` and are never picked).
+    """
+
+    seed: int
+    constant: list[Fit]
+    warmup: list[Fit]
+
+    @property
+    def tuned(self) -> SchedulePair:
+        """Each arm at its own validation-best peak lr."""
+        return SchedulePair("tuned", min(self.constant, key=lambda r: r.val_loss),
+                            min(self.warmup, key=lambda r: r.val_loss))  # fmt: skip
+
+    @property
+    def above(self) -> SchedulePair | None:
+        """Both arms at the next grid lr above the constant arm's best (None at the top)."""
+        best = self.tuned.constant.lr
+        i = next((k for k, r in enumerate(self.constant) if r.lr > best * (1 + 1e-9)), None)
+        return None if i is None else SchedulePair("above", self.constant[i], self.warmup[i])
+
+
+def schedule_runs(cfg: LearningRateLabConfig, device: str, seed: int) -> ScheduleSeed:
+    """Constant lr and linear warmup + cosine decay, both at every peak lr of
+    ``10 ** cfg.schedule_lr_exponents`` for ``cfg.schedule_epochs`` epochs (SGD + momentum)."""
+    data = digits(cfg, seed)
+    long = dataclasses.replace(cfg, epochs=cfg.schedule_epochs)
+    total = long.epochs * math.ceil(len(data.train.y) / cfg.batch_size)
     sched = warmup_cosine(max(1, round(cfg.warmup_fraction * total)))
-    above = min((r for r in grid.fits if r.lr > grid.best.lr), default=grid.best,
-                key=lambda r: r.lr)  # fmt: skip
-    pairs = []
-    for peak, const in (("best", grid.best), ("above", above)):
-        warm = fit(cfg, device, data, "momentum", const.lr, grid.seed, sched)
-        pairs.append(SchedulePair(peak, const, warm))
-    return pairs[0], pairs[1]
+    lrs = [10.0**e for e in cfg.schedule_lr_exponents]
+    return ScheduleSeed(
+        seed, [fit(long, device, data, "momentum", lr, seed) for lr in lrs],
+        [fit(long, device, data, "momentum", lr, seed, sched) for lr in lrs],
+    )  # fmt: skip
 
 
 def quadratic_races(cfg: LearningRateLabConfig,

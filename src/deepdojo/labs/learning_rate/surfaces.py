@@ -188,30 +188,51 @@ class DoubleWellRace:
     Attributes
     ----------
     lr : float
-        The learning rate shared by every optimizer.
+        The learning rate shared by every optimizer of :data:`OPTIMIZERS`.
     escaped : dict of str to float
-        Optimizer -> fraction of the starts ending left of the ridge (in the global basin).
+        Arm -> fraction of the starts ending (finite) left of the ridge, in the global basin.
     paths : dict of str to torch.Tensor
-        Optimizer -> ``(steps + 1, n_starts, 2)`` positions, starts first.
+        Arm -> ``(steps + 1, n_starts, 2)`` positions, starts first.
+    lrs : dict of str to float
+        Arm -> its learning rate: ``lr`` for every optimizer, ``lr / (1 - momentum)`` for the
+        control arm :data:`EFFECTIVE` (plain GD with momentum's effective step).
+    diverged : dict of str to float
+        Arm -> fraction of the starts whose last point is not finite.
     """
 
     lr: float
     escaped: dict[str, float] = field(default_factory=dict)
     paths: dict[str, torch.Tensor] = field(default_factory=dict)
+    lrs: dict[str, float] = field(default_factory=dict)
+    diverged: dict[str, float] = field(default_factory=dict)
+
+
+# The control arm of the escape race: plain GD at momentum's effective step lr / (1 - beta).
+EFFECTIVE = "sgd-effective-step"
 
 
 def double_well_race(seed: int, n_starts: int, lr: float, steps: int,
                      ridge: float) -> DoubleWellRace:
-    """Every optimizer on :func:`tilted_double_well` at ``lr`` from ``n_starts`` seeded starts
+    r"""Every optimizer on :func:`tilted_double_well` at ``lr`` from ``n_starts`` seeded starts
     uniform in the poor basin's box ``x in [0.3, 2.5], y in [-2, 2]``; a start *escapes* when
-    its last point lies left of ``ridge``."""
+    its last point is finite and lies left of ``ridge``.
+
+    One more arm, :data:`EFFECTIVE`, runs plain GD at :math:`\eta / (1 - \beta)` with
+    :math:`\beta = 0.9`: heavy-ball momentum's steady-state step on a constant gradient, so
+    that a momentum win is not just a 10x larger step.
+    """
     gen = torch.Generator().manual_seed(seed)
     u = torch.rand(n_starts, 2, generator=gen, dtype=torch.float64)  # (n_starts, 2)
     starts = torch.stack([0.3 + 2.2 * u[:, 0], -2.0 + 4.0 * u[:, 1]], dim=1)
+    beta = OPTIMIZERS["momentum"][1]["momentum"]
     out = DoubleWellRace(lr)
-    for opt in OPTIMIZERS:
-        traj = run_trajectories(tilted_double_well, starts, opt, [lr], steps)
-        end_x = traj.points[0, -1, :, 0]  # (n_starts,)
-        out.escaped[opt] = (end_x < ridge).double().mean().item()
-        out.paths[opt] = traj.points[0]  # (steps + 1, n_starts, 2)
+    arms = [(opt, opt, lr) for opt in OPTIMIZERS] + [(EFFECTIVE, "sgd", lr / (1 - beta))]
+    for arm, opt, arm_lr in arms:
+        traj = run_trajectories(tilted_double_well, starts, opt, [arm_lr], steps)
+        end = traj.points[0, -1]  # (n_starts, 2)
+        finite = torch.isfinite(end).all(dim=1)  # (n_starts,)
+        out.escaped[arm] = (finite & (end[:, 0] < ridge)).double().mean().item()
+        out.diverged[arm] = (~finite).double().mean().item()
+        out.paths[arm] = traj.points[0]  # (steps + 1, n_starts, 2)
+        out.lrs[arm] = arm_lr
     return out
