@@ -8,7 +8,7 @@ import torch
 
 from deepdojo.labs.framework import LabContext, LabError, make_config, rules
 from deepdojo.labs.framework.config import scale_values
-from deepdojo.labs.imbalanced_data import ImbalanceLabConfig, claims
+from deepdojo.labs.imbalanced_data import ImbalanceLabConfig, claims, study
 from deepdojo.labs.imbalanced_data.entries import ENTRIES, EntryOutput, _related_task, make_setting
 from deepdojo.labs.imbalanced_data.measure import (
     ConstantRun,
@@ -108,6 +108,8 @@ def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
                      "quick": ("digits 1:20", "breast_cancer 1:10", "mnist1d 1:30"),
                      "full": ("digits 1:20", "digits 1:100", "breast_cancer 1:10",
                               "mnist1d 1:30")},
+        "study_samples": {"smoke": 1000, "quick": 10000, "full": 20000},
+        "study_epochs": {"smoke": 2, "quick": 20, "full": 40},
     }
     cfg = make_config(ImbalanceLabConfig, {"settings": "digits 1:50,mnist1d 1:30"}, scale="smoke")
     assert cfg.settings == ("digits 1:50", "mnist1d 1:30")
@@ -152,8 +154,7 @@ def test_claims_on_hand_made_measurements(tmp_path):
     res = _measurements()
     claims.accuracy_misleads(cfg, ctx, res)
     claims.best_beats_plain(ctx, res, "focal loss")
-    claims.threshold_tuning(ctx, res)
-    acc, best, thr = ctx.claims
+    acc, best = ctx.claims
     assert acc.kind == "check" and acc.verdict == "holds" and len(acc.values) == 6
     # one value per seed, the mean over the two settings
     assert best.values_a == pytest.approx([0.4, 0.41, 0.42])
@@ -161,10 +162,24 @@ def test_claims_on_hand_made_measurements(tmp_path):
     assert best.verdict == "does not hold"
     assert "focal loss led on validation PR-AUC (0.700 against the plain network's 0.500)" in (
         best.why)
-    assert thr.values == pytest.approx([0.025, 0.075, 0.125])
-    assert thr.ci == pytest.approx(list(rules.t_interval([0.025, 0.075, 0.125])))
-    assert thr.verdict == "inconclusive"  # 3 seeds, a wide interval straddling 0
-    assert "seeds would decide it" in thr.why
+    gains = claims.setting_gains(res, "focal loss")
+    assert [g["setting"] for g in gains] == ["a", "b"]
+    assert gains[0]["gain"] == pytest.approx(-0.09) and gains[0]["plain"] == pytest.approx(0.5)
+    assert [gains[0]["lo"], gains[0]["hi"]] == pytest.approx(
+        list(rules.t_interval([-0.1, -0.09, -0.08])))
+
+
+def test_best_technique_claim_names_the_setting_that_carries_the_gain(tmp_path):
+    ctx = LabContext("imbalanced-data", scale="quick", out_dir=tmp_path, progress="off")
+    res = Measurements()
+    for seed in range(4):
+        for setting, lift in (("easy", 0.0), ("hard", 0.3 + 0.01 * seed)):
+            res.runs.append(_run(setting, seed, "plain network", pr_auc=0.5, val_pr_auc=0.5))
+            res.runs.append(_run(setting, seed, "SMOTE", pr_auc=0.5 + lift, val_pr_auc=0.8))
+    claims.best_beats_plain(ctx, res, "SMOTE")
+    c = ctx.claims[0]
+    assert c.verdict == "holds"
+    assert "carried by hard (+0.315, plain at 0.500); elsewhere: easy +0.000" in c.why
 
 
 def test_accuracy_check_fails_when_the_constant_predictor_scores_minority_f1(tmp_path):
@@ -175,3 +190,89 @@ def test_accuracy_check_fails_when_the_constant_predictor_scores_minority_f1(tmp
     c = ctx.claims[0]
     assert c.verdict == "does not hold" and c.seed_holds[2] is False
     assert "minority F1 == 0" in c.why
+
+
+# ---------------------------------------------------------------- the threshold study
+
+
+def _study(seed: int, arm: str, **kw: float) -> study.StudyRun:
+    base = dict(f1_default=0.3, f1_tuned=0.4, threshold=0.3, ece=0.02, pr_auc=0.4, best_epoch=5)
+    return study.StudyRun(8, seed, arm, study.StudyScores(**{**base, **kw}))
+
+
+def _study_runs() -> list[study.StudyRun]:
+    runs = []
+    for seed in range(4):
+        e = 0.002 * seed
+        runs += [_study(seed, study.PLAIN, f1_default=0.10 + e, f1_tuned=0.40 + e,
+                        threshold=0.25, ece=0.020 + e),
+                 _study(seed, study.REPLICA, f1_default=0.12, f1_tuned=0.41, threshold=0.27,
+                        ece=0.021),
+                 _study(seed, study.WEIGHTS, f1_default=0.50, f1_tuned=0.55, threshold=0.80 + e,
+                        ece=0.080),
+                 _study(seed, study.OVER, f1_default=0.55, f1_tuned=0.50 + e, threshold=0.60,
+                        ece=0.030 + 2 * e)]
+    return runs
+
+
+def test_study_claims_take_the_weaker_reweighted_arm_per_seed(tmp_path):
+    cfg = ImbalanceLabConfig()
+    ctx = LabContext("imbalanced-data", scale="quick", out_dir=tmp_path, progress="off")
+    runs = _study_runs()
+    claims.threshold_tuning(cfg, ctx, runs)
+    claims.reweighting_shifts_threshold(cfg, ctx, runs)
+    claims.reweighting_worsens_calibration(cfg, ctx, runs)
+    claims.tuning_shrinks_gain(cfg, ctx, runs)
+    thr, shift, ece, shrink = ctx.claims
+    assert thr.values == pytest.approx([0.3] * 4) and thr.verdict == "holds"
+    assert "A/A noise of tuned F1 between two plain inits: 0.007" in thr.why
+    assert shift.values == pytest.approx([0.35] * 4)  # over-sampling's 0.60 - plain's 0.25
+    assert ece.values == pytest.approx([0.010 + 0.002 * s for s in range(4)])  # over-sampling
+    assert ece.verdict == "holds"
+    # gain at 0.5 minus gain at the tuned thresholds, the smaller of the two arms per seed
+    w = [(0.50 - 0.10 - 0.002 * s) - (0.55 - 0.40 - 0.002 * s) for s in range(4)]
+    o = [(0.55 - 0.10 - 0.002 * s) - (0.50 - 0.40) for s in range(4)]
+    assert shrink.values == pytest.approx([min(a, b) for a, b in zip(w, o)])
+    assert shrink.verdict == "holds"
+    assert "with tuned thresholds only +0.147 and +0.100" in shrink.why
+    assert claims.aa_noise(runs, "threshold") == pytest.approx(0.02)
+
+
+def test_study_calibration_claim_fails_when_a_reweighted_arm_is_better_calibrated(tmp_path):
+    ctx = LabContext("imbalanced-data", scale="quick", out_dir=tmp_path, progress="off")
+    runs = [_study(r.seed, r.arm, ece=0.01) if r.arm == study.OVER else r for r in _study_runs()]
+    claims.reweighting_worsens_calibration(ImbalanceLabConfig(), ctx, runs)
+    c = ctx.claims[0]
+    assert c.verdict == "does not hold" and "over-sampling" in c.why
+
+
+def test_early_stopping_keeps_the_epoch_with_the_lowest_own_validation_loss():
+    model = torch.nn.Linear(2, 1, bias=False)
+    X_val = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.5, 0.0], [-0.5, 0.0]])
+    y_val = torch.tensor([1, 0, 1, 0])
+    probe = study._BestOnValidation(model, X_val, y_val, pos_weight=3.0)
+    for epoch, w in enumerate((1.0, -1.0, 0.5)):
+        with torch.no_grad():
+            model.weight.copy_(torch.tensor([[w, 0.0]]))
+        probe.on_epoch_end(None, epoch, {})
+    probe.on_fit_end(None)
+    logits = X_val @ torch.tensor([1.0, 0.0])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, y_val.float(), pos_weight=torch.tensor(3.0))
+    assert probe.best_epoch == 0 and probe.best == pytest.approx(float(expected))
+    assert torch.equal(model.weight, torch.tensor([[1.0, 0.0]]))  # restored
+
+
+def test_study_setting_has_large_val_and_test_splits():
+    s = make_setting("mnist1d", 8, 1 / 20, seed=3, num_samples=2000, val_fraction=0.25,
+                     test_fraction=0.25)
+    n = len(s.y_train) + len(s.y_val) + len(s.y_test)
+    assert abs(len(s.y_test) - n / 4) <= 1 and abs(len(s.y_val) - n / 4) <= 1
+    pos = [int(y.sum()) for y in (s.y_val, s.y_test)]
+    assert abs(pos[0] - pos[1]) <= 1 and min(pos) >= 4  # stratified: the same ratio in each
+
+
+def test_study_refuses_an_unknown_arm():
+    s = make_setting("breast_cancer", 0, 1 / 10, seed=0, num_samples=0)
+    with pytest.raises(ValueError, match="arm must be one of"):
+        study._arm(s, None, 0, "undersampling")

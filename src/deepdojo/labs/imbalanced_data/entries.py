@@ -84,13 +84,17 @@ def _pool(kind: str, num_samples: int) -> tuple[Tensor, Tensor]:
     return torch.cat([p.X for p in parts]).float(), torch.cat([p.y for p in parts])
 
 
-def make_setting(kind: str, rare: int, ratio: float, seed: int, num_samples: int) -> Setting:
-    """Rare class ``rare`` of ``kind`` vs the rest, subsampled to ``ratio`` of the majority."""
+def make_setting(kind: str, rare: int, ratio: float, seed: int, num_samples: int, *,
+                 val_fraction: float = 0.15, test_fraction: float = 0.15) -> Setting:
+    """Rare class ``rare`` of ``kind`` vs the rest, subsampled to ``ratio`` of the majority,
+    split stratified into train / val (``val_fraction``) / test (``test_fraction``)."""
     X, y_orig = _pool(kind, num_samples)
     y = (y_orig == rare).long()  # (N,) 1 = rare class
     (_, _), kept = make_imbalanced(X, y, {1: ratio}, seed, return_indices=True)
     # split the kept row indices so the original labels travel along
-    splits = train_val_test_split(kept, y[kept], seed=seed, name=f"{kind}-{rare}")
+    splits = train_val_test_split(kept, y[kept], val_fraction=val_fraction,
+                                  test_fraction=test_fraction, seed=seed,
+                                  name=f"{kind}-{rare}")  # fmt: skip
     check_splits(splits)
     rows = {part: getattr(splits, part).X for part in ("train", "val", "test")}
     mean, std = X[rows["train"]].mean(0), X[rows["train"]].std(0).clamp(min=1e-6)
