@@ -119,7 +119,9 @@ def gradient_penalty(
     the critic's parameters. ``real`` and ``fake`` are detached: the penalty never reaches the
     generator. Multiply by ``lambda`` yourself (the paper uses 10). The per-sample gradient
     ``grad D(x_hat_b)`` is read off ``d sum_b D(x_hat_b) / d x_hat``, which is exact only for a
-    critic that treats samples independently (no batch norm, as the paper requires).
+    critic that treats samples independently (no batch norm, as the paper requires). The
+    inner gradient is not loss-scaled: under fp16 autocast a critic with tiny input
+    gradients can underflow there (bf16 and fp32 cannot).
 
     Parameters
     ----------
