@@ -6,7 +6,18 @@ import pytest
 import torch
 
 from deepdojo.data.sequences import date_normalization
-from deepdojo.labs.gru.measure import memory_scores, memory_units
+from deepdojo.labs.gru import GRULabConfig
+from deepdojo.labs.gru.measure import (
+    RecallNet,
+    Setting,
+    candidate_gap,
+    delay_retention,
+    memory_scores,
+    memory_units,
+    random_subset_gaps,
+    recall_data,
+    tune,
+)
 from deepdojo.labs.shared.seq import TGT_LEN, exact_match, train_steps, warmup_constant
 from deepdojo.models import Seq2Seq
 
@@ -102,3 +113,85 @@ def test_exact_match_counts_whole_strings_and_characters():
     assert exact == pytest.approx(2 / 4)
     assert chars == pytest.approx((9 / 10 + 5 / 10 + 1 + 1) / 4)
     assert model.calls == [TGT_LEN]
+
+
+def _lstm_by_the_equations(lstm: torch.nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+    """h_t of a one-layer LSTM written out: gates [i | f | g | o] (torch's order)."""
+    H = lstm.hidden_size
+    h = c = torch.zeros(x.shape[0], H)
+    out = []
+    for t in range(x.shape[1]):
+        pre = x[:, t] @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + h @ lstm.weight_hh_l0.T \
+            + lstm.bias_hh_l0  # (B, 4H)
+        i, f, g, o = pre.split(H, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        out.append(h)
+    return torch.stack(out, 1)
+
+
+def test_gru_lab_lstm_path_is_the_lstm_of_the_equations_with_the_bias_on_the_forget_gate():
+    cfg = GRULabConfig(hidden_size=6)
+    torch.manual_seed(0)
+    plain = RecallNet("lstm", cfg, gate_bias=0.0)
+    torch.manual_seed(0)
+    biased = RecallNet("lstm", cfg, gate_bias=4.0)
+    H = cfg.hidden_size
+    added = biased.rnn.bias_hh_l0.detach() - plain.rnn.bias_hh_l0.detach()  # (4H,)
+    torch.testing.assert_close(added, torch.cat([torch.zeros(H), torch.full((H,), 4.0),
+                                                 torch.zeros(2 * H)]))
+    X, y = recall_data(8, 12, cfg, seed=3)
+    out, _ = biased.rnn(X)
+    torch.testing.assert_close(out, _lstm_by_the_equations(biased.rnn, X), atol=1e-6, rtol=1e-5)
+    logits = biased(X)
+    torch.testing.assert_close(logits, biased.head(out[:, -1]))
+    torch.manual_seed(0)
+    gru = RecallNet("gru", cfg, gate_bias=2.0)  # GRU order [r | z | n]: z gets the bias
+    torch.manual_seed(0)
+    gru0 = RecallNet("gru", cfg, gate_bias=0.0)
+    diff = (gru.rnn.bias_hh_l0 - gru0.rnn.bias_hh_l0).detach()
+    torch.testing.assert_close(diff, torch.cat([torch.zeros(H), torch.full((H,), 2.0),
+                                                torch.zeros(H)]))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        RecallNet("transformer", cfg)
+
+
+def test_gru_lab_recall_data_has_new_test_sequences_and_distractors_in_their_own_channels():
+    cfg = GRULabConfig()  # K = 4 symbols, D = 4 distractors
+    X, y = recall_data(200, 10, cfg, seed=0)
+    Xt, _ = recall_data(200, 10, cfg, seed=10_000)
+    assert X.shape == (200, 10, 4 + 1 + 4)
+    torch.testing.assert_close(X.sum(-1), torch.ones(200, 10))  # one-hot at every step
+    assert (X[:, 0, :4].argmax(-1) == y).all() and X[:, 0, 4:].eq(0).all()
+    assert X[:, 1:-1, :5].eq(0).all() and X[:, -1, 4].eq(1).all()
+    rows = {tuple(r.flatten().tolist()) for r in X}
+    assert len(rows) == 200  # not K = 4 distinct sequences
+    assert not rows & {tuple(r.flatten().tolist()) for r in Xt}
+    blank, _ = recall_data(50, 10, GRULabConfig(distractors=0), seed=0)
+    assert blank.shape[-1] == 5 and blank[:, 1:-1].eq(0).all()
+
+
+def test_gru_lab_retention_candidate_gap_and_random_subsets():
+    z = torch.full((2, 5, 3), 0.5)
+    z[:, 1:4, 0] = 0.9
+    units = torch.tensor([True, False, False])
+    assert delay_retention(z, units, 5) == pytest.approx(0.9**3)
+    h = torch.zeros(2, 5, 3)
+    h_tilde = torch.zeros(2, 5, 3)
+    h_tilde[:, 2:4, 0] = 0.2  # candidate differs from h_(t-1) by 0.2 at steps 2 and 3
+    assert candidate_gap(h_tilde, h, units, 5) == pytest.approx(0.2)
+    gaps = random_subset_gaps(torch.tensor([1.0, 0.0, 0.0, 0.0]), 1, 400, seed=0)
+    picked = gaps == 1.0  # unit 0 picked: 1 - 0; else 0 - 1/3
+    torch.testing.assert_close(gaps[~picked], torch.full(((~picked).sum(),), -1 / 3))
+    assert 0.15 < picked.float().mean() < 0.35
+
+
+def test_gru_lab_tuning_chooses_on_validation_and_keeps_the_chosen_model():
+    cfg = GRULabConfig(hidden_size=4, n_train=32, n_test=16, steps=2, lrs=(1e-3, 1e-2),
+                       gate_biases=(2.0, 4.0))
+    t = tune("lstm", 5, [0, 1], cfg)
+    assert [st for st, _ in t.tried] == [Setting(a, b) for a in (1e-3, 1e-2) for b in (2., 4.)]
+    mean = lambda rs, key: sum(getattr(r, key) for r in rs) / len(rs)  # noqa: E731
+    best = max(t.tried, key=lambda sr: (mean(sr[1], "val_acc"), -mean(sr[1], "val_loss")))
+    assert t.chosen == best[0] and t.runs == best[1] and len(t.models) == 2
+    assert [st.gate_bias for st, _ in tune("rnn", 5, [0], cfg).tried] == [0.0, 0.0]

@@ -9,8 +9,8 @@ from deepdojo.labs.attention import AttentionLabConfig, VariantRun
 from deepdojo.labs.attention import _claim as attention_claim
 from deepdojo.labs.framework import LabContext, LabError, make_config
 from deepdojo.labs.gru import GRULabConfig
-from deepdojo.labs.gru.claims import comparison_claims, gate_claims
-from deepdojo.labs.gru.measure import GateStudy, MemoryUnits, RecallRun
+from deepdojo.labs.gru.claims import comparison_claims, gate_claims, lstm_claim
+from deepdojo.labs.gru.measure import GateStudy, MemoryUnits, RecallRun, Setting, Tuning
 from deepdojo.labs.shared.seq import LengthSweep
 from deepdojo.labs.transformer import ModelRun, TransformerLabConfig
 from deepdojo.labs.transformer import _claims as transformer_claims
@@ -18,7 +18,8 @@ from deepdojo.labs.transformer import _claims as transformer_claims
 # The sizes each lab used before its sizes moved into the config (ctx.pick), per scale.
 SIZES = {
     GRULabConfig: {
-        "smoke": {"lengths": (6,), "steps": 5, "n_train": 64, "n_test": 500},
+        "smoke": {"lengths": (6,), "steps": 5, "n_train": 64, "n_test": 500,
+                  "lrs": (3e-3, 1e-2), "gate_biases": (2.0, 4.0), "distractors": 4},
         "quick": {"lengths": (10, 40, 80), "steps": 200, "n_train": 2000, "n_test": 500},
         "full": {"lengths": (10, 40, 80, 150, 250), "steps": 600, "n_train": 4000},
     },
@@ -47,7 +48,8 @@ def test_sizes_per_scale_are_the_ones_the_labs_used(cls, scale):
     ("cls", "overrides", "message"),
     [
         (GRULabConfig, {"lengths": "10,2"}, r"lengths must be >= 3, got 2"),
-        (GRULabConfig, {"lr": "0"}, r"lr must be > 0"),
+        (GRULabConfig, {"lrs": "0.01,0"}, r"lrs must be > 0"),
+        (GRULabConfig, {"distractors": "-1"}, r"distractors must be >= 0"),
         (GRULabConfig, {"num_symbols": "1"}, r"num_symbols must be >= 2"),
         (GRULabConfig, {"memory_unit_fraction": "1"}, r"memory_unit_fraction must be >= 2"),
         (AttentionLabConfig, {"epochs": "0"}, r"epochs must be >= 1"),
@@ -115,17 +117,45 @@ def _units(z_memory, z_other):
                        memory=mem, z_memory=z_memory, z_other=z_other)
 
 
-def test_gru_gate_claims_judge_trained_against_initial_and_memory_against_other(ctx):
-    studies = {s: GateStudy(z_init=0.8, z_trained=0.7 + 0.001 * s, units=_units(0.95, 0.6))
-               for s in range(5)}
-    gate_claims(ctx, studies, 80, GRULabConfig())
+def _study(s, z_memory_init=0.88, z_memory=0.95):
+    return GateStudy(z_init=0.8, z_trained=0.7 + 0.001 * s, units=_units(z_memory, 0.6),
+                     z_memory_init=z_memory_init + 0.001 * s, retention=1e-3,
+                     candidate_gap=0.01, aa_gap_sd=0.02)
+
+
+def test_gru_gate_claims_judge_memory_units_trained_against_the_same_units_at_init(ctx):
+    gate_claims(ctx, {s: _study(s) for s in range(5)}, 80, GRULabConfig())
     c = _by_id(ctx)
     held = c["update-gate-holds-memory"]
-    assert held.verdict == "does not hold" and held.values_a[0] == pytest.approx(0.7)
-    assert "memory units average 0.95 and the other units 0.60" in held.why
+    assert held.verdict == "holds" and held.values_a[0] == pytest.approx(0.95)
+    assert held.values_b == pytest.approx([0.88, 0.881, 0.882, 0.883, 0.884])
+    assert "rises from 0.88 to 0.95" in held.why
     memory = c["memory-units-keep-z-high"]
     assert memory.verdict == "holds" and memory.values == pytest.approx([0.35] * 5)
     assert "The 1 units" in memory.statement and "H/8" in memory.statement
+    assert "sd 0.020" in memory.why
+
+
+def test_gru_gate_claim_explains_a_falling_gate_with_the_candidate_path(ctx):
+    gate_claims(ctx, {s: _study(s, z_memory=0.7) for s in range(5)}, 80, GRULabConfig())
+    held = _by_id(ctx)["update-gate-holds-memory"]
+    assert held.verdict == "does not hold"
+    assert "falls from 0.88 at initialisation to 0.70" in held.why
+    assert "keeps only 1.0e-03" in held.why and "= 0.010 on those units" in held.why
+
+
+def test_lstm_claim_pairs_lstm_with_gru_and_names_the_forget_gate(ctx):
+    cfg = GRULabConfig()
+    runs = {("lstm", 80): _recall([0.25, 0.26, 0.3, 0.24, 0.25], [1e-6] * 5),
+            ("gru", 80): _recall([1.0] * 5, [1e-2] * 5)}
+    tried = [(Setting(lr, b), [RecallRun(0.25, 0, 0, val_acc=0.25 + 0.1 * (b == 4.0),
+                                         val_loss=1.0)]) for lr in cfg.lrs for b in (2.0, 4.0)]
+    tuning = Tuning("lstm", tried, Setting(0.003, 4.0), models=[], runs=tried[0][1])
+    lstm_claim(ctx, runs, 80, cfg, tuning)
+    claim = _by_id(ctx)["lstm-matches-gru-long"]
+    assert claim.verdict == "does not hold" and claim.margin == -0.1
+    assert "forget gate starts at 0.88 (memory time constant ~8 steps" in claim.why
+    assert "2: 0.25, 4: 0.35" in claim.why
 
 
 def _sweep(rows: dict[str, list], L: int, chars: float = 40.0) -> LengthSweep:

@@ -1,7 +1,11 @@
 r"""What the gru lab measures: recall accuracy, first-step gradient, gates and memory units.
 
-Delayed recall: step 0 shows one of K symbols (one-hot, K + 1 inputs), steps 1 .. T-2 are blank,
-step T-1 is the query; the model reads out the symbol from its last state.
+Delayed recall (Hochreiter & Schmidhuber, 1997, experiment 2b): step 0 shows one of K symbols,
+steps 1 .. T-2 show random distractors drawn from D *other* symbols, step T-1 is the query; the
+model reads out the first symbol from its last state. Inputs are one-hot over K + 1 + D
+channels (symbols, query, distractors). With D >= 2 there are K * D^(T-2) distinct sequences,
+so the held-out test set is made of sequences never seen in training (with a blank delay,
+D = 0, there would be only K distinct sequences and "test" accuracy would be training accuracy).
 
 Memory units. The ``update-gate-holds-memory`` claim averages z over *all* units; a GRU needs
 only a few units to hold the symbol while the others may do anything. So we first find the
@@ -13,15 +17,14 @@ standard deviation
     s_u = \Big(\tfrac1N \textstyle\sum_c n_c (\bar h_{u,c} - \bar h_u)^2\Big)^{1/2},
 
 where ``c`` runs over the symbols, ``n_c`` counts the examples of symbol ``c``, and
-:math:`\bar h_{u,c}` is the mean state of unit u at step T-2 over those examples. (With a
-blank delay the state is a deterministic function of the symbol, so a variance *ratio* such
-as eta^2 or a squared correlation is 1 for every unit and cannot rank them; the spread can.)
+:math:`\bar h_{u,c}` is the mean state of unit u at step T-2 over those examples.
 The ``k`` units with the largest :math:`s_u` are the *memory units*; the gap is the mean update
 gate over the delay steps of the memory units minus that of the other units.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 import torch
@@ -33,28 +36,42 @@ from deepdojo.nn import GRU
 from .config import GRULabConfig
 
 MODELS = ("rnn", "lstm", "gru")
+VAL_SEED_OFFSET = 20_000  # validation sequences (used for tuning) use seed + this
 TEST_SEED_OFFSET = 10_000  # test sequences use seed + this
 GATE_SEED = 99  # sequences whose gates are drawn and compared (init vs trained)
 MEMORY_SEED = 98  # sequences that rank the memory units
 
 
+@dataclass(frozen=True)
+class Setting:
+    """The hyperparameters one arm trains with: Adam learning rate and initial gate bias
+    (GRU update gate z, LSTM forget gate; ignored by the vanilla RNN, which has no gate)."""
+
+    lr: float
+    gate_bias: float
+
+
 class RecallNet(nn.Module):
     """A recurrent layer (``kind`` in :data:`MODELS`) and a linear readout of its last state.
 
-    The GRU's update gate z and the LSTM's forget gate start with bias ``cfg.gate_bias``.
-    Input (B, T, K + 1), output logits (B, K).
+    The GRU's update gate z and the LSTM's forget gate start with bias ``gate_bias`` added to
+    ``bias_hh`` (gate order: GRU [r | z | n], LSTM [i | f | g | o]).
+    Input (B, T, K + 1 + D), output logits (B, K).
     """
 
-    def __init__(self, kind: str, cfg: GRULabConfig) -> None:
+    def __init__(self, kind: str, cfg: GRULabConfig, gate_bias: float = 0.0) -> None:
         super().__init__()
+        if kind not in MODELS:
+            raise ValueError(f"kind must be one of {MODELS}, got {kind!r}")
         K, H = cfg.num_symbols, cfg.hidden_size
+        inputs = K + 1 + cfg.distractors
         if kind == "gru":
-            self.rnn = GRU(K + 1, H, impl="fused")
+            self.rnn = GRU(inputs, H, impl="fused")
         else:
-            self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM}[kind](K + 1, H, batch_first=True)
-        if kind != "rnn":  # gate order: GRU [r | z | n], LSTM [i | f | g | o]
+            self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM}[kind](inputs, H, batch_first=True)
+        if kind != "rnn":
             with torch.no_grad():
-                self.rnn.bias_hh_l0[H : 2 * H] += cfg.gate_bias
+                self.rnn.bias_hh_l0[H : 2 * H] += gate_bias
         self.head = nn.Linear(H, K)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,17 +87,30 @@ class RecallRun:
     ----------
     acc : test accuracy of the recalled symbol
     grad_init, grad_trained : mean over test examples of ||dL/dx_0|| before and after training
+    val_acc, val_loss : accuracy and mean cross-entropy on the validation sequences
     """
 
     acc: float
     grad_init: float
     grad_trained: float
+    val_acc: float = float("nan")
+    val_loss: float = float("nan")
 
 
-def recall_data(n: int, T: int, num_symbols: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` delayed-recall sequences with a blank delay: X (n, T, K + 1), y (n,)."""
-    X, y = delayed_recall(n, T, num_symbols=num_symbols, seed=seed)
-    X[:, 1:-1] = 0.0  # blank delay: nothing but the memory carries the symbol
+def recall_data(n: int, T: int, cfg: GRULabConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` delayed-recall sequences: X (n, T, K + 1 + D) one-hot, y (n,) the first symbol.
+
+    Channels ``0 .. K-1`` are the symbols, ``K`` the query marker and ``K+1 .. K+D`` the
+    distractors, one per delay step (a blank delay when ``cfg.distractors == 0``).
+    """
+    K, D = cfg.num_symbols, cfg.distractors
+    X, y = delayed_recall(n, T, num_symbols=K, seed=seed)  # (n, T, K + 1)
+    X[:, 1:-1] = 0.0  # only the first symbol and the query stay on the symbol channels
+    X = torch.cat([X, torch.zeros(n, T, D)], dim=-1)
+    if D > 0 and T > 2:
+        g = torch.Generator().manual_seed(seed)
+        d = torch.randint(0, D, (n, T - 2), generator=g)  # (n, T-2) distractor ids
+        X[:, 1:-1, K + 1 :] = nn.functional.one_hot(d, D).float()
     return X, y
 
 
@@ -88,18 +118,24 @@ def first_step_grad(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float
     """Mean over examples of ||dL/dx_0||: how much gradient reaches the first step."""
     x = X.clone().requires_grad_(True)
     loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)  # (N, T, K + 1)
+    (grad,) = torch.autograd.grad(loss, x)  # (N, T, K + 1 + D)
     return grad[:, 0].norm(dim=-1).mean().item()
 
 
-def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig) -> tuple[RecallNet, RecallRun]:
-    """Train one model on delayed recall at length ``T``: forward, loss, backward, clip, step."""
+def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setting
+                 ) -> tuple[RecallNet, RecallRun]:
+    """Train one model on delayed recall at length ``T``: forward, loss, backward, clip, step.
+
+    Training, validation and test sequences are drawn with disjoint seeds (``seed``,
+    ``seed + VAL_SEED_OFFSET``, ``seed + TEST_SEED_OFFSET``).
+    """
     torch.manual_seed(seed)
-    X, y = recall_data(cfg.n_train, T, cfg.num_symbols, seed)
-    Xt, yt = recall_data(cfg.n_test, T, cfg.num_symbols, TEST_SEED_OFFSET + seed)
-    model = RecallNet(kind, cfg)
+    X, y = recall_data(cfg.n_train, T, cfg, seed)
+    Xv, yv = recall_data(cfg.n_test, T, cfg, VAL_SEED_OFFSET + seed)
+    Xt, yt = recall_data(cfg.n_test, T, cfg, TEST_SEED_OFFSET + seed)
+    model = RecallNet(kind, cfg, setting.gate_bias)
     grad_init = first_step_grad(model, Xt, yt)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
     g = torch.Generator().manual_seed(seed)
     for _ in range(cfg.steps):
         idx = torch.randint(0, cfg.n_train, (cfg.batch_size,), generator=g)
@@ -110,14 +146,46 @@ def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig) -> tuple[Recal
         opt.step()  # step
     with torch.no_grad():
         acc = (model(Xt).argmax(-1) == yt).float().mean().item()
+        val = model(Xv)
+        val_acc = (val.argmax(-1) == yv).float().mean().item()
+        val_loss = nn.functional.cross_entropy(val, yv).item()
     return model, RecallRun(acc=acc, grad_init=grad_init,
-                            grad_trained=first_step_grad(model, Xt, yt))
+                            grad_trained=first_step_grad(model, Xt, yt),
+                            val_acc=val_acc, val_loss=val_loss)
 
 
-def initial_gru(seed: int, cfg: GRULabConfig) -> RecallNet:
+@dataclass(frozen=True)
+class Tuning:
+    """The grid search of one arm on the tuning seeds: every setting tried with its
+    validation numbers per seed, and the chosen one (highest mean validation accuracy over
+    the tuning seeds, then lowest mean validation loss)."""
+
+    kind: str
+    tried: list[tuple[Setting, list[RecallRun]]]
+    chosen: Setting
+    models: list[RecallNet]  # the chosen setting's trained model per tuning seed
+    runs: list[RecallRun]  # ... and its measurements (the main runs of those seeds)
+
+
+def tune(kind: str, T: int, seeds: list[int], cfg: GRULabConfig) -> Tuning:
+    """Train ``kind`` at length ``T`` with every (lr, gate bias) of the config's grids (the
+    vanilla RNN: lr only) on each of ``seeds`` and choose on validation data, never on test
+    data."""
+    biases = (0.0,) if kind == "rnn" else cfg.gate_biases
+    grid = [Setting(lr, b) for lr in cfg.lrs for b in biases]
+    trained = {st: [train_recall(kind, T, seed, cfg, st) for seed in seeds] for st in grid}
+    score = lambda st: (statistics.fmean(r.val_acc for _, r in trained[st]),  # noqa: E731
+                        -statistics.fmean(r.val_loss for _, r in trained[st]))
+    best = max(grid, key=score)
+    return Tuning(kind=kind, tried=[(st, [r for _, r in trained[st]]) for st in grid],
+                  chosen=best, models=[m for m, _ in trained[best]],
+                  runs=[r for _, r in trained[best]])
+
+
+def initial_gru(seed: int, cfg: GRULabConfig, gate_bias: float) -> RecallNet:
     """The GRU exactly as :func:`train_recall` initialises it for ``seed`` (before training)."""
     torch.manual_seed(seed)
-    return RecallNet("gru", cfg)
+    return RecallNet("gru", cfg, gate_bias)
 
 
 @dataclass(frozen=True)
@@ -142,7 +210,7 @@ def record_gates(model: RecallNet, T: int, cfg: GRULabConfig, n: int, seed: int)
     fused = model.rnn
     explicit = GRU(fused.input_size, fused.hidden_size, impl="explicit", record_gates=True)
     explicit.load_state_dict(fused.state_dict())
-    X, y = recall_data(n, T, cfg.num_symbols, seed)
+    X, y = recall_data(n, T, cfg, seed)
     with torch.no_grad():
         explicit(X)
     g = {k: v[0] for k, v in explicit.gates.items()}  # layer 0: each (n, T, H)
@@ -209,6 +277,31 @@ def memory_units(z: torch.Tensor, h: torch.Tensor, y: torch.Tensor, T: int, *,
                        z_other=z_delay[~memory].mean().item())
 
 
+def delay_retention(z: torch.Tensor, units: torch.Tensor, T: int) -> float:
+    r"""Share of the state the update gate alone carries across the delay, on ``units``:
+    the mean over examples and units of :math:`\prod_{t=1}^{T-2} z_{t,u}` (z: (N, T, H))."""
+    return z[:, 1 : T - 1][..., units].prod(dim=1).mean().item()
+
+
+def candidate_gap(h_tilde: torch.Tensor, h: torch.Tensor, units: torch.Tensor, T: int) -> float:
+    """Mean :math:`|\tilde h_t - h_{t-1}|` over the delay steps 2 .. T-2 on ``units``: when it is
+    small the candidate re-proposes the old state, so the state holds whatever z is."""
+    return (h_tilde[:, 2 : T - 1] - h[:, 1 : T - 2])[..., units].abs().mean().item()
+
+
+def random_subset_gaps(z_delay: torch.Tensor, k: int, draws: int, seed: int) -> torch.Tensor:
+    """A/A control for the memory-unit gap: the gap of ``draws`` random k-unit subsets
+    (mean z of the subset minus mean z of the rest); z_delay (H,) -> (draws,)."""
+    g = torch.Generator().manual_seed(seed)
+    H = z_delay.shape[0]
+    gaps = []
+    for _ in range(draws):
+        pick = torch.zeros(H, dtype=torch.bool)
+        pick[torch.randperm(H, generator=g)[:k]] = True
+        gaps.append(z_delay[pick].mean() - z_delay[~pick].mean())
+    return torch.stack(gaps)
+
+
 @dataclass(frozen=True)
 class GateStudy:
     """One seed's GRU at the longest length, before and after training.
@@ -217,8 +310,16 @@ class GateStudy:
     ----------
     z_init, z_trained : mean update gate over the delay (:meth:`GateTrace.delay_z`)
     units : the trained GRU's memory units (:func:`memory_units`)
+    z_memory_init : mean z over the delay of the same memory units before training
+    retention : :func:`delay_retention` of the memory units after training
+    candidate_gap : :func:`candidate_gap` of the memory units after training
+    aa_gap_sd : std of :func:`random_subset_gaps` (the gap a random choice of units shows)
     """
 
     z_init: float
     z_trained: float
     units: MemoryUnits
+    z_memory_init: float = float("nan")
+    retention: float = float("nan")
+    candidate_gap: float = float("nan")
+    aa_gap_sd: float = float("nan")
