@@ -138,3 +138,9 @@ def test_a_failing_lab_does_not_stop_the_others(two_labs, tmp_path, capsys):
     with pytest.raises(LabError, match="--jobs must be a positive integer"):
         run_labs(two_labs, jobs=0)
     assert parallel.START_METHOD == "spawn"
+
+
+def test_estimates_name_registered_labs():
+    from deepdojo.labs import load_all
+
+    assert set(parallel.ESTIMATED_S) <= set(load_all())

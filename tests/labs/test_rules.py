@@ -46,6 +46,7 @@ def test_at_least_three_outcomes():
     mid = R.AtLeast(0.9).judge([0.85, 0.95, 0.92])
     assert mid.verdict == "inconclusive"
     assert mid.seed_holds == [False, True, True]
+    assert "straddles the threshold 0.9; at the observed spread about" in mid.why
     # the CI low bound exactly on the threshold holds (>=)
     assert R.AtLeast(2.0).judge([2.0, 2.0]).verdict == "holds"
 
@@ -68,6 +69,7 @@ def test_greater_and_less_on_paired_differences():
     assert R.Less(margin=0.1).judge(neg).verdict == "holds"
     assert R.Less(margin=0.3).judge(neg).verdict == "does not hold"
     assert R.Less().judge(neg).seed_holds == [True] * 5
+    assert "straddles the margin 0;" in R.Less().judge([-0.1, 0.1, 0.05]).why  # never "-0"
     # CI high exactly on the margin: Greater does not hold (<=)
     assert R.Greater(margin=0.5).judge([0.5, 0.5]).verdict == "does not hold"
 

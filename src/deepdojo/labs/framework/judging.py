@@ -121,6 +121,11 @@ class _IntervalRule(Rule):
     def _boundary_text(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def _straddle_text(self) -> str:
+        """The boundary as named in an "inconclusive" reason."""
+        return self._boundary_text
+
     def _side(self, lo: float, hi: float) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -160,7 +165,7 @@ class _IntervalRule(Rule):
             n = seeds_needed(float(x.std(ddof=1)), self._distance(mean))
             decide = (f"about {n} seeds would decide it" if n < 10_000
                       else "no practical number of seeds would decide it")
-            why = f"{where} straddles {self._boundary_text}; at the observed spread {decide}"
+            why = f"{where} straddles {self._straddle_text}; at the observed spread {decide}"
         else:
             why = f"{where} {self._placement(verdict)}"
         return Judgement(verdict, value, (float(ci[0]), float(ci[1])), self._margin,

@@ -114,6 +114,10 @@ class _Threshold(_OneSided):
     def _boundary_text(self) -> str:
         return _g(self.threshold)
 
+    @property
+    def _straddle_text(self) -> str:
+        return f"the threshold {_g(self.threshold)}"
+
     def condition(self) -> str:
         return f"{self._op()} {_g(self.threshold)}"
 
@@ -146,7 +150,7 @@ class _Paired(_OneSided):
 
     @property
     def _bound(self) -> float:
-        return float(self.margin) if self._up else -float(self.margin)
+        return float(self.margin) if self._up else 0.0 - float(self.margin)  # never -0
 
     @property
     def _margin(self) -> float:
