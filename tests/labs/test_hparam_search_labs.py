@@ -117,6 +117,7 @@ def test_config_sizes_come_from_the_scale_and_are_range_checked():
         make_config(HyperparametersLabConfig, {"dropouts": "0.0,1.0"})
     s = make_config(SearchLabConfig, scale="smoke")
     assert (s.trials, s.epochs, s.studies) == (3, 1, 1)
+    assert (SearchLabConfig().trials, SearchLabConfig().epochs) == (20, 6)
     assert make_config(SearchLabConfig, scale="full").trials == 40
     with pytest.raises(LabError, match="trials must be >= 1"):
         make_config(SearchLabConfig, {"trials": "0"})

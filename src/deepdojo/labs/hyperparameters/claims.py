@@ -91,7 +91,8 @@ def _fitting(ctx: LabContext, cfg: HyperparametersLabConfig, per_seed: list[Seed
                          f"{key}={treated}",
                   why={"does not hold": "with " + key + "={treated} the gap averages "
                                         "{b_mean:.3f}, against {a_mean:.3f} with " + key
-                                        + "={control} (train accuracy {tr_t:.3f} vs "
+                                        + "={control}: it narrows by {mean:.3f}, not more "
+                                        "than the margin {margin:g} (train accuracy {tr_t:.3f} vs "
                                         "{tr_c:.3f}, {epochs} epochs on {n_train} examples, "
                                         "rate annealed to 0)",
                        "holds": "the gap narrows from {a_mean:.3f} to {b_mean:.3f} (train "
@@ -118,7 +119,8 @@ def _batches(ctx: LabContext, cfg: HyperparametersLabConfig,
               Greater(margin=cfg.gap_margin), a=[r.gap for r in pl], b=[r.gap for r in ps],
               metric=f"train - test accuracy gap at convergence, batch {large} - batch {small}",
               why={"does not hold": "batch {small} ends with a gap of {b_mean:.3f} and batch "
-                                    "{large} {a_mean:.3f} (train accuracy {tr_s:.3f} vs "
+                                    "{large} {a_mean:.3f}, a difference of {mean:.3f}, not more "
+                                    "than the margin {margin:g} (train accuracy {tr_s:.3f} vs "
                                     "{tr_l:.3f} after about {steps} steps; rates {lr_s} and "
                                     "{lr_l})",
                    "holds": "the gap is {b_mean:.3f} at batch {small} against {a_mean:.3f} at "
