@@ -442,6 +442,8 @@ def _proximal_claims(cfg: RegularizationLabConfig, ctx: LabContext, runs: Runs) 
              "nz_sub": statistics.fmean(r.near_zero for r in sub)}
     ctx.metric("exact_zero.l1_subgradient", statistics.fmean(r.exact_zero for r in sub))
     ctx.metric("exact_zero.l1_proximal", statistics.fmean(r.exact_zero for r in prox))
+    ctx.metric("noise_floor.exact_zero",  # spread of the proximal arm over seeds
+               statistics.stdev(r.exact_zero for r in prox) if len(prox) > 1 else math.nan)
     ctx.claim(
         "prox-l1-exact-zeros",
         f"A proximal (soft-threshold) L1 step gives exact zeros: at lambda_1 = "

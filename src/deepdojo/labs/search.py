@@ -193,9 +193,9 @@ def _column(rows: list[SearchRow], strategy: str, key: str) -> list[float]:
                              if r.strategy == strategy and r.seed == s) for s in seeds]
 
 
-def _aa_differences(rows: list[SearchRow]) -> list[float]:
-    """Per seed: best val acc of TPE study 0 - TPE study 1 (empty with one study)."""
-    best = {(r.seed, r.study): r.best_val_acc for r in rows if r.strategy == "tpe"}
+def _aa_differences(rows: list[SearchRow], key: str = "best_val_acc") -> list[float]:
+    """Per seed: ``key`` of TPE study 0 - TPE study 1 (empty with one study)."""
+    best = {(r.seed, r.study): getattr(r, key) for r in rows if r.strategy == "tpe"}
     seeds = list(dict.fromkeys(r.seed for r in rows))
     return [best[(s, 0)] - best[(s, 1)] for s in seeds if (s, 1) in best]
 
@@ -210,6 +210,9 @@ def _claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[SearchRow]) -> Non
     diffs = _aa_differences(rows)
     floor = statistics.stdev(diffs) if len(diffs) > 1 else float("nan")
     ctx.metric("noise_floor.best_val_acc", floor)
+    after = [d for d in _aa_differences(rows, "after_startup") if d == d]
+    ctx.metric("noise_floor.after_startup",
+               statistics.stdev(after) if len(after) > 1 else float("nan"))
     facts = {"trials": cfg.trials, "startup": cfg.startup, "floor": floor,
              "pruned": statistics.fmean(_column(rows, "tpe+pruning", "pruned"))}
     ctx.claim("tpe-vs-random",
