@@ -8,7 +8,7 @@ from torch import nn
 
 from deepdojo.diagnose import Doctor, diagnose
 from deepdojo.models import create
-from deepdojo.train import Trainer
+from deepdojo.train import Callback, Trainer
 
 
 def _data(n=64, d=16, c=4):
@@ -236,3 +236,25 @@ def test_doctor_flags_a_vanishing_discriminator_and_a_healthy_generator():
     assert report["d"]["checks"] == 4  # every 2nd of 8 discriminator updates
     assert {f.kind for f in doctor.findings} == set(report["d"]["kinds"])
     assert all(layer.startswith("d.") for f in doctor.findings for layer in f.layers)
+
+
+def test_doctor_sees_dead_units_of_one_network_from_its_checked_steps_only():
+    task = _TinyGAN.make(d_depth=2, d_act=nn.ReLU)
+    with torch.no_grad():
+        task.d[2].bias.fill_(-1e3)  # the discriminator's second ReLU never fires
+    seen = []
+
+    class HooksOutsideChecks(Callback):
+        def on_batch_end(self, trainer, batch_idx, logs):
+            seen.append(_hooks_left(task))
+
+    doctor = Doctor(every=3, report=None)
+    X = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    Trainer(task, callbacks=[doctor, HooksOutsideChecks()], progress="off", device="cpu",
+            seed=0).fit(X, epochs=2, batch_size=16)
+    report = doctor.by_network()
+    assert "dead_units" in report["d"]["kinds"] and "dead_units" not in report["g"]["kinds"]
+    finding = next(f for f in doctor.findings if f.kind == "dead_units")
+    assert finding.layers == ["d.3"]
+    assert report["d"]["checks"] == 3  # steps 0, 3 and 6 of 8
+    assert seen == [0] * 8 and _hooks_left(task) == 0  # no hook between or after checks

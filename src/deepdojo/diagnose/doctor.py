@@ -111,13 +111,14 @@ class Doctor(Callback):
 
     **Several networks.** When the Trainer's task has more than one network
     (``task.networks()``, e.g. a GAN's ``{"g": ..., "d": ...}``), each network is judged on
-    its own: on every ``every``-th update of the optimizer that owns it, its per-layer
-    gradient norms are read right after that backward (so a discriminator is judged on its
-    own loss, not on the gradient the generator's loss sends through it), with its own
-    activation statistics and that optimizer's loss. A kind is reported once per network;
-    ``findings`` then holds every network's findings with the layers named as in the task
-    (``"d.net.0"``), the history's findings carry ``"network"``, and :meth:`by_network`
-    gives the per-network report.
+    its own, on every ``every``-th training step: at the first update of the optimizer that
+    owns it, its per-layer gradient norms are read right after that backward (so a
+    discriminator is judged on its own loss, not on the gradient the generator's loss sends
+    through it), with the activation statistics of its forward passes up to that update
+    (hooks are installed for the checked steps only) and that optimizer's loss. A kind is
+    reported once per network; ``findings`` then holds every network's findings with the
+    layers named as in the task (``"d.net.0"``), the history's findings carry ``"network"``,
+    and :meth:`by_network` gives the per-network report.
 
     Parameters
     ----------
@@ -171,6 +172,8 @@ class Doctor(Callback):
         self._watches: list[_Watch] = []  # one per network of a multi-network task
         self._new_networks: list[str] = []  # the network of each finding in _new
         self._step = 0  # the global step when the current training step began
+        self._steps_seen = 0  # training steps begun in this fit (multi-network cadence)
+        self._checking = False  # whether this training step is checked (multi-network)
 
     @property
     def kinds(self) -> list[str]:
@@ -199,7 +202,8 @@ class Doctor(Callback):
         self.findings, self.counts, self.checks, self._new = [], {}, 0, []
         self._new_networks = []
         self._scale = 1.0
-        self._watches = _watches(trainer, self.every)
+        self._watches = _watches(trainer)
+        self._steps_seen, self._checking = 0, False
         if self._watches:  # several networks: each watched on its own updates
             self.gradients = None
             self.activations = None
@@ -212,12 +216,20 @@ class Doctor(Callback):
 
     def on_batch_start(self, trainer: Trainer, batch_idx: int, batch: Any) -> None:
         self._step = trainer.global_step
+        if self._watches:
+            self._checking = self._steps_seen % self.every == 0
+            self._steps_seen += 1
+            if self._checking:  # activation hooks for this step only
+                for watch in self._watches:
+                    watch.activations.records.clear()
+                    watch.activations.attach()
 
     def on_after_backward(self, trainer: Trainer) -> None:
         if self._watches:
-            for watch in self._watches:
-                if watch.optimizer == trainer.current_optimizer:
-                    watch.after_backward(self.every)
+            if self._checking:
+                for watch in self._watches:
+                    if watch.optimizer == trainer.current_optimizer and watch.pending is None:
+                        watch.take()
             return
         grads = self.gradients
         if grads is None or len(grads.steps) == self._recorded:
@@ -261,12 +273,12 @@ class Doctor(Callback):
     def _judge_networks(self, logs: dict[str, Any]) -> None:
         """Apply the rules to each network that has a pending check (multi-network task)."""
         for watch in self._watches:
+            watch.activations.detach()  # a network not updated in this step
             if watch.pending is None:
                 continue
             norms, watch.pending = watch.pending, None
             loss = logs.get(f"loss_{watch.optimizer}", logs.get("loss"))
-            found = check(norms, watch.activations.latest(), loss, self.thresholds)
-            watch.activations.records.clear()
+            found = check(norms, watch.acts, loss, self.thresholds)
             watch.checks += 1
             self.checks += 1
             for finding in found:
@@ -327,29 +339,30 @@ class _Watch:
     optimizer: str
     layers: list[tuple[str, list[nn.Parameter]]]
     activations: ActivationMonitor
-    updates: int = 0
     pending: dict[str, float] | None = None  # gradient norms waiting for on_batch_end
+    acts: dict[str, Any] = field(default_factory=dict)  # activation stats of the check
     findings: list[Finding] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     checks: int = 0
 
-    def after_backward(self, every: int) -> None:
-        """On every ``every``-th update of this network: its layers' gradient norms (already
-        unscaled under fp16), one host read. Layers without a gradient are left out."""
-        self.updates += 1
-        if (self.updates - 1) % every:
-            return
+    def take(self) -> None:
+        """Right after this network's own backward: its layers' gradient norms (already
+        unscaled under fp16; one host read; layers without a gradient left out) and the
+        activation statistics of its forward passes so far (then the hooks come off)."""
         names, norms = [], []
         for name, params in self.layers:
             grads = [p.grad for p in params if p.grad is not None]
             if grads:
                 names.append(name)
                 norms.append(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+        self.acts = self.activations.latest()
+        self.activations.detach()
+        self.activations.records.clear()
         if norms:
             self.pending = dict(zip(names, torch.stack(norms).tolist(), strict=True))
 
 
-def _watches(trainer: Trainer, every: int) -> list[_Watch]:
+def _watches(trainer: Trainer) -> list[_Watch]:
     """A :class:`_Watch` per network when the task has several (each network goes with the
     optimizer holding its parameters); ``[]`` for a single network."""
     task = getattr(trainer, "task", None)
@@ -364,6 +377,6 @@ def _watches(trainer: Trainer, every: int) -> list[_Watch]:
         opt = next((owner[id(p)] for _, ps in layers for p in ps if id(p) in owner), None)
         if opt is None:
             continue  # a network no optimizer updates (frozen): nothing to judge
-        acts = ActivationMonitor(net, every=every, training_only=True).attach()
+        acts = ActivationMonitor(net, training_only=True)  # attached on checked steps only
         watches.append(_Watch(name, opt, layers, acts))
     return watches
