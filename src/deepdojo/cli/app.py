@@ -87,7 +87,7 @@ def fmt(value: Any) -> str:
 def claims_table(title: str, claims: list[dict[str, Any]]) -> Table:
     """A run's claims: id (checks marked), statement, value with spread, 95% CI, verdict."""
     table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("claim", style="bold")
+    table.add_column("claim", style="bold", overflow="fold")
     table.add_column("statement")
     table.add_column("value", justify="right")
     table.add_column("95% CI", justify="right")

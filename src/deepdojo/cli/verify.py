@@ -48,7 +48,7 @@ def verify_cmd(
                      threads=threads or None)
     st = res.stability
     table = Table(title=f"{lab}: verdicts over {seed_sets} seed sets", title_justify="left")
-    table.add_column("claim", style="bold")
+    table.add_column("claim", style="bold", overflow="fold")
     for base in st["base_seeds"]:
         table.add_column(f"base {base}")
     table.add_column("agree")
@@ -60,4 +60,4 @@ def verify_cmd(
     share = st["stability"]
     text = "no claims counted" if share is None else f"{share:.0%}"
     out.print(f"stability {text} ({st['agreeing']} of {st['counted']} claims agree)")
-    out.print(f"  written to {res.path / 'stability.json'}")
+    out.print(f"  written to {res.path / 'stability.json'}", soft_wrap=True, highlight=False)
