@@ -475,8 +475,11 @@ def _tames_claim(cfg: ExplodingConfig, ctx: LabContext, arms: dict[str, Arm], ke
         why={"does not hold": "with " + text + " ({tuned}) the mean test accuracy is {mean:.2f} "
              "(95% interval [{lo:.2f}, {hi:.2f}]; without it {base:.2f}) and the guard saw "
              "{bad} non-finite steps or give-ups over {n} seeds; the largest layer gradient "
-             "norm reached 10^{log_max:.1f}." + note},
-        facts={"base": ctl_acc, "bad": bad, "tuned": arm.chosen,
+             "norm reached 10^{log_max:.1f}." + note,
+             "inconclusive": "After {epochs} epochs the mean test accuracy {mean:.2f} sits at "
+             "the {margin:g} bar (without the remedy {base:.2f}); more epochs and seeds (full "
+             "scale) decide it."},
+        facts={"base": ctl_acc, "bad": bad, "tuned": arm.chosen, "epochs": cfg.epochs,
                "log_max": max((v for v in map(_log_max, rs) if not math.isnan(v)),
                               default=math.nan),
                "shrink": (1 - 2 * lr * cfg.l2 / 0.1) ** steps, "steps": steps, "lr": lr,

@@ -31,7 +31,9 @@ it flags vanishing on the baseline and finds nothing at all on a *cured* setup (
 claim holds; at least one must). The stricter Doctor claim separates two ways to fail: a run
 that fails to train (test accuracy < ``trained_acc``) *stably* (no non-finite step, rollback or
 give-up) must be flagged "vanishing"; a run that fails *unstably* must be flagged non_finite or
-exploding; a run that trains must not be flagged vanishing.
+exploding; a run that trains must not be flagged vanishing. An extra arm,
+``he_init_large_lr`` (ReLU + He at ``unstable_lr``, too large on purpose and not tuned), supplies
+unstable failures; it decides no remedy claim.
 
 Batch norm at initialization (Yang et al. 2019, "A mean field theory of batch normalization"):
 in a plain ReLU MLP with He init, one batch of ``batch_size`` rows, no training, for each depth of
@@ -46,7 +48,10 @@ now paired with tanh and ReLU (on sigmoid at gain 1 Xavier's failure followed by
 sigmoid's lr 0.1); test accuracy at the best-validation epoch; ``relu_he_init`` is merged into
 ``he_init`` (now ReLU + He), so ``relu-he-init-cures-vanishing`` is gone; new claim
 ``batch-norm-grows-gradients-at-init``; the strict Doctor claim tells unstable failures apart.
-Rules, margins and grids were fixed before the first run of this version.
+Rules, margins and grids were fixed before the first run of this version. Added after it: the
+``he_init_large_lr`` arm (with tuned rates no run failed unstably, so the separation the strict
+claim asks for was never exercised), and the tuning's preference for grid points whose tuning
+run stayed finite (from the exploding lab). No threshold moved.
 """
 
 from __future__ import annotations
@@ -94,6 +99,8 @@ class VanishingConfig:
                                         low=0.0, low_open=True)  # fmt: skip
     # the tuning runs use seed base*1000 + tuning_seed (no judged run uses it)
     tuning_seed: int = ranged(999, low=10, high=999)
+    # learning rate of the extra arm he_init_large_lr (too large on purpose; not tuned)
+    unstable_lr: float = ranged(1.0, low=0.0, low_open=True)
     # global gradient-norm bound of the clipping remedy
     clip_norm: float = ranged(0.1, low=0.0, low_open=True)
     # clipping must act on at least this share of the steps
@@ -119,6 +126,7 @@ class Setup:
     extra: dict[str, Any] = field(default_factory=dict)
     clip: bool = False
     control: str | None = None
+    fixed_lr: bool = False  # trained at ``unstable_lr``, not tuned (the unstable extra arm)
 
 
 SETUPS: dict[str, Setup] = {
@@ -131,6 +139,10 @@ SETUPS: dict[str, Setup] = {
     "batch_norm": Setup("plain_mlp", {"batch_norm": True}, control="baseline"),
     "skip_connections": Setup("resnet_mlp", control="baseline"),
     "clipping": Setup("plain_mlp", clip=True, control="baseline"),
+    # extra arm, a strawman on purpose: ReLU + He at too large a rate, so that the strict
+    # Doctor claim sees runs that fail by instability, not by vanishing
+    "he_init_large_lr": Setup("plain_mlp", {"activation": "relu", "init": "he"},
+                              fixed_lr=True),  # fmt: skip
 }
 REMEDY_TEXT = {
     "xavier_init": "Xavier (Glorot-normal, gain 5/3) init with tanh",
@@ -209,7 +221,11 @@ def _run_arms(cfg: VanishingConfig, ctx: LabContext) -> dict[str, Arm]:
         setup = SETUPS[key]
         build = _builder(setup, _model_kw(cfg, setup))
         kw = _run_kw(cfg, ctx, setup)
-        choice = choose_lr(key, build, tune_data, cfg.lr_grid, seed=tune_seed, **kw)
+        if setup.fixed_lr:
+            choice = LrChoice(key, [cfg.unstable_lr], [math.nan], [False], cfg.unstable_lr,
+                              param="lr_fixed")  # fmt: skip
+        else:
+            choice = choose_lr(key, build, tune_data, cfg.lr_grid, seed=tune_seed, **kw)
         runs = [train_run(key, build, datasets[s], seed=s, lr=choice.chosen, **kw)
                 for s in ctx.seeds]  # fmt: skip
         init = [_init_log_ratio(build, datasets[s], s, cfg.batch_size) for s in ctx.seeds]
