@@ -179,7 +179,7 @@ def test_cuda_without_a_gpu_is_refused():
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 2**70, True])
 def test_tune_refuses_a_sampler_seed_numpy_cannot_take(seed):
-    with pytest.raises(SearchError, match=r"seed must be an int in \[0, "):
+    with pytest.raises(SearchError, match=r"sampler seed must be an int in \[0, "):
         tune(Quadratic(), n_trials=1, storage=None, seed=seed, progress="off")
 
 

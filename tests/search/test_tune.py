@@ -121,7 +121,7 @@ def test_importances_and_saved_report(tmp_path):
         ({"workers": 2, "storage": None}, "need a shared storage URL"),
         ({"direction": "up"}, "direction must be"),
         ({"progress": "yes"}, "progress must be auto, on or off"),
-        ({"seed": -1}, r"seed must be an int in \[0, 4294967295\]; got -1"),
+        ({"seed": -1}, r"sampler seed must be an int in \[0, 4294967295\]; got -1"),
         ({"storage": "runs/search.db"}, "storage must be a database URL"),
         ({"storage": "nosuchdb://host/x"}, "is unreachable"),
         ({"storage": "sqlite:////proc/no/such/x.db"}, "storage 'sqlite:////proc/no"),

@@ -338,7 +338,7 @@ def tune(
         raise SearchError("workers > 1 need a shared storage URL; storage=None is in memory")
     seed_max = 2**32 - workers  # worker i seeds its sampler with seed + i < 2**32
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= seed_max:
-        raise SearchError(f"seed must be an int in [0, {seed_max}]; got {seed!r}")
+        raise SearchError(f"sampler seed must be an int in [0, {seed_max}]; got {seed!r}")
     fn, default_name = _resolve_objective(objective)
     name = check_study_name(study_name or default_name)
     folder = None if out is None else check_out(out, name)
