@@ -113,3 +113,30 @@ def test_state_json_is_covered_by_the_hash(tmp_path):
     (path / "state.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="state.json: SHA-256 mismatch"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_from_before_loop_state_still_resumes(tmp_path):
+    """Format 1 (no state.json hash) with the old layout: position, optimizer, scheduler."""
+    from deepdojo.train.checkpoint import save_checkpoint
+
+    tr = run(tmp_path / "new", epochs=1)
+    model_state, state = load_checkpoint(list_checkpoints(tmp_path / "new")[-1])
+    loop = state["loop"]
+    legacy = {
+        "position": {"epoch": loop["epoch"], "batch": loop["batch"], "totals": loop["sums"],
+                     "seen": 0, "global_step": loop["global_step"]},
+        "optimizer": state["optimizers"]["model"], "scheduler": None, "scaler": None,
+        "guard": state["guard"], "history": state["history"], "rng": loop["rng"],
+        "epoch_rng": loop["epoch_rng"], "seed": loop["data"]["seed"],
+        "step_lrs": loop["step_lrs"]["model"],
+    }  # fmt: skip
+    path = save_checkpoint(tmp_path / "old", "ckpt-000000010-e", model_state, legacy)
+    meta = json.loads((path / "state.json").read_text())
+    meta["format"] = 1
+    del meta["sha256"]
+    (path / "state.json").write_text(json.dumps(meta))
+    resumed = run(tmp_path / "old", epochs=2, resume=True)
+    full = run(tmp_path / "full", epochs=2)
+    assert resumed.history.events[0] == {"kind": "resume", "epoch": 1, "step": 10}
+    assert resumed.history["train_loss"] == full.history["train_loss"]
+    assert tr.global_step == 10

@@ -43,8 +43,7 @@ class EpochMixin:
     _dist: DistributedRun | None
     _hooks: dict[str, list[Callable[..., None]]]
     _checkpoints: Any
-    _skip: set[str]
-    _train_batch: Callable[[Any], dict[str, float]]  # from StepMixin
+    _train_batch: Callable[[Any], tuple[dict[str, float], set[str]]]  # from StepMixin
 
     def _call(self, hook: str, *args: Any) -> None:
         for fn in self._hooks[hook]:
@@ -60,7 +59,6 @@ class EpochMixin:
                                                    steps_per_epoch))  # fmt: skip
         self.loop.step_lrs = {name: [g["lr"] for g in opt.param_groups]
                               for name, opt in self.optimizers.items()}  # fmt: skip
-        self._skip = set()
         if self._guard is not None:
             self._guard.start(self)  # type: ignore[arg-type]
         specs = self.task.configure_schedulers()
@@ -124,8 +122,8 @@ class EpochMixin:
             loop.batch += 1
             for fn in hooks["on_batch_start"]:
                 fn(self, batch_idx, batch)
-            logs = self._train_batch(batch)
-            loop.accumulate(logs, batch_len(batch), self._skip)
+            logs, skip = self._train_batch(batch)
+            loop.accumulate(logs, batch_len(batch), skip)
             for fn in hooks["on_batch_end"]:
                 fn(self, batch_idx, logs)
             bar.advance(logs.get("loss", float("nan")))

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from deepdojo.train.task import Task
 
 
-class StepContext:
+class TrainerContext:
     """What a task reaches through ``self.log`` and ``self.next_batch`` during one fit."""
 
     __slots__ = ("logged", "batches", "on_pull")
@@ -69,7 +69,7 @@ class StepMixin:
     _guard: NonFiniteGuard | None
     _scaler: torch.amp.GradScaler | None
     _hooks: dict[str, list[Callable[..., None]]]
-    _context: StepContext
+    _context: TrainerContext
     _clips: dict[str, Any]
     _batch_schedulers: dict[str, Any]
     _opt_params: dict[str, list[torch.Tensor]]
@@ -98,8 +98,9 @@ class StepMixin:
             )
         return item
 
-    def _train_batch(self, batch: Any) -> dict[str, float]:
-        """One training step on ``batch``: every update the task yields, then its logs."""
+    def _train_batch(self, batch: Any) -> tuple[dict[str, float], set[str]]:
+        """One training step on ``batch``: every update the task yields. Returns its logs and
+        the keys to leave out of the epoch means (the losses of skipped updates)."""
         context = self._context
         context.logged = {}
         gen = self.task.training_step(batch)
@@ -116,11 +117,10 @@ class StepMixin:
         logs, skip = self._step_logs(results)
         logs.update(context.logged)
         if results and self._guard is not None and not skip:
-            self._guard.good_step(self)
+            self._guard.good_step(self)  # type: ignore[arg-type]
         if any(applied for _, _, applied in results):
             self.loop.global_step += 1
-        self._skip = skip
-        return logs
+        return logs, skip
 
     def _step_logs(self, results: list[tuple[str, float, bool]]) -> tuple[dict[str, float], set]:
         """``loss`` (and ``loss_<name>`` with several optimizers), and the keys of skipped

@@ -37,7 +37,7 @@ from deepdojo.train.loop import LoopState
 from deepdojo.train.metrics import MetricFn
 from deepdojo.train.progress import EpochBar, want_progress
 from deepdojo.train.state import CheckpointPolicy, resume_fit
-from deepdojo.train.step import StepContext, StepMixin
+from deepdojo.train.step import StepMixin, TrainerContext
 from deepdojo.train.task import Task
 from deepdojo.train.tasks.supervised import SupervisedTask
 from deepdojo.utils import resolve_device
@@ -191,7 +191,7 @@ class Trainer(EpochMixin, StepMixin, InferenceMixin):
         self._guard = resolve_guard(guard)
         self._scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
         self._hooks = bind_hooks(self.callbacks)
-        self._context = StepContext(self._count_pulled_batch)
+        self._context = TrainerContext(self._count_pulled_batch)
         self._bind_parameters()
 
     # ------------------------------------------------------------------ views
