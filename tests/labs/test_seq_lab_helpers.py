@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from deepdojo.data.sequences import date_normalization
+from deepdojo.labs.attention import attribution_agreement, spearman
 from deepdojo.labs.gru import GRULabConfig
 from deepdojo.labs.gru.measure import (
     RecallNet,
@@ -18,7 +19,14 @@ from deepdojo.labs.gru.measure import (
     recall_data,
     tune,
 )
-from deepdojo.labs.shared.seq import TGT_LEN, exact_match, train_steps, warmup_constant
+from deepdojo.labs.shared.seq import (
+    TGT_LEN,
+    exact_match,
+    interleaved_step_times,
+    train_steps,
+    train_to_target,
+    warmup_constant,
+)
 from deepdojo.models import Seq2Seq
 
 
@@ -195,3 +203,75 @@ def test_gru_lab_tuning_chooses_on_validation_and_keeps_the_chosen_model():
     best = max(t.tried, key=lambda sr: (mean(sr[1], "val_acc"), -mean(sr[1], "val_loss")))
     assert t.chosen == best[0] and t.runs == best[1] and len(t.models) == 2
     assert [st.gate_bias for st, _ in tune("rnn", 5, [0], cfg).tried] == [0.0, 0.0]
+
+
+def test_spearman_matches_scipy_and_refuses_bad_shapes():
+    from scipy.stats import spearmanr
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(30, generator=g), torch.rand(30, generator=g)
+    assert spearman(x, y) == pytest.approx(spearmanr(x.numpy(), y.numpy()).statistic, abs=1e-9)
+    assert spearman(x, 2 * x + 1) == pytest.approx(1.0)
+    assert spearman(x, -x) == pytest.approx(-1.0)
+    assert torch.isnan(torch.tensor(spearman(x, torch.ones(30))))
+    with pytest.raises(ValueError, match="1-D of the same length"):
+        spearman(x, y[:5])
+
+
+def test_attribution_agreement_is_per_example_and_step_and_skips_padding():
+    task = date_normalization(6, seed=1, min_length=10)
+    torch.manual_seed(0)
+    model = Seq2Seq(len(task.src_vocab), len(task.tgt_vocab), embed_dim=8, hidden_size=12)
+    rho = attribution_agreement(model, task)
+    assert rho.shape == (6, task.tgt.shape[1] - 1)
+    pad = task.tgt[:, 1:] == task.tgt_vocab.pad_idx
+    assert torch.isnan(rho[pad]).all() and not torch.isnan(rho[~pad]).any()
+    assert (rho[~pad].abs() <= 1 + 1e-9).all()
+    # step 0 by hand for example 0: attention row vs |grad x input| over its characters
+    emb = model.src_embed(task.src[:1]).detach().requires_grad_(True)
+    hook = model.src_embed.register_forward_hook(lambda m, i, o: emb)
+    logits = model(task.src[:1], task.tgt[:1, :-1])
+    hook.remove()
+    (g,) = torch.autograd.grad(logits[0, 0, task.tgt[0, 1]], emb)
+    n = int(task.src_lengths[0])
+    expected = spearman(model.trace.attention[0, 0, :n], (g * emb).sum(-1).abs()[0, :n])
+    assert rho[0, 0].item() == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="needs a model with attention"):
+        attribution_agreement(Seq2Seq(len(task.src_vocab), len(task.tgt_vocab),
+                                      attention="none"), task)
+
+
+def test_train_to_target_stops_at_the_target_and_keeps_the_best_checkpoint():
+    train = date_normalization(64, seed=0)
+    val = date_normalization(8, seed=1)
+    torch.manual_seed(0)
+    model = Seq2Seq(len(train.src_vocab), len(train.tgt_vocab), embed_dim=8, hidden_size=16)
+    r = train_to_target(model, train, val, max_steps=6, batch_size=8, lr=1e-2, warmup=2,
+                        clip=1.0, seed=0, eval_every=2, target=0.0, stop_at_target=True)
+    assert r.steps_to_target == 2 and r.steps == 2 and r.curve == [(2, r.best_val)]
+    torch.manual_seed(0)
+    model = Seq2Seq(len(train.src_vocab), len(train.tgt_vocab), embed_dim=8, hidden_size=16)
+    r = train_to_target(model, train, val, max_steps=5, batch_size=8, lr=1e-2, warmup=2,
+                        clip=1.0, seed=0, eval_every=2, target=1.1, stop_at_target=True)
+    assert r.steps_to_target is None and r.steps == 5 and [s for s, _ in r.curve] == [2, 4, 5]
+    assert r.best_val == max(v for _, v in r.curve)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, r.best_state[k])
+    with pytest.raises(ValueError, match="eval_every must be >= 1"):
+        train_to_target(model, train, val, max_steps=1, batch_size=8, lr=1e-2, warmup=1,
+                        clip=1.0, seed=0, eval_every=0, target=0.5, stop_at_target=True)
+
+
+def test_interleaved_step_times_time_every_model_and_leave_weights_alone():
+    task = date_normalization(8, seed=0)
+    models = {k: Seq2Seq(len(task.src_vocab), len(task.tgt_vocab), embed_dim=4, hidden_size=8,
+                         attention=k) for k in ("none", "additive")}
+    before = {k: [p.clone() for p in m.parameters()] for k, m in models.items()}
+    times = interleaved_step_times(models, (task.src, task.tgt), repeats=3)
+    assert list(times) == ["none", "additive"] and all(len(v) == 3 for v in times.values())
+    assert all(t >= 0 for v in times.values() for t in v)
+    for k, m in models.items():
+        assert all(torch.equal(a, b) for a, b in zip(before[k], m.parameters(), strict=True))
+        assert all(p.grad is None for p in m.parameters()) and not m.training
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        interleaved_step_times(models, (task.src, task.tgt), repeats=0)

@@ -7,6 +7,7 @@ import torch
 
 from deepdojo.labs.attention import AttentionLabConfig, VariantRun
 from deepdojo.labs.attention import _claim as attention_claim
+from deepdojo.labs.attention import _growth_claim as attention_growth_claim
 from deepdojo.labs.framework import LabContext, LabError, make_config
 from deepdojo.labs.gru import GRULabConfig
 from deepdojo.labs.gru.claims import comparison_claims, gate_claims, lstm_claim
@@ -15,7 +16,7 @@ from deepdojo.labs.shared.seq import LengthSweep
 from deepdojo.labs.transformer import ModelRun, TransformerLabConfig
 from deepdojo.labs.transformer import _claims as transformer_claims
 
-# The sizes each lab used before its sizes moved into the config (ctx.pick), per scale.
+# The sizes each lab uses per scale (version 2 of the three labs, issue 15).
 SIZES = {
     GRULabConfig: {
         "smoke": {"lengths": (6,), "steps": 5, "n_train": 64, "n_test": 500,
@@ -24,14 +25,20 @@ SIZES = {
         "full": {"lengths": (10, 40, 80, 150, 250), "steps": 600, "n_train": 4000},
     },
     AttentionLabConfig: {
-        "smoke": {"lengths": (0, 20), "n_train": 64, "epochs": 1, "num_test": 32},
-        "quick": {"lengths": (0, 45), "n_train": 1200, "epochs": 6, "num_test": 300},
-        "full": {"lengths": (0, 30, 60, 90), "n_train": 4000, "epochs": 15, "num_test": 300},
+        "smoke": {"lengths": (0, 20), "n_train": 64, "steps": 2, "num_test": 32,
+                  "length_sweep": True, "attribution_steps": 3},
+        "quick": {"length_sweep": False, "attribution_length": 20, "attribution_steps": 300,
+                  "attribution_examples": 100, "num_test": 300, "lr": 1e-2},
+        "full": {"lengths": (0, 30), "length_sweep": True, "steps": 1200, "n_train": 4000,
+                 "lrs": (3e-3, 1e-2)},
     },
     TransformerLabConfig: {
-        "smoke": {"lengths": (0, 10), "steps": 3, "n_train": 64, "n_test": 32},
-        "quick": {"lengths": (0, 30), "steps": 140, "n_train": 1500, "n_test": 300},
-        "full": {"lengths": (0, 30, 60, 90), "steps": 800, "n_train": 4000, "n_test": 500},
+        "smoke": {"lengths": (0,), "max_steps": 4, "n_train": 64, "n_test": 32},
+        "quick": {"lengths": (0,), "max_steps": 600, "target": 0.5, "stop_at_target": True,
+                  "transformer_lrs": (1e-3, 3e-3), "gru_lrs": (3e-3, 1e-2), "warmups": (25, 100),
+                  "timing_lengths": (0, 30, 60), "timing_repeats": 9},
+        "full": {"lengths": (0, 30), "max_steps": 1500, "target": 0.8, "stop_at_target": False,
+                 "n_train": 4000, "n_test": 500},
     },
 }
 
@@ -52,11 +59,12 @@ def test_sizes_per_scale_are_the_ones_the_labs_used(cls, scale):
         (GRULabConfig, {"distractors": "-1"}, r"distractors must be >= 0"),
         (GRULabConfig, {"num_symbols": "1"}, r"num_symbols must be >= 2"),
         (GRULabConfig, {"memory_unit_fraction": "1"}, r"memory_unit_fraction must be >= 2"),
-        (AttentionLabConfig, {"epochs": "0"}, r"epochs must be >= 1"),
+        (AttentionLabConfig, {"steps": "0"}, r"steps must be >= 1"),
         (AttentionLabConfig, {"clip": "nan"}, r"clip must be finite"),
-        (TransformerLabConfig, {"warmup_frac": "1.5"}, r"warmup_frac must be <= 1"),
+        (TransformerLabConfig, {"target": "1.5"}, r"target must be <= 1"),
+        (TransformerLabConfig, {"warmups": "25,0"}, r"warmups must be >= 1"),
         (TransformerLabConfig, {"max_param_ratio": "0.9"}, r"max_param_ratio must be >= 1"),
-        (TransformerLabConfig, {"steps": "0"}, r"steps must be >= 1"),
+        (TransformerLabConfig, {"max_steps": "0"}, r"max_steps must be >= 1"),
     ],
 )
 def test_bad_sizes_are_refused_before_any_training(cls, overrides, message):
@@ -188,31 +196,93 @@ def test_attention_claim_holds_when_both_variants_win(ctx):
     assert _by_id(ctx)["attention-beats-none-long"].verdict == "holds"
 
 
-def _model_runs(exact, cpu_s):
-    return [ModelRun(exact=e, chars=e, final_loss=0.1, cpu_s=t, wall_s=t, cpu_ms_per_step=t)
-            for e, t in zip(exact, cpu_s, strict=True)]
+def test_attention_gap_growth_pairs_seeds_and_needs_a_working_short_baseline(ctx):
+    sweep = _sweep({"none": _variants([0.1] * 5),
+                    "additive": _variants([0.9] * 5),
+                    "multiplicative": _variants([0.85, 0.9, 0.9, 0.88, 0.9])}, 30)
+    short = {("none", 0): _variants([0.7, 0.75, 0.8, 0.7, 0.72]),
+             ("additive", 0): _variants([0.95] * 5),
+             ("multiplicative", 0): _variants([0.95] * 5)}
+    sweep.results.update(short)
+    attention_growth_claim(ctx, sweep, (0, 30))
+    claim = _by_id(ctx)["attention-gap-grows-with-length"]
+    assert claim.values_a == pytest.approx([0.75, 0.8, 0.8, 0.78, 0.8])
+    assert claim.values_b == pytest.approx([0.25, 0.2, 0.15, 0.25, 0.23])
+    assert claim.verdict == "holds"
 
 
-def test_transformer_match_needs_a_working_baseline(ctx):
-    sweep = _sweep({"transformer": _model_runs([0.3] * 5, [1.0] * 5),
-                    "gru+attention": _model_runs([0.3, 0.31, 0.3, 0.29, 0.3], [2.0] * 5)}, 30)
-    transformer_claims(ctx, sweep, 30, {"transformer": 100, "gru+attention": 110}, 140)
+def test_attention_gap_growth_does_not_hold_with_a_baseline_at_the_floor(ctx):
+    sweep = _sweep({k: _variants([0.9 if k != "none" else 0.1] * 5) for k in
+                    ("none", "additive", "multiplicative")}, 30)
+    sweep.results.update({(k, 0): _variants([0.9 if k != "none" else 0.1] * 5)
+                          for k in ("none", "additive", "multiplicative")})
+    attention_growth_claim(ctx, sweep, (0, 30))
+    claim = _by_id(ctx)["attention-gap-grows-with-length"]
+    assert claim.verdict == "does not hold" and "condition not met" in claim.why
+
+
+def _model_runs(exact, steps):
+    return [ModelRun(exact=e, chars=e, steps_to_target=n, best_val=e, steps=n or 600,
+                     final_loss=0.1, cpu_s=1.0, wall_s=1.0, curve=[(25, e)])
+            for e, n in zip(exact, steps, strict=True)]
+
+
+def _times(tf_ms, gru_ms, repeats=9):
+    return {60: {"transformer": [tf_ms / 1e3] * repeats,
+                 "gru+attention": [gru_ms / 1e3] * repeats}}
+
+
+def _tf_cfg(**kw):
+    return make_config(TransformerLabConfig, {k: str(v) for k, v in kw.items()}, scale="quick")
+
+
+def test_transformer_steps_to_target_and_per_step_time(ctx):
+    results = {("transformer", 0): _model_runs([0.5] * 5, [300, 325, 275, 300, 350]),
+               ("gru+attention", 0): _model_runs([0.6] * 5, [100, 100, 125, 100, 100])}
+    transformer_claims(ctx, results, 0, {"transformer": 100, "gru+attention": 110},
+                       _times(10.0, 20.0), _tf_cfg())
     c = _by_id(ctx)
-    match = c["transformer-matches-recurrent"]
-    assert match.verdict == "does not hold" and "condition not met" in match.why
     faster = c["transformer-trains-faster"]
-    assert faster.verdict == "holds" and faster.environment_dependent
-    assert faster.values == pytest.approx([0.5] * 5)
+    assert faster.verdict == "does not hold" and not faster.environment_dependent
+    assert faster.values == pytest.approx([3, 3.25, 2.2, 3, 3.5])
+    assert "needs 310 steps on average and the GRU+attention 105" in faster.why
+    cheaper = c["transformer-cheaper-per-step"]
+    assert cheaper.verdict == "holds" and cheaper.environment_dependent
+    assert cheaper.values == pytest.approx([0.5] * 9) and "thread" in cheaper.statement
+    assert "transformer-matches-recurrent" not in c  # decided at full scale only
+    assert any("decided at full scale" in n for n in ctx.notes)
 
 
-def test_transformer_match_holds_within_the_margin(ctx):
-    sweep = _sweep({"transformer": _model_runs([0.9, 0.92, 0.88, 0.91, 0.9], [3.0] * 5),
-                    "gru+attention": _model_runs([0.93, 0.95, 0.9, 0.94, 0.92], [2.0] * 5)}, 30)
-    transformer_claims(ctx, sweep, 30, {"transformer": 100, "gru+attention": 110}, 140)
+def test_transformer_never_reaching_the_target_counts_as_max_steps_and_gru_must_reach_it(ctx):
+    results = {("transformer", 0): _model_runs([0.1] * 3, [None, 300, None]),
+               ("gru+attention", 0): _model_runs([0.6] * 3, [100, None, 100])}
+    transformer_claims(ctx, results, 0, {"transformer": 100, "gru+attention": 110},
+                       _times(10.0, 20.0, 3), _tf_cfg())
+    faster = _by_id(ctx)["transformer-trains-faster"]
+    assert faster.values == pytest.approx([6, 0.5, 6])  # 600 / 100, 300 / 600, 600 / 100
+    assert faster.verdict == "does not hold" and "condition not met" in faster.why
+
+
+def test_transformer_match_is_judged_at_full_scale_and_needs_a_working_baseline(ctx):
+    cfg = make_config(TransformerLabConfig, scale="full")
+    results = {("transformer", 30): _model_runs([0.9, 0.92, 0.88, 0.91, 0.9], [300] * 5),
+               ("gru+attention", 30): _model_runs([0.93, 0.95, 0.9, 0.94, 0.92], [100] * 5)}
+    transformer_claims(ctx, results, 30, {"transformer": 100, "gru+attention": 110},
+                       _times(30.0, 20.0), cfg)
     c = _by_id(ctx)
     assert c["transformer-matches-recurrent"].verdict == "holds"
-    faster = c["transformer-trains-faster"]
-    assert faster.verdict == "does not hold" and "(ratio 1.50)" in faster.why
+    cheaper = c["transformer-cheaper-per-step"]
+    assert cheaper.verdict == "does not hold" and "30.0 CPU ms" in cheaper.why
+
+
+def test_transformer_match_fails_when_both_models_fail(tmp_path):
+    ctx = LabContext("seq-test", scale="full", seed=0, out_dir=tmp_path, progress="off")
+    results = {("transformer", 30): _model_runs([0.3] * 5, [None] * 5),
+               ("gru+attention", 30): _model_runs([0.3, 0.31, 0.3, 0.29, 0.3], [100] * 5)}
+    transformer_claims(ctx, results, 30, {"transformer": 100, "gru+attention": 110},
+                       _times(10.0, 20.0), make_config(TransformerLabConfig, scale="full"))
+    match = _by_id(ctx)["transformer-matches-recurrent"]
+    assert match.verdict == "does not hold" and "condition not met" in match.why
 
 
 def test_transformer_lab_refuses_unequal_model_sizes_before_training(tmp_path):

@@ -140,14 +140,13 @@ def sweep_lengths(
 ) -> LengthSweep[M]:
     """Train ``run_one(kind, train, test, seed)`` for every kind at every ``min_length``.
 
-    Every seed of ``ctx.seeds`` runs at the longest length (where the claims are judged); the
-    shorter lengths use the first seed only, to show the trend within the time budget. Test
-    sets are drawn with seeds far from the training seeds so they never overlap by seed.
+    Every seed of ``ctx.seeds`` runs at every length, so a seed's curve over lengths is paired.
+    Test sets are drawn with seeds far from the training seeds so they never overlap by seed.
     """
     sweep: LengthSweep[M] = LengthSweep()
     for L in ctx.progress(lengths, "input lengths"):
         longest = lengths[-1] == L
-        for seed in ctx.seeds if longest else ctx.seeds[:1]:
+        for seed in ctx.seeds:
             train = date_normalization(n_train, seed=seed, min_length=L)
             test = date_normalization(n_test, seed=TEST_SEED_OFFSET + seed, min_length=L)
             sweep.mean_chars[L] = test.src_lengths.float().mean().item()
@@ -157,3 +156,114 @@ def sweep_lengths(
                 if longest and seed == ctx.seeds[0]:
                     sweep.kept[kind] = model
     return sweep
+
+
+@dataclass
+class TargetRun:
+    """What :func:`train_to_target` measured.
+
+    Attributes
+    ----------
+    steps_to_target : first evaluated step whose validation exact match reached the target,
+        or None if it never did within ``max_steps`` (censored)
+    best_val : best validation exact match seen; ``best_step`` the step it was seen at
+    best_state : the model's ``state_dict`` at ``best_step`` (the best-validation checkpoint)
+    curve : ``(step, validation exact match)`` at every evaluation
+    steps : optimizer steps taken; ``cpu_s``/``wall_s`` their CPU and wall seconds (evaluations
+        excluded); ``final_loss`` the mean training loss of the last 10 steps
+    """
+
+    steps_to_target: int | None
+    best_val: float
+    best_step: int
+    best_state: dict[str, torch.Tensor]
+    curve: list[tuple[int, float]]
+    steps: int
+    cpu_s: float
+    wall_s: float
+    final_loss: float
+
+
+def train_to_target(model: nn.Module, task: SequenceTask, val: SequenceTask, *, max_steps: int,
+                    batch_size: int, lr: float, warmup: int, clip: float, seed: int,
+                    eval_every: int, target: float, stop_at_target: bool) -> TargetRun:
+    """Teacher-forced Adam training as in :func:`train_steps`, evaluating the validation exact
+    match every ``eval_every`` steps (and after the last); stops at ``max_steps`` or, with
+    ``stop_at_target``, at the first evaluation that reaches ``target``. The model is left at
+    its best-validation checkpoint."""
+    if eval_every < 1:
+        raise ValueError(f"eval_every must be >= 1, got {eval_every}")
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_constant(s, warmup=warmup))
+    g = torch.Generator().manual_seed(seed)
+    pad = task.tgt_vocab.pad_idx
+    losses: list[float] = []
+    curve: list[tuple[int, float]] = []
+    best = (-1.0, 0, {k: v.clone() for k, v in model.state_dict().items()})
+    reached: int | None = None
+    cpu = wall = 0.0
+    for step in range(1, max_steps + 1):
+        model.train()
+        w0, c0 = time.perf_counter(), time.process_time()
+        idx = torch.randint(0, len(task), (batch_size,), generator=g)  # (B,)
+        src = task.src[idx, : int(task.src_lengths[idx].max())]  # (B, Ts) trimmed
+        tgt = task.tgt[idx]  # (B, Tt)
+        logits = model(src, tgt[:, :-1])  # forward: (B, Tt-1, V)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(),
+                                           ignore_index=pad)
+        opt.zero_grad()
+        loss.backward()  # backward
+        nn.utils.clip_grad_norm_(model.parameters(), clip)  # clip
+        opt.step()  # step
+        sched.step()
+        cpu += time.process_time() - c0
+        wall += time.perf_counter() - w0
+        losses.append(loss.item())
+        if step % eval_every and step != max_steps:
+            continue
+        model.eval()
+        exact, _ = exact_match(model, val)
+        curve.append((step, exact))
+        if exact > best[0]:
+            best = (exact, step, {k: v.clone() for k, v in model.state_dict().items()})
+        if reached is None and exact >= target:
+            reached = step
+            if stop_at_target:
+                break
+    model.load_state_dict(best[2])
+    model.eval()
+    return TargetRun(steps_to_target=reached, best_val=best[0], best_step=best[1],
+                     best_state=best[2], curve=curve, steps=len(losses), cpu_s=cpu,
+                     wall_s=wall, final_loss=statistics.fmean(losses[-10:]))
+
+
+def interleaved_step_times(models: dict[str, nn.Module], batch: tuple[torch.Tensor, torch.Tensor],
+                           *, repeats: int, pad_idx: int = 0) -> dict[str, list[float]]:
+    """CPU seconds of one training step (forward, loss, backward; no update, so the models
+    stay as trained) of each model on the same ``batch = (src, tgt)``, measured interleaved:
+    ``repeats`` rounds, each running every model once in the same order (EVIDENCE §2), after
+    one untimed warm-up step per model."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    src, tgt = batch
+
+    def step(model: nn.Module) -> float:
+        start = time.process_time()
+        logits = model(src, tgt[:, :-1])
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(),
+                                           ignore_index=pad_idx)
+        loss.backward()
+        elapsed = time.process_time() - start
+        model.zero_grad(set_to_none=True)
+        return elapsed
+
+    for m in models.values():
+        m.train()
+        step(m)
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for _ in range(repeats):
+        for k, m in models.items():
+            times[k].append(step(m))
+    for m in models.values():
+        m.eval()
+    return times

@@ -1,0 +1,233 @@
+r"""Lab: an LSTM can count, a GRU cannot (Q19; Weiss, Goldberg & Yahav, 2018).
+
+Setup. The language :math:`a^n b^n`. A recurrent model reads ``a^n b^n`` one character at a
+time and predicts the next character (``a``, ``b`` or end-of-string). Once the first ``b`` has
+been read the continuation is determined: ``n - 1`` more ``b`` and then the end. A string is
+*recognised* when every one of those ``n`` determined predictions is right, which needs the
+model to count the ``a`` and count them back down. Both models train on every ``n`` in
+``1 .. n_train`` (cross-entropy on the determined positions only) and are tested on every
+``n`` in ``1 .. test_factor * n_train``.
+
+The measured quantity is the *reach* ``n*``: the largest ``n`` such that every string with
+``m <= n`` is recognised, reported as ``n* / n_train`` (1 = exactly the training range).
+
+Why the claim is expected (Weiss et al., 2018). The LSTM's cell state ``c_t = f c_{t-1} + i g``
+is an unbounded accumulator: with ``f ~ 1``, ``i ~ 1`` it can add 1 per ``a`` and subtract
+1 per ``b``, a counter that works for any ``n``. The GRU's state
+``h_t = z h_{t-1} + (1 - z) h_tilde`` is a convex blend of values in (-1, 1), so it is bounded
+and can only encode a count by a finely tuned drift that breaks a little beyond the trained
+range.
+
+Equal tuning effort: each model's Adam learning rate is chosen from ``lrs`` on the first
+``tune_seeds`` seeds by how well it fits the *training* range (mean share of training strings
+recognised, then mean training loss), never on the longer test strings; every seed then trains
+with the chosen rate. The reach is a first-failure statistic and varies a lot between seeds, so
+at quick scale (5 seeds) the claims may stay inconclusive; full scale (10 seeds) decides them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from deepdojo.labs.framework import (
+    AtLeast,
+    Greater,
+    LabContext,
+    plt,
+    ranged,
+    register_lab,
+    scaled,
+)
+from deepdojo.nn import GRU
+
+MODELS = ("lstm", "gru")
+EXTRA_REACH = 1.25  # the LSTM must recognise every n up to 1.25 x the longest trained n
+REACH_MARGIN = 0.25  # ... and reach further than the GRU by 0.25 x that n (fixed in advance)
+END = 2  # class ids: 0 = "a", 1 = "b", 2 = end of string
+
+
+@dataclass
+class CountingLabConfig:
+    hidden_size: int = ranged(8, low=1)  # state size of both models
+    n_train: int = ranged(20, low=2)  # strings a^n b^n with n = 1 .. n_train are the training set
+    test_factor: int = ranged(4, low=2)  # test n = 1 .. test_factor * n_train
+    lrs: tuple[float, ...] = ranged((1e-2, 3e-2), low=0.0, low_open=True)  # Adam lrs tried
+    clip: float = ranged(1.0, low=0.0, low_open=True)  # gradient-norm clipping threshold
+    steps: int = scaled(smoke=5, quick=1000, full=3000, low=1)  # full-batch Adam steps
+    tune_seeds: int = scaled(smoke=1, quick=2, full=3, low=1)  # seeds the lr is judged on
+
+
+def anbn(ns: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Strings ``a^n b^n`` for each ``n`` in ``ns``, right-padded to ``2 max(ns)`` steps.
+
+    Returns
+    -------
+    X : (N, T, 2) one-hot inputs (channel 0 = a, 1 = b; padding is all zero)
+    Y : (N, T) next-character targets (0 = a, 1 = b, 2 = end)
+    M : (N, T) bool, the determined positions: after reading the first b (t = n .. 2n-1)
+    """
+    if not ns or min(ns) < 1:
+        raise ValueError(f"ns must be a non-empty list of n >= 1, got {ns!r}")
+    T = 2 * max(ns)
+    X = torch.zeros(len(ns), T, 2)
+    Y = torch.zeros(len(ns), T, dtype=torch.long)
+    M = torch.zeros(len(ns), T, dtype=torch.bool)
+    for row, n in enumerate(ns):
+        X[row, :n, 0] = 1.0
+        X[row, n : 2 * n, 1] = 1.0
+        Y[row, n - 1 : 2 * n - 1] = 1  # after the last a and every b but the last: "b"
+        Y[row, 2 * n - 1] = END
+        M[row, n : 2 * n] = True
+    return X, Y, M
+
+
+class CounterNet(nn.Module):
+    """An LSTM (torch's) or deepdojo's GRU and a linear readout of every state: (B, T, 2) ->
+    logits (B, T, 3)."""
+
+    def __init__(self, kind: str, hidden_size: int) -> None:
+        super().__init__()
+        if kind not in MODELS:
+            raise ValueError(f"kind must be one of {MODELS}, got {kind!r}")
+        self.rnn = (nn.LSTM(2, hidden_size, batch_first=True) if kind == "lstm"
+                    else GRU(2, hidden_size, impl="fused"))
+        self.head = nn.Linear(hidden_size, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x)[0])
+
+
+@torch.no_grad()
+def recognised(model: nn.Module, ns: list[int]) -> torch.Tensor:
+    """(len(ns),) bool: every determined next-character prediction of a^n b^n is right."""
+    X, Y, M = anbn(ns)
+    pred = model(X).argmax(-1)  # (N, T)
+    return ((pred == Y) | ~M).all(dim=1)
+
+
+def reach(ok: torch.Tensor) -> int:
+    """The largest n with strings 1 .. n all recognised (``ok[i]`` is n = i + 1); 0 if n = 1
+    fails."""
+    bad = (~ok).nonzero()
+    return int(bad[0]) if len(bad) else int(ok.numel())
+
+
+@dataclass(frozen=True)
+class CountRun:
+    """One seed of one model: reach / n_train, share of training strings recognised, the
+    recognised flags of every test n, and the final training loss."""
+
+    reach: float
+    train_fit: float
+    ok: list[bool]
+    loss: float
+
+
+def train_counter(kind: str, lr: float, seed: int, cfg: CountingLabConfig
+                  ) -> tuple[CounterNet, CountRun]:
+    """Full-batch Adam on every training string: forward, masked loss, backward, clip, step."""
+    torch.manual_seed(seed)
+    model = CounterNet(kind, cfg.hidden_size)
+    X, Y, M = anbn(list(range(1, cfg.n_train + 1)))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(cfg.steps):
+        loss = nn.functional.cross_entropy(model(X)[M], Y[M])  # determined positions only
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        opt.step()
+    ok = recognised(model, list(range(1, cfg.test_factor * cfg.n_train + 1)))
+    return model, CountRun(reach=reach(ok) / cfg.n_train,
+                           train_fit=ok[: cfg.n_train].float().mean().item(),
+                           ok=ok.tolist(), loss=loss.item())
+
+
+@register_lab("counting", questions=("Q19",), config=CountingLabConfig)
+def run(cfg: CountingLabConfig, ctx: LabContext) -> None:
+    """LSTM vs GRU on a^n b^n: how far beyond the trained n each one still counts."""
+    tuning, chosen = [], {}
+    tune_seeds = ctx.seeds[: cfg.tune_seeds]
+    runs: dict[str, list[CountRun]] = {}
+    for kind in MODELS:
+        tried = {lr: [train_counter(kind, lr, s, cfg)[1] for s in tune_seeds] for lr in cfg.lrs}
+        lr = max(tried, key=lambda a: (statistics.fmean(r.train_fit for r in tried[a]),
+                                       -statistics.fmean(r.loss for r in tried[a])))
+        chosen[kind], runs[kind] = lr, list(tried[lr])
+        tuning += [{"model": kind, "lr": a, "seed": s, "train_fit": r.train_fit, "loss": r.loss,
+                    "reach": r.reach, "chosen": a == lr}
+                   for a, rs in tried.items() for s, r in zip(tune_seeds, rs, strict=True)]
+    ctx.table("tuning", tuning)
+    for seed in ctx.progress(ctx.seeds[len(tune_seeds):], "seeds"):
+        for kind in MODELS:
+            runs[kind].append(train_counter(kind, chosen[kind], seed, cfg)[1])
+    ctx.table("reach", [{"model": k, "seed": s, "lr": chosen[k], "reach_n": r.reach * cfg.n_train,
+                         "reach_over_n_train": r.reach, "train_fit": r.train_fit,
+                         "final_loss": r.loss}
+                        for k in MODELS for s, r in zip(ctx.seeds, runs[k], strict=True)])
+    _plot(ctx, runs, cfg)
+    _claims(ctx, runs, cfg)
+
+
+def _claims(ctx: LabContext, runs: dict[str, list[CountRun]], cfg: CountingLabConfig) -> None:
+    lstm, gru = [r.reach for r in runs["lstm"]], [r.reach for r in runs["gru"]]
+    facts = {"N": cfg.n_train, "lstm_n": statistics.fmean(lstm) * cfg.n_train,
+             "gru_n": statistics.fmean(gru) * cfg.n_train,
+             "lstm_fit": statistics.fmean(r.train_fit for r in runs["lstm"]),
+             "gru_fit": statistics.fmean(r.train_fit for r in runs["gru"])}
+    ctx.claim(
+        "lstm-counts-beyond-training",
+        f"An LSTM trained on a^n b^n with n <= {cfg.n_train} still recognises every string up "
+        f"to n = {EXTRA_REACH:g} x {cfg.n_train} and beyond",
+        AtLeast(EXTRA_REACH),
+        values=lstm,
+        metric="LSTM reach n* / n_train (n* = largest n with every m <= n recognised)",
+        kind="finding",
+        why={"does not hold": "the LSTM's reach averages n* = {lstm_n:.1f} for a training "
+                              "range of {N} (it recognises {lstm_fit:.0%} of the training "
+                              "strings): this training did not find the counter solution "
+                              "that the cell state allows.",
+             "inconclusive": "(decided at full scale: the reach varies a lot between seeds)"},
+        facts=facts,
+    )
+    ctx.claim(
+        "lstm-counts-further-than-gru",
+        "Trained the same way on the same strings, the LSTM counts further beyond its "
+        "training range than the GRU",
+        Greater(margin=REACH_MARGIN),
+        a=lstm, b=gru,
+        metric="reach n* / n_train, A = LSTM, B = GRU",
+        kind="finding",
+        why={"does not hold": "the LSTM reaches n* = {lstm_n:.1f} and the GRU {gru_n:.1f} "
+                              "(training range {N}; training strings recognised {lstm_fit:.0%} "
+                              "vs {gru_fit:.0%}).",
+             "holds": "the LSTM reaches n* = {lstm_n:.1f} and the GRU {gru_n:.1f} for a "
+                      "training range of {N}: the GRU's bounded state loses count soon after "
+                      "the longest string it saw.",
+             "inconclusive": "(decided at full scale: the reach varies a lot between seeds)"},
+        facts=facts,
+    )
+
+
+def _plot(ctx: LabContext, runs: dict[str, list[CountRun]], cfg: CountingLabConfig) -> None:
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ns = range(1, cfg.test_factor * cfg.n_train + 1)
+    for i, (kind, color) in enumerate(zip(MODELS, ("tab:green", "tab:blue"), strict=True)):
+        share = [statistics.fmean(r.ok[n - 1] for r in runs[kind]) for n in ns]
+        ax1.plot(ns, share, color=color, label=kind.upper())
+        reach_n = [r.reach * cfg.n_train for r in runs[kind]]
+        ax2.scatter([i] * len(reach_n), reach_n, color=color, alpha=0.7)
+        ax2.plot([i - 0.2, i + 0.2], [statistics.fmean(reach_n)] * 2, color=color)
+    for ax in (ax1, ax2):
+        (ax.axvline if ax is ax1 else ax.axhline)(cfg.n_train, color="grey", ls="--", lw=0.8,
+                                                   label="longest trained n")
+    ax1.set(xlabel="n", ylabel="share of seeds recognising a^n b^n", ylim=(-0.02, 1.02),
+            title="Recognised strings by n")
+    ax2.set(xticks=range(len(MODELS)), xticklabels=[k.upper() for k in MODELS],
+            ylabel="reach n* (per seed; bar = mean)", title="How far each model counts")
+    ax1.legend(fontsize=7)
+    ctx.figure("anbn_reach", fig, caption=f"Trained on n <= {cfg.n_train}; tested up to "
+               f"n = {cfg.test_factor * cfg.n_train}. Dots are seeds.")
