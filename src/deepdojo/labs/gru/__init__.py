@@ -29,7 +29,8 @@ Its first-step gradient at init hardly decayed with T: ||dh_T/dx_0|| falls only 
 T=10 to T=80 on 4 of 5 seeds (forget bias 2) and grows on the fifth, whose untrained dynamics
 amplify a perturbation; the mean over seeds is dominated by such seeds. A large gradient at
 init is not memory: the symbol's trace in the cell still shrinks by f per step until training
-raises f. With forget bias 4 (f = 0.98) the gradient does not decay at all by construction. ``update-gate-holds-memory`` compared the mean z over all units with its
+raises f. With forget bias 4 (f = 0.98) the gradient does not decay at all by construction.
+``update-gate-holds-memory`` compared the mean z over all units with its
 +2-bias initial value, which most units have no reason to keep; it now compares the memory
 units' z after training with the same units' z before training.
 
