@@ -247,3 +247,14 @@ def test_efficiency_claims_are_environment_dependent_and_memory_is_a_check(tmp_p
     assert speed.verdict == "holds"
     assert memory.verdict == "holds" and memory.values == pytest.approx([1.0] * 3)
     assert ctx.metrics["activation_bytes_per_example"] == pytest.approx(300.0)
+
+
+def test_full_only_claims_exist_and_are_stated_at_full_scale():
+    assert make_config(HyperparametersLabConfig, scale="full").full_only_claims
+    assert not make_config(HyperparametersLabConfig, scale="quick").full_only_claims
+    import inspect
+
+    source = "".join(inspect.getsource(f) for f in (hc._fitting, hc._batches, hc._selection,
+                                                   hc._optimizers, hc._transfer))
+    for cid in hc.FULL_ONLY:  # every held-back id is a claim these functions state
+        assert f'"{cid}"' in source

@@ -153,7 +153,7 @@ def _runs_for(seed: int, *, none_gap: float = 0.3, l2_gap: float = 0.05, l2_test
     return runs
 
 
-def _judge(runs: dict[int, list[TrainedModel]], tmp_path) -> dict[str, object]:
+def _judge(runs: dict[int, list[TrainedModel]], tmp_path, **cfg_kw) -> dict[str, object]:
     from deepdojo.labs.regularization import (
         BASES,
         METHODS,
@@ -162,7 +162,7 @@ def _judge(runs: dict[int, list[TrainedModel]], tmp_path) -> dict[str, object]:
         _proximal_claims,
     )
 
-    cfg = RegularizationLabConfig()
+    cfg = RegularizationLabConfig(**cfg_kw)
     ctx = LabContext("regularization", scale="quick", out_dir=tmp_path)
     picked = {s: {m: _pick(rs, m, cfg.converged_loss if m in BASES else None)
                   for m in (*BASES, *METHODS)} for s, rs in runs.items()}
@@ -207,3 +207,12 @@ def test_sparsity_claim_compares_against_the_sparsest_l2_strength(tmp_path):
     by_id = _judge({s: _runs_for(s, l2_nz=(0.01, 0.3, 0.02)) for s in range(3)}, tmp_path)
     sparse = by_id["l1-sparser-than-l2"]
     assert sparse.values == pytest.approx([0.85 / 0.3] * 3) and sparse.verdict == "does not hold"
+
+
+def test_l1_gap_claim_is_stated_at_full_scale_only(tmp_path):
+    runs = {s: _runs_for(s) for s in range(3)}
+    assert "l1-shrinks-gap" not in _judge(runs, tmp_path)
+    assert not make_config(RegularizationLabConfig, scale="quick").full_only_claims
+    assert make_config(RegularizationLabConfig, scale="full").full_only_claims
+    full = _judge(runs, tmp_path, full_only_claims=True)
+    assert full["l1-shrinks-gap"].verdict == "holds"

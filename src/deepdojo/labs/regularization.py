@@ -50,7 +50,10 @@ runs that had not fit their training labels in the budget (final train loss 0.47
 0.10-0.22 at the next rate; train accuracy 0.79-0.86 on labels 20% wrong). That compares an
 underfit arm, which EVIDENCE §1 rules out for "overfits less"; the pick is now restricted to
 converged runs (``converged_loss``). That a small rate stops short of memorizing is shown in
-the ``runs`` table.
+the ``runs`` table. After the quick runs with seed bases 0 and 7, ``l1-shrinks-gap`` is
+stated at full scale only (``full_only_claims``, decided at full scale): its verdict differed
+between the two (inconclusive, holds) because validation picks lambda_1 = 1e-4 on some seeds
+and 1e-3 on others.
 """
 
 from __future__ import annotations
@@ -92,6 +95,9 @@ COLORS = {"none": "black", "l1": "tab:red", "l2": "tab:blue", "adam": "grey",
           "adamw": "tab:green"}  # fmt: skip
 MOMENTUM = 0.9  # SGD momentum of every SGD arm
 AA_SEED_OFFSET = 500  # the A/A twin's initialization seed is seed + this
+# Validation picks lambda_1 = 1e-4 on some seeds and 1e-3 on others (the gap shrinks by ~0.02
+# or ~0.2): at 5 seeds the interval straddled the margin on seed base 0 and not on 7.
+FULL_ONLY = ("l1-shrinks-gap",)
 
 
 _POSITIVE = {"low": 0.0, "low_open": True}  # rates, strengths (log axes), thresholds: > 0
@@ -147,6 +153,8 @@ class RegularizationLabConfig:
     random_epochs: int = scaled(smoke=2, quick=80, full=150, low=1)
     # a baseline run has converged (fit its labels) when its final train loss is <= this
     converged_loss: float = ranged(0.3, low=0.0, low_open=True)
+    # state l1-shrinks-gap (its validation pick of lambda_1 is bimodal: flips at 5 seeds)
+    full_only_claims: bool = scaled(smoke=False, quick=False, full=True)
     # memorization claim: train accuracy on random labels at least this
     memorized: float = ranged(0.9, low=0.0, high=1.0)
 
@@ -373,6 +381,9 @@ def _gap_claims(cfg: RegularizationLabConfig, ctx: LabContext, runs: Runs,
         facts={"gap_margin": cfg.gap_margin})  # fmt: skip
     for method, base, cid in (("l2", "none", "l2-shrinks-gap"), ("l1", "none", "l1-shrinks-gap"),
                               ("adamw", "adam", "weight-decay-shrinks-gap")):  # fmt: skip
+        if cid in FULL_ONLY and not cfg.full_only_claims:
+            ctx.log(f"{cid}: decided at full scale, not judged here")
+            continue
         before = [ps[base].gap for ps in picked.values()]
         after = [ps[method].gap for ps in picked.values()]
         test_lo, test_hi = _paired_interval([ps[method].test_acc for ps in picked.values()],
