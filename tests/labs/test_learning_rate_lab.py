@@ -3,6 +3,7 @@ claims judged on hand-made measurements."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 
@@ -146,6 +147,7 @@ def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
         "surface_steps": {"smoke": 20, "quick": 100, "full": 100},
         "well_steps": {"smoke": 30, "quick": 300, "full": 300},
         "schedule_epochs": {"smoke": 1, "quick": 12, "full": 30},
+        "judge_slow": {"smoke": True, "quick": False, "full": True},
     }
     # the quadratic's lr grid was 10 ** (k / 2) for k in -6..2
     assert [10.0**e for e in cfg.quad_lr_exponents] == pytest.approx(
@@ -198,7 +200,7 @@ def _ctx(tmp_path):
 
 
 def test_regime_claims_sit_a_factor_either_side_of_each_seeds_best(tmp_path):
-    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    cfg, ctx = dataclasses.replace(LearningRateLabConfig(), judge_slow=True), _ctx(tmp_path)
     grids = [_grid(0, 2.0), _grid(1, 1.5, best=0.3), _grid(2, 0.2, large_diverged=False)]
     claims.regimes(cfg, ctx, grids)
     slow, large = ctx.claims
@@ -212,13 +214,22 @@ def test_regime_claims_sit_a_factor_either_side_of_each_seeds_best(tmp_path):
 
 
 def test_regime_claims_fail_when_the_grid_does_not_reach_the_factor(tmp_path):
-    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    cfg, ctx = dataclasses.replace(LearningRateLabConfig(), judge_slow=True), _ctx(tmp_path)
     g = _grid(0, 2.0)
     short = GridSeed(0, g.fits[:2], g.fits[1], g.finder)  # nothing 10x above the best
     claims.regimes(cfg, ctx, [short, _grid(1, 2.0)])
     slow, large = ctx.claims
     assert slow.verdict == large.verdict == "does not hold"
     assert "condition not met: the grid reaches 10x either side" in large.why
+
+
+def test_too_small_claim_is_left_to_full_scale_but_its_values_are_recorded(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)  # quick: judge_slow is False
+    assert scale_values(LearningRateLabConfig)["judge_slow"] == {
+        "smoke": True, "quick": False, "full": True}
+    claims.regimes(cfg, ctx, [_grid(0, 2.0), _grid(1, 1.0)])
+    assert [c.id for c in ctx.claims] == ["too-large-lr-diverges"]
+    assert ctx.metrics["too_small_log10_loss_ratio"] == pytest.approx([math.log10(20), 1.0])
 
 
 def test_finder_claim_measures_decades_and_needs_a_suggestion(tmp_path):
@@ -254,6 +265,16 @@ def test_optimizer_claim_pairs_lr_cost_with_the_tuned_spread(tmp_path):
 
 def _diverged(lr, seed):
     return _fit(lr, 3.0, seed=seed, diverged=True)
+
+
+def test_schedule_lowest_picks_each_arms_own_lowest_training_loss():
+    const = [_fit(0.1, 0.02, val_loss=0.10), _fit(0.3, 0.05, val_loss=0.09),
+             _diverged(1.0, 0)]
+    warm = [_fit(0.1, 0.03, val_loss=0.10), _fit(0.3, 0.005, val_loss=0.11),
+            _fit(1.0, 0.001, diverged=True)]
+    sd = ScheduleSeed(0, const, warm)
+    assert (sd.lowest.constant.lr, sd.lowest.warmup.lr) == (0.1, 0.3)  # diverged never picked
+    assert (sd.tuned.constant.lr, sd.tuned.warmup.lr) == (0.3, 0.1)  # on validation loss
 
 
 def test_schedule_tuned_claim_compares_log_losses_at_each_arms_own_lr(tmp_path):

@@ -204,7 +204,9 @@ class SchedulePair:
     """A constant-lr fit and a warmup + cosine fit of the same seed, for the figure and the
     paired claims (``peak`` names how their lrs were chosen)."""
 
-    peak: str  # "tuned" (each arm at its own val-best lr) or "above" (both at one larger lr)
+    # "tuned" (each arm at its own val-best lr), "lowest" (each at its own lowest training
+    # loss) or "above" (both at one lr above the constant's val-best)
+    peak: str
     constant: Fit
     warmup: Fit
 
@@ -227,6 +229,17 @@ class ScheduleSeed:
         """Each arm at its own validation-best peak lr."""
         return SchedulePair("tuned", min(self.constant, key=lambda r: r.val_loss),
                             min(self.warmup, key=lambda r: r.val_loss))  # fmt: skip
+
+    @property
+    def lowest(self) -> SchedulePair:
+        """Each arm at the peak lr with its own lowest final training loss (diverged runs
+        excluded; the target of an optimization claim, no test data involved)."""
+
+        def pick(fits: list[Fit]) -> Fit:
+            ok = [r for r in fits if not r.diverged] or fits
+            return min(ok, key=lambda r: r.train_loss)
+
+        return SchedulePair("lowest", pick(self.constant), pick(self.warmup))
 
     @property
     def above(self) -> SchedulePair | None:
