@@ -6,7 +6,19 @@ Add a model in its own module and import that module here.
 """
 
 # Importing a model module registers its models.
+from deepdojo.models import autoencoder  # registers the autoencoder family
 from deepdojo.models import sequence as _sequence  # noqa: F401  registers seq2seq, transformer
+from deepdojo.models.autoencoder import (
+    VAE,
+    AutoEncoder,
+    AutoRec,
+    ConvAutoEncoder,
+    DenoisingAutoEncoder,
+    MaskedAutoEncoder,
+    MLPAutoEncoder,
+    SmilesAutoEncoder,
+    SmilesVocabulary,
+)
 from deepdojo.models.cnn import PlainCNN, ResNetCNN
 from deepdojo.models.mlp import PlainMLP, ResNetMLP, init_weights
 from deepdojo.models.registry import (
@@ -22,6 +34,16 @@ from deepdojo.models.seq2seq import Seq2Seq
 
 __all__ = [
     "MODELS",
+    "VAE",
+    "AutoEncoder",
+    "AutoRec",
+    "ConvAutoEncoder",
+    "DenoisingAutoEncoder",
+    "MLPAutoEncoder",
+    "MaskedAutoEncoder",
+    "SmilesAutoEncoder",
+    "SmilesVocabulary",
+    "autoencoder",
     "ModelExample",
     "ModelSpec",
     "PlainCNN",
