@@ -280,13 +280,18 @@ def test_doctor_strict_claim_separates_unstable_failures(tmp_path):
     unstable_blamed = _outcome("big_lr", s[1], test_acc=0.1, kinds=("vanishing",))
     unstable_blamed.rollbacks = 1
     trained_flagged = _outcome("he_init", s[2], test_acc=0.9, kinds=("vanishing",))
+    unstable_unnamed = _outcome("big_lr", s[3], test_acc=0.1, kinds=("dead_units",))
+    unstable_unnamed.diverged = True  # the Doctor missed it, but blamed nothing on vanishing
     runs = {"baseline": [_outcome("baseline", x, test_acc=0.1, kinds=("vanishing",)) for x in s],
-            "big_lr": [unstable_named, unstable_blamed], "he_init": [trained_flagged]}
+            "big_lr": [unstable_named, unstable_blamed, unstable_unnamed],
+            "he_init": [trained_flagged]}
     vanishing._doctor_claims(cfg, ctx, runs, cured=[])
     strict = ctx.claims[1]
     assert strict.values == [0, 1, 1, 0, 0] and strict.verdict == "does not hold"
-    assert ctx.metrics["failed_runs"] == {"stably": 5, "unstably": 2}
-    assert "failed unstably, no non_finite/exploding flag" in strict.why
+    assert ctx.metrics["failed_runs"] == {"stably": 5, "unstably": 3}
+    assert ctx.metrics["doctor_unstable_not_named"] == [
+        f"big_lr/seed{s[1]}: vanishing", f"big_lr/seed{s[3]}: dead_units"]
+    assert "failed unstably, blamed on vanishing alone" in strict.why
     assert "trained but flagged vanishing" in strict.why
 
 
