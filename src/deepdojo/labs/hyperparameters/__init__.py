@@ -49,7 +49,7 @@ validation-is-optimistic, fine-tuning-beats-frozen) or stayed inconclusive
 decided at full scale. The quick run with seed base 12345 added two more for the same reason
 (tuned-optimizers-close: the Adam - SGD + momentum test-accuracy difference has a seed spread
 of about 0.03 against the band 0.04; small-backbone-lr-helps: an effect of 0.01-0.03 against
-a spread of about 0.03); seed base 31 was run after these changes and never before.
+a spread of about 0.03); the results of seed base 31 were not looked at before these changes.
 """
 
 from __future__ import annotations
