@@ -258,3 +258,35 @@ def test_full_only_claims_exist_and_are_stated_at_full_scale():
                                                    hc._optimizers, hc._transfer))
     for cid in hc.FULL_ONLY:  # every held-back id is a claim these functions state
         assert f'"{cid}"' in source
+
+
+def _search_rows(tpe_best: float, rnd_best: float) -> list[SearchRow]:
+    rows = []
+    for seed in range(3):
+        for st in STRATEGIES:
+            for k in range(2):
+                best = {"tpe": tpe_best, "random": rnd_best}.get(st, tpe_best) + 0.001 * seed
+                rows.append(SearchRow(st, seed, k, best_val_acc=best,
+                                      epochs_trained=60 if st == "tpe+pruning" else 80,
+                                      wall_s=1.0, pruned=5 if st == "tpe+pruning" else 0,
+                                      complete=15, best_params="",
+                                      sampler_seed=sampler_seed(seed, st, k),
+                                      after_startup=0.8 if st == "tpe" else 0.5 + 0.01 * seed))
+    return rows
+
+
+def test_search_claims_a_tie_is_no_win_and_tpe_vs_random_waits_for_full_scale(tmp_path):
+    from deepdojo.labs.search import _claims
+
+    ctx = LabContext("search", scale="quick", out_dir=tmp_path)
+    _claims(ctx, SearchLabConfig(), _search_rows(0.95, 0.95))
+    by_id = {c.id: c for c in ctx.claims}
+    assert "tpe-vs-random" not in by_id  # quick: decided at full scale
+    assert by_id["tpe-proposals-beat-random"].verdict == "holds"
+    assert by_id["pruning-saves-time"].values == pytest.approx([0.75] * 3)
+    keep = by_id["pruning-keeps-quality"]
+    assert keep.verdict == "holds" and keep.values == pytest.approx([0.0] * 3)
+    full = LabContext("search", scale="full", out_dir=tmp_path)
+    _claims(full, SearchLabConfig(full_only_claims=True), _search_rows(0.95, 0.95))
+    tie = {c.id: c for c in full.claims}["tpe-vs-random"]
+    assert tie.values == pytest.approx([0.0] * 3) and tie.verdict == "does not hold"

@@ -33,7 +33,9 @@ and both are disclosed here: at 14 trials x 6 epochs only 9 trials follow TPE's 
 trials and ``tpe-proposals-beat-random`` came out at [-0.002, 0.30] against its margin 0.05;
 at 20 trials x 4 epochs the pruner, which can only stop a trial after its first epoch, saved
 less ([0.72, 0.92] against 0.9). Quick now runs 20 trials x 6 epochs (about 50 s of CPU).
-Seeds other than base 0 were not looked at before this choice.
+Seeds other than base 0 were not looked at before this choice. After the quick runs with seed
+bases 0, 7 and 12345 (inconclusive, inconclusive, holds), ``tpe-vs-random`` is stated at full
+scale only (``full_only_claims``: decided at full scale); seed base 31 was run after that.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class SearchLabConfig:
     cost_ratio_max: float = ranged(0.9, low=0.0, low_open=True)
     # claim: pruning changes the best val acc by at most this (equivalence band)
     quality_tolerance: float = ranged(0.03, low=0.0, low_open=True)
+    # state tpe-vs-random (a best-of-N difference of ~0.005-0.015 against a spread of ~0.02)
+    full_only_claims: bool = scaled(smoke=False, quick=False, full=True)
     # claim: TPE's post-start-up trials beat random's by more than this (mean val acc)
     proposal_margin: float = ranged(0.05, low=0.0)
 
@@ -215,6 +219,15 @@ def _claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[SearchRow]) -> Non
                statistics.stdev(after) if len(after) > 1 else float("nan"))
     facts = {"trials": cfg.trials, "startup": cfg.startup, "floor": floor,
              "pruned": statistics.fmean(_column(rows, "tpe+pruning", "pruned"))}
+    if not cfg.full_only_claims:
+        ctx.log("tpe-vs-random: decided at full scale, not judged here")
+    else:
+        _tpe_vs_random(ctx, tpe, rnd, facts)
+    _other_claims(ctx, cfg, rows, tpe, pr, facts)
+
+
+def _tpe_vs_random(ctx: LabContext, tpe: list[float], rnd: list[float],
+                   facts: dict[str, float]) -> None:
     ctx.claim("tpe-vs-random",
               "At an equal trial budget, TPE finds a better configuration than random search "
               "(best validation accuracy; a tie is no win)",
@@ -226,6 +239,10 @@ def _claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[SearchRow]) -> Non
                                    "TPE models only {trials} - {startup} trials here: decided "
                                    "at full scale)"},
               facts=facts)
+
+
+def _other_claims(ctx: LabContext, cfg: SearchLabConfig, rows: list[SearchRow],
+                  tpe: list[float], pr: list[float], facts: dict[str, float]) -> None:
     ctx.claim("tpe-proposals-beat-random",
               "Once past its random start-up, TPE proposes better configurations than random "
               "search: higher mean validation accuracy of the trials after the start-up",
