@@ -172,3 +172,25 @@ def test_a_rollback_restarts_the_count_to_the_next_snapshot():
     trainer.global_step += 1
     guard.good_step(trainer)
     assert [s["step"] for s in guard.snapshots_] == [0, 9]
+
+
+def test_an_infinite_gradient_with_a_finite_loss_is_skipped():
+    """The host (NumPy) check of the gradients catches what the loss does not show."""
+
+    class SqrtAtZero(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 1, bias=False)
+
+        def forward(self, x):
+            return self.lin(x).abs().sqrt()  # d sqrt(u)/du = inf at u = 0
+
+    X, y = regression(n=20)
+    X[5] = 0.0  # batch 0 (no shuffle): a finite loss, an infinite gradient
+    torch.manual_seed(0)
+    tr = Trainer(SqrtAtZero(), nn.MSELoss(), "sgd", lr=0.01, device="cpu", progress="off")
+    hist = tr.fit((X, y), epochs=1, batch_size=10, shuffle=False)
+    (event,) = [e for e in hist.events if e["kind"] == "nonfinite"]
+    assert event["where"] == "parameter 'lin.weight'" and torch.isfinite(
+        torch.tensor(event["loss"]))
+    assert tr.global_step == 1 and torch.isfinite(tr.model.lin.weight).all()

@@ -265,6 +265,8 @@ def _copy_tree(obj: Any, spare: Any = None) -> Any:
         other = spare if isinstance(spare, (list, tuple)) and len(spare) == len(obj) else None
         items = [_copy_tree(v, None if other is None else other[i]) for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else tuple(items)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj  # immutable
     return copy.deepcopy(obj)
 
 
@@ -277,10 +279,10 @@ def _host_sum_of_squares(grads: list[torch.Tensor]) -> float | None:
         if g.device.type != "cpu" or g.dtype not in _HOST_DTYPES or g.requires_grad:
             return None
         try:
-            v = g.numpy().ravel("K")  # memory order: a view for any dense layout
+            v = g.numpy()
         except (RuntimeError, TypeError):
             return None
-        total += float(vdot(v, v))
+        total += float(vdot(v, v))  # vdot flattens (a copy only for a non-contiguous grad)
     return total
 
 
