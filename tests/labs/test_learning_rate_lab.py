@@ -290,6 +290,7 @@ def test_schedule_tuned_claim_compares_log_losses_at_each_arms_own_lr(tmp_path):
     lo, hi = rules.t_interval(c.values)
     assert c.ci == pytest.approx([lo, hi]) and lo < 0 < hi
     assert c.verdict == "inconclusive" and "seeds would decide it" in c.why
+    assert "see warmup-cosine-tames-larger-lr" in c.why  # the lab's own sentence, appended
 
 
 def test_schedule_seed_picks_each_arm_on_validation_and_the_lr_above():

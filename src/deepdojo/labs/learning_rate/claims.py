@@ -255,7 +255,12 @@ def schedule_tuned(cfg: LearningRateLabConfig, ctx: LabContext,
              "holds": (
             "warmup + cosine ends at training loss {warm_loss:.3g} (peak lr median "
             "{warm_lr:.3g}) against {const_loss:.3g} for the constant lr (median "
-            "{const_lr:.3g}), {ratio:.2g}x lower")},
+            "{const_lr:.3g}), {ratio:.2g}x lower"),
+             "inconclusive": (
+            "(geometric means: warmup + cosine {warm_loss:.3g} at peak lr {warm_lr:.3g}, "
+            "constant {const_loss:.3g} at {const_lr:.3g}: at each one's own best peak lr the "
+            "decay's gain is within seed noise; at one equal larger lr it is clear, see "
+            "warmup-cosine-tames-larger-lr)")},
         facts={"warm_loss": 10 ** _mean(warm), "const_loss": 10 ** _mean(const),
                "ratio": 10 ** (_mean(const) - _mean(warm)),
                "warm_lr": statistics.median([p.warmup.lr for p in pairs]),
