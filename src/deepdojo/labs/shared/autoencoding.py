@@ -1,0 +1,93 @@
+"""Autoencoder training shared by the autoencoder labs (``autoencoders``, ``autoencoder-apps``).
+
+:func:`fit_reconstruction` trains any autoencoder with :class:`ReconstructionTask`'s own loss
+(plain, denoising via ``noise_std``, VAE via ``vae=True``) in a plain mini-batch Adam loop
+(forward, loss, backward, step, zero_grad) and keeps the weights of the epoch with the best
+validation reconstruction error, so every arm is compared at its best-validation checkpoint.
+:func:`pick` chooses a setting from a grid on validation numbers only.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from deepdojo.train.tasks import ReconstructionTask
+
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Best validation error (per-element MSE of the clean reconstruction), its epoch, and
+    whether the run diverged (a non-finite loss)."""
+
+    val_mse: float
+    best_epoch: int
+    diverged: bool
+
+
+def recon_of(model: nn.Module, X: Tensor) -> Tensor:
+    """The model's clean reconstruction of ``X`` in eval mode (a VAE decodes its mean)."""
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(X)
+    model.train(was)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def mse_of(model: nn.Module, X: Tensor, target: Tensor | None = None) -> float:
+    """Per-element MSE between the reconstruction of ``X`` and ``target`` (default ``X``)."""
+    target = X if target is None else target
+    return float((recon_of(model, X) - target).pow(2).mean())
+
+
+def fit_reconstruction(model: nn.Module, X: Tensor, X_val: Tensor, *, epochs: int, lr: float,
+                       batch_size: int = 128, seed: int = 0, noise_std: float = 0.0,
+                       vae: bool = False, beta: float = 1.0, reconstruction: str = "mse",
+                       val_target: Tensor | None = None,
+                       val_input: Tensor | None = None) -> FitResult:
+    """Adam on ``ReconstructionTask(model, ...).losses``; restores the best-validation weights.
+
+    Validation error is the clean per-element MSE of ``recon(val_input or X_val)`` against
+    ``val_target or X_val`` (for a denoiser: noisy validation inputs, clean targets).
+    """
+    torch.manual_seed(seed)
+    task = ReconstructionTask(model, noise_std=noise_std, vae=vae, beta=beta, lr=lr,
+                              reconstruction=reconstruction)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    v_in = X_val if val_input is None else val_input
+    best, best_epoch, state = math.inf, -1, copy.deepcopy(model.state_dict())
+    for epoch in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(X), generator=gen).split(batch_size):
+            loss = task.losses(X[idx])["loss"]  # forward + loss (corruption inside the task)
+            if not torch.isfinite(loss):
+                model.load_state_dict(state)
+                return FitResult(best, best_epoch, True)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        val = mse_of(model, v_in, X_val if val_target is None else val_target)
+        if val < best:
+            best, best_epoch, state = val, epoch, copy.deepcopy(model.state_dict())
+    model.load_state_dict(state)
+    model.eval()
+    return FitResult(best, best_epoch, False)
+
+
+def pick(grid: Sequence[K], score: Callable[[K], float]) -> tuple[K, dict[K, float]]:
+    """The grid value with the lowest validation ``score`` (NaN/inf never chosen), and all
+    scores."""
+    scores = {g: score(g) for g in grid}
+    finite = {g: s for g, s in scores.items() if math.isfinite(s)}
+    chosen = min(finite, key=finite.__getitem__) if finite else grid[0]
+    return chosen, scores
