@@ -343,3 +343,15 @@ def test_momentum_claim_is_paired_with_plain_gd_at_the_effective_step(tmp_path):
 def test_closest_is_nearest_on_a_log_scale():
     fits = [_fit(lr, 1.0) for lr in (0.01, 0.1, 1.0)]
     assert closest(fits, 0.3).lr == 0.1 and closest(fits, 0.32).lr == 1.0
+
+
+def test_paired_seeds_figure_draws_one_line_per_seed_and_skips_empty_panels():
+    from deepdojo.labs.framework import plt
+    from deepdojo.labs.learning_rate import figures
+
+    fig = figures.paired_seeds_figure([("t", "A", [1.0, 2.0, 3.0], "B", [0.0, 1.0, 1.0]),
+                                       ("empty", "A", [], "B", [])])
+    (ax,) = fig.axes
+    assert len(ax.lines) == 3 + 1  # a line per seed and the mean
+    assert list(ax.lines[-1].get_ydata()) == pytest.approx([2 / 3, 2.0])  # B mean, A mean
+    plt.close(fig)

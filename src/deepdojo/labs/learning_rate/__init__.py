@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
 
 from . import claims, figures, measure
+from . import surfaces as surf
 
 _POSITIVE = {"low": 0.0, "low_open": True}  # a learning rate, factor or tolerance: > 0
 
@@ -145,6 +146,15 @@ def _surface_section(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
                                       "escaped_fraction": f, "diverged_fraction": r.diverged[o]}
                                      for s, r in wells.items() for o, f in r.escaped.items()])
     claims.double_well(cfg, ctx, wells)
+    ctx.figure("double_well_escape_per_seed", figures.paired_seeds_figure([
+        ("share of starts escaping, per seed", "momentum (lr)",
+         [r.escaped["momentum"] for r in wells.values()], "GD at lr / (1 - beta)",
+         [r.escaped[surf.EFFECTIVE] for r in wells.values()]),
+        ("strawman: GD at momentum's own lr", "momentum (lr)",
+         [r.escaped["momentum"] for r in wells.values()], "GD (lr)",
+         [r.escaped["sgd"] for r in wells.values()])]),
+        caption="Escape shares per seed (lines join a seed's two arms): momentum against plain "
+        "GD at its effective step (the claim) and at its own lr (the strawman).")  # fmt: skip
     ctx.figure("double_well_trajectories", figures.double_well_figure(wells[ctx.seeds[0]]),
                caption="Tilted double well: paths of every optimizer from the same random starts "
                "in the poor (right) basin; the global minimum is on the left.")  # fmt: skip
@@ -187,6 +197,16 @@ def _schedule_section(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
                 for sd in runs])  # fmt: skip
     claims.schedule_tuned(cfg, ctx, [sd.lowest for sd in runs])
     claims.schedule_above(cfg, ctx, [sd.above for sd in runs])
+    above_pairs = [sd.above for sd in runs if sd.above is not None]
+    ctx.figure("schedule_per_seed", figures.paired_seeds_figure([
+        ("each at its own best peak lr (log10 final train loss)", "warmup + cosine",
+         [math.log10(sd.lowest.warmup.train_loss) for sd in runs], "constant",
+         [math.log10(sd.lowest.constant.train_loss) for sd in runs]),
+        ("one lr above the constant's best (log10; diverged: first loss)", "warmup + cosine",
+         [claims.effective_log_loss(p.warmup) for p in above_pairs], "constant",
+         [claims.effective_log_loss(p.constant) for p in above_pairs])]),
+        caption="Final training loss per seed (lines join a seed's two schedules) for the two "
+        "schedule claims.")  # fmt: skip
     ctx.figure("schedule_effect_best_lr", figures.schedule_figure(runs[0].lowest),
                caption="Training loss per batch and learning rate per batch, constant vs "
                "linear warmup + cosine, each at the peak lr of its own lowest final loss, seed "

@@ -224,7 +224,7 @@ def optimizers(cfg: LearningRateLabConfig, ctx: LabContext,
     )  # fmt: skip
 
 
-def _effective_log_loss(r: Fit) -> float:
+def effective_log_loss(r: Fit) -> float:
     """log10 of a run's final training loss; a diverged run made no progress, so it counts
     at its first batch loss."""
     return math.log10(r.step_losses[0] if r.diverged else r.train_loss)
@@ -279,8 +279,8 @@ def schedule_above(cfg: LearningRateLabConfig, ctx: LabContext,
     top = sum(p is None for p in pairs)
     usable = len(kept) >= 2
     kept = kept if usable else [p for p in pairs if p is not None][:2] or []
-    warm = [_effective_log_loss(p.warmup) for p in kept] or [0.0]
-    const = [_effective_log_loss(p.constant) for p in kept] or [0.0]
+    warm = [effective_log_loss(p.warmup) for p in kept] or [0.0]
+    const = [effective_log_loss(p.constant) for p in kept] or [0.0]
     ctx.claim(
         "warmup-cosine-tames-larger-lr",
         "At the next grid learning rate above the constant schedule's best one (about 3x "

@@ -175,3 +175,26 @@ def plot_surface_contours(ax: Any, surface: surf.Surface, xlim: tuple[float, flo
     ax.set_ylim(*ylim)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
+
+
+def paired_seeds_figure(panels: Sequence[tuple[str, str, Sequence[float], str,
+                                               Sequence[float]]]) -> Any:
+    """One panel per claim: each seed's two arms joined by a line (per-seed values shown).
+
+    ``panels`` are ``(title, label_a, values_a, label_b, values_b)``; the arms' values pair
+    seed by seed.
+    """
+    panels = [p for p in panels if len(p[2])] or [("no pairs", "A", [0.0], "B", [0.0])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for ax, (title, la, va, lb, vb) in zip(axes[0], panels, strict=True):
+        for a, b in zip(va, vb, strict=True):
+            ax.plot([0, 1], [b, a], "o-", color="tab:gray", alpha=0.7)
+        ax.plot([0, 1], [sum(vb) / len(vb), sum(va) / len(va)], "s-", color="black", lw=2,
+                label="mean")  # fmt: skip
+        ax.set_xticks([0, 1], [lb, la], fontsize=8)
+        ax.set_xlim(-0.3, 1.3)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
