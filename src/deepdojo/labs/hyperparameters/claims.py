@@ -20,11 +20,12 @@ if TYPE_CHECKING:
 
 CHANCE = 0.1  # accuracy of a 10-class guess: where every run starts
 # Effects that sit within one interval width of their margin at 5 seeds: their verdict
-# differed between the quick runs with seed bases 0, 7 and 12345 (or stayed inconclusive), so
+# differed between the quick runs with seed bases 0, 7, 12345 and 31 (or stayed inconclusive), so
 # they are judged at full scale only.
 FULL_ONLY = ("dropout-narrows-gap", "small-batch-narrows-gap", "validation-is-optimistic",
              "momentum-and-adaptive-beat-sgd", "fine-tuning-beats-frozen",
-             "tuned-optimizers-close", "small-backbone-lr-helps")
+             "tuned-optimizers-close", "small-backbone-lr-helps", "weight-decay-narrows-gap",
+             "pretraining-helps-few-labels")
 LOSS_CAP = 1e3  # a diverged (infinite) final loss enters a rule as this; `requires` flags it
 
 
