@@ -120,3 +120,120 @@ def test_stability_claims_explain_the_drift(tmp_path):
     assert xavier.verdict == "does not hold" and "shrinks steadily" in xavier.why
     assert "up to 5x away" in xavier.why
     assert (gain.kind, gain.verdict) == ("finding", "holds")
+
+
+# ---------------------------------------------------------------- issue 14: Q08, Q09, splits
+
+
+def test_torch_default_init_equals_torchs_own_draw():
+    """The same generator stream as nn.Linear.reset_parameters: identical weights and biases."""
+    torch.manual_seed(3)
+    ref = nn.Sequential(nn.Linear(7, 5), nn.ReLU(), nn.Linear(5, 2))
+    net = nn.Sequential(nn.Linear(7, 5), nn.ReLU(), nn.Linear(5, 2))
+    measure.torch_default_init(net, torch.Generator().manual_seed(3))
+    for a, b in zip(ref.parameters(), net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    measure.torch_default_init(net, torch.Generator().manual_seed(3), bias=False)
+    assert all(torch.count_nonzero(m.bias) == 0 for m in net if isinstance(m, nn.Linear))
+    w = nn.Linear(400, 400)
+    measure.torch_default_init(w, torch.Generator().manual_seed(0))
+    assert w.weight.abs().max().item() <= 1 / 20  # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    assert w.weight.var().item() == pytest.approx(1 / (3 * 400), rel=0.02)  # Var = b^2 / 3
+
+
+def test_default_probe_matches_the_derivation():
+    """No bias: x 1/6 per layer (fan_in * 1/(3 fan_in) * 1/2); with bias: a flat floor that
+    no longer depends on the input."""
+    cfg = InitLabConfig(depth=12, probe_batch=128)
+    no_bias = measure.default_probe(cfg, seed=1, width=256, bias=False)
+    assert len(no_bias.var) == 12
+    assert 6 * no_bias.factor() == pytest.approx(1.0, rel=0.15)
+    assert no_bias.input_share > 0.05
+    biased = measure.default_probe(cfg, seed=1, width=256, bias=True)
+    assert biased.factor(6) == pytest.approx(1.0, rel=0.1)
+    assert biased.var[-1] == pytest.approx(biased.var[-2], rel=0.1)
+    assert biased.input_share < 1e-3
+    assert measure.default_probe(cfg, seed=1, width=256, bias=True).var == biased.var
+
+
+def test_default_probe_factor_and_gradient_growth_formulas():
+    p = measure.DefaultProbe(var=[1.0, 0.5, 0.25, 1 / 8], input_share=0.1)
+    assert p.factor() == pytest.approx(0.5) and p.factor(2) == pytest.approx(0.5)
+    assert math.isnan(p.factor(3))  # no step left
+    assert math.isnan(measure.DefaultProbe([0.0, 1.0], 0.1).factor())
+    g = measure.ProbeResult(std=[1.0] * 3, saturated=[0.0] * 3, grad=[100.0, 3.0, 1.0])
+    assert measure.log10_grad_growth(g) == pytest.approx(2.0)
+    assert math.isnan(measure.log10_grad_growth(measure.ProbeResult([1.0], [0.0], [0.0])))
+
+
+def _default(var: list[float], share: float) -> measure.DefaultProbe:
+    return measure.DefaultProbe(var=var, input_share=share)
+
+
+def test_default_init_claims(tmp_path):
+    ctx = LabContext("weight-initialization", scale="quick", out_dir=tmp_path)
+    cfg = InitLabConfig(width=16)
+    sixth = [_default([6.0**-k * f for k in range(5)], 0.3) for f in (1.0, 1.1, 0.9, 1.0, 1.05)]
+    flat = [_default([1.0, 0.2, 0.05, 0.05 * f, 0.05 * f], s)
+            for f, s in ((1.0, 1e-11), (1.01, 1e-10), (0.99, 1e-12), (1.0, 1e-11), (1.0, 1e-9))]
+    claims.default_init_claims(cfg, ctx, {False: sixth, True: flat})
+    check, floor, lost = ctx.claims
+    assert (check.id, check.kind, check.verdict) == ("torch-default-relu-shrinks-6x", "check",
+                                                     "holds")  # fmt: skip
+    assert check.values == pytest.approx([1.0] * 5)
+    assert (floor.kind, floor.verdict) == ("finding", "holds")
+    assert (lost.verdict, lost.values[0]) == ("holds", pytest.approx(-11.0))
+    # a 4x-per-layer shrink is not the derived 6x; a floor that still falls is no floor
+    ctx = LabContext("weight-initialization", scale="quick", out_dir=tmp_path)
+    quarter = [_default([4.0**-k for k in range(5)], 0.3)] * 5
+    falling = [_default([1.0, 0.5, 0.25, 0.125, 0.0625], 0.3)] * 5
+    claims.default_init_claims(cfg, ctx, {False: quarter, True: falling})
+    check, floor, lost = ctx.claims
+    assert check.verdict == "does not hold" and "1/4.00" in check.why
+    assert floor.verdict == "does not hold" and "0.5x per layer" in floor.why
+    assert lost.verdict == "does not hold" and "input still moves the last layer" in lost.why
+
+
+def test_tanh_gain_claim_needs_both_passes(tmp_path):
+    cfg = InitLabConfig()
+    flat = [1.0, 0.9, 0.95]
+    gain = [measure.ProbeResult(flat, [0.0] * 3, [g, 3.0, 1.0]) for g in (15, 16, 20, 14, 17)]
+    one = [measure.ProbeResult([1.0, 0.5, 0.2], [0.0] * 3, [g, 1.0, 1.0])
+           for g in (1.0, 1.2, 1.1, 0.9, 1.0)]  # fmt: skip
+    ctx = LabContext("weight-initialization", scale="quick", out_dir=tmp_path)
+    claims.tanh_gain_claims(cfg, ctx, {("tanh", "xavier_tanh_gain"): gain, ("tanh", "xavier"): one})
+    (c,) = ctx.claims
+    assert (c.id, c.kind, c.verdict) == ("tanh-gain-grows-gradients", "finding", "holds")
+    assert c.values_a[0] == pytest.approx(math.log10(15)) and c.margin == pytest.approx(
+        math.log10(2))
+    # the backward half alone is not enough: a forward std that drifts 4x fails the claim
+    drift = [measure.ProbeResult([1.0, 2.0, 4.0], p.saturated, p.grad) for p in gain]
+    ctx = LabContext("weight-initialization", scale="quick", out_dir=tmp_path)
+    claims.tanh_gain_claims(cfg, ctx, {("tanh", "xavier_tanh_gain"): drift,
+                                       ("tanh", "xavier"): one})  # fmt: skip
+    assert ctx.claims[0].verdict == "does not hold" and "forward std" in ctx.claims[0].why
+    # equal growth at both gains: the gain is not the cause
+    ctx = LabContext("weight-initialization", scale="quick", out_dir=tmp_path)
+    claims.tanh_gain_claims(cfg, ctx, {("tanh", "xavier_tanh_gain"): gain,
+                                       ("tanh", "xavier"): gain})  # fmt: skip
+    assert ctx.claims[0].verdict == "does not hold" and "not more than" in ctx.claims[0].why
+
+
+def test_training_uses_one_split_per_seed(tmp_path, monkeypatch):
+    seen: list[int] = []
+    used: list[object] = []
+
+    def fake_load(*, flat: bool, seed: int) -> object:
+        seen.append(seed)
+        return f"split-{seed}"
+
+    def fake_train(cfg, ctx, data, key, seed):
+        used.append((data, seed))
+        return _result(3)
+
+    monkeypatch.setattr(measure, "load_digits", fake_load)
+    monkeypatch.setattr(measure, "train", fake_train)
+    ctx = LabContext("weight-initialization", scale="quick", out_dir=tmp_path)
+    measure.run_training(InitLabConfig(), ctx)
+    assert sorted(seen) == sorted(ctx.seeds)
+    assert all(data == f"split-{seed}" for data, seed in used)

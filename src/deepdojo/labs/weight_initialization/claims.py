@@ -1,10 +1,14 @@
 """The weight-initialization lab's claims, each a rule object judged on per-seed values.
 
 Checks (true by construction, EVIDENCE.md §3): N(0, 1) weights saturate tanh and blow up ReLU
-activations (every layer multiplies the pre-activation std by about sqrt(width)), and zero init
-keeps the units of a layer identical (they get identical gradients). Findings: the activation
-std stays within a factor of layer 1's under the matched init, and He/Xavier reach the
-target accuracy sooner than a small N(0, 0.01²) init.
+activations (every layer multiplies the pre-activation std by about sqrt(width)), zero init
+keeps the units of a layer identical (they get identical gradients), and torch's default init
+without bias shrinks a ReLU signal's variance 6x per layer (Q08; the derivation
+fan_in * 1/(3 fan_in) * 1/2). Findings: the activation std stays within a factor of layer 1's
+under the matched init; He/Xavier reach the target accuracy sooner than a small N(0, 0.01²)
+init; with torch's default bias the 6x shrink stops at a bias floor that no longer depends on
+the input (Q08); at the tanh gain 5/3 the forward std holds while the gradient grows on its
+way back, against gain 1 as the control (Q09).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from deepdojo.labs.framework import LabContext
 from deepdojo.labs.framework import rules as R
 
 from .config import InitLabConfig
-from .measure import Probes, TrainResult, log2_worst_ratio
+from .measure import DefaultProbes, Probes, TrainResult, log2_worst_ratio, log10_grad_growth
 
 # a zero or non-finite std makes a ratio infinite: it counts as float64's largest
 LOG2_CAP = math.log2(sys.float_info.max)
@@ -75,6 +79,88 @@ def large_init_claims(cfg: InitLabConfig, ctx: LabContext, probes: Probes) -> No
         why={"does not hold": "the last layer's activation std is only 10^{min:.2f} to "
              "10^{max:.2f} times the first layer's, below {factor:g}x"},
         facts={"factor": cfg.explode_factor},
+    )  # fmt: skip
+
+
+def default_init_claims(cfg: InitLabConfig, ctx: LabContext, default: DefaultProbes) -> None:
+    """Q08: torch's default Linear init and a deep ReLU MLP: 6x per layer without bias (check
+    against the derivation), a floor with its bias (finding), and a floor that forgot the input
+    (finding)."""
+    tol = cfg.default_factor_tol
+    no_bias = [p.factor() for p in default[False]]
+    ctx.claim(
+        "torch-default-relu-shrinks-6x",
+        "Without biases, torch's default Linear init (kaiming_uniform with a = sqrt(5): Var(w) = "
+        "1/(3 fan_in)) shrinks a ReLU MLP's activation variance 6x per layer, as derived: "
+        "fan_in * 1/(3 fan_in) * 1/2 = 1/6",
+        R.WithinFactor(tol), values=[6 * f for f in no_bias],
+        metric=f"6 x the per-layer variance factor over {cfg.depth} layers (geometric mean; "
+               "1 = exactly 1/6)",
+        kind="check",
+        why={"does not hold": "the measured per-layer factor is 1/{inv:.2f} (seeds from 1/"
+             "{inv_max:.2f} to 1/{inv_min:.2f}), not within {margin:g}x of the derived 1/6: the "
+             "probe or the init does not do what the derivation assumes"},
+        facts={"inv": 1 / _geo_mean(no_bias), "inv_min": 1 / max(no_bias),
+               "inv_max": 1 / min(no_bias)},
+    )  # fmt: skip
+    start = len(default[True][0].var) // 2
+    late = [p.factor(start) for p in default[True]]
+    floor_var = [p.var[-1] for p in default[True]]
+    ctx.claim(
+        "torch-default-bias-stops-shrink",
+        "With torch's default biases as well (U(-1/sqrt(fan_in), 1/sqrt(fan_in))), the 6x-per-"
+        f"layer shrink stops after a few layers: over the deeper half of {cfg.depth} layers the "
+        "variance settles (the bias floor Var(z) -> 2/(5 fan_in))",
+        R.WithinFactor(tol), values=late,
+        metric=f"per-layer variance factor from layer {start + 1} to {cfg.depth} (geometric "
+               "mean; 1 = flat)",
+        kind="finding",
+        why={"does not hold": "the deeper half still changes by {mean:.3g}x per layer on "
+             "average (95% interval [{lo:.3g}, {hi:.3g}]); the last layer's variance is "
+             "{last:.3g} (post-ReLU); the pre-activation floor is 2/(5 fan_in) = {floor:.3g}"},
+        facts={"last": _geo_mean(floor_var), "floor": 2 / (5 * cfg.width)},
+    )  # fmt: skip
+    share = [math.log10(p.input_share) if p.input_share > 0 else -LOG10_CAP
+             for p in default[True]]
+    ctx.claim(
+        "torch-default-relu-loses-input",
+        f"Under torch's default init (with biases) the last of {cfg.depth} ReLU layers hardly "
+        "depends on the input: the spread across inputs is below "
+        f"10^{cfg.input_share_log10:g} of the activations' spread (the floor is bias, not "
+        "signal)",
+        R.AtMost(cfg.input_share_log10), values=share,
+        metric="log10(mean over units of the std across inputs / std over inputs and units), "
+               "last hidden layer",
+        kind="finding",
+        why={"does not hold": "the input-driven share is 10^{mean:.2f} (95% interval "
+             "[10^{lo:.2f}, 10^{hi:.2f}]), above 10^{margin:g}: at width {width} and depth "
+             "{depth} the input still moves the last layer"},
+        facts={"width": cfg.width, "depth": cfg.depth},
+    )  # fmt: skip
+
+
+def tanh_gain_claims(cfg: InitLabConfig, ctx: LabContext, probes: Probes) -> None:
+    """Q09: at torch's tanh gain the forward std holds (the stability claim) but the gradient
+    grows on its way back; Xavier at gain 1 is the control."""
+    gain = [log10_grad_growth(p) for p in probes["tanh", "xavier_tanh_gain"]]
+    one = [log10_grad_growth(p) for p in probes["tanh", "xavier"]]
+    limit = math.log2(cfg.stable_factor)
+    forward_ok = all(log2_worst_ratio(p.std) <= limit for p in probes["tanh", "xavier_tanh_gain"])
+    margin = math.log10(cfg.grad_growth_factor)
+    ctx.claim(
+        "tanh-gain-grows-gradients",
+        f"At Xavier gain {cfg.tanh_gain:.3g}, a {cfg.depth}-layer tanh MLP keeps its forward "
+        "std, but its weight gradients grow with depth on the way back (control: gain 1)",
+        R.Greater(margin=margin), a=gain, b=one,
+        metric="log10(|dL/dW_1| / |dL/dW_last hidden|), tanh gain - gain 1 (same draws)",
+        kind="finding",
+        requires={f"the forward std stays within {cfg.stable_factor:g}x of layer 1's on every "
+                  "seed at the tanh gain": forward_ok},
+        why={"does not hold": "the first layer's gradient is 10^{a_mean:.2f} times the last "
+             "hidden layer's at gain {gain:.3g} and 10^{b_mean:.2f} at gain 1: a paired "
+             "difference of {mean:.2f} decades (95% interval [{lo:.2f}, {hi:.2f}]), not more "
+             "than log10({factor:g}) = {margin:.2f}"},
+        facts={"gain": cfg.tanh_gain, "factor": cfg.grad_growth_factor},
     )  # fmt: skip
 
 

@@ -26,6 +26,14 @@ class InitLabConfig:
     explode_factor: float = ranged(1e3, low=1.0, low_open=True)
     # zero init symmetric: relative unit spread at or below this
     symmetry_tol: float = ranged(1e-6, low=0.0)
+    # Q08: torch's default init without bias shrinks the ReLU variance 6x per layer within this
+    # factor (check against the derivation fan_in * 1/(3 fan_in) * 1/2 = 1/6); with its bias
+    # the deeper half's per-layer factor is within this factor of 1 (the bias floor)
+    default_factor_tol: float = ranged(1.25, low=1.0, low_open=True)
+    # Q08: at the last layer the input-driven spread is below 10^this of the overall spread
+    input_share_log10: float = ranged(-3.0, high=0.0)
+    # Q09: at the tanh gain, |G_1|/|G_L| exceeds gain 1's by more than this factor
+    grad_growth_factor: float = ranged(2.0, low=1.0, low_open=True)
     train_depth: int = ranged(4, low=1)  # hidden layers of the digits MLP (ReLU)
     train_width: int = ranged(64, low=1)  # units per hidden layer of the digits MLP
     epochs: int = scaled(smoke=2, quick=15, full=40, low=1)  # digits epochs per run

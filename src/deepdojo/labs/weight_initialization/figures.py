@@ -9,7 +9,7 @@ import torch
 
 from deepdojo.labs.framework import plt
 
-from .measure import PROBE_ACTIVATIONS, Probes, TrainResult
+from .measure import PROBE_ACTIVATIONS, DefaultProbes, Probes, TrainResult
 
 
 def by_depth_figure(probes: Probes, labels: dict[str, str], field: str, ylabel: str,
@@ -65,4 +65,45 @@ def symmetry_figure(training: dict[str, list[TrainResult]], labels: dict[str, st
         ax.set(xlabel="input pixel", ylabel="hidden unit",
                title=f"first-layer weights after training: {labels[key]}")  # fmt: skip
         fig.colorbar(image, ax=ax, format="%.1e")
+    return fig
+
+
+def default_init_figure(default: DefaultProbes, width: int) -> Any:
+    """Q08: post-ReLU variance by layer under torch's default init, every seed, without and
+    with biases, against the derived 1/6 per layer (anchored at layer 1) and the bias floor."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for bias, color in ((False, "tab:blue"), (True, "tab:orange")):
+        for i, p in enumerate(default[bias]):
+            ax.plot(range(1, len(p.var) + 1), p.var, color=color, alpha=0.6, lw=1,
+                    label=("with default bias" if bias else "no bias") if i == 0 else None)
+    first = default[False][0].var
+    layers = range(1, len(first) + 1)
+    ax.plot(layers, [first[0] / 6 ** (k - 1) for k in layers], "k--", lw=1,
+            label="derived: x 1/6 per layer")  # fmt: skip
+    ax.axhline(2 / (5 * width), color="gray", ls=":", lw=1,
+               label=f"pre-activation floor 2/(5 fan_in) = {2 / (5 * width):.2g}")  # fmt: skip
+    ax.set(yscale="log", xlabel="hidden layer", ylabel="activation variance (log)",
+           title="ReLU MLP under torch's default init (one line per seed)")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def tanh_passes_figure(probes: Probes, labels: dict[str, str]) -> Any:
+    """Q09: forward std and weight-gradient norm by layer, tanh at gain 1 and at the tanh gain,
+    one line per seed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for key, color in (("xavier", "tab:blue"), ("xavier_tanh_gain", "tab:red")):
+        for i, p in enumerate(probes["tanh", key]):
+            for ax, values in zip(axes, (p.std, p.grad), strict=True):
+                ax.plot(range(1, len(values) + 1), values, color=color, alpha=0.6, lw=1,
+                        label=labels[key] if i == 0 else None)  # fmt: skip
+    axes[0].set(ylabel="activation std", title="forward pass: activation std by layer")
+    axes[1].set(yscale="log", ylabel="‖∂L/∂W_l‖ (log)",
+                title="backward pass: weight-gradient norm by layer")  # fmt: skip
+    for ax in axes:
+        ax.set_xlabel("hidden layer (input side first)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig

@@ -5,9 +5,14 @@ readout) is initialized with a scheme; a batch of N(0, 1) inputs goes forward an
 cross-entropy loss on random labels goes backward, in float64. Per layer: the activations' std,
 the fraction of saturated tanh units (|a| > ``saturation_level``) and ‖∂L/∂W_l‖.
 
-(2) Training: a small MLP learns scikit-learn's digits with SGD + momentum from a scheme; we
-keep the loss curves, the epochs needed to reach ``target_acc`` on validation and, for zero
-init, how far the hidden units of a layer drift apart.
+(1b) torch's default init: the ReLU probe under ``nn.Linear``'s own draw, with and without
+its biases: the per-layer variance factor and how much of the last layer's spread depends on
+the input.
+
+(2) Training: a small MLP learns scikit-learn's digits with SGD + momentum from a scheme (each
+seed its own train/val/test split); we keep the loss curves, the epochs needed to reach
+``target_acc`` on validation and, for zero init, how far the hidden units of a layer drift
+apart.
 """
 
 from __future__ import annotations
@@ -155,6 +160,87 @@ def probe_table(probes: Probes, ctx: LabContext, names: dict[str, str]) -> None:
     ctx.table("depth_probe_seed0", rows)
 
 
+# ---------------------------------------------------------------- (1b) torch's default init
+
+
+def torch_default_init(net: nn.Module, generator: torch.Generator, *, bias: bool = True
+                       ) -> nn.Module:  # fmt: skip
+    r"""Re-draw every Linear layer of ``net`` as :meth:`torch.nn.Linear.reset_parameters` does,
+    from ``generator``: :math:`w \sim U(-b, b)` with :math:`b = 1/\sqrt{n_{in}}` (torch's
+    ``kaiming_uniform_(w, a=sqrt(5))``), so :math:`\mathrm{Var}(w) = b^2/3 = 1/(3 n_{in})`, and
+    the bias from the same :math:`U(-b, b)` (``bias=True``) or zero (``bias=False``).
+
+    With the global generator seeded like ``generator`` this gives exactly torch's own draw.
+    """
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            with torch.no_grad():
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                if m.bias is not None:
+                    if bias:
+                        bound = 1 / math.sqrt(m.weight.shape[1])
+                        nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+                    else:
+                        nn.init.zeros_(m.bias)
+    return net
+
+
+@dataclass
+class DefaultProbe:
+    """A ReLU probe under torch's default init (one seed), input side first."""
+
+    var: list[float]  # variance of each hidden layer's post-ReLU activations over (B, W)
+    input_share: float  # last hidden layer: mean over units of the std across inputs / overall std
+
+    def factor(self, start: int = 0) -> float:
+        """Geometric-mean per-layer variance factor from hidden layer ``start`` (0-based) to the
+        last one: ``(var[-1] / var[start]) ** (1 / (L - 1 - start))``; NaN when undefined."""
+        steps = len(self.var) - 1 - start
+        a, b = self.var[start], self.var[-1]
+        if steps < 1 or not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
+            return math.nan
+        return (b / a) ** (1 / steps)
+
+
+def default_probe(cfg: InitLabConfig, seed: int, width: int, *, bias: bool) -> DefaultProbe:
+    r"""Push N(0, 1) inputs (B, W) through the ``depth``-layer ReLU probe under torch's default
+    init, in float64. Analytically, :math:`\mathrm{Var}(z_{l+1}) = n_{in}\,\mathrm{Var}(w)\,
+    \mathbb E[h_l^2] + \mathrm{Var}(b)` with :math:`\mathbb E[h_l^2] = \mathrm{Var}(z_l)/2`,
+    so without bias every layer multiplies the variance by :math:`n_{in}\cdot\frac{1}{3n_{in}}
+    \cdot\frac12 = \frac16`; with the default bias it settles where :math:`v = v/6 +
+    1/(3 n_{in})`, i.e. :math:`\mathrm{Var}(z) \to 2/(5 n_{in})`."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(cfg.probe_batch, width, generator=g, dtype=torch.float64)  # (B, W)
+    net = torch_default_init(mlp(width, width, cfg.depth, 10, nn.ReLU).double(), g, bias=bias)
+    var, h = [], x
+    with torch.no_grad():
+        for layer in list(net)[:-1]:
+            h = layer(h)  # (B, W)
+            if isinstance(layer, nn.ReLU):
+                var.append(h.var().item())
+    overall = h.std().item()
+    share = h.std(0).mean().item() / overall if overall > 0 else math.nan
+    return DefaultProbe(var, share)
+
+
+DefaultProbes = dict[bool, list[DefaultProbe]]  # bias? -> one per seed
+
+
+def run_default_probes(cfg: InitLabConfig, ctx: LabContext) -> DefaultProbes:
+    """The torch-default ReLU probe with and without biases over ``ctx.seeds``."""
+    return {bias: [default_probe(cfg, s, cfg.width, bias=bias) for s in ctx.seeds]
+            for bias in (False, True)}  # fmt: skip
+
+
+def log10_grad_growth(p: ProbeResult) -> float:
+    """log10(‖∂L/∂W_1‖ / ‖∂L/∂W_L‖) over the hidden layers: > 0 when the gradient grows on its
+    way back to the input; NaN when a norm is 0 or not finite."""
+    a, b = p.grad[0], p.grad[-1]
+    if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
+        return math.nan
+    return math.log10(a / b)
+
+
 # ---------------------------------------------------------------- (2) training on digits
 
 
@@ -204,11 +290,11 @@ def train(cfg: InitLabConfig, ctx: LabContext, data: DataSplits, key: str, seed:
 
 def run_training(cfg: InitLabConfig, ctx: LabContext) -> dict[str, list[TrainResult]]:
     """Every digits run over ``ctx.seeds``; records table ``digits_training`` and metrics."""
-    data = load_digits(flat=True, seed=ctx.seed)
+    splits = {seed: load_digits(flat=True, seed=seed) for seed in ctx.seeds}  # one per seed
     runs = [(key, seed) for key in TRAIN_RUNS for seed in ctx.seeds]
     out: dict[str, list[TrainResult]] = {key: [] for key in TRAIN_RUNS}
     for key, seed in ctx.progress(runs, "digits training"):
-        out[key].append(train(cfg, ctx, data, key, seed))
+        out[key].append(train(cfg, ctx, splits[seed], key, seed))
     rows, names = [], labels(cfg)
     for key, per_seed in out.items():
         for seed, r in zip(ctx.seeds, per_seed, strict=True):
