@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepdojo.labs.framework import LabContext, ranged, register_lab, scaled
-from deepdojo.labs.shared.autoencoding import pick
+from deepdojo.labs.shared.autoencoding import manifold_data, pick
 
 from . import measure as M
 from .claims import state_claims
@@ -86,10 +86,10 @@ def run(cfg: AutoencodersConfig, ctx: LabContext) -> None:
     # 1. dimensionality reduction
     sheets = {}
     for kind in ("nonlinear", "linear"):
-        tr, va, _ = M.manifold_data(cfg.manifold_n, kind, s0)
+        tr, va, _ = manifold_data(cfg.manifold_n, kind, s0)
         lr = tune(f"ae d=2 {kind} sheet", lambda a, tr=tr, va=va: M.train_ae(
             tr, va, 2, a, E, H, s0, batch_size=SHEET_BATCH)[1])
-        sheets[kind] = [M.ae_vs_pca(*M.manifold_data(cfg.manifold_n, kind, s), 2, lr, E, H, s,
+        sheets[kind] = [M.ae_vs_pca(*manifold_data(cfg.manifold_n, kind, s), 2, lr, E, H, s,
                                     batch_size=SHEET_BATCH)[:2]
                         for s in ctx.progress(seeds, f"{kind} sheet")]
     Xd, _, Xdv, *_ = M.digits(s0)

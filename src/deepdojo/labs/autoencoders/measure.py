@@ -19,32 +19,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import trustworthiness
 
 from deepdojo.data import load_digits, sample_images
-from deepdojo.labs.shared.autoencoding import fit_reconstruction, mse_of, pick, recon_of
+from deepdojo.labs.shared.autoencoding import (
+    fit_reconstruction,
+    mse_of,
+    pick,
+    recon_of,
+)
 from deepdojo.metrics import psnr, ssim
 from deepdojo.models import VAE, MLPAutoEncoder
 
 
 # ---------------------------------------------------------------- data
-def manifold_data(n: int, kind: str, seed: int, dim: int = 20) -> tuple[torch.Tensor, ...]:
-    """Train/val/test rows on a 2-D structure in ``dim`` features, centred on train.
-
-    ``nonlinear``: ``z ~ U(-1, 1)^2``, ``x = sin(3 z W1 + b) W2 + 0.05 e`` (a curved sheet);
-    ``linear`` (the control): ``x = z A + 0.05 e``, a flat plane, where PCA is optimal.
-    """
-    rng = np.random.default_rng(seed)
-    z = rng.uniform(-1, 1, (n, 2))
-    if kind == "nonlinear":
-        W1, b = rng.standard_normal((2, dim)), rng.uniform(0, 2 * math.pi, dim)
-        x = np.sin(3 * z @ W1 + b) @ rng.standard_normal((dim, dim)) / math.sqrt(dim)
-    else:
-        x = z @ rng.standard_normal((2, dim))
-    x = x / x.std() + 0.05 * rng.standard_normal((n, dim))
-    n_tr, n_va = int(0.6 * n), int(0.2 * n)
-    x = x - x[:n_tr].mean(0)
-    t = torch.tensor(x, dtype=torch.float32)
-    return t[:n_tr], t[n_tr:n_tr + n_va], t[n_tr + n_va:]
-
-
 def digits(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
                                 torch.Tensor, torch.Tensor]:
     """Flat digits in [0, 1]: X_train, y_train, X_val, y_val, X_test, y_test (split by seed)."""

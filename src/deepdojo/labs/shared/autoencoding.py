@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -91,3 +92,23 @@ def pick(grid: Sequence[K], score: Callable[[K], float]) -> tuple[K, dict[K, flo
     finite = {g: s for g, s in scores.items() if math.isfinite(s)}
     chosen = min(finite, key=finite.__getitem__) if finite else grid[0]
     return chosen, scores
+
+
+def manifold_data(n: int, kind: str, seed: int, dim: int = 20) -> tuple[torch.Tensor, ...]:
+    """Train/val/test rows on a 2-D structure in ``dim`` features, centred on train.
+
+    ``nonlinear``: ``z ~ U(-1, 1)^2``, ``x = sin(3 z W1 + b) W2 + 0.05 e`` (a curved sheet);
+    ``linear`` (the control): ``x = z A + 0.05 e``, a flat plane, where PCA is optimal.
+    """
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(-1, 1, (n, 2))
+    if kind == "nonlinear":
+        W1, b = rng.standard_normal((2, dim)), rng.uniform(0, 2 * math.pi, dim)
+        x = np.sin(3 * z @ W1 + b) @ rng.standard_normal((dim, dim)) / math.sqrt(dim)
+    else:
+        x = z @ rng.standard_normal((2, dim))
+    x = x / x.std() + 0.05 * rng.standard_normal((n, dim))
+    n_tr, n_va = int(0.6 * n), int(0.2 * n)
+    x = x - x[:n_tr].mean(0)
+    t = torch.tensor(x, dtype=torch.float32)
+    return t[:n_tr], t[n_tr:n_tr + n_va], t[n_tr + n_va:]
