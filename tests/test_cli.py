@@ -78,7 +78,7 @@ def test_run_with_set_writes_run(cli_lab, tmp_path):
         (["run"], "name at least one lab"),
         (["run", "test-cli-toy", "--set", "depth=0"], "--set depth=0: depth must be >= 2"),
         (["run", "test-cli-toy", "--jobs", "0"], "--jobs must be a positive integer, got 0"),
-        (["run", "test-cli-toy", "--seed", "-1"], "--seed must be a non-negative integer"),
+        (["run", "test-cli-toy", "--seed", "-1"], "--seed must be an integer in [0, 4294966]"),
         (["verify", "test-cli-toy", "--seed-sets", "1"], "--seed-sets must be an integer >= 2"),
         (["verify", "test-cli-toy", "--set", "depth=1"], "--set depth=1: depth must be >= 2"),
         (["verify", "no-such-lab"], "unknown lab 'no-such-lab'"),

@@ -7,19 +7,30 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from deepdojo.cli.app import app, claims_table, handles_errors, out
+from deepdojo.cli.app import app, check_out_dir, claims_table, err, handles_errors, out
+
+
+def warn(message: str) -> None:
+    """One ``warning: <file>: <problem>`` line on stderr per run file the report could not
+    fully use."""
+    err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("report")
 @handles_errors
 def report_cmd(
-    runs: Path = typer.Option(Path("runs"), "--runs", help="Folder with lab runs."),
-    out_dir: Path = typer.Option(Path("site"), "--out", help="Folder for the static site."),
+    runs: Path = typer.Option(Path("runs"), "--runs", metavar="DIR", help="Folder with lab runs."),
+    out_dir: Path = typer.Option(
+        Path("site"), "--out", metavar="DIR", help="Folder for the static site."
+    ),
 ) -> None:
     """Build the evidence site from the latest run of each lab; prints site/index.html."""
     from deepdojo.report import build_site
+    from deepdojo.report.evidence import check_runs_dir
 
-    index = build_site(runs_dir=runs, out_dir=out_dir)
+    check_runs_dir(runs)
+    check_out_dir(out_dir)
+    index = build_site(runs_dir=runs, out_dir=out_dir, warn=warn)
     out.print(f"evidence site: {Path(index).resolve()}")
 
 
@@ -44,13 +55,19 @@ def questions_cmd() -> None:
 @app.command("show")
 @handles_errors
 def show_cmd(
-    qid: str = typer.Argument(..., help="Question id, e.g. Q09."),
-    runs: Path = typer.Option(Path("runs"), "--runs", help="Folder with lab runs."),
+    qid: str = typer.Argument(..., metavar="QID", help="Question id, e.g. Q09."),
+    runs: Path | None = typer.Option(
+        None, "--runs", metavar="DIR",
+        help="Folder with lab runs; must exist when given.  [default: runs, if it exists]",
+    ),
 ) -> None:
     """Show a question, our short answer and the claims of the latest runs."""
     from deepdojo.report import question_summary
+    from deepdojo.report.evidence import check_runs_dir
 
-    summary = question_summary(qid.upper(), runs)
+    if runs is not None:  # a folder named on the command line must exist (a typo is an error)
+        check_runs_dir(runs)
+    summary = question_summary(qid.upper(), runs or Path("runs"), warn=warn)
     out.print(f"[bold]{summary['id']}  {summary['question']}[/]\n")
     out.print(summary["answer"], soft_wrap=True)
     if not summary["labs"]:

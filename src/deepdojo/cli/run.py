@@ -11,7 +11,10 @@ from deepdojo.cli.app import (
     UsageError,
     app,
     check_device,
+    check_out_dir,
     check_scale,
+    check_seed,
+    check_threads,
     claims_table,
     counts_line,
     err,
@@ -23,32 +26,43 @@ from deepdojo.cli.app import (
 @app.command("run")
 @handles_errors
 def run_cmd(
-    labs: list[str] = typer.Argument(None, help="Lab names (see `deepdojo labs`)."),
+    labs: list[str] = typer.Argument(
+        None, metavar="LAB", help="Lab names (see `deepdojo labs`)."
+    ),
     all_labs: bool = typer.Option(False, "--all", help="Run every registered lab."),
-    scale: str = typer.Option("quick", "--scale", help="smoke | quick | full"),
+    scale: str = typer.Option("quick", "--scale", metavar="SCALE", help="smoke | quick | full"),
     seed: int = typer.Option(
-        0, "--seed", help="Base seed b; the lab's seeds are b*1000 + i (disjoint per b)."
+        0, "--seed", metavar="N",
+        help="Base seed b; the lab's seeds are b*1000 + i (disjoint per b).",
     ),
     set_: list[str] = typer.Option(
-        None, "--set", help="Config override key=value (repeatable), type- and range-checked."
+        None, "--set", metavar="KEY=VALUE",
+        help="Config override (repeatable), type- and range-checked.",
     ),
-    out_dir: Path = typer.Option(Path("runs"), "--out", help="Folder for run results."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    threads: int = typer.Option(1, "--threads", help="torch CPU threads per lab (0: torch's)."),
+    out_dir: Path = typer.Option(
+        Path("runs"), "--out", metavar="DIR", help="Folder for run results."
+    ),
+    device: str = typer.Option("cpu", "--device", metavar="DEVICE", help="cpu | cuda"),
+    threads: int = typer.Option(
+        1, "--threads", metavar="N", help="torch CPU threads per lab (0: torch's)."
+    ),
     jobs: int = typer.Option(
-        1, "--jobs", help="Labs run at a time, each in its own process with one thread."
+        1, "--jobs", metavar="N", help="Labs run at a time, each in its own process with one "
+        "thread."
     ),
 ) -> None:
     """Run labs and write runs/<lab>/<run-id>/ (result.json, figures, index.html)."""
     from deepdojo.labs import claim_counts, get_lab, load_all, make_config, parse_overrides
     from deepdojo.labs.framework.parallel import LabOutcome, run_labs, say
 
+    # every check before the first line is printed or the first folder is made
     check_scale(scale)
-    check_device(device)
+    check_seed(seed)
+    check_threads(threads)
     if jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {jobs}")
-    if seed < 0:
-        raise UsageError(f"--seed must be a non-negative integer, got {seed}")
+    check_out_dir(out_dir)
+    check_device(device)
     names = list(labs or [])
     if all_labs and names:
         raise UsageError("give lab names or --all, not both")
@@ -63,8 +77,10 @@ def run_cmd(
 
     totals = claim_counts([])
     failed: list[str] = []
+    finished: list[str] = []
 
     def report(o: LabOutcome) -> None:
+        finished.append(o.name)
         if not o.ok:
             failed.append(o.name)
             err.print(f"[bold red]{o.name} failed:[/] {o.error}", highlight=False,
@@ -80,8 +96,15 @@ def run_cmd(
 
     say(f"running {len(names)} lab(s) at scale {scale}, seed {seed}, {jobs} job(s)")
     t0 = time.perf_counter()
-    outcomes = run_labs(names, jobs=jobs, scale=scale, seed=seed, overrides=overrides,
-                        out=out_dir, device=device, threads=threads or None, on_done=report)
+    try:
+        outcomes = run_labs(names, jobs=jobs, scale=scale, seed=seed, overrides=overrides,
+                            out=out_dir, device=device, threads=threads or None,
+                            on_done=report)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"interrupted: {len(finished) - len(failed)} of {len(names)} lab(s) finished and "
+            "were written; the interrupted lab's partial run was removed"
+        ) from None
     wall = time.perf_counter() - t0
     if len(names) > 1:
         lab_time = sum(o.seconds for o in outcomes)

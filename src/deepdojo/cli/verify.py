@@ -7,10 +7,15 @@ from pathlib import Path
 import typer
 
 from deepdojo.cli.app import (
+    SEED_MAX,
     UsageError,
+    add_claim_column,
     app,
     check_device,
+    check_out_dir,
     check_scale,
+    check_seed,
+    check_threads,
     handles_errors,
     out,
 )
@@ -19,36 +24,48 @@ from deepdojo.cli.app import (
 @app.command("verify")
 @handles_errors
 def verify_cmd(
-    lab: str = typer.Argument(..., help="Lab name (see `deepdojo labs`)."),
-    seed_sets: int = typer.Option(3, "--seed-sets", help="Disjoint seed sets to run (>= 2)."),
+    lab: str = typer.Argument(..., metavar="LAB", help="Lab name (see `deepdojo labs`)."),
+    seed_sets: int = typer.Option(
+        3, "--seed-sets", metavar="K", help="Disjoint seed sets to run (>= 2)."
+    ),
     seed: int = typer.Option(
-        0, "--seed", help="First base seed; the sets use bases seed, seed+1, ..."
+        0, "--seed", metavar="N", help="First base seed; the sets use bases seed, seed+1, ..."
     ),
-    scale: str = typer.Option("quick", "--scale", help="smoke | quick | full"),
+    scale: str = typer.Option("quick", "--scale", metavar="SCALE", help="smoke | quick | full"),
     set_: list[str] = typer.Option(
-        None, "--set", help="Config override key=value (repeatable), type- and range-checked."
+        None, "--set", metavar="KEY=VALUE",
+        help="Config override (repeatable), type- and range-checked.",
     ),
-    out_dir: Path = typer.Option(Path("runs"), "--out", help="Folder for run results."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    threads: int = typer.Option(1, "--threads", help="torch CPU threads (0: torch's)."),
+    out_dir: Path = typer.Option(
+        Path("runs"), "--out", metavar="DIR", help="Folder for run results."
+    ),
+    device: str = typer.Option("cpu", "--device", metavar="DEVICE", help="cpu | cuda"),
+    threads: int = typer.Option(
+        1, "--threads", metavar="N", help="torch CPU threads (0: torch's)."
+    ),
 ) -> None:
     """Rerun a lab with K disjoint seed sets; write runs/<lab>/verify-<id>/stability.json."""
     from rich.table import Table
 
-    from deepdojo.labs import parse_overrides, verify_lab
+    from deepdojo.labs import get_lab, make_config, parse_overrides, verify_lab
 
+    # every check before the first line is printed or the first folder is made
     check_scale(scale)
-    check_device(device)
     if seed_sets < 2:
         raise UsageError(f"--seed-sets must be an integer >= 2, got {seed_sets}")
-    if seed < 0:
-        raise UsageError(f"--seed must be a non-negative integer, got {seed}")
-    res = verify_lab(lab, seed_sets=seed_sets, seed=seed, scale=scale,
-                     overrides=parse_overrides(set_ or []), out=out_dir, device=device,
-                     threads=threads or None)
+    if seed_sets > SEED_MAX + 1:  # bases seed .. seed + K - 1 must fit under SEED_MAX
+        raise UsageError(f"--seed-sets must be at most {SEED_MAX + 1}, got {seed_sets}")
+    check_seed(seed, sets=seed_sets)
+    check_threads(threads)
+    check_out_dir(out_dir)
+    check_device(device)
+    overrides = parse_overrides(set_ or [])
+    make_config(get_lab(lab).config, overrides, scale=scale)
+    res = verify_lab(lab, seed_sets=seed_sets, seed=seed, scale=scale, overrides=overrides,
+                     out=out_dir, device=device, threads=threads or None)
     st = res.stability
     table = Table(title=f"{lab}: verdicts over {seed_sets} seed sets", title_justify="left")
-    table.add_column("claim", style="bold", overflow="fold")
+    add_claim_column(table, [str(row["id"]) for row in st["claims"]])
     for base in st["base_seeds"]:
         table.add_column(f"base {base}")
     table.add_column("agree")
