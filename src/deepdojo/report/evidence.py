@@ -2,6 +2,8 @@
 
 Which labs answer a question comes from the lab registry (``LABS[name].questions``); a run
 whose lab is no longer registered still counts for the questions its ``result.json`` lists.
+Run files are read by :mod:`deepdojo.report.results`: a broken one costs one warning line
+naming it, never the whole report.
 """
 
 from __future__ import annotations
@@ -12,15 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from deepdojo.answers import QUESTIONS, get_question
-from deepdojo.labs import (
-    LABS,
-    LabError,
-    latest_runs,
-    latest_stability,
-    load_all,
-    load_result,
-)
+from deepdojo.labs import LABS, LabError, load_all
 from deepdojo.labs import claim_counts as verdict_counts
+from deepdojo.report.results import Warn, default_warn, latest_results, latest_stability
 
 
 @dataclass
@@ -39,6 +35,8 @@ class LabEvidence:
 def check_runs_dir(runs_dir: str | Path) -> Path:
     """Return ``runs_dir`` as a Path; a missing folder is a :class:`LabError` (a ValueError)."""
     path = Path(runs_dir)
+    if path.exists() and not path.is_dir():
+        raise LabError(f"runs folder {str(path)!r} is a file, not a folder of lab runs")
     if not path.is_dir():
         raise LabError(
             f"runs folder {str(path)!r} does not exist; run a lab first "
@@ -47,25 +45,26 @@ def check_runs_dir(runs_dir: str | Path) -> Path:
     return path
 
 
-def gather(runs_dir: str | Path) -> dict[str, LabEvidence]:
+def gather(runs_dir: str | Path, warn: Warn | None = None) -> dict[str, LabEvidence]:
     """Every registered lab plus every lab with a run under ``runs_dir``, by name.
 
     A missing ``runs_dir`` simply means no lab has run; callers that need it to exist use
-    :func:`check_runs_dir` first.
+    :func:`check_runs_dir` first. ``warn(message)`` gets one line per run file that could
+    not be used, or only partly (default: a :class:`~deepdojo.report.results.ResultWarning`).
     """
+    warn = warn or default_warn
     load_all()
     labs = {
         name: LabEvidence(name, tuple(spec.questions), spec.summary, registered=True)
         for name, spec in LABS.items()
     }
-    for name, run_dir in latest_runs(runs_dir).items():
-        result = load_result(run_dir)
+    for name, (run_dir, result) in latest_results(Path(runs_dir), warn).items():
         if name not in labs:  # a run of a lab that is no longer registered
             qids = tuple(q for q in result.get("questions", []) if q in QUESTIONS)
             labs[name] = LabEvidence(name, qids, str(result.get("summary", "")), False)
         labs[name].run_dir = run_dir
         labs[name].result = result
-        labs[name].stability = latest_stability(run_dir.parent, result.get("scale"))
+        labs[name].stability = latest_stability(run_dir.parent, result.get("scale"), warn)
     return dict(sorted(labs.items()))
 
 
@@ -100,11 +99,14 @@ def claim_counts(result: dict[str, Any] | None) -> tuple[int, int]:
     return held, len(claims) - held
 
 
-def question_summary(qid: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
+def question_summary(
+    qid: str, runs_dir: str | Path = "runs", warn: Warn | None = None
+) -> dict[str, Any]:
     """Question, our answer and the claims of the latest run of each lab answering it.
 
     Used by ``deepdojo show Q09``. A missing ``runs_dir`` is not an error here: the labs are
-    then listed as not run.
+    then listed as not run (the CLI refuses a missing ``--runs`` it was given). ``warn``: see
+    :func:`gather`.
 
     Returns
     -------
@@ -117,7 +119,7 @@ def question_summary(qid: str, runs_dir: str | Path = "runs") -> dict[str, Any]:
     """
     question = get_question(qid)
     labs = []
-    for lab in labs_for(question.id, gather(runs_dir)):
+    for lab in labs_for(question.id, gather(runs_dir, warn)):
         entry: dict[str, Any] = {
             "name": lab.name,
             "summary": lab.summary,

@@ -31,13 +31,16 @@ from deepdojo.report.evidence import (
     gather,
     labs_for,
 )
+from deepdojo.report.results import Warn
 from deepdojo.report.runpage import now_text, render_run_page, run_view, sum_counts, template_env
 from deepdojo.utils import atomic_write_text
 
 MARKER = ".deepdojo-site"  # marks a folder this builder may replace
 
 
-def build_site(runs_dir: str | Path = "runs", out_dir: str | Path = "site") -> Path:
+def build_site(
+    runs_dir: str | Path = "runs", out_dir: str | Path = "site", *, warn: Warn | None = None
+) -> Path:
     """Build the evidence site from ``runs_dir`` into ``out_dir``; return ``site/index.html``.
 
     Parameters
@@ -47,6 +50,10 @@ def build_site(runs_dir: str | Path = "runs", out_dir: str | Path = "site") -> P
     out_dir : str or Path
         Where the site goes. An existing folder is replaced only if it is empty or was built
         by this function (it holds a ``.deepdojo-site`` marker).
+    warn : callable, optional
+        ``warn(message)`` gets one line per run file that could not be used, or only partly
+        (a truncated ``result.json``, a claim without a statement, ...); the site is built
+        from the rest. Default: a :class:`~deepdojo.report.results.ResultWarning`.
 
     Raises
     ------
@@ -56,7 +63,7 @@ def build_site(runs_dir: str | Path = "runs", out_dir: str | Path = "site") -> P
     runs = check_runs_dir(runs_dir)
     out = Path(out_dir)
     _check_out_dir(out)
-    labs = gather(runs)
+    labs = gather(runs, warn)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
