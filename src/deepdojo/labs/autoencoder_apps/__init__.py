@@ -16,8 +16,8 @@ Each application against the tools a practitioner would use instead, same splits
    ``SimpleImputer`` (mean), ``KNNImputer`` (k on validation) and ``IterativeImputer`` at
    10/30/50% cells missing (MCAR): RMSE on the hidden test cells (standardized units), on
    breast cancer and on a curved 2-D sheet in 20-D (nonlinear structure, where a chain of
-   linear regressions should fall short). The AE's lr is chosen on the first seed's validation cells (then fixed), KNN's k on
-   every seed's validation cells.
+   linear regressions should fall short). The AE's lr is chosen on the first seed's
+   validation cells (then fixed), KNN's k on every seed's validation cells.
 
 Margins (fixed before any run): ROC-AUC 0.02, RMSE 0.02 (recommender) and 0.02
 (imputation, standardized units), the item-mean gap 0.05. The claims are at 30% missing.

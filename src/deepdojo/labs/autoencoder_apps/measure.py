@@ -43,7 +43,8 @@ def anomaly_data(dataset: str, seed: int) -> tuple[np.ndarray, ...]:
     """Train (normal only), val and test rows with 0/1 anomaly labels.
 
     ``digits``: class ``seed % 10`` is the anomaly (one-class-out; quick's five seeds cover
-    classes 0-4, full's ten seeds every class); the model trains on the other nine. ``breast_cancer``: benign is normal, malignant the anomaly.
+    classes 0-4, full's ten seeds every class); the model trains on the other nine.
+    ``breast_cancer``: benign is normal, malignant the anomaly.
     """
     if dataset == "digits":
         s = load_digits(flat=True, seed=seed)
