@@ -132,27 +132,6 @@ def _ctx(tmp_path) -> LabContext:
     return ctx
 
 
-def test_skip_gradient_claim_needs_residual_within_and_plain_outside(tmp_path):
-    cfg = skip.SkipConfig()
-    res = [_outcome(log_ratio=v, test_acc=0.9 + v / 100) for v in (-0.2, -0.3, -0.1, -0.25, -0.15)]
-    plain = [_outcome(log_ratio=v, test_acc=0.5) for v in (-3.0, -2.5, -3.5, -2.8, -3.1)]
-    ctx = _ctx(tmp_path)
-    skip._claims(cfg, ctx, res, plain, 32)
-    keep, better = ctx.claims
-    assert (keep.kind, keep.verdict) == ("finding", "holds")
-    assert keep.values == pytest.approx([10**r.log_ratio for r in res])
-    assert keep.margin == 10.0
-    assert (better.verdict, better.values_a, better.values_b) == (
-        "holds", [r.test_acc for r in res], [0.5] * 5)  # fmt: skip
-    # the same residual net, but the plain net is within 10x too: the control fails
-    ctx = _ctx(tmp_path)
-    skip._claims(cfg, ctx, res, res, 32)
-    keep, better = ctx.claims
-    assert keep.verdict == "does not hold" and "plain MLP is not within 10x" in keep.why
-    assert better.verdict == "does not hold"  # a - b = 0 on every seed, margin 0.01
-    assert "not more than 0.01" in better.why
-
-
 def test_vanishing_doctor_claims_count_errors_per_seed(tmp_path):
     cfg = vanishing.VanishingConfig()
     ctx = _ctx(tmp_path)
