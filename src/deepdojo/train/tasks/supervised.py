@@ -103,9 +103,8 @@ class SupervisedTask(Task):
                 self.metric_fns = default_metrics(outputs, targets)
             if self.metric_fns:
                 detached = outputs.detach()
-                for name, value in batch_logs(0.0, detached, targets, self.metric_fns).items():
-                    if name != "loss":
-                        self.log(name, value)
+                for name, fn in self.metric_fns.items():
+                    self.log(name, float(fn(detached, targets)))
 
     def validation_step(self, batch: Any) -> dict[str, float]:
         inputs, targets = _pair(batch)
