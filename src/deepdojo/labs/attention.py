@@ -227,9 +227,13 @@ def _attribution_claim(ctx: LabContext, runs: dict[int, AttributionRun],
              "holds": "only {mean:.0%} of the output steps agree (median rho per step from "
                       "{rho_min:.2f} to {rho_max:.2f}, overall {rho_med:.2f}; test exact match "
                       "{exact:.2f}): where the model looks is not where its output is most "
-                      "sensitive to the input."},
+                      "sensitive to the input.",
+             "inconclusive": "The median rho per output step sits near the cut of "
+                             "{agree_rho} (from {rho_min:.2f} to {rho_max:.2f}, overall "
+                             "{rho_med:.2f}), so the share of agreeing steps swings between "
+                             "seeds; full scale (10 seeds, 200 dates each) decides it."},
         facts={"rho_min": min(rhos), "rho_max": max(rhos), "rho_med": statistics.median(rhos),
-               "exact": exact},
+               "exact": exact, "agree_rho": AGREE_RHO},
         requires={f"the model has learned the task (mean test exact match >= {MIN_TRAINED})":
                   exact >= MIN_TRAINED},
     )
