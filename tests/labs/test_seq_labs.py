@@ -292,3 +292,23 @@ def test_transformer_lab_refuses_unequal_model_sizes_before_training(tmp_path):
     with pytest.raises(LabError, match=r"differ by .*x > max_param_ratio=1.5; resize"):
         run_lab("transformer", scale="smoke", seed=0, out=tmp_path, progress="off",
                 overrides={"d_model": "128"})
+
+
+def test_attribution_claim_counts_steps_whose_median_rho_reaches_half(ctx):
+    from deepdojo.labs.attention import AttributionRun, _attribution_claim
+
+    low = {s: AttributionRun(0.9, [0.1, 0.2, 0.6, 0.3]) for s in range(5)}  # 1 of 4 agree
+    _attribution_claim(ctx, low, AttentionLabConfig())
+    claim = _by_id(ctx)["attention-is-not-attribution"]
+    assert claim.values == pytest.approx([0.25] * 5) and claim.verdict == "holds"
+    assert "only 25% of the output steps agree" in claim.why
+
+
+def test_attribution_claim_needs_a_trained_model(tmp_path):
+    from deepdojo.labs.attention import AttributionRun, _attribution_claim
+
+    ctx = LabContext("seq-test", scale="quick", seed=0, out_dir=tmp_path, progress="off")
+    _attribution_claim(ctx, {s: AttributionRun(0.1, [0.1, 0.2]) for s in range(5)},
+                       AttentionLabConfig())
+    claim = _by_id(ctx)["attention-is-not-attribution"]
+    assert claim.verdict == "does not hold" and "has learned the task" in claim.why
