@@ -205,8 +205,8 @@ def claims_table(title: str, claims: list[dict[str, Any]], width: int | None = N
     """A run's claims: id (checks marked), statement, value with spread, 95% CI, verdict.
 
     Claim ids are never cut. Where the five columns do not fit in ``width`` (default: the
-    console's, 80 when output is piped), the statement goes under the id and the interval
-    under the value, and the statement wraps.
+    console's, 80 when output is piped), the statement goes under the id, and the verdict,
+    value and interval share one column, one per line.
     """
     width = out.width if width is None else width
     rows = [_claim_cells(c) for c in claims]
@@ -223,12 +223,12 @@ def claims_table(title: str, claims: list[dict[str, Any]], width: int | None = N
         for r, c in zip(rows, claims, strict=True):
             table.add_row(*r, verdict_text(c))
         return table
-    table.add_column("claim", min_width=min(id_width, max(width - number_width - 23, 10)),
-                     ratio=1, overflow="fold")
-    table.add_column("value, 95% CI", justify="right")
-    table.add_column("verdict")
+    # two columns: the id keeps its width (up to 28 characters less than the console's)
+    table.add_column("claim", min_width=min(id_width, max(width - 28, 10)), ratio=1,
+                     overflow="fold")
+    table.add_column("verdict, value, 95% CI", justify="right")
     for (name, statement, value, ci), c in zip(rows, claims, strict=True):
-        table.add_row(f"[bold]{name}[/]\n{statement}", f"{value}\n{ci}", verdict_text(c))
+        table.add_row(f"[bold]{name}[/]\n{statement}", f"{verdict_text(c)}\n{value}\n{ci}")
     return table
 
 

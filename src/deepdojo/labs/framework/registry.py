@@ -36,7 +36,8 @@ def register_lab(
 ) -> Callable[[LabFn], LabFn]:
     """Register ``fn(cfg, ctx)`` as lab ``name`` answering ``questions`` (``"Q08"``...).
 
-    ``summary`` defaults to the first line of the function's docstring.
+    ``summary`` defaults to the first sentence of the function's docstring (its lines
+    joined; a summary line may wrap).
     """
     if not ID_RE.match(name):
         raise ValueError(f"lab name must be lowercase letters, digits, '-', '_' ; got {name!r}")
@@ -49,12 +50,18 @@ def register_lab(
     def wrap(fn: LabFn) -> LabFn:
         if name in LABS and LABS[name].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"lab {name!r} is already registered")
-        doc = (summary or (fn.__doc__ or "").strip().splitlines() or [""])[0]
-        text = summary if summary is not None else doc
+        text = summary if summary is not None else first_sentence(fn.__doc__ or "")
         LABS[name] = LabSpec(name, tuple(questions), config, fn, text.strip())
         return fn
 
     return wrap
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of ``doc``'s first paragraph, its lines joined by single spaces."""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    end = re.search(r"(?<=[.!?])\s+(?=[A-Z(`])", paragraph)
+    return paragraph[: end.start()] if end else paragraph
 
 
 def get_lab(name: str) -> LabSpec:
