@@ -118,7 +118,9 @@ class AutoEncoderDetector(OutlierMixin, BaseEstimator):
                                   beta=float(self.beta), lr=float(self.lr))  # fmt: skip
         trainer = Trainer(task, seed=int(self.random_state), progress="off", device="cpu")
         trainer.fit(Xt, epochs=int(self.epochs), batch_size=int(self.batch_size))
-        self.model_ = model.eval()
+        # Scores in float64: a row's score then does not depend on the batch it comes in with
+        # (float32 BLAS kernels differ by batch size), as sklearn's subset-invariance expects.
+        self.model_ = model.double().eval()
         self.offset_ = float(np.quantile(self.score_samples(X), float(self.contamination)))
         return self
 
@@ -129,11 +131,11 @@ class AutoEncoderDetector(OutlierMixin, BaseEstimator):
         """Mean squared reconstruction error per row (standardized units), shape (n_samples,)."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        Xt = self._scaled(X)
+        Xt = self._scaled(X).double()
         with torch.no_grad():
             out = self.model_(Xt)
             recon = out[0] if isinstance(out, tuple) else out  # a VAE in eval mode decodes mu
-        return (recon - Xt).pow(2).mean(dim=1).double().numpy()
+        return (recon - Xt).pow(2).mean(dim=1).numpy()
 
     def score_samples(self, X: Any) -> np.ndarray:
         """``-reconstruction_error(X)``: higher means more normal."""

@@ -262,3 +262,14 @@ def test_registry_builds_the_family():
     for name in ("mlp_autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
                  "masked_autoencoder", "autorec", "smiles_autoencoder"):
         assert hasattr(create(name), "encode") and hasattr(create(name), "decode")
+
+
+@pytest.mark.parametrize("estimator", [AutoEncoderDetector(epochs=2), AutoEncoderImputer(epochs=2)],
+                         ids=lambda e: type(e).__name__)
+def test_sklearn_check_estimator_passes(estimator):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    results = check_estimator(estimator, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
+              if r["status"] == "failed"]
+    assert not failed, failed
