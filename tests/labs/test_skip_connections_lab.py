@@ -19,8 +19,8 @@ from deepdojo.models.mlp import PlainMLP, ResNetMLP
 
 def test_config_per_scale_and_ranges():
     cfgs = [make_config(skip.SkipConfig, scale=s) for s in ("smoke", "quick", "full")]
-    assert [c.lr_grid for c in cfgs] == [(0.03,), (0.01, 0.03, 0.1),
-                                         (0.003, 0.01, 0.03, 0.1, 0.3)]  # fmt: skip
+    assert [c.lr_grid for c in cfgs] == [(0.03,), (0.001, 0.003, 0.01, 0.03, 0.1),
+                                         (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)]  # fmt: skip
     assert [c.depths for c in cfgs] == [(4, 8), (4, 8, 16, 32), (4, 8, 16, 32, 64)]
     assert cfgs[1].acc_margin == 0.05 and cfgs[1].within_factor == 10.0
     for key, text, bound in (("lr_grid", "0.01,0", "> 0"), ("tuning_seed", "3", ">= 10"),
