@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,30 +27,32 @@ from rich.markup import escape
 from rich.table import Table
 
 try:  # recent Typer vendors Click as typer._click: its exceptions are the ones raised
-    from typer._click import exceptions as click_errors  # type: ignore[import-not-found]
+    from typer._click import exceptions as click_errors
 except ImportError:  # older Typer runs on Click itself
-    from click import exceptions as click_errors
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NoArgsIsHelp = getattr(click_errors, "NoArgsIsHelpError", ())  # Click >= 8.2
+
 
 class _OneLineErrors(typer.core.TyperGroup):
     """The root command: a command-line parse error (unknown option, ``--seed abc``, a
     missing argument) is one ``error:`` line with a pointer to ``--help``, like every other
     bad input (Click's default is a usage block and an error box)."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         # set here too: a parse error can come before the root callback runs
         argv = list(sys.argv[1:] if args is None else args)
         root = argv[: next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))]
         state["debug"] = "--debug" in root
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+            return super().main(args, prog_name, complete_var, standalone_mode,
+                                windows_expand_args, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False,
-                                **extra)
+                                windows_expand_args=windows_expand_args, **extra)
         except _NoArgsIsHelp as e:
             e.show()
             sys.exit(e.exit_code)
