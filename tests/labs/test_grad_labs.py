@@ -334,6 +334,12 @@ def test_angle_matches_acos_and_is_exact_for_scaling():
     assert exploding._angle_deg(g, -g) == pytest.approx(180.0)
 
 
+def test_exploding_full_only_claims_per_scale():
+    assert [make_config(exploding.ExplodingConfig, scale=x).full_only_claims
+            for x in ("smoke", "quick", "full")] == [False, False, True]  # fmt: skip
+    assert exploding.FULL_ONLY == ("gradient_normalization",)
+
+
 def test_exploding_arms_tune_the_right_knob():
     cfg = exploding.ExplodingConfig()
     assert exploding._grid(cfg, "baseline") == (cfg.lr_grid, "lr")
