@@ -525,7 +525,7 @@ def is_valid_smiles(smiles: str) -> bool:
     Chem, _ = _rdkit()
     from rdkit import RDLogger
 
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
     return bool(smiles) and Chem.MolFromSmiles(smiles) is not None
 
 

@@ -93,12 +93,16 @@ def run(cfg: AutoencoderAppsConfig, ctx: LabContext) -> None:
     recs, chosen = {}, []
     for kind in ("nonlinear", "low_rank"):
         tr, va, _ = M.rec_split(kind, s0, cfg.users, cfg.items, cfg.density)
-        mf, mf_scores = pick([(r, g) for r in cfg.ranks for g in cfg.regs],
-                             lambda rg, tr=tr, va=va: M._rmse(
-                                 M.mf_als(tr, rg[0], rg[1], cfg.als_iters, s0), va))
-        ar, ar_scores = pick([(h, w) for h in cfg.autorec_hidden for w in cfg.autorec_wds],
-                             lambda hw, tr=tr, va=va: M._rmse(M.fit_autorec(
-                                 tr, hw[0], hw[1], cfg.autorec_lr, cfg.autorec_epochs, s0), va))
+
+        def mf_val(rg: tuple[int, float], tr=tr, va=va) -> float:
+            return M._rmse(M.mf_als(tr, rg[0], rg[1], cfg.als_iters, s0), va)
+
+        def ar_val(hw: tuple[int, float], tr=tr, va=va) -> float:
+            return M._rmse(M.fit_autorec(tr, hw[0], hw[1], cfg.autorec_lr, cfg.autorec_epochs,
+                                         s0), va)  # fmt: skip
+
+        mf, mf_scores = pick([(r, g) for r in cfg.ranks for g in cfg.regs], mf_val)
+        ar, ar_scores = pick([(h, w) for h in cfg.autorec_hidden for w in cfg.autorec_wds], ar_val)
         chosen += [{"section": f"recommender {kind}", "arm": "mf", "setting": str(k),
                     "val_rmse": v, "chosen": k == mf} for k, v in mf_scores.items()]
         chosen += [{"section": f"recommender {kind}", "arm": "autorec", "setting": str(k),
@@ -120,13 +124,13 @@ def run(cfg: AutoencoderAppsConfig, ctx: LabContext) -> None:
             lr = float(first.chosen["masked_ae"])  # type: ignore[arg-type]
             imps[(ds, rate)] = [first] + [one(s, (lr,)) for s in seeds[1:]]
     _lap(ctx, "imputation", t)
-    for ds, runs in anom.items():
+    for ds, a_runs in anom.items():
         chosen += [{"section": f"anomaly {ds}", "arm": k, "setting": str(v), "val_rmse": None,
-                    "chosen": True} for r in runs for k, v in r.chosen.items()
+                    "chosen": True} for r in a_runs for k, v in r.chosen.items()
                    if k in ("ae", "vae", "iforest", "ocsvm")]
-    for (ds, rate), runs in imps.items():
+    for (ds, rate), i_runs in imps.items():
         chosen += [{"section": f"imputation {ds} {rate:g}", "arm": k, "setting": str(v),
-                    "val_rmse": None, "chosen": True} for r in runs for k, v in r.chosen.items()]
+                    "val_rmse": None, "chosen": True} for r in i_runs for k, v in r.chosen.items()]
     ctx.table("chosen_settings", chosen)
     _tables(ctx, seeds, anom, recs, imps)
     _figures(ctx, cfg, anom, recs, imps)

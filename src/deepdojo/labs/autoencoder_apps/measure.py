@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,8 +55,7 @@ def anomaly_data(dataset: str, seed: int) -> tuple[np.ndarray, ...]:
         out_class = 0  # malignant
     parts = []
     for X, y in (s.train, s.val, s.test):
-        X, lab = X.numpy().astype(np.float64), (y.numpy() == out_class).astype(int)
-        parts.append((X, lab))
+        parts.append((X.numpy().astype(np.float64), (y.numpy() == out_class).astype(int)))
     (Xtr, ytr), (Xv, yv), (Xt, yt) = parts
     return Xtr[ytr == 0], Xv, yv, Xt, yt, np.array(out_class)
 
@@ -66,7 +66,7 @@ def anomaly(dataset: str, seed: int, *, codes: tuple[int, ...], epochs: int,
     """AE and VAE reconstruction error vs IsolationForest and OneClassSVM; each detector's
     setting is chosen on validation ROC-AUC."""
     Xtr, Xv, yv, Xt, yt, out_class = anomaly_data(dataset, seed)
-    builders: dict[str, Callable[[object], object]] = {
+    builders: dict[str, Callable[[Any], Any]] = {
         "ae": lambda c: AutoEncoderDetector(code_size=c, hidden=(32,), epochs=epochs,
                                             contamination=contamination, random_state=seed),
         "vae": lambda c: AutoEncoderDetector(code_size=c, hidden=(32,), epochs=epochs, vae=True,
@@ -78,7 +78,7 @@ def anomaly(dataset: str, seed: int, *, codes: tuple[int, ...], epochs: int,
     grids = {"ae": codes, "vae": codes, "iforest": max_samples, "ocsvm": gammas}
     res = Anomaly({}, {}, {}, str(out_class))
     for name, build in builders.items():
-        fitted = {}
+        fitted: dict[Any, Any] = {}
 
         def val_auc(v: object, build=build, fitted=fitted) -> float:
             fitted[v] = build(v).fit(Xtr)
@@ -213,10 +213,10 @@ def imputation(dataset: str, rate: float, seed: int, *, n: int, knn_ks: tuple[in
     Xvm, mv = _hide(Xv, rate, rng)
     Xtm, mt = _hide(Xt, rate, rng)
 
-    def err(imp: object, Xm_: np.ndarray, X_: np.ndarray, m_: np.ndarray) -> float:
+    def err(imp: Any, Xm_: np.ndarray, X_: np.ndarray, m_: np.ndarray) -> float:
         return float(np.sqrt(np.mean((imp.transform(Xm_)[m_] - X_[m_]) ** 2)))
 
-    makers: dict[str, tuple[tuple[object, ...], Callable[[object], object]]] = {
+    makers: dict[str, tuple[tuple[Any, ...], Callable[[Any], Any]]] = {
         "mean": ((None,), lambda _: SimpleImputer()),
         "knn": (knn_ks, lambda k: KNNImputer(n_neighbors=k)),
         "iterative": ((None,), lambda _: IterativeImputer(max_iter=iterative_iter,
@@ -226,7 +226,7 @@ def imputation(dataset: str, rate: float, seed: int, *, n: int, knn_ks: tuple[in
     }
     res = Imputation({}, {})
     for name, (grid, make) in makers.items():
-        fitted = {}
+        fitted: dict[Any, Any] = {}
 
         def val(v: object, make=make, fitted=fitted) -> float:
             fitted[v] = make(v).fit(Xm)

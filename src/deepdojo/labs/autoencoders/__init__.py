@@ -84,14 +84,16 @@ def run(cfg: AutoencodersConfig, ctx: LabContext) -> None:
 
     clock = _Clock(ctx)
     # 1. dimensionality reduction
-    sheets = {}
+    sheets: dict[str, list[tuple[float, float]]] = {}
     for kind in ("nonlinear", "linear"):
         tr, va, _ = manifold_data(cfg.manifold_n, kind, s0)
         lr = tune(f"ae d=2 {kind} sheet", lambda a, tr=tr, va=va: M.train_ae(
             tr, va, 2, a, E, H, s0, batch_size=SHEET_BATCH)[1])
-        sheets[kind] = [M.ae_vs_pca(*manifold_data(cfg.manifold_n, kind, s), 2, lr, E, H, s,
-                                    batch_size=SHEET_BATCH)[:2]
-                        for s in ctx.progress(seeds, f"{kind} sheet")]
+        sheets[kind] = []
+        for s in ctx.progress(seeds, f"{kind} sheet"):
+            X, Xv, Xt = manifold_data(cfg.manifold_n, kind, s)
+            sheets[kind].append(M.ae_vs_pca(X, Xv, Xt, 2, lr, E, H, s,
+                                            batch_size=SHEET_BATCH)[:2])
     Xd, _, Xdv, *_ = M.digits(s0)
     dim_lr = {d: tune(f"ae d={d} digits", lambda a, d=d: M.train_ae(Xd, Xdv, d, a, E, H, s0)[1])
               for d in cfg.dims}
