@@ -9,6 +9,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 import deepdojo.search
 from deepdojo.search import TuneInterrupted
 
@@ -17,6 +19,9 @@ SLEEPY = textwrap.dedent('''
     from dataclasses import dataclass
     from deepdojo.cli import main
     from deepdojo.labs import register_lab
+    from deepdojo.labs.framework import parallel
+
+    parallel.START_METHOD = "fork"  # --jobs workers see the labs registered here
 
     @dataclass
     class SleepyConfig:
@@ -28,32 +33,48 @@ SLEEPY = textwrap.dedent('''
         print("lab started", flush=True)
         time.sleep(120)
 
-    register_lab("test-sleepy", questions=("Q09",), config=SleepyConfig)(sleepy)
+    for name in ("test-sleepy-a", "test-sleepy-b", "test-sleepy-c"):
+        register_lab(name, questions=("Q09",), config=SleepyConfig)(sleepy)
     main(sys.argv[1:])
 ''')
 
 
-def test_ctrl_c_during_run_is_one_line_exit_130_and_leaves_no_run(tmp_path):
+QUEUED_LAB_RUNS_ON = pytest.mark.xfail(
+    strict=True, raises=subprocess.TimeoutExpired,
+    reason="labs/framework/parallel.py: a lab queued in the process pool still starts after "
+           "Ctrl-C and shutdown(wait=True) waits for it (needs a worker SIGINT handler and "
+           "cancel_futures there)",
+)
+
+
+@pytest.mark.parametrize(("labs", "jobs"), [(1, 1), pytest.param(3, 2, marks=QUEUED_LAB_RUNS_ON)])
+def test_ctrl_c_during_run_is_one_line_exit_130_and_leaves_no_run(tmp_path, labs, jobs):
+    names = ["test-sleepy-a", "test-sleepy-b", "test-sleepy-c"][:labs]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLEEPY, "run", "test-sleepy", "--scale", "smoke", "--out",
-         str(tmp_path / "runs")],
+        [sys.executable, "-c", SLEEPY, "run", *names, "--jobs", str(jobs), "--scale", "smoke",
+         "--out", str(tmp_path / "runs")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,  # Ctrl-C reaches the whole process group, workers included
     )
     try:
-        deadline = time.monotonic() + 120
         assert proc.stdout is not None
-        for line in proc.stdout:  # wait until the lab is inside its body
-            if "lab started" in line or time.monotonic() > deadline:
-                break
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+        seen = ""
+        while seen.count("lab started") < jobs:  # every worker is inside a lab's body
+            line = proc.stdout.readline()
+            assert line, "the CLI ended before its labs started"
+            seen += line
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+        elapsed = time.monotonic() - t0
     finally:
-        proc.kill()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, stderr
-    lines = stderr.strip().splitlines()
-    assert lines == ["interrupted: 0 of 1 lab(s) finished and were written; the interrupted "
-                     "lab's partial run was removed"]
+    assert stderr.strip().splitlines() == [
+        f"interrupted after 0 of {labs} lab(s) ended; the labs still running left no run folder"]
+    assert elapsed < 30  # did not wait for the labs (they sleep 120 s)
     assert not list((tmp_path / "runs").rglob("result.json"))
     assert not list((tmp_path / "runs").rglob("partial.txt"))
 

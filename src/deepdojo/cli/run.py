@@ -101,9 +101,9 @@ def run_cmd(
                             out=out_dir, device=device, threads=threads or None,
                             on_done=report)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(
-            f"interrupted: {len(finished) - len(failed)} of {len(names)} lab(s) finished and "
-            "were written; the interrupted lab's partial run was removed"
+        raise KeyboardInterrupt(  # one line from handles_errors, exit 130
+            f"interrupted after {len(finished)} of {len(names)} lab(s) ended; the labs still "
+            "running left no run folder"
         ) from None
     wall = time.perf_counter() - t0
     if len(names) > 1:
