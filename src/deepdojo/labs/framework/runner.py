@@ -229,6 +229,8 @@ def latest_runs(runs_dir: str | Path) -> dict[str, Path]:
             data = json.loads(result.read_text())
         except (OSError, ValueError):
             continue
+        if not isinstance(data, dict):  # a hand-edited [1, 2, 3]: not a run
+            continue
         key = (data.get("started", ""), result.parent.name)
         lab = data.get("lab", result.parent.parent.name)
         if lab not in found or key > (found[lab][0], found[lab][1].name):
@@ -247,7 +249,7 @@ def last_duration(runs_dir: str | Path, lab: str, scale: str) -> float | None:
             if data.get("scale") != scale:
                 continue
             key = (data.get("started", ""), float(data["timings"]["total_s"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
         if best is None or key > best:
             best = key

@@ -149,6 +149,8 @@ def latest_stability(lab_dir: str | Path, scale: str | None = None) -> dict[str,
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        if not isinstance(data, dict):  # a hand-edited file: not a verify run
+            continue
         if scale is not None and data.get("scale") != scale:
             continue
         key = str(data.get("started", ""))
