@@ -108,3 +108,25 @@ def test_labs_lists_the_imbalanced_data_summary_whole(invoke):
     result = invoke("labs")
     text = " ".join(re.sub(r"[│┃|]", " ", result.stdout).split())
     assert "on several datasets and ratios." in text
+
+
+STABILITY = {"base_seeds": [0, 1, 2], "claims": [
+    {"id": LONG_ID, "verdicts": ["does not hold", "inconclusive", None], "counted": True,
+     "agree": False},
+    {"id": "b", "verdicts": ["holds"] * 3, "counted": False, "agree": True},
+]}
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_verify_table_keeps_ids_whole_and_every_column(width):
+    from deepdojo.cli.verify import stability_table
+
+    console = Console(width=width, record=True, color_system=None)
+    console.print(stability_table("lab: verdicts over 3 seed sets", STABILITY, width=width))
+    text = console.export_text()
+    assert all(len(line.rstrip()) <= width for line in text.splitlines())
+    assert LONG_ID in text and "not counted" in text and "\u2026" not in text
+    expected = (["2: missing", "0: does not hold"] if width == 80
+                else ["base 2", "missing", "does not hold"])
+    for word in expected:
+        assert word in text, word

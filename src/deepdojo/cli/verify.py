@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from deepdojo.cli.app import (
     SEED_MAX,
@@ -45,8 +48,6 @@ def verify_cmd(
     ),
 ) -> None:
     """Rerun a lab with K disjoint seed sets; write runs/<lab>/verify-<id>/stability.json."""
-    from rich.table import Table
-
     from deepdojo.labs import get_lab, make_config, parse_overrides, verify_lab
 
     # every check before the first line is printed or the first folder is made
@@ -64,17 +65,33 @@ def verify_cmd(
     res = verify_lab(lab, seed_sets=seed_sets, seed=seed, scale=scale, overrides=overrides,
                      out=out_dir, device=device, threads=threads or None)
     st = res.stability
-    table = Table(title=f"{lab}: verdicts over {seed_sets} seed sets", title_justify="left")
-    add_claim_column(table, [str(row["id"]) for row in st["claims"]])
-    for base in st["base_seeds"]:
-        table.add_column(f"base {base}")
-    table.add_column("agree")
-    for row in st["claims"]:
-        agree = ("[dim]not counted[/]" if not row["counted"]
-                 else "[green]yes[/]" if row["agree"] else "[red]no[/]")
-        table.add_row(row["id"], *[v or "missing" for v in row["verdicts"]], agree)
-    out.print(table)
+    out.print(stability_table(f"{lab}: verdicts over {seed_sets} seed sets", st))
     share = st["stability"]
     text = "no claims counted" if share is None else f"{share:.0%}"
     out.print(f"stability {text} ({st['agreeing']} of {st['counted']} claims agree)")
     out.print(f"  written to {res.path / 'stability.json'}", soft_wrap=True, highlight=False)
+
+
+def stability_table(title: str, st: dict[str, Any], width: int | None = None) -> Table:
+    """Each claim's verdict per seed set and whether they agree. Claim ids are never cut:
+    where a column per seed set does not fit in ``width`` (default: the console's), the
+    verdicts share one column, one per line."""
+    width = out.width if width is None else width
+    ids = [escape(str(row["id"])) for row in st["claims"]]
+    table = Table(title=title, title_justify="left")
+    add_claim_column(table, ids)
+    id_width = max([len(i) for i in ids] + [5])
+    wide = id_width + 16 * len(st["base_seeds"]) + 15 <= width  # "does not hold" + borders
+    if wide:
+        for base in st["base_seeds"]:
+            table.add_column(f"base {base}", no_wrap=True)
+    else:
+        table.add_column("verdicts", no_wrap=True)  # "<base seed>: <verdict>" lines
+    table.add_column("agree")
+    for name, row in zip(ids, st["claims"], strict=True):
+        agree = ("[dim]not counted[/]" if not row["counted"]
+                 else "[green]yes[/]" if row["agree"] else "[red]no[/]")
+        verdicts = [v or "missing" for v in row["verdicts"]]
+        lines = [f"{base}: {v}" for base, v in zip(st["base_seeds"], verdicts, strict=True)]
+        table.add_row(name, *(verdicts if wide else ["\n".join(lines)]), agree)
+    return table
