@@ -22,10 +22,12 @@ Each application against the tools a practitioner would use instead, same splits
 Margins (fixed before any run): ROC-AUC 0.02, RMSE 0.02 (recommender) and 0.02
 (imputation, standardized units), the item-mean gap 0.05. The claims are at 30% missing.
 
-Changed after the first development run (seed 0), rules and margins untouched: the digits
-anomaly class is ``seed % 10`` instead of a random draw (quick covers classes 0-4, full all
-ten, so seed sets compare like with like), and the imputer AE's lr is chosen on the first seed
-only (like every other AE here) to keep quick within a minute of CPU.
+Changed after the first development runs (seed 0, then seeds 7 and 12345), rules and margins
+untouched: each seed's digits value is the mean over two held-out classes, ``seed % 10`` and
+``(seed + 5) % 10``, instead of one random class (one class per seed made the AUC swing by
+0.25 between seeds, so most digits claims stayed inconclusive; now quick covers all ten
+classes and every seed set compares like with like), and the imputer AE's lr is chosen on
+the first seed only (like every other AE here) to keep quick within a minute of CPU.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def run(cfg: AutoencoderAppsConfig, ctx: LabContext) -> None:
     for ds, a_runs in anom.items():
         chosen += [{"section": f"anomaly {ds}", "arm": k, "setting": str(v), "val_rmse": None,
                     "chosen": True} for r in a_runs for k, v in r.chosen.items()
-                   if k in ("ae", "vae", "iforest", "ocsvm")]
+                   if k not in ("ae_train_flagged", "n_train")]
     for (ds, rate), i_runs in imps.items():
         chosen += [{"section": f"imputation {ds} {rate:g}", "arm": k, "setting": str(v),
                     "val_rmse": None, "chosen": True} for r in i_runs for k, v in r.chosen.items()]
@@ -249,7 +251,7 @@ def _figures(ctx: LabContext, cfg: AutoencoderAppsConfig, anom, recs, imps) -> N
         bins = np.linspace(0, max(sc["normal"].max(), sc["anomaly"].max()), 40)
         axes[0].hist(sc["normal"], bins, alpha=0.6, density=True, label="normal digits")
         axes[0].hist(sc["anomaly"], bins, alpha=0.6, density=True,
-                     label=f"held-out class {anom['digits'][0].anomaly}")
+                     label=f"held-out class {anom['digits'][0].anomaly.split('+')[0]}")
         axes[0].axvline(float(sc["threshold"]), color="k", ls="--",
                         label=f"threshold (contamination {cfg.contamination:g})")
         axes[0].set(xlabel="reconstruction error (test)", ylabel="density",
