@@ -92,12 +92,12 @@ def state_claims(ctx: LabContext, cfg: Any, sheets: dict, dimred: list, probes: 
             metric=f"test PSNR (dB) on noisy {source}, A = DAE, B = best filter",
             why={"does not hold": "DAE {a_mean:.2f} dB vs best filter {b_mean:.2f} dB "
                                   "(noisy input {noisy:.2f} dB)." + (
-                                      " Trained on {n} patches of one photo and tested on "
+                                      " Trained on {n_patches} patches of one photo and tested on "
                                       "another, the learned prior does not beat a tuned blur; "
                                       "MLP denoisers needed millions of patches to beat "
                                       "classical filters (Burger et al., 2012)."
                                       if source == "photos" else "")},
-            facts={"noisy": _m([r.psnr["noisy"] for r in runs]), "n": cfg.n_patches},
+            facts={"noisy": _m([r.psnr["noisy"] for r in runs]), "n_patches": cfg.n_patches},
         )
         ctx.claim(
             f"dae-improves-on-noisy-{source}",
