@@ -87,10 +87,13 @@ def test_lab_smoke_has_its_figures_and_claims(lab, tmp_path):
     if lab == "autoencoders":
         assert figs == {"dimred", "features", "denoising", "generation"}
         assert {"ae-beats-pca-nonlinear", "ae-no-gain-on-linear-data",
-                "dae-beats-filters-photos", "vae-samples-look-like-digits"} <= ids
+                "dae-beats-filters-photos", "dae-beats-filters-digits"} <= ids
+        assert "vae-samples-look-like-digits" not in ids  # decided at full scale only
     else:
         assert figs == {"anomaly", "recommender", "imputation"}
         assert {"ae-beats-iforest-digits", "autorec-beats-mf-nonlinear",
-                "mf-beats-autorec-low-rank", "masked-ae-beats-iterative-nonlinear"} <= ids
+                "mf-beats-autorec-low-rank", "masked-ae-beats-mean-imputation"} <= ids
+        assert "masked-ae-beats-iterative-nonlinear" not in ids  # full scale only
     assert data["questions"] == ["Q05"] if "questions" in data else True
     assert any(k.startswith("time.") for k in data["metrics"])
+    assert data["metrics"]["claims_decided_at_full_scale"]
