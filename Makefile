@@ -29,7 +29,7 @@ $(VENV)/.installed-demo: $(VENV)/.installed
 # Tests run every optional path: all extras, and the system programs the browser and database
 # tests start (installed with apt only when missing; see tools/ensure-system-deps.sh).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) -e '.[dev,chem,onnx,text]'
+	$(PIP) -e '.[dev,chem,onnx,text,distributed]'
 	touch $@
 
 system-deps:
