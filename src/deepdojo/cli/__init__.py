@@ -4,7 +4,9 @@
 - :mod:`~deepdojo.cli.run`: ``run`` (``--jobs N``: labs in N processes, longest first);
 - :mod:`~deepdojo.cli.verify`: ``verify`` (verdict stability over disjoint seed sets);
 - :mod:`~deepdojo.cli.report`: ``report``, ``questions``, ``show``;
-- :mod:`~deepdojo.cli.tune`: ``tune``.
+- :mod:`~deepdojo.cli.tune`: ``tune``;
+- :mod:`~deepdojo.cli.ask`: ``ask`` (find the question you mean);
+- :mod:`~deepdojo.cli.quiz`: ``quiz``.
 
 :mod:`~deepdojo.cli.app` holds the shared Typer app and error handling: a new command group is
 a new module that registers on ``app`` and is imported below. Bad input exits with code 2 and
@@ -15,7 +17,15 @@ from __future__ import annotations
 
 import sys
 
-from deepdojo.cli import labs, report, run, tune, verify  # noqa: F401  (register commands)
+from deepdojo.cli import (  # noqa: F401  (register commands)
+    ask,
+    labs,
+    quiz,
+    report,
+    run,
+    tune,
+    verify,
+)
 from deepdojo.cli.app import UsageError, app
 
 __all__ = ["UsageError", "app", "main"]
