@@ -20,6 +20,24 @@ Schemes and the variance of each weight :math:`w` (``fan_in`` inputs feed one un
   (``kaiming_normal_(w, mode="fan_in", nonlinearity=...)``).
 - ``he_uniform``: :math:`U(-b, b)`, :math:`b = g\sqrt{3/n_{in}}`
   (``kaiming_uniform_(w, mode="fan_in", nonlinearity=...)``).
+- ``orthogonal``: :math:`W = g\,Q`, :math:`Q` a uniformly random (semi-)orthogonal matrix
+  (Saxe et al., 2014; ``orthogonal_(w, gain=g)``), so :math:`W W^\top = g^2 I` when
+  ``out <= in`` and :math:`W^\top W = g^2 I` otherwise. A conv weight is flattened to
+  ``(out, in·k)`` first; a recurrent weight gets one orthogonal block per gate.
+
+``zero_branch=True`` (with any scheme) then zeroes the last layer of every residual branch
+(weight and bias): ``layer2`` of :class:`deepdojo.nn.ResidualBlock`, the attention output
+projections and ``linear2`` of deepdojo's Transformer layers. Each block then starts as the
+identity, :math:`y = x + F(x) = x` (Goyal et al., 2017, zero the last BN scale of each
+ResNet block; Fixup, Zhang et al., 2019, the last layer). Gradients still reach the zeroed
+layer (:math:`\partial L/\partial W_2 = \delta\, a^\top \neq 0`), so it leaves zero after
+the first step; unlike an all-zero layer, the units of the other layers differ from the start.
+:func:`zero_residual_branches` does the same step on its own.
+
+PyTorch's own default for ``Linear`` and ``Conv`` is neither Xavier nor He:
+``kaiming_uniform_(w, a=sqrt(5))`` gives gain :math:`\sqrt{2/(1+5)}`, so
+:math:`b = 1/\sqrt{n_{in}}` and :math:`\mathrm{Var}(w) = 1/(3 n_{in})`, a third of
+LeCun's :math:`1/n_{in}` and a sixth of He's :math:`2/n_{in}`.
 
 Aliases: ``glorot_normal``/``glorot_uniform`` = Xavier, ``kaiming_normal``/``kaiming_uniform``
 = He. A uniform :math:`U(-b, b)` has variance :math:`b^2/3`, so each uniform variant has the
@@ -72,7 +90,14 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["ALIASES", "SCHEMES", "compute_fans", "expected_std", "initialize"]
+__all__ = [
+    "ALIASES",
+    "SCHEMES",
+    "compute_fans",
+    "expected_std",
+    "initialize",
+    "zero_residual_branches",
+]
 
 SCHEMES = (
     "zeros",
@@ -82,6 +107,7 @@ SCHEMES = (
     "xavier_uniform",
     "he_normal",
     "he_uniform",
+    "orthogonal",
 )
 ALIASES = {
     "glorot_normal": "xavier_normal",
@@ -136,7 +162,7 @@ def _check_options(
     for name, value, applies in (
         ("std", std, scheme == "normal"),
         ("bound", bound, scheme == "uniform"),
-        ("gain", gain, scheme.startswith(("xavier", "he"))),
+        ("gain", gain, scheme.startswith(("xavier", "he", "orthogonal"))),
     ):
         _positive(name, value)
         if value is not None and not applies:
@@ -153,9 +179,11 @@ def expected_std(
     std: float | None = None,
     bound: float | None = None,
 ) -> float:
-    """The standard deviation of one weight under ``scheme`` (see the module docstring).
+    r"""The standard deviation of one weight under ``scheme`` (see the module docstring).
 
-    Uniform schemes: ``bound / sqrt(3)``. Arguments as in :func:`initialize`.
+    Uniform schemes: ``bound / sqrt(3)``. ``orthogonal``: the root mean square
+    :math:`g/\sqrt{\max(n_{in}, n_{out})}` of a 2-D ``(n_out, n_in)`` weight (its rows, or
+    columns, are orthonormal). Arguments as in :func:`initialize`.
     """
     scheme = _canonical(scheme)
     _check_options(scheme, nonlinearity, gain, std, bound)
@@ -165,17 +193,43 @@ def expected_std(
         return DEFAULT_STD if std is None else float(std)
     if scheme == "uniform":
         return (DEFAULT_BOUND if bound is None else float(bound)) / math.sqrt(3.0)
+    if scheme == "orthogonal":
+        return (1.0 if gain is None else float(gain)) / math.sqrt(max(fan_in, fan_out))
     if scheme.startswith("xavier"):
         g = 1.0 if gain is None else float(gain)
         return g * math.sqrt(2.0 / float(fan_in + fan_out))  # same float ops as torch
-    g = nn.init.calculate_gain(nonlinearity) if gain is None else float(gain)
+    g = nn.init.calculate_gain(nonlinearity) if gain is None else float(gain)  # type: ignore[arg-type]
     return g / math.sqrt(fan_in)
+
+
+def _orthogonal(block: torch.Tensor, gain: float, generator: torch.Generator | None) -> None:
+    """``torch.nn.init.orthogonal_`` with the QR in float64, so :math:`W W^T = g^2 I` holds to
+    float32 rounding (torch's float32 QR leaves ~1e-6 errors that grow with size).
+
+    Draws the same float32 normals as torch, in the same order, from ``generator``.
+    """
+    rows = block.shape[0]
+    cols = block.numel() // rows
+    a = block.new_empty((rows, cols)).normal_(0, 1, generator=generator).double()  # (rows, cols)
+    if rows < cols:
+        a = a.T  # (cols, rows): QR needs a tall matrix
+    q, r = torch.linalg.qr(a)  # q (tall, short) with orthonormal columns
+    q = q * torch.diagonal(r).sign()  # sign fix: Q uniform on the orthogonal group (Mezzadri)
+    if rows < cols:
+        q = q.T  # (rows, cols) with orthonormal rows
+    block.view_as(q).copy_(q.to(block.dtype)).mul_(gain)
 
 
 def _fill(
     block: torch.Tensor, scheme: str, generator: torch.Generator | None, **options: object
 ) -> None:
     """Initialize one weight block in place (no autograd); ``options`` as in ``expected_std``."""
+    if scheme == "orthogonal":
+        gain = options.get("gain")
+        g = 1.0 if gain is None else float(gain)  # type: ignore[arg-type]
+        with torch.no_grad():
+            _orthogonal(block, g, generator)
+        return
     fan_in, fan_out = compute_fans(block)
     sd = expected_std(scheme, fan_in, fan_out, **options)  # type: ignore[arg-type]
     with torch.no_grad():
@@ -184,7 +238,7 @@ def _fill(
         elif scheme.endswith("uniform"):
             b = math.sqrt(3.0) * sd  # Var(U(-b, b)) = b^2 / 3
             if scheme == "uniform":  # exact user bound, no sqrt round trip
-                b = float(options.get("bound") or DEFAULT_BOUND)
+                b = float(options.get("bound") or DEFAULT_BOUND)  # type: ignore[arg-type]
             block.uniform_(-b, b, generator=generator)
         else:
             block.normal_(0.0, sd, generator=generator)
@@ -227,6 +281,7 @@ def initialize(
     gain: float | None = None,
     std: float | None = None,
     bound: float | None = None,
+    zero_branch: bool = False,
 ) -> nn.Module:
     """Re-initialize every Linear, Conv and recurrent layer of ``module`` in place.
 
@@ -237,19 +292,23 @@ def initialize(
         their weights in registration order, so a seeded ``generator`` fixes every number.
     scheme : str
         One of ``zeros, normal, uniform, xavier_normal, xavier_uniform, he_normal,
-        he_uniform`` or an alias ``glorot_*``/``kaiming_*`` (case-insensitive).
+        he_uniform, orthogonal`` or an alias ``glorot_*``/``kaiming_*`` (case-insensitive).
     nonlinearity : str, default "relu"
         The activation after the layer; sets He's gain :math:`g` (relu √2, tanh 5/3, linear 1,
         ...). Ignored by the other schemes.
     generator : torch.Generator, optional
         Source of randomness; ``None`` uses torch's global generator.
     gain : float, optional
-        Xavier and He only. Xavier: :math:`g` in :math:`g^2\\,2/(n_{in}+n_{out})`, default 1.
-        He: overrides the gain of ``nonlinearity``.
+        Xavier, He and orthogonal only. Xavier: :math:`g` in :math:`g^2\\,2/(n_{in}+n_{out})`,
+        default 1. He: overrides the gain of ``nonlinearity``. Orthogonal: :math:`W = g Q`,
+        default 1 (torch's default; ``nonlinearity`` is ignored).
     std : float, optional
         ``normal`` only: the standard deviation, default 0.01.
     bound : float, optional
         ``uniform`` only: weights in ``[-bound, bound]``, default 0.01.
+    zero_branch : bool, default False
+        Afterwards zero the last layer of every residual branch (see
+        :func:`zero_residual_branches`), so each residual block starts as the identity.
 
     Returns
     -------
@@ -259,13 +318,16 @@ def initialize(
     Raises
     ------
     ValueError
-        Unknown scheme or nonlinearity, an option that does not apply to the scheme, or a
-        module with no Linear, Conv or recurrent layer.
+        Unknown scheme or nonlinearity, an option that does not apply to the scheme, a
+        module with no Linear, Conv or recurrent layer, or ``zero_branch=True`` on a module
+        without a residual branch.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if not isinstance(zero_branch, bool):
+        raise TypeError(f"zero_branch must be a bool, got {zero_branch!r}")
     scheme = _canonical(scheme)
     options = {"nonlinearity": nonlinearity, "gain": gain, "std": std, "bound": bound}
     _check_options(scheme, nonlinearity, gain, std, bound)
@@ -283,4 +345,49 @@ def initialize(
         for bias in _biases(layer):
             with torch.no_grad():
                 bias.zero_()
+    if zero_branch and zero_residual_branches(module) == 0:
+        raise ValueError(
+            f"zero_branch=True but module {type(module).__name__} has no residual branch "
+            "(deepdojo.nn.ResidualBlock or a deepdojo Transformer layer)"
+        )
     return module
+
+
+def _branch_ends(module: nn.Module) -> list[nn.Module]:
+    """The last layer of each residual branch of deepdojo's blocks, in ``modules()`` order."""
+    from deepdojo.nn.residual import ResidualBlock  # late: deepdojo.nn imports this module
+    from deepdojo.nn.transformer import TransformerDecoderLayer, TransformerEncoderLayer
+
+    ends: list[nn.Module] = []
+    for m in module.modules():
+        if isinstance(m, ResidualBlock):
+            ends.append(m.layer2)  # F(x) = W_2 act(...): W_2 ends the branch
+        elif isinstance(m, TransformerEncoderLayer):
+            ends += [m.self_attn.out_proj, m.linear2]
+        elif isinstance(m, TransformerDecoderLayer):
+            ends += [m.self_attn.out_proj, m.multihead_attn.out_proj, m.linear2]
+    return ends
+
+
+def zero_residual_branches(module: nn.Module) -> int:
+    r"""Zero the weight and bias of the last layer of every residual branch in ``module``.
+
+    A block :math:`y = x + F(x)` whose branch ends in a zero layer computes :math:`y = x`, so a
+    deep residual net starts as a shallow one (Goyal et al., 2017; Fixup, Zhang et al., 2019).
+    Branch ends: ``layer2`` of :class:`deepdojo.nn.ResidualBlock`; ``self_attn.out_proj``,
+    ``multihead_attn.out_proj`` and ``linear2`` of deepdojo's Transformer layers. The shortcut,
+    other layers and every module outside a residual block are left as they are.
+
+    Returns
+    -------
+    int
+        How many layers were zeroed (0 when ``module`` has no residual branch).
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    ends = _branch_ends(module)
+    with torch.no_grad():
+        for layer in ends:
+            for param in layer.parameters(recurse=False):
+                param.zero_()
+    return len(ends)
