@@ -20,6 +20,15 @@ from deepdojo.models.autoencoder import (
     SmilesVocabulary,
 )
 from deepdojo.models.cnn import PlainCNN, ResNetCNN
+from deepdojo.models.gan import (  # registers the GAN generators and discriminators
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    PatchDiscriminator,
+    UNetGenerator,
+    apply_spectral_norm,
+)
 from deepdojo.models.mlp import PlainMLP, ResNetMLP, init_weights
 from deepdojo.models.registry import (
     MODELS,
@@ -31,6 +40,7 @@ from deepdojo.models.registry import (
     register_model,
 )
 from deepdojo.models.seq2seq import Seq2Seq
+from deepdojo.models.ssl import ImageEncoder, ProjectionHead, SignalEncoder, SimCLR
 
 __all__ = [
     "MODELS",
@@ -38,19 +48,30 @@ __all__ = [
     "AutoEncoder",
     "AutoRec",
     "ConvAutoEncoder",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "DenoisingAutoEncoder",
     "MLPAutoEncoder",
+    "MLPDiscriminator",
+    "MLPGenerator",
     "MaskedAutoEncoder",
     "SmilesAutoEncoder",
     "SmilesVocabulary",
     "autoencoder",
     "ModelExample",
     "ModelSpec",
+    "PatchDiscriminator",
     "PlainCNN",
     "PlainMLP",
     "ResNetCNN",
     "ResNetMLP",
     "Seq2Seq",
+    "SignalEncoder",
+    "SimCLR",
+    "ImageEncoder",
+    "ProjectionHead",
+    "UNetGenerator",
+    "apply_spectral_norm",
     "create",
     "get_model_spec",
     "init_weights",
