@@ -123,7 +123,7 @@ def test_importances_and_saved_report(tmp_path):
         ({"progress": "yes"}, "progress must be auto, on or off"),
         ({"seed": -1}, r"sampler seed must be an int in \[0, 4294967295\]; got -1"),
         ({"storage": "runs/search.db"}, "storage must be a database URL"),
-        ({"storage": "nosuchdb://host/x"}, "is unreachable"),
+        ({"storage": "nosuchdb://host/x"}, "unknown database scheme"),
         ({"storage": "sqlite:////proc/no/such/x.db"}, "storage 'sqlite:////proc/no"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from deepdojo.cli.app import UsageError, app, err, handles_errors, out
 
@@ -49,10 +50,15 @@ def tune_cmd(
         Path("runs/search"), "--out", metavar="DIR", help="Folder for the summary and plots."
     ),
 ) -> None:
-    """Search hyperparameters on Optuna (resumable; several workers share one storage)."""
+    """Search hyperparameters on Optuna (resumable; several workers share one storage).
+
+    Exit codes: 2 for bad input, including a storage that cannot be used (unreachable,
+    refused login, missing driver); 1 when the database stops answering during the study
+    (its finished trials are kept: run the same command again); 130 on Ctrl-C.
+    """
     import json
 
-    from deepdojo.search import ModelObjective, TuneInterrupted, tune
+    from deepdojo.search import ModelObjective, StorageLost, TuneInterrupted, tune
 
     for flag, value in (("--trials", trials), ("--workers", workers), ("--epochs", epochs)):
         if value < 1:
@@ -75,5 +81,8 @@ def tune_cmd(
     except TuneInterrupted as e:
         err.print(str(e), highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    except StorageLost as e:  # not bad input: the run failed, the study stays resumable
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     out.print_json(json.dumps(result.summary()))
     out.print(f"summary and plots: {(out_dir / name).resolve()}")

@@ -6,7 +6,9 @@ PostgreSQL/MySQL across machines). Spaces are data (:mod:`deepdojo.search.space`
 ``PruningCallback`` connects the Trainer to the pruner, and ``TuneResult`` reports the best
 configuration, fANOVA importances and plots. A study records the problem it solves and
 refuses another (:mod:`deepdojo.search.study`); Ctrl-C raises :class:`TuneInterrupted` and
-leaves the study resumable.
+leaves the study resumable. The shared storage (:mod:`deepdojo.search.storage`) is opened so
+that workers starting together on a fresh database all succeed, and its failures say what
+they are; a database lost mid-study raises :class:`StorageLost`.
 """
 
 from deepdojo.search.objectives import (
@@ -27,6 +29,7 @@ from deepdojo.search.space import (
     space_to_dict,
     suggest,
 )
+from deepdojo.search.storage import StorageLost
 from deepdojo.search.study import TuneInterrupted, check_out, check_study_name
 from deepdojo.search.tune import (
     DEFAULT_STORAGE,
@@ -47,6 +50,7 @@ __all__ = [
     "PruningCallback",
     "Quadratic",
     "SearchError",
+    "StorageLost",
     "TuneInterrupted",
     "TuneResult",
     "add_dropout",

@@ -1,17 +1,19 @@
-"""Optuna back ends by name: samplers, pruners and the storage that workers share."""
+"""Optuna back ends by name: samplers and pruners (the shared storage: :mod:`.storage`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import optuna
 
+from deepdojo.search.storage import DEFAULT_STORAGE, open_storage, safe_url
 from deepdojo.search.study import SearchError
+
+__all__ = ["DEFAULT_STORAGE", "PRUNERS", "SAMPLERS", "make_pruner", "make_sampler", "open_storage",
+           "safe_url"]
 
 SAMPLERS = ("tpe", "random", "cmaes")
 PRUNERS = ("median", "hyperband", None)
-DEFAULT_STORAGE = "sqlite:///runs/search.db"
 
 
 def make_sampler(name: Any, seed: int | None = 0) -> optuna.samplers.BaseSampler:
@@ -47,40 +49,3 @@ def make_pruner(name: Any) -> optuna.pruners.BasePruner:
     if name is None or name == "none":
         return optuna.pruners.NopPruner()
     raise SearchError(f"pruner must be one of median, hyperband or None; got {name!r}")
-
-
-def _safe_url(url: str) -> str:
-    """The URL with any password hidden, for error messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL has no password to hide that we can find
-        return url
-
-
-def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
-    """Open ``url`` as an Optuna RDB storage; ``None`` means in memory (one process only).
-
-    A ``sqlite:///path`` URL gets its folder created. A URL that cannot be opened (no such
-    host, missing database driver, unknown scheme, unwritable file) raises :class:`SearchError`
-    with one line naming the URL (password hidden) and the cause.
-    """
-    if url is None:
-        return None
-    if not isinstance(url, str) or "://" not in url:
-        raise SearchError(f"storage must be a database URL like {DEFAULT_STORAGE!r}; got {url!r}")
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        if path and path != ":memory:":
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise SearchError(f"storage {url!r}: cannot create its folder ({e})") from None
-        kwargs = {"connect_args": {"timeout": 60}}  # workers wait for SQLite's write lock
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as e:  # sqlalchemy/driver errors differ by backend; all mean "unreachable"
-        cause = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise SearchError(f"storage {_safe_url(url)!r} is unreachable: {cause}") from None

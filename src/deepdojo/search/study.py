@@ -177,27 +177,35 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
 
 @dataclass
 class Guarded:
-    """``objective`` that records its worker on each trial and notices Ctrl-C.
+    """``objective`` that records its worker on each trial and notices Ctrl-C and a lost
+    database.
 
     Optuna marks the interrupted trial ``FAIL`` itself and logs it with a traceback; while
-    :func:`quiet_interrupts` is active that log is dropped (the caller prints one line).
+    :func:`quiet_interrupts` is active that log is dropped (the caller prints one line). A
+    storage error raised inside the objective (``trial.report`` when the database has gone)
+    is noticed the same way: the caller says it in one line.
     """
 
     objective: Callable[[optuna.Trial], float]
     interrupted: bool = False
 
     def __call__(self, trial: optuna.Trial) -> float:
+        from deepdojo.search.storage import storage_errors
+
         trial.set_user_attr(WORKER_ATTR, worker_id())
         try:
             return self.objective(trial)
         except KeyboardInterrupt:
             self.interrupted = True
             raise
+        except storage_errors():
+            self.interrupted = True  # the database is gone: tune() reports it in one line
+            raise
 
 
 @contextmanager
 def quiet_interrupts(guard: Guarded) -> Iterator[None]:
-    """Drop Optuna's "Trial N failed ... KeyboardInterrupt" records once ``guard`` saw Ctrl-C."""
+    """Drop Optuna's "Trial N failed ..." records once ``guard`` saw Ctrl-C or a lost database."""
     logger = logging.getLogger("optuna.study._optimize")
 
     def keep(_record: logging.LogRecord) -> bool:

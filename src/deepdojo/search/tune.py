@@ -23,14 +23,16 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from deepdojo.search.backends import (
-    DEFAULT_STORAGE,
-    _safe_url,
-    make_pruner,
-    make_sampler,
-    open_storage,
-)
+from deepdojo.search.backends import make_pruner, make_sampler
 from deepdojo.search.result import TuneResult
+from deepdojo.search.storage import (
+    DEFAULT_STORAGE,
+    StorageLost,
+    describe_storage_error,
+    open_storage,
+    safe_url,
+    storage_errors,
+)
 from deepdojo.search.study import (
     Guarded,
     SearchError,
@@ -44,8 +46,8 @@ from deepdojo.search.study import (
 )
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-__all__ = ["DEFAULT_STORAGE", "SearchError", "TuneInterrupted", "load", "make_pruner",
-           "make_sampler", "open_storage", "tune"]
+__all__ = ["DEFAULT_STORAGE", "SearchError", "StorageLost", "TuneInterrupted", "load",
+           "make_pruner", "make_sampler", "open_storage", "tune"]
 
 
 def _resolve_objective(objective: Any) -> tuple[Callable[[optuna.Trial], float], str]:
@@ -63,6 +65,13 @@ def _resolve_objective(objective: Any) -> tuple[Callable[[optuna.Trial], float],
             f"tuple; got {type(objective).__name__}"
         )
     return objective, getattr(objective, "__name__", type(objective).__name__)
+
+
+def _lost(storage: str | None, study_name: str, e: BaseException) -> StorageLost:
+    """The one-line error for a storage that failed in the middle of study ``study_name``."""
+    why = describe_storage_error(storage or "memory", e)
+    return StorageLost(f"{why}; study {study_name!r} keeps its finished trials: run the same "
+                       "command again once the database is back")
 
 
 def _finished(study: optuna.Study) -> int:
@@ -149,6 +158,8 @@ def _worker(
         with quiet_interrupts(guard):
             study.optimize(guard, n_trials=n_trials, timeout=timeout,
                            callbacks=[_stop_at(total)])
+    except storage_errors() as e:  # a plain one-line error pickles back to the parent
+        raise _lost(storage, study_name, e) from None
     except KeyboardInterrupt:  # Optuna has marked the trial FAIL; tell the parent, quietly
         return False
     finally:
@@ -292,7 +303,11 @@ def tune(
     Raises
     ------
     SearchError
-        Bad input (a ``ValueError``, one line), always before any trial runs.
+        Bad input (a ``ValueError``, one line), always before any trial runs; also a storage
+        that cannot be used (unreachable, refused login, missing driver: each said as such).
+    StorageLost
+        The database stopped answering during the study (a ``RuntimeError``, one line); the
+        finished trials are kept and the same call resumes once it is back.
     TuneInterrupted
         Ctrl-C (a ``KeyboardInterrupt``, one line): the interrupted trials are marked ``FAIL``
         and the study resumes from its finished trials when ``tune`` is called again.
@@ -300,11 +315,15 @@ def tune(
     Notes
     -----
     **Many machines.** A worker needs only the storage URL and the study name. Create one
-    PostgreSQL (or MySQL) database reachable from every machine, install its driver
-    (``pip install psycopg2-binary`` or ``pymysql``) and start the same command everywhere::
+    PostgreSQL (or MySQL) database reachable from every machine, install the driver
+    (``pip install 'deepdojo[distributed]'``: psycopg 3, which SQLAlchemy 2 uses for
+    ``postgresql://``; or ``pymysql``) and start the same command everywhere::
 
         deepdojo tune --model mlp --data digits --trials 100 --workers 4 \\
             --storage postgresql://user:password@db-host:5432/deepdojo
+
+    Machines that start together on a fresh database all succeed (the schema is created
+    once, see :mod:`deepdojo.search.storage`); pruners read every machine's reports.
 
     Machines that start at the same moment with the same ``seed`` propose the same first
     (random) trials; from Python, give each machine its own sampler ``seed`` (the CLI's
@@ -344,27 +363,40 @@ def tune(
     folder = None if out is None else check_out(out, name)
     make_sampler(sampler), make_pruner(pruner)  # fail on bad names before touching storage
     t0 = time.perf_counter()
+    st = open_storage(storage)  # a storage that cannot be used: SearchError, before any trial
+    try:
+        result = _search(fn, st, name, args={
+            "workers": workers, "storage": storage, "sampler": sampler, "pruner": pruner,
+            "seed": seed, "timeout": timeout, "n_trials": n_trials, "direction": direction,
+            "progress": progress})
+        result.wall_s = time.perf_counter() - t0
+        if folder is not None:
+            result.saved = result.save(folder)
+    except storage_errors() as e:  # the database went away in the middle of the study
+        raise _lost(storage, name, e) from None
+    return result
+
+
+def _search(fn: Callable[[optuna.Trial], float], st: optuna.storages.BaseStorage | None,
+            name: str, args: dict[str, Any]) -> TuneResult:
+    """Open (or create) study ``name`` in ``st``, check its problem, run the missing trials."""
+    sampler, seed, n_trials = args["sampler"], args["seed"], args["n_trials"]
     with _quiet_optuna():
-        study = optuna.create_study(storage=open_storage(storage), study_name=name,
+        study = optuna.create_study(storage=st, study_name=name,
                                     sampler=make_sampler(sampler, seed),
-                                    pruner=make_pruner(pruner), direction=direction,
-                                    load_if_exists=True)
-        check_problem(study, problem_of(fn, direction))
+                                    pruner=make_pruner(args["pruner"]),
+                                    direction=args["direction"], load_if_exists=True)
+        check_problem(study, problem_of(fn, args["direction"]))
         fail_stale_trials(study)  # left RUNNING by an earlier run of this machine that died
-        stored = len(study.get_trials(deepcopy=False))
+        args["stored"] = stored = len(study.get_trials(deepcopy=False))
         if stored and not isinstance(sampler, optuna.samplers.BaseSampler):  # resuming
             study.sampler = make_sampler(sampler, _sampler_seed(seed, stored, 0))
-        args = {"workers": workers, "storage": storage, "sampler": sampler, "pruner": pruner,
-                "seed": seed, "timeout": timeout, "n_trials": n_trials, "stored": stored}
         try:
-            _optimize(fn, study, args, progress)
+            _optimize(fn, study, args, args["progress"])
         except KeyboardInterrupt:
             fail_stale_trials(study)
             raise TuneInterrupted(name, _finished(study), n_trials) from None
-    result = TuneResult(study, wall_s=time.perf_counter() - t0)
-    if folder is not None:
-        result.saved = result.save(folder)
-    return result
+    return TuneResult(study, wall_s=0.0)
 
 
 def _optimize(fn: Callable[[optuna.Trial], float], study: optuna.Study, args: dict[str, Any],
@@ -391,6 +423,6 @@ def load(study_name: str, storage: str = DEFAULT_STORAGE) -> TuneResult:
         study = optuna.load_study(study_name=study_name, storage=st)
     except KeyError:
         names = ", ".join(optuna.get_all_study_names(st)) or "none"
-        raise SearchError(f"no study {study_name!r} in {_safe_url(storage)!r}; has: {names}")\
+        raise SearchError(f"no study {study_name!r} in {safe_url(storage)!r}; has: {names}")\
             from None
     return TuneResult(study, wall_s=0.0)
