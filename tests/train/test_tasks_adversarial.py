@@ -165,3 +165,37 @@ def test_adversarial_task_errors(kwargs, exc, match):
         AdversarialTask("G", _mlp(2, 1), 2)
     with pytest.raises(ValueError, match="latent_dim"):
         AdversarialTask(_mlp(2, 2), _mlp(2, 1), 0)
+
+
+def test_conditional_task_learns_the_class_conditional_means():
+    """labels 0/1 -> N(-2, 0.1^2) / N(2, 0.1^2): G(z, y) lands on its label's mode."""
+    from deepdojo.models import MLPDiscriminator, MLPGenerator
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (512,), generator=g)
+    x = (4.0 * y - 2.0).unsqueeze(1) + 0.1 * torch.randn(512, 1, generator=g)
+    torch.manual_seed(0)
+    G = MLPGenerator(2, 1, hidden=(32,), n_classes=2, output="identity", batch_norm=False)
+    D = MLPDiscriminator(1, hidden=(32,), n_classes=2, projection=True)
+    task = AdversarialTask(G, D, 2, lr=2e-3, conditional=True)
+    Trainer(task, device="cpu", progress="off", seed=0, guard=False).fit(
+        (x, y), epochs=40, batch_size=64)
+    for label, mean in ((0, -2.0), (1, 2.0)):
+        out = task.sample(256, torch.full((256,), label))
+        assert abs(float(out.mean()) - mean) < 0.5, (label, float(out.mean()))
+    with pytest.raises(ValueError, match="samples with cond"):
+        task.sample(4)
+
+
+def test_conditional_task_with_gradient_penalty_and_bad_batches():
+    from deepdojo.models import MLPDiscriminator, MLPGenerator
+
+    G = MLPGenerator(2, 3, hidden=(8,), cond_dim=4, batch_norm=False)
+    D = MLPDiscriminator(3, hidden=(8,), cond_dim=4, projection=True)
+    task = AdversarialTask(G, D, 2, kind="wasserstein", conditional=True)
+    loss, stats = task.discriminator_loss(torch.randn(5, 3), torch.randn(5, 4))
+    assert "gp" in stats and torch.isfinite(loss)
+    with pytest.raises(TypeError, match=r"needs \(X_b, c_b\) batches"):
+        next(task.training_step(torch.randn(5, 3)))
+    with pytest.raises(TypeError, match="conditional must be a bool"):
+        AdversarialTask(G, D, 2, conditional=1)

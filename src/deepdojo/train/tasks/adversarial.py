@@ -10,6 +10,13 @@ Per training step, with real batches ``X_b`` of shape ``(B, *)`` and ``z ~ p(z)`
     L_G = G-loss(D(G(z')))
     yield "g", L_G
 
+**Conditional GANs** (``conditional=True``): batches are ``(X_b, c_b)`` with a condition per
+sample (integer labels ``(B,)`` or vectors ``(B, E)``); both networks take it as a second
+argument, ``G(z, c)`` and ``D(x, c)``, and the fakes of a step use the real batch's conditions,
+so that ``D`` compares real and generated samples of the same conditions::
+
+    L_D = D-loss(D(X_b, c_b), D(G(z, c_b).detach(), c_b));   L_G = G-loss(D(G(z', c_b), c_b))
+
 The losses come from :func:`deepdojo.nn.losses.gan_loss` (non-saturating, hinge or
 Wasserstein) and the penalty from :func:`deepdojo.nn.losses.gradient_penalty` (WGAN-GP).
 Latents are drawn from torch's global RNG, which the Trainer seeds and checkpoints.
@@ -70,6 +77,8 @@ class AdversarialTask(Task):
     schedulers : dict, optional
         ``{"d": spec, "g": spec}`` (either or both): learning-rate schedules, anything
         ``Trainer(scheduler=...)`` takes, e.g. ``schedules.cosine()`` to settle the end.
+    conditional : bool
+        Batches are ``(X_b, c_b)`` and both networks take the condition (see the module).
     """
 
     latent: LatentSampler | None  # kept outside the module tree (a plain callable)
@@ -90,6 +99,7 @@ class AdversarialTask(Task):
         betas: Sequence[float] = (0.5, 0.999),
         latent: LatentSampler | None = None,
         schedulers: Mapping[str, Any] | None = None,
+        conditional: bool = False,
     ) -> None:
         for name, net in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(net, nn.Module):
@@ -119,6 +129,9 @@ class AdversarialTask(Task):
         self.betas = (float(betas[0]), float(betas[1]))
         object.__setattr__(self, "latent", latent)
         self.schedulers = dict(schedulers or {})
+        if not isinstance(conditional, bool):
+            raise TypeError(f"conditional must be a bool, got {type(conditional).__name__}")
+        self.conditional = conditional
         if not set(self.schedulers) <= {"d", "g"}:
             raise ValueError(
                 f"schedulers keys must be 'd' and/or 'g', got {sorted(self.schedulers)}"
@@ -154,45 +167,76 @@ class AdversarialTask(Task):
         return torch.randn(n, self.latent_dim, device=device)  # (n, latent_dim)
 
     @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        """``n`` generated samples ``G(z)``, shape ``(n, *)``, without gradients."""
-        return self.generator(self.sample_latent(n))
+    def sample(self, n: int, cond: Tensor | None = None) -> Tensor:
+        """``n`` generated samples ``G(z[, cond])``, shape ``(n, *)``, without gradients;
+        a conditional task needs ``cond`` (``(n,)`` labels or ``(n, E)`` vectors)."""
+        if self.conditional and cond is None:
+            raise ValueError("a conditional task samples with cond: (n,) labels or (n, E) vectors")
+        return self.generator(*self._args(self.sample_latent(n), cond))
 
-    def discriminator_loss(self, real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """``L_D`` on one real batch, and the detached statistics to log."""
-        fake = self.generator(self.sample_latent(real.shape[0], real.device)).detach()
-        real_scores, fake_scores = self.discriminator(real), self.discriminator(fake)
+    def _args(self, x: Tensor, cond: Tensor | None) -> tuple[Tensor, ...]:
+        return (x, cond) if self.conditional and cond is not None else (x,)
+
+    def _split(self, batch: Any) -> tuple[Tensor, Tensor | None]:
+        """``(X_b, c_b)`` of a conditional task, ``(X_b, None)`` otherwise."""
+        if not self.conditional:
+            return inputs_of(batch), None
+        if not (isinstance(batch, tuple | list) and len(batch) >= 2
+                and all(isinstance(t, Tensor) for t in batch[:2])):
+            raise TypeError("a conditional AdversarialTask needs (X_b, c_b) batches")
+        return batch[0], batch[1]
+
+    def discriminator_loss(self, real: Tensor, cond: Tensor | None = None
+                           ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``L_D`` on one real batch (with its conditions), and the statistics to log."""
+        z = self.sample_latent(real.shape[0], real.device)
+        fake = self.generator(*self._args(z, cond)).detach()
+        real_scores = self.discriminator(*self._args(real, cond))
+        fake_scores = self.discriminator(*self._args(fake, cond))
         loss = self.objective.discriminator(real_scores, fake_scores)
         stats = {"d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean()}
         if self.gp_weight > 0 and torch.is_grad_enabled():
-            penalty = gradient_penalty(self.discriminator, real, fake)
+            critic = self.discriminator if cond is None else _Conditioned(self.discriminator, cond)
+            penalty = gradient_penalty(critic, real, fake)
             loss = loss + self.gp_weight * penalty
             stats["gp"] = penalty.detach()
         return loss, stats
 
-    def generator_loss(self, batch_size: int, device: torch.device) -> Tensor:
-        """``L_G`` on ``batch_size`` fresh latents."""
-        fake = self.generator(self.sample_latent(batch_size, device))
-        return self.objective.generator(self.discriminator(fake))
+    def generator_loss(self, batch_size: int, device: torch.device,
+                       cond: Tensor | None = None) -> Tensor:
+        """``L_G`` on ``batch_size`` fresh latents (and the batch's conditions)."""
+        fake = self.generator(*self._args(self.sample_latent(batch_size, device), cond))
+        return self.objective.generator(self.discriminator(*self._args(fake, cond)))
 
     def training_step(self, batch: Any) -> Iterator[tuple[str, Tensor]]:
-        real = inputs_of(batch)
+        real, cond = self._split(batch)
         stats: dict[str, Tensor] = {}
         for i in range(self.n_critic):
             if i:
-                real = inputs_of(self.next_batch())  # EndOfEpoch ends the step here
-            loss, stats = self.discriminator_loss(real)
+                real, cond = self._split(self.next_batch())  # EndOfEpoch ends the step here
+            loss, stats = self.discriminator_loss(real, cond)
             yield "d", loss
-        yield "g", self.generator_loss(real.shape[0], real.device)
+        yield "g", self.generator_loss(real.shape[0], real.device, cond)
         for name, value in stats.items():  # the last critic update's statistics
             self.log(name, value)
 
     def validation_step(self, batch: Any) -> dict[str, float]:
-        real = inputs_of(batch)
-        d_loss, stats = self.discriminator_loss(real)
-        g_loss = self.generator_loss(real.shape[0], real.device)
+        real, cond = self._split(batch)
+        d_loss, stats = self.discriminator_loss(real, cond)
+        g_loss = self.generator_loss(real.shape[0], real.device, cond)
         return {"d_loss": float(d_loss), "g_loss": float(g_loss),
                 **{name: float(value) for name, value in stats.items()}}  # fmt: skip
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.generator(z)
+    def forward(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
+        return self.generator(*self._args(z, cond))
+
+
+class _Conditioned(nn.Module):
+    """``x -> D(x, c)`` for a fixed batch of conditions (the gradient penalty's critic)."""
+
+    def __init__(self, discriminator: nn.Module, cond: Tensor) -> None:
+        super().__init__()
+        self.discriminator, self.cond = discriminator, cond
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.discriminator(x, self.cond)
