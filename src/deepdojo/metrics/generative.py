@@ -9,7 +9,14 @@ number for number, and are differentiable torch code, so SSIM can also serve as 
 The Frechet distance (the "FID" formula, Heusel et al. 2017) compares two sets of feature
 vectors through Gaussians fitted to each; this module does not ship an Inception network:
 pass features from whatever encoder suits the data (for digits, a small trained classifier's
-penultimate layer).
+penultimate layer, :func:`classifier_features`). A Frechet distance on such in-project features
+is NOT comparable with the Inception FID of papers: it lives in another feature space with
+another scale, and is only meaningful between sets scored with the same classifier and the same
+``N`` (compare it with the real-vs-real distance of two disjoint real halves as the floor).
+
+Sample quality and coverage, apart: :func:`precision_recall` (the k-NN manifold estimate of
+Kynkaanniemi et al., 2019) and :func:`modes_covered` (how many classes a classifier finds among
+the samples).
 """
 
 from __future__ import annotations
@@ -22,7 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["frechet_distance", "frechet_distance_from_stats", "psnr", "ssim"]
+__all__ = [
+    "classifier_features",
+    "frechet_distance",
+    "frechet_distance_from_stats",
+    "modes_covered",
+    "precision_recall",
+    "psnr",
+    "ssim",
+]
 
 _TRUNCATE = 3.5  # scikit-image's Gaussian window: radius int(3.5 * sigma + 0.5), 11 taps at 1.5
 
@@ -231,3 +246,138 @@ def frechet_distance(features_a: Any, features_b: Any) -> float:
         b.mean(axis=0),
         np.cov(b, rowvar=False).reshape(b.shape[1], -1),
     )
+
+
+def _knn_radii(points: Tensor, k: int, chunk: int) -> Tensor:
+    """Distance from each point to its ``k``-th nearest neighbour in the same set (itself
+    excluded), shape ``(N,)``."""
+    radii = []
+    for start in range(0, points.shape[0], chunk):
+        d = torch.cdist(points[start:start + chunk], points)  # (c, N)
+        radii.append(d.topk(k + 1, dim=1, largest=False).values[:, k])  # 0th is the point itself
+    return torch.cat(radii)
+
+
+def _coverage(queries: Tensor, centres: Tensor, radii: Tensor, chunk: int) -> float:
+    """Share of ``queries`` inside at least one ball ``B(centre_j, radius_j)``."""
+    inside = 0
+    for start in range(0, queries.shape[0], chunk):
+        d = torch.cdist(queries[start:start + chunk], centres)  # (c, M)
+        inside += int((d <= radii[None, :]).any(dim=1).sum())
+    return inside / queries.shape[0]
+
+
+def precision_recall(real_features: Any, fake_features: Any, k: int = 3,
+                     chunk: int = 1024) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al., 2019): k-NN manifold estimates.
+
+    Each set's manifold is the union of balls around its points, each ball's radius the distance
+    to that point's ``k``-th nearest neighbour within the set:
+
+    .. math::
+        \\Phi(S) = \bigcup_{s \\in S} B(s, d_k(s, S)), \\qquad
+        \text{precision} = \frac{1}{|F|} \\sum_{f \\in F} [f \\in \\Phi(R)], \\qquad
+        \text{recall} = \frac{1}{|R|} \\sum_{r \\in R} [r \\in \\Phi(F)]
+
+    Precision is the share of generated samples that fall on the real manifold (quality);
+    recall the share of real samples that fall on the generated manifold (coverage). A point
+    on a ball's boundary counts as inside (identical sets give 1, 1).
+
+    Parameters
+    ----------
+    real_features, fake_features : array-like or Tensor, shape (N_r, D) and (N_f, D)
+        Both sets need more than ``k`` points. Use the same ``N`` when comparing runs.
+    k : int
+        Neighbourhood size (the paper uses 3).
+
+    Returns
+    -------
+    (precision, recall) : tuple of float in [0, 1]
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    real = torch.from_numpy(_features(real_features, "real_features"))
+    fake = torch.from_numpy(_features(fake_features, "fake_features"))
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real_features has {real.shape[1]} features but fake_features has "
+                         f"{fake.shape[1]}")  # fmt: skip
+    for name, arr in (("real_features", real), ("fake_features", fake)):
+        if arr.shape[0] <= k:
+            raise ValueError(f"{name} needs more than k={k} samples, got {arr.shape[0]}")
+    precision = _coverage(fake, real, _knn_radii(real, k, chunk), chunk)
+    recall = _coverage(real, fake, _knn_radii(fake, k, chunk), chunk)
+    return precision, recall
+
+
+def modes_covered(labels: Any, num_classes: int, min_share: float = 0.1) -> int:
+    """How many of ``num_classes`` modes the samples cover, from the classes a classifier gave
+    them: class ``c`` is covered when its count is at least ``min_share * N / num_classes``
+    (``min_share`` of its share under a uniform spread; 0 counts a single sample).
+
+    Parameters
+    ----------
+    labels : array-like or Tensor of int, shape (N,)
+        Predicted class of each generated sample, in ``0..num_classes-1``.
+    num_classes : int
+    min_share : float in [0, 1]
+
+    Returns
+    -------
+    int in ``0..num_classes``
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be an int >= 1, got {num_classes!r}")
+    if not (isinstance(min_share, int | float) and 0.0 <= min_share <= 1.0):
+        raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
+    arr = labels.detach().cpu().numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"labels must be a non-empty 1-D array of ints, got shape {arr.shape} "
+                         f"and dtype {arr.dtype}")  # fmt: skip
+    if arr.min() < 0 or arr.max() >= num_classes:
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {arr.min()}..{arr.max()}")
+    counts = np.bincount(arr, minlength=num_classes)
+    need = max(min_share * arr.size / num_classes, 1.0)
+    return int((counts >= need).sum())
+
+
+@torch.no_grad()
+def classifier_features(model: torch.nn.Module, inputs: Tensor,
+                        layer: torch.nn.Module | None = None,
+                        batch_size: int = 512) -> np.ndarray:
+    """Features of ``inputs`` from a trained classifier, for :func:`frechet_distance` and
+    :func:`precision_recall`: the input of ``layer`` (default: the classifier's last
+    ``nn.Linear``, i.e. its penultimate features), read with a forward pre-hook in eval mode.
+
+    These features are in-project: a Frechet distance on them is not comparable with the
+    Inception FID reported in papers (another network, space and scale); compare it only with
+    distances from the same classifier at the same ``N``, e.g. against two disjoint real halves.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier; its train/eval mode is restored afterwards.
+    inputs : Tensor, shape (N, *)
+
+    Returns
+    -------
+    np.ndarray, float64, shape (N, D)
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if layer is None:
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        if not linears:
+            raise ValueError("model has no nn.Linear layer: pass layer=")
+        layer = linears[-1]
+    grabbed: list[Tensor] = []
+    handle = layer.register_forward_pre_hook(
+        lambda _m, args: grabbed.append(args[0].detach().flatten(1).double().cpu()))
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, inputs.shape[0], batch_size):
+            model(inputs[start:start + batch_size])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return torch.cat(grabbed).numpy()
