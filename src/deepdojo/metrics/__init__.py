@@ -15,8 +15,11 @@ from deepdojo.metrics.classification import (
     roc_curve,
 )
 from deepdojo.metrics.generative import (
+    classifier_features,
     frechet_distance,
     frechet_distance_from_stats,
+    modes_covered,
+    precision_recall,
     psnr,
     ssim,
 )
@@ -27,6 +30,7 @@ __all__ = [
     "average_precision",
     "balanced_accuracy",
     "calibration_curve",
+    "classifier_features",
     "classification_report",
     "confusion_matrix",
     "expected_calibration_error",
@@ -34,7 +38,9 @@ __all__ = [
     "frechet_distance_from_stats",
     "g_mean",
     "matthews_corrcoef",
+    "modes_covered",
     "precision_recall_curve",
+    "precision_recall",
     "psnr",
     "precision_recall_f1",
     "roc_auc",
