@@ -1,0 +1,482 @@
+"""Few-shot learners: prototypical and Siamese networks, metric losses, episode evaluation.
+
+Glossary (shapes batch-first): ``N`` ways (classes per episode), ``K`` shots (support items per
+class), ``S = N*K`` support items, ``M`` queries, ``D`` embedding size, ``f`` the embedding
+network ``(B, C, H, W) -> (B, D)``.
+
+- :class:`ConvEmbedding`: the conv-4 encoder of Vinyals et al. (2016) and Snell et al. (2017):
+  four blocks ``conv3x3(64) -> BatchNorm -> ReLU -> maxpool2``, then a global average pool.
+- :class:`PrototypicalNet` (Snell et al. 2017): prototypes ``c_n = mean_k f(x_nk)`` and logits
+  ``-||f(q) - c_n||^2`` (Euclidean) or ``s * cos(f(q), c_n)`` (cosine).
+- :class:`SiameseNet` (Koch et al. 2015): ``p(same | a, b) = sigmoid(w . |f(a) - f(b)| + b)``,
+  a weighted L1 distance, symmetric in ``a`` and ``b``.
+- Metric losses: :func:`contrastive_loss` (Hadsell et al. 2006), :func:`triplet_loss`
+  (Schroff et al. 2015) and :func:`batch_hard_triplet_loss` (Hermans et al. 2017, hard-negative
+  mining within the batch).
+- :func:`nearest_neighbour_logits`: the 1-NN baseline on any features (raw pixels or a
+  supervised embedding, "a good embedding is all you need", Tian et al. 2020).
+- :func:`evaluate_episodes` and :func:`evaluate_runs`: accuracy over seeded N-way K-shot
+  episodes, or over the 20 fixed Omniglot runs, with a 95% t-interval.
+- :func:`fit_protonet`, :func:`fit_siamese`, :func:`fit_supervised_embedding`: training on top
+  of :class:`deepdojo.train.Trainer` (imported when called: models do not depend on train).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deepdojo.models.registry import ModelExample, register_model
+
+__all__ = [
+    "ConvEmbedding",
+    "EpisodeScore",
+    "PrototypicalNet",
+    "SiameseNet",
+    "batch_hard_triplet_loss",
+    "contrastive_loss",
+    "cosine_prototype_logits",
+    "euclidean_prototype_logits",
+    "evaluate_episodes",
+    "evaluate_runs",
+    "fit_protonet",
+    "fit_siamese",
+    "fit_supervised_embedding",
+    "hardest_pairs",
+    "nearest_neighbour_logits",
+    "triplet_loss",
+]
+
+_EPS = 1e-12  # under the square root of a squared distance: a finite gradient at d = 0
+
+
+def _check_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+# ----------------------------------------------------------------------------- encoders
+class ConvEmbedding(nn.Module):
+    """The conv-4 embedding: ``blocks`` x (conv3x3 -> BatchNorm -> ReLU -> maxpool 2).
+
+    Pooling rounds up (``ceil_mode``), so 28 x 28 inputs go 14, 7, 4, 2 and 8 x 8 inputs 4, 2,
+    1, 1; a global average pool then gives one vector per image.
+
+    Parameters
+    ----------
+    in_channels : int
+        ``C`` of the inputs.
+    hidden : int
+        Channels of the inner blocks (64 in Snell et al.).
+    dim : int
+        Channels of the last block: the embedding size ``D``.
+    blocks : int
+        Number of conv blocks (>= 1).
+
+    Inputs: ``x`` ``(B, C, H, W)``. Outputs: ``(B, D)``.
+    """
+
+    def __init__(self, in_channels: int = 1, hidden: int = 64, dim: int = 64,
+                 blocks: int = 4) -> None:  # fmt: skip
+        super().__init__()
+        self.in_channels = _check_int(in_channels, "in_channels")
+        self.hidden, self.dim = _check_int(hidden, "hidden"), _check_int(dim, "dim")
+        self.blocks = _check_int(blocks, "blocks")
+        sizes = [self.in_channels] + [self.hidden] * (self.blocks - 1) + [self.dim]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+                       nn.MaxPool2d(2, ceil_mode=True)]  # fmt: skip
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        return self.features(x).mean(dim=(2, 3))  # (B, D)
+
+
+# ----------------------------------------------------------------------------- classifiers
+def _prototypes(support: Tensor, support_labels: Tensor, n_way: int) -> Tensor:
+    """Class means ``(N, D)`` of ``(S, D)`` support embeddings."""
+    one_hot = F.one_hot(support_labels, n_way).to(support.dtype)  # (S, N)
+    return one_hot.T @ support / one_hot.sum(0).clamp_min(1).unsqueeze(1)  # (N, D)
+
+
+def euclidean_prototype_logits(support: Tensor, support_labels: Tensor, query: Tensor,
+                               n_way: int) -> Tensor:  # fmt: skip
+    """``logits[m, n] = -||q_m - c_n||^2``, ``c_n`` the mean of class ``n``'s support; (M, N)."""
+    prototypes = _prototypes(support, support_labels, n_way)  # (N, D)
+    diff = query[:, None, :] - prototypes[None]  # (M, N, D)
+    return -(diff**2).sum(-1)  # (M, N)
+
+
+def cosine_prototype_logits(support: Tensor, support_labels: Tensor, query: Tensor,
+                            n_way: int, scale: float = 10.0) -> Tensor:  # fmt: skip
+    """``logits[m, n] = scale * cos(q_m, c_n)``; (M, N)."""
+    prototypes = _prototypes(support, support_labels, n_way)  # (N, D)
+    return scale * F.normalize(query, dim=1) @ F.normalize(prototypes, dim=1).T  # (M, N)
+
+
+def nearest_neighbour_logits(support: Tensor, support_labels: Tensor, query: Tensor,
+                             n_way: int, metric: str = "euclidean") -> Tensor:  # fmt: skip
+    """1-NN scores: ``logits[m, n] = max_{s: y_s = n} sim(q_m, x_s)``; (M, N).
+
+    ``sim`` is ``-||q - x||`` (``metric="euclidean"``) or ``cos(q, x)`` (``"cosine"``), so
+    ``argmax`` over ``n`` is the label of the nearest support item. Inputs of any shape
+    ``(S, *)`` / ``(M, *)`` are flattened (raw pixels work as they are).
+    """
+    support, query = support.flatten(1), query.flatten(1)  # (S, D), (M, D)
+    if metric == "euclidean":
+        sim = -torch.cdist(query, support)  # (M, S)
+    elif metric == "cosine":
+        sim = F.normalize(query, dim=1) @ F.normalize(support, dim=1).T  # (M, S)
+    else:
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+    mask = F.one_hot(support_labels, n_way).T.bool()  # (N, S)
+    scores = sim[:, None, :].masked_fill(~mask[None], float("-inf"))  # (M, N, S)
+    return scores.amax(dim=-1)  # (M, N)
+
+
+class PrototypicalNet(nn.Module):
+    """Prototypical network (Snell et al. 2017) around an embedding ``f``.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        ``f: (B, *) -> (B, D)``.
+    distance : {"euclidean", "cosine"}
+        Logits ``-||f(q) - c_n||^2`` or ``scale * cos(f(q), c_n)`` with ``scale = 10``.
+
+    Inputs: ``support`` ``(S, *)``, ``support_labels`` ``(S,)`` in ``0..N-1``, ``query``
+    ``(M, *)``, ``n_way`` ``N``. Outputs: logits ``(M, N)``.
+    """
+
+    def __init__(self, encoder: nn.Module, distance: str = "euclidean") -> None:
+        super().__init__()
+        if not isinstance(encoder, nn.Module):
+            raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+        if distance not in ("euclidean", "cosine"):
+            raise ValueError(f"distance must be 'euclidean' or 'cosine', got {distance!r}")
+        self.encoder, self.distance = encoder, distance
+
+    def embed(self, x: Tensor) -> Tensor:
+        """``f(x)``: ``(B, *) -> (B, D)``."""
+        return self.encoder(x)
+
+    def classifier(self, support: Tensor, support_labels: Tensor, query: Tensor,
+                   n_way: int) -> Tensor:  # fmt: skip
+        """Logits ``(M, N)`` from embeddings (the classifier :class:`EpisodicTask` takes)."""
+        if self.distance == "euclidean":
+            return euclidean_prototype_logits(support, support_labels, query, n_way)
+        return cosine_prototype_logits(support, support_labels, query, n_way)
+
+    def forward(self, support: Tensor, support_labels: Tensor, query: Tensor,
+                n_way: int) -> Tensor:  # fmt: skip
+        embeddings = self.encoder(torch.cat([support, query]))  # (S + M, D): one forward
+        return self.classifier(embeddings[: len(support)], support_labels,
+                               embeddings[len(support) :], n_way)  # fmt: skip
+
+
+class SiameseNet(nn.Module):
+    """Siamese network (Koch et al. 2015) with a weighted-L1 verification head.
+
+    ``logit(a, b) = w . |f(a) - f(b)| + b0``, ``p(same) = sigmoid(logit)``; symmetric in
+    ``a`` and ``b`` by construction.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        ``f: (B, *) -> (B, D)``; ``dim`` (``D``) is read from ``encoder.dim`` when not given.
+
+    Inputs: ``x1``, ``x2`` ``(B, *)``. Outputs: logits ``(B,)``.
+    """
+
+    def __init__(self, encoder: nn.Module, dim: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(encoder, nn.Module):
+            raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+        dim = getattr(encoder, "dim", None) if dim is None else dim
+        self.encoder = encoder
+        self.head = nn.Linear(_check_int(dim, "dim"), 1)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """``f(x)``: ``(B, *) -> (B, D)``."""
+        return self.encoder(x)
+
+    def pair_logits(self, z1: Tensor, z2: Tensor) -> Tensor:
+        """Logits ``(B,)`` from embeddings ``(B, D)``."""
+        return self.head((z1 - z2).abs()).squeeze(-1)  # (B,)
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        z = self.encoder(torch.cat([x1, x2]))  # (2B, D): one forward, one batch-norm batch
+        return self.pair_logits(z[: len(x1)], z[len(x1) :])
+
+    def similarity(self, x1: Tensor, x2: Tensor) -> Tensor:
+        """``p(same)`` in ``(0, 1)``, shape ``(B,)``."""
+        return torch.sigmoid(self(x1, x2))
+
+
+# ----------------------------------------------------------------------------- losses
+def _distance(z1: Tensor, z2: Tensor) -> Tensor:
+    return ((z1 - z2) ** 2).sum(-1).clamp_min(_EPS).sqrt()  # (B,)
+
+
+def contrastive_loss(z1: Tensor, z2: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
+    """Contrastive loss (Hadsell et al. 2006), mean over pairs.
+
+    ``L = mean[ y d^2 + (1 - y) max(0, margin - d)^2 ]``, ``d = ||z1 - z2||``, ``y`` = 1 for
+    a same-class pair. ``z1``, ``z2`` ``(B, D)``; ``same`` ``(B,)`` bool or 0/1.
+    """
+    d = _distance(z1, z2)  # (B,)
+    y = same.to(d.dtype)
+    return (y * d**2 + (1 - y) * (margin - d).clamp_min(0) ** 2).mean()
+
+
+def triplet_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
+                 margin: float = 0.2) -> Tensor:  # fmt: skip
+    """Triplet loss: ``mean[ max(0, ||a - p|| - ||a - n|| + margin) ]``; inputs ``(B, D)``."""
+    return (_distance(anchor, positive) - _distance(anchor, negative) + margin).clamp_min(0).mean()
+
+
+def hardest_pairs(embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Batch-hard mining: for each anchor its farthest positive and nearest negative.
+
+    Returns ``(positive, negative, valid)``, each ``(B,)``: indices of the hardest positive
+    (same label, not the anchor, largest distance) and hardest negative (other label, smallest
+    distance); ``valid`` marks anchors that have both.
+    """
+    dist = torch.cdist(embeddings, embeddings)  # (B, B)
+    same = labels[:, None] == labels[None]  # (B, B)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    positives, negatives = same & ~eye, ~same
+    positive = dist.masked_fill(~positives, float("-inf")).argmax(dim=1)  # (B,)
+    negative = dist.masked_fill(~negatives, float("inf")).argmin(dim=1)  # (B,)
+    return positive, negative, positives.any(1) & negatives.any(1)
+
+
+def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2) -> Tensor:
+    """Batch-hard triplet loss (Hermans et al. 2017), mean over anchors with a triplet.
+
+    ``L = mean_a max(0, max_p ||a - p|| - min_n ||a - n|| + margin)`` over positives ``p``
+    (same label) and negatives ``n`` (other labels) in the batch. ``embeddings`` ``(B, D)``,
+    ``labels`` ``(B,)``. Raises ``ValueError`` when no anchor has both.
+    """
+    positive, negative, valid = hardest_pairs(embeddings.detach(), labels)
+    if not valid.any():
+        raise ValueError("labels must give some anchor both a positive and a negative")
+    anchor = embeddings[valid]
+    return triplet_loss(anchor, embeddings[positive[valid]], embeddings[negative[valid]], margin)
+
+
+# ----------------------------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class EpisodeScore:
+    """Accuracy over episodes (or runs) with a 95% t-interval.
+
+    Attributes
+    ----------
+    mean : float
+        Mean accuracy over episodes, in [0, 1].
+    ci_low, ci_high : float
+        ``mean -/+ t_{0.975, E-1} * sd / sqrt(E)`` over the ``E`` per-episode accuracies.
+    per_episode : np.ndarray, shape (E,)
+        Accuracy of every episode.
+    """
+
+    mean: float
+    ci_low: float
+    ci_high: float
+    per_episode: np.ndarray
+
+    @classmethod
+    def from_values(cls, values: Sequence[float] | np.ndarray) -> EpisodeScore:
+        """The score of per-episode accuracies ``values`` (one value: a zero-width interval)."""
+        from scipy import stats
+
+        arr = np.asarray(values, dtype=float)
+        mean = float(arr.mean())
+        if len(arr) < 2:
+            return cls(mean, mean, mean, arr)
+        half = float(stats.t.ppf(0.975, len(arr) - 1)) * float(arr.std(ddof=1)) / math.sqrt(
+            len(arr))  # fmt: skip
+        return cls(mean, mean - half, mean + half, arr)
+
+
+Embedder = Callable[[Tensor], Tensor] | nn.Module | None
+_CLASSIFIERS = ("prototype", "cosine", "nn", "nn-cosine", "siamese")
+
+
+@torch.no_grad()
+def _embed_all(embed: Embedder, X: Tensor, batch_size: int = 512) -> Tensor:
+    """Embeddings ``(n, D)`` of every row, in eval mode (restored after); ``None``: pixels."""
+    if embed is None:
+        return X.flatten(1).float()
+    fn = embed.embed if isinstance(embed, PrototypicalNet | SiameseNet) else embed
+    module = embed if isinstance(embed, nn.Module) else None
+    was_training = module.training if module is not None else False
+    if module is not None:
+        module.eval()
+    try:
+        device = next(iter(module.parameters())).device if module is not None and any(
+            True for _ in module.parameters()) else X.device  # fmt: skip
+        parts = [fn(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)]
+    finally:
+        if module is not None:
+            module.train(was_training)
+    return torch.cat(parts).flatten(1).float()
+
+
+def _episode_logits(classifier: str, embed: Embedder, support: Tensor, support_y: Tensor,
+                    query: Tensor, n_way: int) -> Tensor:  # fmt: skip
+    if classifier == "prototype":
+        return euclidean_prototype_logits(support, support_y, query, n_way)
+    if classifier == "cosine":
+        return cosine_prototype_logits(support, support_y, query, n_way)
+    if classifier in ("nn", "nn-cosine"):
+        metric = "euclidean" if classifier == "nn" else "cosine"
+        return nearest_neighbour_logits(support, support_y, query, n_way, metric)
+    # siamese: the largest p(same) over each class's support items
+    pairs = embed.pair_logits(query[:, None].expand(-1, len(support), -1),  # type: ignore[union-attr]
+                              support[None].expand(len(query), -1, -1))  # (M, S)  # fmt: skip
+    mask = F.one_hot(support_y, n_way).T.bool()  # (N, S)
+    return pairs[:, None, :].masked_fill(~mask[None], float("-inf")).amax(-1)  # (M, N)
+
+
+def _check_classifier(classifier: str, embed: Embedder) -> None:
+    if classifier not in _CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {_CLASSIFIERS}, got {classifier!r}")
+    if classifier == "siamese" and not isinstance(embed, SiameseNet):
+        raise ValueError("classifier='siamese' needs embed to be a SiameseNet")
+
+
+def evaluate_episodes(
+    embed: Embedder,
+    X: Tensor | np.ndarray,
+    y: Tensor | np.ndarray | Sequence[int],
+    *,
+    n_way: int,
+    k_shot: int,
+    n_query: int = 1,
+    episodes: int = 600,
+    seed: int = 0,
+    classifier: str = "prototype",
+    classes: Sequence[int] | None = None,
+) -> EpisodeScore:
+    """Accuracy of a few-shot classifier over seeded N-way K-shot episodes.
+
+    Every item is embedded once (``embed`` in eval mode, no gradients); each episode from
+    :class:`deepdojo.data.EpisodeSampler` ``(y, n_way, k_shot, n_query, episodes, seed)``
+    then classifies its ``N*Q`` queries from its ``N*K`` support embeddings.
+
+    Parameters
+    ----------
+    embed : nn.Module, callable or None
+        ``(B, *) -> (B, D)``; a :class:`PrototypicalNet` or :class:`SiameseNet` uses its
+        ``embed``; ``None`` uses the flattened raw inputs (the pixel baseline).
+    X : array or Tensor, shape (n, *)
+        Items; ``y`` ``(n,)`` integer labels.
+    n_way, k_shot, n_query, episodes, seed, classes
+        As in :class:`~deepdojo.data.EpisodeSampler`.
+    classifier : {"prototype", "cosine", "nn", "nn-cosine", "siamese"}
+        Euclidean prototypes (Snell), cosine prototypes, 1-NN on Euclidean or cosine distance,
+        or the Siamese head's largest ``p(same)`` per class (needs a :class:`SiameseNet`).
+
+    Returns
+    -------
+    EpisodeScore
+        Mean query accuracy, its 95% t-interval over episodes, and per-episode accuracies.
+    """
+    from deepdojo.data.episodes import EpisodeSampler
+
+    _check_classifier(classifier, embed)
+    X = torch.as_tensor(np.asarray(X) if not isinstance(X, Tensor) else X)
+    sampler = EpisodeSampler(y, n_way, k_shot, n_query, episodes, classes=classes, seed=seed)
+    features = _embed_all(embed, X)  # (n, D)
+    support_y = torch.arange(n_way).repeat_interleave(k_shot)  # (N*K,)
+    query_y = torch.arange(n_way).repeat_interleave(n_query)  # (N*Q,)
+    accuracies = []
+    with torch.no_grad():
+        for episode in sampler:
+            logits = _episode_logits(classifier, embed, features[episode.support], support_y,
+                                     features[episode.query], n_way)  # fmt: skip
+            accuracies.append(float((logits.argmax(1) == query_y).float().mean()))
+    return EpisodeScore.from_values(accuracies)
+
+
+def evaluate_runs(embed: Embedder, runs: Sequence[Any], *,
+                  classifier: str = "prototype") -> EpisodeScore:  # fmt: skip
+    """Accuracy over fixed one-shot runs (Omniglot's 20 within-alphabet 20-way runs).
+
+    Each run has ``support`` ``(N, *)``, ``support_labels`` ``(N,)``, ``query`` ``(M, *)``
+    and ``query_labels`` ``(M,)`` (as :func:`deepdojo.data.omniglot.load_runs` returns);
+    the interval is over runs.
+    """
+    _check_classifier(classifier, embed)
+    accuracies = []
+    with torch.no_grad():
+        for run in runs:
+            n_way = int(run.support_labels.max()) + 1
+            support = _embed_all(embed, torch.as_tensor(run.support))
+            query = _embed_all(embed, torch.as_tensor(run.query))
+            logits = _episode_logits(classifier, embed, support,
+                                     torch.as_tensor(run.support_labels), query, n_way)  # fmt: skip
+            hits = logits.argmax(1) == torch.as_tensor(run.query_labels)
+            accuracies.append(float(hits.float().mean()))
+    if not accuracies:
+        raise ValueError("runs must hold at least one run")
+    return EpisodeScore.from_values(accuracies)
+
+
+# ----------------------------------------------------------------------------- registry
+def _image_pair_example(**kw: Any) -> ModelExample:
+    gen = torch.Generator().manual_seed(0)
+    return ModelExample((torch.randn(4, 1, 28, 28, generator=gen),
+                         torch.randn(4, 1, 28, 28, generator=gen)), (4,))  # fmt: skip
+
+
+def _episode_example(**kw: Any) -> ModelExample:
+    gen = torch.Generator().manual_seed(0)
+    support = torch.randn(6, 1, 28, 28, generator=gen)  # 3-way 2-shot
+    query = torch.randn(4, 1, 28, 28, generator=gen)
+    return ModelExample((support, torch.arange(3).repeat_interleave(2), query, 3), (4, 3))
+
+
+@register_model("conv_embedding", test_kwargs={"hidden": 8, "dim": 8},
+                example=lambda **kw: ModelExample((torch.randn(5, 1, 28, 28),),
+                                                  (5, kw.get("dim", 64))))  # fmt: skip
+def conv_embedding(in_channels: int = 1, hidden: int = 64, dim: int = 64,
+                   blocks: int = 4) -> ConvEmbedding:  # fmt: skip
+    """Conv-4 embedding (Vinyals et al.; Snell et al.): images -> (B, dim)."""
+    return ConvEmbedding(in_channels, hidden, dim, blocks)
+
+
+@register_model("protonet", test_kwargs={"hidden": 8, "dim": 8}, example=_episode_example)
+def protonet(in_channels: int = 1, hidden: int = 64, dim: int = 64, blocks: int = 4,
+             distance: str = "euclidean") -> PrototypicalNet:  # fmt: skip
+    """Prototypical network on the conv-4 embedding: (support, labels, query, N) -> (M, N)."""
+    return PrototypicalNet(ConvEmbedding(in_channels, hidden, dim, blocks), distance)
+
+
+@register_model("siamese", test_kwargs={"hidden": 8, "dim": 8}, example=_image_pair_example)
+def siamese(in_channels: int = 1, hidden: int = 64, dim: int = 64,
+            blocks: int = 4) -> SiameseNet:  # fmt: skip
+    """Siamese network, weighted-L1 verification head: (x1, x2) -> same/different logits (B,)."""
+    return SiameseNet(ConvEmbedding(in_channels, hidden, dim, blocks))
+
+
+# The training helpers live beside the learners (they need deepdojo.train); re-exported here.
+from deepdojo.models.fewshot_fit import (  # noqa: E402
+    fit_protonet,
+    fit_siamese,
+    fit_supervised_embedding,
+)
