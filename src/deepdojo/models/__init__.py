@@ -7,6 +7,7 @@ Add a model in its own module and import that module here.
 
 # Importing a model module registers its models.
 from deepdojo.models import autoencoder  # registers the autoencoder family
+from deepdojo.models import fewshot as _fewshot  # noqa: F401  registers protonet, siamese
 from deepdojo.models import sequence as _sequence  # noqa: F401  registers seq2seq, transformer
 from deepdojo.models.autoencoder import (
     VAE,
