@@ -30,8 +30,23 @@ from deepdojo.data.formats import (
     load_mnist_idx,
     read_idx,
 )
+from deepdojo.data.glyphs import glyph_splits, make_glyphs
+from deepdojo.data.omniglot import (
+    ImageClasses,
+    OneShotRun,
+    load_image_folder,
+    load_omniglot,
+    load_runs,
+)
 
 __all__ = [
+    "ImageClasses",
+    "OneShotRun",
+    "glyph_splits",
+    "load_image_folder",
+    "load_omniglot",
+    "load_runs",
+    "make_glyphs",
     "DataFormatError",
     "DataSplits",
     "Episode",
