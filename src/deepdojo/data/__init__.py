@@ -5,7 +5,7 @@ MNIST-1D is generated from the ``mnist1d`` package's templates, and the format l
 files the user gives.
 """
 
-from deepdojo.data import augment
+from deepdojo.data import augment, prompts
 from deepdojo.data.datasets import (
     DataSplits,
     Split,
@@ -57,6 +57,7 @@ __all__ = [
     "collate_episode",
     "episode_loader",
     "augment",
+    "prompts",
     "load_breast_cancer",
     "load_cifar10_batch",
     "load_csv",
