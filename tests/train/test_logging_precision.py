@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import pytest
 import torch
@@ -73,3 +74,21 @@ def test_fp16_overflow_is_left_to_the_grad_scaler():
     assert tr._scaler.get_scale() < 2.0**40  # the scaler saw the overflow and backed off
     assert "nonfinite_steps" not in hist.last  # ... and the guard did not count it
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+
+
+def test_fp16_steps_the_scaler_skipped_are_not_counted_as_updates():
+    X, y = data()
+    tr = Trainer(net(), nn.CrossEntropyLoss(), "sgd", lr=0.1, precision="fp16", device="cpu",
+                 progress="off")
+    tr._scaler = torch.amp.GradScaler("cpu", init_scale=2.0**40)  # first steps overflow
+    before = [p.detach().clone() for p in tr.model.parameters()]
+    tr.fit((X[:8], y[:8]), epochs=1, batch_size=8)  # one batch: overflow, skipped
+    assert tr._scaler.get_scale() == 2.0**39  # backed off once
+    assert tr.loop.optimizer_steps.get("model", 0) == 0 and tr.global_step == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, tr.model.parameters()))
+    tr.fit((X, y), epochs=10, batch_size=8)  # more overflows while the scale comes down
+    backoffs = 40 - int(math.log2(tr._scaler.get_scale()))  # growth needs 2000 good steps
+    batches = 1 + 10 * math.ceil(len(X) / 8)
+    assert 0 < backoffs < batches
+    assert tr.loop.optimizer_steps["model"] == batches - backoffs == tr.global_step
+

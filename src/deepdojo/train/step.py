@@ -195,8 +195,12 @@ class StepMixin:
             fn(self, optimizer)
         # 8. step: update the weights (one GradScaler, updated after each optimizer step)
         if scaler is not None:
+            scale = scaler.get_scale()
             scaler.step(optimizer)
             scaler.update()
+            if scaler.get_scale() < scale:  # fp16 overflow: the scaler skipped this step and
+                self._zero_grad(name)  # backed off; no update, so no schedule step either
+                return loss_value, False
         else:
             optimizer.step()
         self.loop.step_lrs[name] = [g["lr"] for g in optimizer.param_groups]  # this step's
