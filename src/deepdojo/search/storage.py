@@ -60,6 +60,19 @@ def storage_errors() -> tuple[type[BaseException], ...]:
     return (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
 
 
+def storage_cause(e: BaseException) -> BaseException | None:
+    """The storage error behind ``e`` (``e`` itself, or one it was raised from or while
+    handling), or None. Optuna can turn a failed write into another error on its way out
+    (an ``UnboundLocalError`` in its trial bookkeeping), so the chain is searched."""
+    kinds, seen = storage_errors(), set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, kinds):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def safe_url(url: str) -> str:
     """The URL with any password hidden (``user:***@host``), for messages."""
     try:
@@ -110,6 +123,8 @@ def describe_storage_error(url: str, e: BaseException) -> str:
         hint = ("pip install 'deepdojo[distributed]'" if url.startswith("postgres")
                 else "install the driver the URL names")
         return f"{where}: its database driver is not installed ({reason}); {hint}"
+    server = re.search(r"(?:FATAL|ERROR):\s+(.*)", cause)  # the server answered: say its words
+    cause = server.group(1) if server else cause
     if _LOGIN.search(cause):
         return f"{where} refused the login: {cause}"
     if re.search(r"database .* does not exist|unknown database", cause, re.IGNORECASE):

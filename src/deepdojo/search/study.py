@@ -12,6 +12,12 @@
   ``deepdojo.worker``, ``host:pid``). A trial left ``RUNNING`` by a process of this machine that
   is gone (Ctrl-C, ``kill``) is marked ``FAIL``, so the study resumes cleanly: finished
   (complete or pruned) trials count, failed ones are run again.
+- **Exactly the total.** Workers (on any machine) stop once the study holds its total of
+  finished trials, but two of them may start a last trial at the same moment. A trial whose
+  lower-numbered finished or running trials already make the total is *surplus*: it does not
+  run, is marked ``FAIL`` with user attribute ``deepdojo.surplus`` and stops its worker, so
+  the study never ends with more finished trials than asked (numbers come from the database,
+  so all workers agree on the order).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,8 @@ from optuna.trial import TrialState
 
 PROBLEM_ATTR = "deepdojo.problem"
 WORKER_ATTR = "deepdojo.worker"
+SURPLUS_ATTR = "deepdojo.surplus"
+_CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
 class SearchError(ValueError):
@@ -175,6 +183,16 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
     return failed
 
 
+class SurplusTrial(Exception):  # noqa: N818 (the trial is surplus; not an error to report)
+    """Raised by :class:`Guarded` for a trial beyond the study's total (see the module doc)."""
+
+
+def claims_ahead(trial: optuna.Trial) -> int:
+    """How many trials numbered below ``trial`` are finished (complete, pruned) or running."""
+    trials = trial.study.get_trials(deepcopy=False, states=_CLAIMED)
+    return sum(t.number < trial.number for t in trials)
+
+
 @dataclass
 class Guarded:
     """``objective`` that records its worker on each trial and notices Ctrl-C and a lost
@@ -187,29 +205,40 @@ class Guarded:
     """
 
     objective: Callable[[optuna.Trial], float]
+    total: int | None = None  # finished trials the study should hold; later ones are surplus
     interrupted: bool = False
+    surplus: list[int] = field(default_factory=list)  # numbers of the surplus trials met
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from deepdojo.search.storage import storage_errors
+        from deepdojo.search.storage import storage_cause
 
         trial.set_user_attr(WORKER_ATTR, worker_id())
+        if self.total is not None and claims_ahead(trial) >= self.total:
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            self.surplus.append(trial.number)
+            trial.study.stop()  # optimize(catch=(SurplusTrial,)) marks it FAIL and returns
+            raise SurplusTrial(f"trial {trial.number} is beyond the study's {self.total}")
         try:
             return self.objective(trial)
         except KeyboardInterrupt:
             self.interrupted = True
             raise
-        except storage_errors():
-            self.interrupted = True  # the database is gone: tune() reports it in one line
+        except Exception as e:
+            if storage_cause(e) is not None:  # the database is gone: tune() says it in a line
+                self.interrupted = True
             raise
 
 
 @contextmanager
 def quiet_interrupts(guard: Guarded) -> Iterator[None]:
-    """Drop Optuna's "Trial N failed ..." records once ``guard`` saw Ctrl-C or a lost database."""
+    """Drop Optuna's "Trial N failed ..." records once ``guard`` saw Ctrl-C or a lost database,
+    and those of surplus trials."""
     logger = logging.getLogger("optuna.study._optimize")
 
-    def keep(_record: logging.LogRecord) -> bool:
-        return not guard.interrupted
+    def keep(record: logging.LogRecord) -> bool:
+        message = record.getMessage()  # Optuna logs two "Trial N failed ..." lines per failure
+        surplus = any(message.startswith(f"Trial {n} failed") for n in guard.surplus)
+        return not (guard.interrupted or surplus)
 
     logger.addFilter(keep)
     try:

@@ -31,11 +31,12 @@ from deepdojo.search.storage import (
     describe_storage_error,
     open_storage,
     safe_url,
-    storage_errors,
+    storage_cause,
 )
 from deepdojo.search.study import (
     Guarded,
     SearchError,
+    SurplusTrial,
     TuneInterrupted,
     check_out,
     check_problem,
@@ -152,14 +153,16 @@ def _worker(
         sampler=make_sampler(sampler, seed),
         pruner=make_pruner(pruner),
     )
-    guard = Guarded(objective)
+    guard = Guarded(objective, total=total)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops this task only
     try:
         with quiet_interrupts(guard):
             study.optimize(guard, n_trials=n_trials, timeout=timeout,
-                           callbacks=[_stop_at(total)])
-    except storage_errors() as e:  # a plain one-line error pickles back to the parent
-        raise _lost(storage, study_name, e) from None
+                           callbacks=[_stop_at(total)], catch=(SurplusTrial,))
+    except Exception as e:  # a storage error goes back as one plain line (it pickles)
+        if storage_cause(e) is None:
+            raise
+        raise _lost(storage, study_name, storage_cause(e)) from None
     except KeyboardInterrupt:  # Optuna has marked the trial FAIL; tell the parent, quietly
         return False
     finally:
@@ -372,8 +375,10 @@ def tune(
         result.wall_s = time.perf_counter() - t0
         if folder is not None:
             result.saved = result.save(folder)
-    except storage_errors() as e:  # the database went away in the middle of the study
-        raise _lost(storage, name, e) from None
+    except Exception as e:  # the database went away in the middle of the study
+        if storage_cause(e) is None:
+            raise
+        raise _lost(storage, name, storage_cause(e)) from None
     return result
 
 
@@ -410,10 +415,11 @@ def _optimize(fn: Callable[[optuna.Trial], float], study: optuna.Study, args: di
         if args["workers"] > 1:
             _run_workers(fn, study, args, remaining, bar)
             return
-        guard = Guarded(fn)
+        guard = Guarded(fn, total=n_trials)
         with quiet_interrupts(guard):
             study.optimize(guard, n_trials=remaining, timeout=args["timeout"],
-                           callbacks=[lambda s, _t: bar.update(s), _stop_at(n_trials)])
+                           callbacks=[lambda s, _t: bar.update(s), _stop_at(n_trials)],
+                           catch=(SurplusTrial,))
 
 
 def load(study_name: str, storage: str = DEFAULT_STORAGE) -> TuneResult:
