@@ -24,6 +24,25 @@ def test_entry_is_complete(qid):
     assert 4 <= len(sentences) <= 9, f"{qid}: answer has {len(sentences)} sentences"
     assert 3 <= len(q.key_points) <= 6 and all(p.strip() for p in q.key_points)
     assert q.api and all(re.fullmatch(r"deepdojo(\.[A-Za-z_][A-Za-z0-9_]*)+", a) for a in q.api)
+    assert len(set(q.api)) == len(q.api), f"{qid}: duplicate API link"
+
+
+YEAR = re.compile(r"\((19|20)\d\d\)")
+
+
+@pytest.mark.parametrize("qid", IDS)
+def test_every_answer_has_author_year_title_venue_references(qid):
+    refs = QUESTIONS[qid].references
+    assert isinstance(refs, tuple) and 3 <= len(refs) <= 12, f"{qid}: {len(refs)} references"
+    assert len(set(refs)) == len(refs), f"{qid}: duplicate reference"
+    for ref in refs:
+        year = YEAR.search(ref)
+        assert year, f"{qid}: no (year) in {ref!r}"
+        head, rest = ref[: year.start()], ref[year.end() :]
+        assert head.strip(), f"{qid}: no author before the year in {ref!r}"
+        assert rest.count(".") >= 2, f"{qid}: title and venue expected after the year: {ref!r}"
+        url = re.search(r"https?://\S+", ref)
+        assert url is None or ref.endswith(url.group(0)), f"{qid}: URL must come last: {ref!r}"
 
 
 def test_questions_and_answers_are_distinct():
