@@ -6,7 +6,9 @@
 - :mod:`~deepdojo.cli.report`: ``report``, ``questions``, ``show``;
 - :mod:`~deepdojo.cli.tune`: ``tune``;
 - :mod:`~deepdojo.cli.ask`: ``ask`` (find the question you mean);
-- :mod:`~deepdojo.cli.quiz`: ``quiz``.
+- :mod:`~deepdojo.cli.quiz`: ``quiz``;
+- :mod:`~deepdojo.cli.export`: ``export`` (a model or checkpoint to ONNX);
+- :mod:`~deepdojo.cli.oneshot`: ``oneshot train|eval`` (one-shot learning on your data).
 
 :mod:`~deepdojo.cli.app` holds the shared Typer app and error handling: a new command group is
 a new module that registers on ``app`` and is imported below. Bad input exits with code 2 and
@@ -19,7 +21,9 @@ import sys
 
 from deepdojo.cli import (  # noqa: F401  (register commands)
     ask,
+    export,
     labs,
+    oneshot,
     quiz,
     report,
     run,
