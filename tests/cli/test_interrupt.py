@@ -39,15 +39,7 @@ SLEEPY = textwrap.dedent('''
 ''')
 
 
-QUEUED_LAB_RUNS_ON = pytest.mark.xfail(
-    strict=True, raises=subprocess.TimeoutExpired,
-    reason="labs/framework/parallel.py: a lab queued in the process pool still starts after "
-           "Ctrl-C and shutdown(wait=True) waits for it (needs a worker SIGINT handler and "
-           "cancel_futures there)",
-)
-
-
-@pytest.mark.parametrize(("labs", "jobs"), [(1, 1), pytest.param(3, 2, marks=QUEUED_LAB_RUNS_ON)])
+@pytest.mark.parametrize(("labs", "jobs"), [(1, 1), (3, 2)])
 def test_ctrl_c_during_run_is_one_line_exit_130_and_leaves_no_run(tmp_path, labs, jobs):
     names = ["test-sleepy-a", "test-sleepy-b", "test-sleepy-c"][:labs]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 import traceback
@@ -77,8 +78,20 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+_INTERRUPTED = False  # set in a worker by Ctrl-C: the labs queued to it then do not start
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    global _INTERRUPTED
+    _INTERRUPTED = True
+    raise KeyboardInterrupt
+
+
 def _one_thread() -> None:
-    """Worker initializer: one thread for torch and every BLAS/OpenMP pool."""
+    """Worker initializer: one thread for torch and every BLAS/OpenMP pool; Ctrl-C stops the
+    running lab and marks the worker interrupted (a lab already queued to it then returns at
+    once instead of starting)."""
+    signal.signal(signal.SIGINT, _on_sigint)
     for var in THREAD_ENV:
         os.environ[var] = "1"
     import torch
@@ -90,6 +103,8 @@ def _run_one(name: str, kwargs: dict[str, Any]) -> LabOutcome:
     """Run one lab in a worker; an exception becomes the outcome's error (one line + trace)."""
     from deepdojo.labs.framework.runner import run_lab
 
+    if _INTERRUPTED:
+        return LabOutcome(name, 0.0, error="KeyboardInterrupt: not started (interrupted)")
     say(f"[{_stamp()}] start  {name} (pid {os.getpid()})")
     t0 = time.perf_counter()
     try:
@@ -165,9 +180,13 @@ def run_labs(
         pending: set[Future[LabOutcome]] = {
             pool.submit(_run_one, name, {**base, "threads": 1}) for name in order
         }
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                finish(fut.result())
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    finish(fut.result())
+        except KeyboardInterrupt:  # labs not yet handed to a worker never start
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     sys.stdout.flush()
     return outcomes
