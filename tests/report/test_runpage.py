@@ -120,7 +120,12 @@ def test_verdicts_kinds_interval_and_why_on_the_page():
     assert '<span class="why">the RNN also reaches 0.91</span>' in page
     assert "A wins by {x}" in page  # why text is shown as written (never re-formatted)
     assert "[0.05, 0.25]" in page and "margin 0.1" in page
-    assert '<tr class="holds check" id="claim-k">' in page and ">timing</span>" in page
+    assert 'class="holds check" id="claim-k"' in page and ">environment-dependent</span>" in page
+    assert '<span class="reason">A wins by {x}</span>' in page  # "holds": the reason, quieter
+    # checks sit in their own table, after the findings
+    assert page.index('class="claims findings"') < page.index('id="claim-a"')
+    assert page.index('class="claims checks"') < page.index('id="claim-k"')
+    assert page.count('<svg class="ibar"') == 2  # claims a and c have an interval
     assert "1/1 checks pass" in page and "1 inconclusive" in page and "2 hold<" in page
 
 

@@ -9,14 +9,20 @@ naming it, never the whole report.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deepdojo.answers import QUESTIONS, get_question
 from deepdojo.labs import LABS, LabError, load_all
 from deepdojo.labs import claim_counts as verdict_counts
-from deepdojo.report.results import Warn, default_warn, latest_results, latest_stability
+from deepdojo.report.results import (
+    Warn,
+    default_warn,
+    lab_runs,
+    latest_results,
+    latest_stability,
+)
 
 
 @dataclass
@@ -30,6 +36,7 @@ class LabEvidence:
     run_dir: Path | None = None
     result: dict[str, Any] | None = None
     stability: dict[str, Any] | None = None  # newest verify run at the run's scale
+    runs: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # newest first
 
 
 def check_runs_dir(runs_dir: str | Path) -> Path:
@@ -65,6 +72,9 @@ def gather(runs_dir: str | Path, warn: Warn | None = None) -> dict[str, LabEvide
         labs[name].run_dir = run_dir
         labs[name].result = result
         labs[name].stability = latest_stability(run_dir.parent, result.get("scale"), warn)
+        # every run of the lab, for its history; broken files were warned about above
+        labs[name].runs = [(d, r) for d, r in lab_runs(run_dir.parent, lambda message: None)
+                           if (r.get("lab") or d.parent.name) == name]
     return dict(sorted(labs.items()))
 
 

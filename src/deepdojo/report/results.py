@@ -174,6 +174,20 @@ def latest_results(runs_dir: Path, warn: Warn) -> dict[str, tuple[Path, dict[str
     return {lab: (run_dir, result) for lab, (_, run_dir, result) in sorted(found.items())}
 
 
+def lab_runs(lab_dir: Path, warn: Warn) -> list[tuple[Path, dict[str, Any]]]:
+    """Every readable run directly under ``lab_dir``, newest first (by ``started``, then
+    folder name); verify runs and temp folders are not among them."""
+    runs = []
+    for path in sorted(lab_dir.glob("*/result.json")):
+        if path.parent.name.startswith("."):
+            continue
+        data = read_json_object(path, warn)
+        if data is not None:
+            runs.append((path.parent, check_result(data, path, warn)))
+    runs.sort(key=lambda r: (str(r[1].get("started") or ""), r[0].name), reverse=True)
+    return runs
+
+
 def latest_stability(lab_dir: Path, scale: str | None, warn: Warn) -> dict[str, Any] | None:
     """The newest usable ``verify-*/stability.json`` under ``lab_dir`` at ``scale``."""
     best: tuple[str, dict[str, Any]] | None = None

@@ -18,20 +18,26 @@ from typing import Any
 
 import jinja2
 
+from deepdojo.report.glance import interval_bar
+from deepdojo.report.mathtext import render_math
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 _MISSING = "\u2014"  # em dash for "no value"
 
 
 @functools.lru_cache(maxsize=1)
 def template_env() -> jinja2.Environment:
-    """The Jinja2 environment over ``deepdojo/report/templates`` (autoescaped, strict)."""
-    return jinja2.Environment(
+    """The Jinja2 environment over ``deepdojo/report/templates`` (autoescaped, strict), with
+    the ``math`` filter (``$...$`` drawn as formulas, :mod:`deepdojo.report.mathtext`)."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["math"] = render_math
+    return env
 
 
 def fmt_value(value: Any) -> str:
@@ -139,6 +145,7 @@ def claim_view(
             f"{fmt_value(mean)} \u00b1 {fmt_value(spread)}" if mean is not None else _MISSING
         ),
         "stability": stability_badge(stability),
+        "bar": interval_bar(claim, verdict),
     }
 
 
@@ -261,6 +268,8 @@ def run_view(
         "total_time": fmt_seconds(timings.get("total_s")),
         "command": str(result.get("command", "")),
         "claims": claims,
+        "findings": [c for c in claims if c["kind"] == "finding"],
+        "checks": [c for c in claims if c["kind"] == "check"],
         "counts": count_claims(claims),
         "stability": _stability_view(stability),
         "figures": figures,
@@ -275,6 +284,7 @@ def run_view(
         "environment": _environment_rows(result.get("environment") or {}),
         "timings": [(f"timings.{k}", fmt_seconds(v)) for k, v in timings.items()],
         "question_links": [],
+        "history": None,
     }
 
 
@@ -300,6 +310,7 @@ def render_run_page(
     question_links: Sequence[Mapping[str, str]] = (),
     fig_exists: Callable[[str], bool] | None = None,
     stability: Mapping[str, Any] | None = None,
+    history: Mapping[str, Any] | None = None,
 ) -> str:
     """A standalone page for one run: claims with verdicts, figures, metrics, config, command.
 
@@ -315,8 +326,12 @@ def render_run_page(
         Links to the site's question pages.
     fig_exists, stability : optional
         See :func:`run_view`.
+    history : mapping, optional
+        The lab's run history (:func:`deepdojo.report.history.history_view`), shown as a
+        table of how values and verdicts moved between runs.
     """
     run = run_view(result, fig_exists=fig_exists, stability=stability)
     run["question_links"] = [dict(q) for q in question_links]
+    run["history"] = history
     template = template_env().get_template("run.html")
     return template.render(run=run, root=root, generated=now_text())

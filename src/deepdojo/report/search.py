@@ -188,3 +188,57 @@ def rank(ranker: TfidfRanker | EncoderRanker, query: str, top: int = 3
     scores = ranker.scores(query)
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], ranker.docs_[i].qid))
     return [(ranker.docs_[i].qid, float(scores[i])) for i in order[:top]]
+
+
+def _entry(kind: str, title: str, sub: str, url: str, *texts: str) -> dict[str, str]:
+    text = " ".join(plain(t) for t in (title, sub, *texts) if t)
+    return {"k": kind, "t": plain(title), "s": plain(sub), "u": url,
+            "x": " ".join(text.lower().split())}
+
+
+def site_index(labs: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The site's search index: one entry per question, lab, claim and API name.
+
+    Parameters
+    ----------
+    labs : mapping name -> LabEvidence
+        As gathered by :func:`deepdojo.report.evidence.gather`.
+
+    Returns
+    -------
+    list of dict
+        ``{"k": kind, "t": title, "s": subtitle, "u": url from the site root, "x": lower-case
+        text searched}``, kinds ``question``, ``lab``, ``claim``, ``api``.
+    """
+    from deepdojo.report.runpage import verdict_of
+
+    entries = []
+    for qid, q in QUESTIONS.items():
+        entries.append(_entry("question", f"{qid} {q.question}", q.title,
+                              f"questions/{qid}.html", q.answer, *q.key_points))
+        entries += [_entry("api", name, f"{qid} {q.title}", f"questions/{qid}.html#api")
+                    for name in q.api]
+    for name, lab in labs.items():
+        ran = lab.result is not None
+        home = (f"labs/{name}/index.html" if ran
+                else f"questions/{lab.questions[0]}.html#lab-{name}" if lab.questions else "")
+        if not home:
+            continue
+        status = "" if ran else " (not run yet)"
+        entries.append(_entry("lab", name, lab.summary + status, home, *lab.questions))
+        for c in (lab.result or {}).get("claims", []):
+            kind = "check" if c.get("kind") == "check" else verdict_of(c)
+            entries.append(_entry("claim", str(c.get("statement", "")), f"{name} \u00b7 {kind}",
+                                  f"{home}#claim-{c.get('id')}", str(c.get("id", "")),
+                                  str(c.get("rule", ""))))
+    return entries
+
+
+def index_script(entries: Sequence[Mapping[str, str]]) -> str:
+    """``static/search-index.js``: the index as a script (a page opened from disk may not
+    ``fetch`` a JSON file, but it may load a script)."""
+    import json
+
+    data = json.dumps(list(entries), ensure_ascii=False, separators=(",", ":"))
+    return ("/* deepdojo search index, built with the site */\n"
+            f"window.DEEPDOJO_INDEX = {data};\n")

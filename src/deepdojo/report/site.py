@@ -7,15 +7,20 @@ Layout of ``site/``::
     labs/<lab>/index.html        the lab's latest run (same page as the run folder's)
     labs/<lab>/figures/*.png     figures copied from the run folder
     labs/<lab>/result.json       the raw result
+    static/search.js             the search box (vanilla JS)
+    static/search-index.js       its index: questions, labs, claims, API names
 
-Pages are static HTML with inline CSS and relative links only: they open from disk, need no
-JavaScript and load nothing from the network. The site is built in a temp folder beside
-``out_dir`` and swapped into place, so a failed build never leaves a half-written site.
+Pages are static HTML with inline CSS and relative links only: they open from disk and load
+nothing from the network. Formulas are drawn at build time (:mod:`~deepdojo.report.mathtext`);
+the only script is the search box, and every page reads fine without it. The site is built in
+a temp folder beside ``out_dir`` and swapped into place, so a failed build never leaves a
+half-written site.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -31,11 +36,14 @@ from deepdojo.report.evidence import (
     gather,
     labs_for,
 )
+from deepdojo.report.history import history_view
 from deepdojo.report.results import Warn
 from deepdojo.report.runpage import now_text, render_run_page, run_view, sum_counts, template_env
+from deepdojo.report.search import index_script, site_index
 from deepdojo.utils import atomic_write_text
 
 MARKER = ".deepdojo-site"  # marks a folder this builder may replace
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def build_site(
@@ -74,6 +82,7 @@ def build_site(
         for i, qid in enumerate(QUESTIONS):
             _write_question(tmp, qid, i, labs, generated)
         _write_index(tmp, labs, runs, generated)
+        _write_static(tmp, labs)
         (tmp / MARKER).write_text("built by deepdojo.report.build_site\n", encoding="utf-8")
         _make_readable(tmp)
         _swap(tmp, out)
@@ -81,6 +90,57 @@ def build_site(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out / "index.html"
+
+
+def _write_static(tmp: Path, labs: dict[str, LabEvidence]) -> None:
+    """The search box's script and its index."""
+    (tmp / "static").mkdir()
+    for src in STATIC_DIR.iterdir():
+        if src.is_file() and src.suffix in (".js", ".css", ".svg"):
+            shutil.copyfile(src, tmp / "static" / src.name)
+    atomic_write_text(tmp / "static" / "search-index.js", index_script(site_index(labs)))
+
+
+_URL = re.compile(r"https?://[^\s<>\"')]+[^\s<>\"').,;]")
+
+
+def reference_view(ref: Any) -> dict[str, str]:
+    """One entry of ``Question.references`` as ``{"text", "href", "note"}``.
+
+    A reference is a citation string; a ``http(s)`` URL inside it becomes its link (a
+    citation without one is shown as text). A ``(text, url[, note])`` tuple, a mapping or an
+    object with ``title``/``url``/``note`` attributes is accepted too.
+    """
+    if isinstance(ref, str):
+        text, note = ref, ""
+        found = _URL.search(ref)
+        href = found.group(0) if found else ""
+    elif isinstance(ref, (tuple, list)):
+        text, href, note = ([str(x) for x in ref] + ["", "", ""])[:3]
+    else:
+        def get(*names: str) -> str:
+            for n in names:
+                value = ref.get(n) if isinstance(ref, dict) else getattr(ref, n, None)
+                if value:
+                    return str(value)
+            return ""
+
+        href = get("url", "href", "link")
+        text, note = get("title", "text", "label", "name") or href, get("status", "note")
+    if not _URL.fullmatch(href):
+        href = ""
+    return {"text": text, "href": href, "note": note}
+
+
+def api_view(q: Any) -> list[dict[str, Any]]:
+    """The question's API names with their status: ``available``, ``coming`` (planned in an
+    issue, not in this build yet) or ``missing``."""
+    links = getattr(q, "links", None)
+    if links is not None:
+        return [{"name": a.name, "status": str(a.status), "available": a.status == "available"}
+                for a in links]
+    return [{"name": a, "available": api_available(a),
+             "status": "available" if api_available(a) else "missing"} for a in q.api]
 
 
 def _make_readable(root: Path) -> None:
@@ -143,6 +203,7 @@ def _write_lab(tmp: Path, lab: LabEvidence) -> None:
     page = render_run_page(
         lab.result, root="../../", question_links=links,
         fig_exists=lambda p: (dest / p).is_file(), stability=lab.stability,
+        history=history_view(lab.runs),
     )
     atomic_write_text(dest / "index.html", page)
 
@@ -187,7 +248,8 @@ def _write_question(
         "question": q.question,
         "answer": q.answer,
         "key_points": q.key_points,
-        "api": [{"name": a, "available": api_available(a)} for a in q.api],
+        "api": api_view(q),
+        "references": [reference_view(r) for r in getattr(q, "references", ()) or ()],
     }
     page = (
         template_env()
