@@ -17,7 +17,7 @@ from deepdojo.answers import get_question
     [
         ("Q01", ["diffusion models lead", "adversarial diffusion distillation", "VQGAN"]),
         ("Q02", ["shift its decision threshold", "miscalibrated", "log class priors"]),
-        ("Q03", ["proximal step", "hover near zero"]),
+        ("Q03", ["proximal step", "hovers near zero"]),
         ("Q04", ["random labels", "effective learning rate"]),
         ("Q05", ["rebuild anomalies too", "masked autoencoders", "sparse autoencoders",
                  "latent diffusion"]),

@@ -23,8 +23,11 @@ def test_every_link_resolves_or_is_coming(name):
 @pytest.mark.parametrize("module", sorted(PLANNED))
 def test_planned_modules_are_not_built_yet(module):
     """A planned module that lands must be struck from PLANNED (the list stays honest)."""
-    with pytest.raises(LookupError):
+    try:
         resolve_api(module)
+    except LookupError:
+        return
+    pytest.fail(f"{module} now exists: strike it from deepdojo.answers.bank.PLANNED")
 
 
 @pytest.mark.parametrize("module", sorted(PLANNED))

@@ -169,7 +169,7 @@ ENTRIES: tuple[Question, ...] = (
             "variance 2 / fan_in, doubling it to make up for ReLU zeroing half of its inputs, "
             "with uniform bound sqrt(6 / fan_in); normal and uniform versions with the same "
             "variance behave alike. Orthogonal initialization draws a random orthogonal matrix, "
-            "which preserves the norm of every vector and suits recurrent weights and deep "
+            "which (when square) preserves the norm of every vector and suits recurrent weights and deep "
             "linear stacks. PyTorch's own default for linear and convolution layers is neither "
             "He nor Xavier: a uniform draw with variance 1 / (3 fan_in), a third of LeCun's "
             "1 / fan_in, so deep ReLU networks left at the default shrink their signal with "
