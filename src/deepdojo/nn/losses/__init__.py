@@ -3,7 +3,8 @@
 - ``imbalance``: focal, class-balanced, logit-adjusted and LDAM losses;
 - ``gan``: :func:`gan_loss` (non-saturating, hinge, Wasserstein) and :func:`gradient_penalty`;
 - ``vae``: :func:`vae_loss` (reconstruction + beta * KL, terms returned apart);
-- ``contrastive``: :func:`nt_xent` (SimCLR).
+- ``contrastive``: :func:`nt_xent` (SimCLR);
+- ``vicreg``: :func:`vicreg_loss`, :func:`vicreg_terms` (VICReg, non-contrastive).
 """
 
 from deepdojo.nn.losses.contrastive import nt_xent
@@ -22,6 +23,7 @@ from deepdojo.nn.losses.vae import (
     reconstruction_loss,
     vae_loss,
 )
+from deepdojo.nn.losses.vicreg import VICRegTerms, vicreg_loss, vicreg_terms
 
 __all__ = [
     "GAN_KINDS",
@@ -32,6 +34,7 @@ __all__ = [
     "LDAMLoss",
     "LogitAdjustedLoss",
     "VAELoss",
+    "VICRegTerms",
     "effective_number_weights",
     "gan_loss",
     "gaussian_kl",
@@ -39,4 +42,6 @@ __all__ = [
     "nt_xent",
     "reconstruction_loss",
     "vae_loss",
+    "vicreg_loss",
+    "vicreg_terms",
 ]
