@@ -2,6 +2,7 @@
 
 * :class:`GradientMonitor` — per-layer gradient norm, weight norm, update/weight ratio per step.
 * :class:`ActivationMonitor` — per-layer activation mean/std, saturated and dead fractions.
+* :func:`check_collapse` — a self-supervised embedding collapsed (std, effective rank)?
 * :func:`diagnose` — one batch in, a list of :class:`Finding` out (rules in :mod:`.rules`).
 * :class:`Doctor` — a Trainer callback applying the same rules while training.
 * :func:`plot_gradient_flow`, :func:`plot_gradient_heatmap` — the two standard charts.
@@ -11,6 +12,7 @@ they work with the Trainer and with any hand-written loop (see :mod:`.doctor` fo
 """
 
 from deepdojo.diagnose.activations import ActivationMonitor, activation_stats
+from deepdojo.diagnose.collapse import check_collapse, effective_rank, embedding_std
 from deepdojo.diagnose.doctor import Doctor, diagnose
 from deepdojo.diagnose.monitors import GradientMonitor, weight_layers
 from deepdojo.diagnose.plots import plot_gradient_flow, plot_gradient_heatmap
@@ -26,7 +28,10 @@ __all__ = [
     "Thresholds",
     "activation_stats",
     "check",
+    "check_collapse",
     "diagnose",
+    "effective_rank",
+    "embedding_std",
     "plot_gradient_flow",
     "plot_gradient_heatmap",
     "weight_layers",
