@@ -1,0 +1,235 @@
+"""Measurements of the ``self-supervised`` lab: pretrain, then judge the frozen features.
+
+One call of :func:`run_seed` per (dataset, seed). Every arm starts from the same seeded
+encoder initialisation; the random-encoder control *is* that initialisation, frozen. The
+supervised arm and every fine-tuning arm choose (lr, steps) on a stratified validation third
+of the labelled rows and are refit on all of them; the linear probe chooses its weight decay
+on the same third and is refit the same way (equal tuning effort).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from deepdojo.data import load_digits, load_mnist1d
+from deepdojo.data.augment import Compose, Crop, GaussianNoise, Mask, Scale, Shift
+from deepdojo.diagnose import effective_rank, embedding_std
+from deepdojo.models.ssl import (
+    ImageEncoder,
+    ProjectionHead,
+    SignalEncoder,
+    permute_segments,
+    rotate_batch,
+)
+from deepdojo.ssl import (
+    PretextTask,
+    VICRegTask,
+    encode,
+    fine_tune,
+    knn_accuracy,
+    label_subset,
+    linear_probe,
+    mlp_decoder,
+    split_labelled,
+)
+from deepdojo.train import Trainer
+from deepdojo.train.tasks import ContrastiveTask, ReconstructionTask
+
+ORDER_SEGMENTS = 4  # MNIST-1D's 40 points -> 4 segments of 10, 24 orders
+
+
+@dataclass
+class Data:
+    """Train rows (unlabelled pool; labels used only through :func:`label_subset`) and test."""
+
+    name: str
+    x: Tensor
+    y: Tensor
+    x_test: Tensor
+    y_test: Tensor
+
+
+@dataclass
+class Arm:
+    """One frozen encoder's scores per label fraction, and its collapse statistics."""
+
+    probe: dict[float, float] = field(default_factory=dict)
+    probe_wd: dict[float, float] = field(default_factory=dict)
+    knn: dict[float, float] = field(default_factory=dict)
+    std_sqrt_d: float = float("nan")
+    erank: float = float("nan")
+    pretrain_s: float = 0.0
+
+
+@dataclass
+class Fit:
+    """An end-to-end classifier's test accuracy and the chosen lr and steps."""
+
+    accuracy: float
+    lr: float
+    steps: int
+
+
+@dataclass
+class SeedRun:
+    """Everything one seed measured on one dataset."""
+
+    dataset: str
+    seed: int
+    arms: dict[str, Arm]
+    supervised: dict[float, Fit]
+    finetune: dict[str, dict[float, Fit]] = field(default_factory=dict)  # scale -> fraction
+    embedding: np.ndarray | None = None  # 2-D PCA of test embeddings (first seed)
+    embedding_labels: np.ndarray | None = None
+
+
+def load(name: str, seed: int, mnist1d_samples: int) -> Data:
+    """MNIST-1D ``(N, 1, 40)`` or digits ``(N, 1, 8, 8)``; the validation split joins train
+    (labelled validation comes from the labelled part itself)."""
+    if name == "mnist1d":
+        s = load_mnist1d(num_samples=mnist1d_samples, seed=seed, val_fraction=0.1,
+                         test_fraction=0.2)
+    elif name == "digits":
+        s = load_digits(seed=seed, val_fraction=0.1, test_fraction=0.2)
+    else:
+        raise ValueError(f"dataset must be 'mnist1d' or 'digits', got {name!r}")
+    return Data(name, torch.cat([s.train.X, s.val.X]), torch.cat([s.train.y, s.val.y]),
+                s.test.X, s.test.y)
+
+
+def views(name: str) -> Compose:
+    """SimCLR/VICReg views, also used to augment the supervised and fine-tuning batches."""
+    if name == "mnist1d":
+        return Compose([Shift(4, "roll"), Scale((0.8, 1.2)), Crop((0.7, 1.0)),
+                        GaussianNoise(0.1), Mask(0.15)])  # fmt: skip
+    return Compose([Shift(1, "zero"), Crop((0.6, 1.0)), GaussianNoise(0.05), Mask(0.15)])
+
+
+def new_encoder(name: str, seed: int, channels: int, feature_size: int) -> nn.Module:
+    torch.manual_seed(seed)
+    if name == "mnist1d":
+        return SignalEncoder(1, 40, channels, feature_size)
+    return ImageEncoder(1, 8, channels, feature_size)
+
+
+def pretrain(method: str, data: Data, encoder: nn.Module, *, seed: int, epochs: int,
+             batch_size: int, lr: float, temperature: float) -> nn.Module:
+    """Train ``encoder`` in place with one pretext task (no labels) and return it."""
+    feat = encoder.feature_size
+    head = ProjectionHead(feat, 2 * feat, feat)
+    if method == "simclr":
+        task = ContrastiveTask(encoder, head, augment=views(data.name), temperature=temperature,
+                               lr=lr)
+    elif method == "vicreg":
+        task = VICRegTask(encoder, head, augment=views(data.name), lr=lr)
+    elif method == "rotation":
+        task = PretextTask(encoder, nn.Linear(feat, 4), rotate_batch, lr=lr)
+    elif method == "order":
+        task = PretextTask(encoder, nn.Linear(feat, 24),
+                           lambda x: permute_segments(x, ORDER_SEGMENTS), lr=lr)
+    elif method == "masked":
+        task = ReconstructionTask(nn.Sequential(encoder, mlp_decoder(feat, data.x.shape[1:])),
+                                  mask_fraction=0.25, lr=lr)
+    else:
+        raise ValueError(f"unknown pretext method {method!r}")
+    Trainer(task, seed=seed, progress="off", device="cpu").fit(data.x, epochs=epochs,
+                                                               batch_size=batch_size)
+    return encoder
+
+
+def evaluate(encoder: nn.Module, data: Data, fractions: tuple[float, ...], seed: int, *,
+             weight_decays: tuple[float, ...], knn_k: int, with_knn: bool) -> Arm:
+    """Linear probe (and kNN) at each label fraction; collapse statistics on the test rows."""
+    feats, feats_test = encode(encoder, data.x), encode(encoder, data.x_test)  # (N, F)
+    arm = Arm(std_sqrt_d=embedding_std(feats_test) * feats_test.shape[1] ** 0.5,
+              erank=effective_rank(feats_test))
+    for frac in fractions:
+        idx = label_subset(data.y, frac, seed)
+        probe = linear_probe(feats[idx], data.y[idx], feats_test, data.y_test,
+                             weight_decays=weight_decays, seed=seed)
+        arm.probe[frac], arm.probe_wd[frac] = probe.accuracy, probe.weight_decay
+        if with_knn:
+            arm.knn[frac] = knn_accuracy(feats[idx], data.y[idx], feats_test, data.y_test, knn_k)
+    return arm
+
+
+def end_to_end(encoder: nn.Module, data: Data, frac: float, seed: int, *, lrs: tuple[float, ...],
+               steps: int, batch_size: int, backbone_lr_scale: float = 1.0) -> Fit:
+    """Encoder + linear head trained on the labelled rows: (lr, steps) chosen on a validation
+    third, then refit on all labelled rows. Without validation rows (one item per class) the
+    first lr and all steps are used."""
+    idx = label_subset(data.y, frac, seed)
+    x, y = data.x[idx], data.y[idx]
+    fit, val = split_labelled(y, 1 / 3, seed)
+    aug, k = views(data.name), int(data.y.max()) + 1
+    best = (lrs[0], steps, -1.0)
+    if len(val):
+        for lr in lrs:
+            r = fine_tune(encoder, x[fit], y[fit], num_classes=k, lr=lr, steps=steps,
+                          batch_size=batch_size, augment=aug, seed=seed,
+                          backbone_lr_scale=backbone_lr_scale, val=(x[val], y[val]))
+            score = max(v for _, v in r.val_curve)
+            if score > best[2]:
+                best = (lr, r.best_step, score)
+    final = fine_tune(encoder, x, y, num_classes=k, lr=best[0], steps=best[1],
+                      batch_size=batch_size, augment=aug, seed=seed,
+                      backbone_lr_scale=backbone_lr_scale)
+    acc = float((encode(final.model, data.x_test).argmax(1) == data.y_test).float().mean())
+    return Fit(acc, best[0], best[1])
+
+
+def pca2(x: Tensor) -> np.ndarray:
+    """The first two principal components of ``(N, F)`` rows, ``(N, 2)``."""
+    z = x.double() - x.double().mean(0)
+    _, _, v = torch.linalg.svd(z, full_matrices=False)
+    return (z @ v[:2].T).numpy()
+
+
+@dataclass
+class Plan:
+    """What one seed runs: methods to pretrain, fractions, and the optional parts."""
+
+    methods: tuple[str, ...]
+    fractions: tuple[float, ...]
+    knn: bool
+    finetune_scales: tuple[float, ...]
+    finetune_fractions: tuple[float, ...]
+
+
+def run_seed(data: Data, seed: int, plan: Plan, cfg, *, keep_embedding: bool) -> SeedRun:
+    """Pretrain each method from the seed's initialisation, evaluate; supervised arms."""
+    kw = dict(weight_decays=cfg.probe_weight_decays, knn_k=cfg.knn_k, with_knn=plan.knn)
+    init = dict(channels=cfg.channels, feature_size=cfg.feature_size)
+    arms = {"random": evaluate(new_encoder(data.name, seed, **init), data, plan.fractions,
+                               seed, **kw),
+            "random_b": evaluate(new_encoder(data.name, seed + 500, **init), data,
+                                 plan.fractions, seed, **kw)}
+    encoders: dict[str, nn.Module] = {}
+    for method in plan.methods:
+        t = time.process_time()
+        enc = pretrain(method, data, new_encoder(data.name, seed, **init), seed=seed,
+                       epochs=cfg.epochs if method in ("simclr", "vicreg") else cfg.pretext_epochs,
+                       batch_size=cfg.batch_size, lr=cfg.pretrain_lr,
+                       temperature=cfg.temperature)
+        spent = time.process_time() - t
+        arms[method] = evaluate(enc, data, plan.fractions, seed, **kw)
+        arms[method].pretrain_s = spent
+        encoders[method] = enc
+    sup_kw = dict(lrs=cfg.finetune_lrs, steps=cfg.finetune_steps, batch_size=cfg.ft_batch_size)
+    supervised = {f: end_to_end(new_encoder(data.name, seed, **init), data, f, seed, **sup_kw)
+                  for f in plan.fractions}
+    run = SeedRun(data.name, seed, arms, supervised)
+    if plan.finetune_scales and "simclr" in encoders:
+        run.finetune = {f"{s:g}": {f: end_to_end(encoders["simclr"], data, f, seed,
+                                                 backbone_lr_scale=s, **sup_kw)
+                                   for f in plan.finetune_fractions}
+                        for s in plan.finetune_scales}
+    if keep_embedding and "simclr" in encoders:
+        run.embedding = pca2(encode(encoders["simclr"], data.x_test))
+        run.embedding_labels = data.y_test.numpy()
+    return run

@@ -1,0 +1,48 @@
+"""The ``self-supervised`` lab at smoke scale: every arm runs, tables, figures and claims."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deepdojo.labs import run_lab
+from deepdojo.labs.framework import make_config
+from deepdojo.labs.self_supervised import FULL_ONLY, SelfSupervisedConfig
+
+
+def test_quick_config_is_the_documented_budget():
+    cfg = make_config(SelfSupervisedConfig, scale="quick")
+    assert cfg.fractions == (0.01, 0.1) and not cfg.extended and not cfg.full_only_claims
+    full = make_config(SelfSupervisedConfig, scale="full")
+    assert full.fractions == (0.01, 0.1, 1.0) and full.extended and full.full_only_claims
+
+
+def test_smoke_run(tmp_path):
+    res = run_lab("self-supervised", scale="smoke", seed=0, out=tmp_path, progress="off")
+    data = json.loads((res.path / "result.json").read_text())
+    assert {f["name"] for f in data["figures"]} == {"accuracy_vs_labels", "embedding_pca"}
+    claims = {c["id"]: c for c in data["claims"]}
+    assert {"simclr-beats-random-encoder", "vicreg-beats-supervised-few-labels",
+            "simclr-no-collapse", "ssl-advantage-largest-with-fewest-labels",
+            "collapse-check-flags-constant-embeddings"} <= set(claims)
+    assert not set(FULL_ONLY) & set(claims)  # judged at full scale only
+    assert claims["collapse-check-flags-constant-embeddings"]["verdict"] == "holds"
+    assert claims["collapse-check-flags-constant-embeddings"]["kind"] == "check"
+    tables = data["tables"]
+    arms = {r["arm"] for r in tables["accuracy"] if r["data"] == "mnist1d"}
+    # smoke runs every arm, the full-only ones included, so their code paths are tested
+    assert {"simclr (probe)", "vicreg (probe)", "order (probe)", "masked (probe)",
+            "random (probe)", "supervised (end to end)", "simclr (knn)",
+            "simclr fine-tuned, backbone lr x0.1"} <= arms
+    assert {r["arm"] for r in tables["accuracy"] if r["data"] == "digits"} >= {
+        "rotation (probe)", "simclr (probe)"}
+    assert all(0.0 <= r["mean"] <= 1.0 for r in tables["accuracy"])
+    assert "noise_floor.aa_random_encoders_mean_abs" in data["metrics"]
+
+
+def test_bad_override_is_one_line():
+    from deepdojo.labs.framework import LabError
+
+    with pytest.raises(LabError, match="epochs"):
+        make_config(SelfSupervisedConfig, {"epochs": "0"}, scale="quick")
