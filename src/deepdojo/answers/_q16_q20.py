@@ -48,13 +48,18 @@ ENTRIES: tuple[Question, ...] = (
             "Linear probe: a linear classifier on frozen features; plus few-label fine-tuning.",
             "Stop-gradient: the target is treated as a constant, so no gradient flows into it; "
             "it helps avoid representation collapse.",
+            "VICReg prevents collapse with variance and covariance terms instead; watch the "
+            "embedding's per-dimension std and effective rank.",
         ),
         api=(
             "deepdojo.models.ssl.SimCLR",
             "deepdojo.models.ssl.rotate_batch",
             "deepdojo.ssl.linear_probe",
             "deepdojo.ssl.fine_tune",
+            "deepdojo.ssl.VICRegTask",
             "deepdojo.nn.losses.nt_xent",
+            "deepdojo.nn.losses.vicreg_loss",
+            "deepdojo.diagnose.check_collapse",
             "deepdojo.train.tasks.ContrastiveTask",
             "deepdojo.data.augment.two_views",
             "deepdojo.models.autoencoder.MaskedAutoEncoder",
@@ -74,6 +79,8 @@ ENTRIES: tuple[Question, ...] = (
             "Chen, X., He, K. (2021). Exploring Simple Siamese Representation Learning. CVPR.",
             "Caron, M. et al. (2021). Emerging Properties in Self-Supervised Vision "
             "Transformers (DINO). ICCV.",
+            "Bardes, A., Ponce, J., LeCun, Y. (2022). VICReg: Variance-Invariance-Covariance "
+            "Regularization for Self-Supervised Learning. ICLR.",
             "He, K. et al. (2022). Masked Autoencoders Are Scalable Vision Learners. CVPR.",
         ),
     ),
