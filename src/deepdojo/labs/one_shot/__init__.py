@@ -1,0 +1,205 @@
+r"""Lab: one-shot learning -- a learned similarity lets new classes need one example (Q12, Q13).
+
+**Q12, characters.** Generated glyphs (:func:`deepdojo.data.glyphs.make_glyphs`, the offline
+stand-in for Omniglot, difficulty fixed by its pixel-1-NN anchor) at 5- and 20-way, 1- and
+5-shot, on classes never seen in training; each seed's accuracy averages ``episodes`` episodes
+(600 at quick) and every method is scored on the same episodes, so the claims' intervals are a
+two-level bootstrap (seeds, then episodes within a seed) of paired per-episode differences.
+Methods, all with the library's Conv-4 embedding
+(:class:`deepdojo.models.fewshot.ConvEmbedding`), one budget of training images and one lr grid
+chosen per arm on validation classes (held out of the training classes, never the test classes):
+
+- ProtoNet (Snell et al. 2017), episodic training, nearest prototype (Euclidean);
+- Siamese network with the contrastive loss (Hadsell et al. 2006; Koch et al. 2015's setting),
+  nearest neighbour by its own distance;
+- a supervised embedding ("a good embedding is all you need", Chen et al. 2019, Tian et al.
+  2020): a plain classifier over the training classes, its features with a cosine
+  nearest-centroid head;
+- nearest neighbour on pixels (no learning);
+- controls: the untrained network (lower) and the same ProtoNet recipe trained on the test
+  classes themselves, on drawings that no episode uses (upper bound).
+
+Verification (biometrics' question, "same person or not?") scores same/different pairs of
+unseen classes by embedding distance: ROC, ROC-AUC and the equal error rate.
+
+**Q13, applications** (:mod:`.applications`): new stroke gestures
+(:mod:`deepdojo.data.gestures`) from one performance; new intents from one sentence with the
+bundled sentence encoder (``text`` extra; without it that section is skipped and says so) vs
+TF-IDF; a new item in a recommender from one interaction vs its popularity.
+*Face recognition* and *medical imaging* use the same API with no data to ship here: put
+images in class-per-subfolder form (``person_or_finding/<image>.png``, e.g. aligned face crops
+or lesion patches) and run ``deepdojo oneshot train --data folder:PATH --method protonet``,
+then ``deepdojo oneshot eval`` on a folder of new identities / findings; verification is the
+Siamese distance with a threshold set at the wanted false-accept rate (read off the ROC).
+
+Rules and margins (fixed before any run): "beats" needs 5 accuracy points (the A/A noise floor,
+the same ProtoNet on a second set of episodes and its spread over seeds, is recorded as
+metrics ``noise_floor.*``); "matches or beats" lets the supervised embedding trail ProtoNet by
+at most 3 points; the held-out ProtoNet must close at least half the pixels-to-upper-bound gap;
+verification AUC gain 0.05; cold start RMSE gain 0.01. Cold-start sizes (rank 5, ridge 5) are
+fixed in the config, not tuned; the data's true rank is 3.
+
+Development notes: the Siamese network first used Koch's weighted-L1 logistic head; at this
+budget it scored below pixels (its weights take both signs, so it is no distance); it now uses
+the contrastive loss the issue names (changed before any claim was judged).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepdojo.labs.framework import LabContext, ranged, register_lab, scaled
+
+from . import applications as A
+from . import characters as C
+from .claims import FULL_ONLY, application_claims, character_claims, noise_floor
+from .figures import accuracy_figure, applications_figure, example_figure, roc_figure
+
+
+@dataclass
+class OneShotConfig:
+    size: int = ranged(20, low=8)  # glyph side in pixels
+    n_train_classes: int = scaled(smoke=30, quick=100, full=300, low=12)  # incl. validation
+    n_val_classes: int = scaled(smoke=10, quick=20, full=40, low=5)  # lr chosen on these
+    n_test_classes: int = scaled(smoke=20, quick=40, full=100, low=20)  # never trained on
+    drawings: int = ranged(20, low=12)  # per class (test: half upper-bound, half episodes)
+    hidden: int = ranged(32, low=1)  # channels of the Conv-4 blocks
+    blocks: int = ranged(4, low=1)  # conv blocks
+    train_images: int = scaled(smoke=600, quick=6000, full=30000, low=1)  # per arm
+    lrs: tuple[float, ...] = ranged((1e-3, 3e-3, 1e-2), low=0.0, low_open=True)  # Adam lr grid
+    tune_every_seed: bool = scaled(smoke=False, quick=False, full=True)  # else first seed's
+    train_way: int = ranged(10, low=2)  # ProtoNet training episodes: way
+    train_shot: int = ranged(1, low=1)  # ... shots
+    train_query: int = ranged(5, low=1)  # ... queries per class
+    pairs: int = ranged(32, low=2)  # Siamese pairs per step (half same)
+    batch: int = ranged(64, low=1)  # supervised minibatch
+    ways: tuple[int, ...] = ranged((5, 20), low=2)  # evaluation ways
+    shots: tuple[int, ...] = ranged((1, 5), low=1)  # evaluation shots
+    n_query: int = ranged(5, low=1)  # queries per class per episode
+    episodes: int = scaled(smoke=40, quick=600, full=1000, low=1)  # per setting and seed
+    val_episodes: int = scaled(smoke=20, quick=200, full=300, low=1)  # lr choice
+    pairs_eval: int = scaled(smoke=100, quick=1000, full=2000, low=10)  # verification pairs
+    gesture_train_classes: int = scaled(smoke=20, quick=40, full=80, low=10)
+    gesture_test_classes: int = scaled(smoke=10, quick=20, full=40, low=5)
+    gesture_per_class: int = ranged(10, low=6)  # performances per gesture
+    gesture_hidden: int = ranged(64, low=1)  # MLP width
+    gesture_steps: int = scaled(smoke=20, quick=300, full=600, low=1)  # training episodes
+    gesture_lrs: tuple[float, ...] = ranged((3e-4, 1e-3, 3e-3), low=0.0, low_open=True)
+    intent_query: int = ranged(4, low=1)  # queries per intent (8 sentences: 3 shots + 4 + 1)
+    intents: bool = ranged(True)  # run the intent section when the text extra is installed
+    users: int = scaled(smoke=60, quick=300, full=500, low=10)  # cold start: users
+    items: int = scaled(smoke=40, quick=200, full=400, low=10)  # ... items
+    density: float = ranged(0.2, low=0.0, high=1.0, low_open=True)  # share of ratings seen
+    new_item_share: float = ranged(0.2, low=0.0, high=1.0, low_open=True, high_open=True)
+    rank: int = ranged(5, low=1)  # MF rank
+    lam: float = ranged(5.0, low=0.0, low_open=True)  # ridge of ALS and of the new item
+    lam_bias: float = ranged(5.0, low=0.0)  # bias shrinkage
+    als_iters: int = scaled(smoke=3, quick=10, full=20, low=1)
+    reveal: tuple[int, ...] = ranged((1, 5), low=1)  # ratings revealed per new item
+    full_only_claims: bool = scaled(smoke=False, quick=False, full=True)  # state FULL_ONLY
+
+    @property
+    def settings(self) -> list[tuple[int, int]]:
+        return [(w, k) for w in self.ways for k in self.shots]
+
+
+@register_lab("one-shot", questions=("Q12", "Q13"), config=OneShotConfig)
+def run(cfg: OneShotConfig, ctx: LabContext) -> None:
+    """Siamese and prototypical networks on classes never seen in training, against pixels,
+    a supervised embedding and controls; then gestures, intents and cold start."""
+    t0, w0 = time.process_time(), time.perf_counter()
+    runs: list[C.CharRun] = []
+    lrs = None
+    for s in ctx.progress(ctx.seeds, "characters"):
+        r = C.run_seed(cfg, s, None if (lrs is None or cfg.tune_every_seed) else lrs)
+        lrs = lrs or r.lrs
+        runs.append(r)
+    t = _lap(ctx, "characters", t0)
+    gest = [A.gestures(cfg, s) for s in ctx.progress(ctx.seeds, "gestures")]
+    t = _lap(ctx, "gestures", t)
+    use_text = cfg.intents and A.sentence_encoder_available()
+    intent = [A.intents(cfg, s, use_text) for s in ctx.seeds] if cfg.intents else None
+    if not use_text:
+        ctx.log("intents: the sentence encoder (pip install 'deepdojo[text]') is not "
+                "installed; TF-IDF only, no claim")
+        ctx.metric("intents.sentence_encoder", "not installed")
+    t = _lap(ctx, "intents", t)
+    cold = [A.cold_start(cfg, s) for s in ctx.seeds]
+    _lap(ctx, "cold_start", t)
+    _record(ctx, cfg, runs, gest, intent, cold)
+    facts = {"n_train": cfg.n_train_classes - cfg.n_val_classes,
+             "train_images": cfg.train_images}
+    character_claims(ctx, runs, facts)
+    application_claims(ctx, gest, intent if use_text else None, cold)
+    accuracy_figure(ctx, runs, cfg.settings)
+    roc_figure(ctx, runs[0])
+    example_figure(ctx, runs[0], cfg.settings[0][0], cfg.n_query)
+    applications_figure(ctx, gest, intent, cold)
+    if not cfg.full_only_claims:
+        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
+        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
+        ctx.metric("claims_decided_at_full_scale", held)
+    ctx.metric("time.total_cpu_s", round(time.process_time() - t0, 2))
+    ctx.metric("time.total_wall_s", round(time.perf_counter() - w0, 2))
+
+
+def _lap(ctx: LabContext, name: str, t: float) -> float:
+    now = time.process_time()
+    ctx.metric(f"time.{name}_cpu_s", round(now - t, 2))
+    return now
+
+
+def _mean_ci(values: list[float]) -> tuple[float, float | None, float | None]:
+    from scipy import stats
+
+    m = float(np.mean(values))
+    if len(values) < 2:
+        return m, None, None
+    h = float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1)
+              / np.sqrt(len(values)))  # fmt: skip
+    return m, m - h, m + h
+
+
+def _record(ctx: LabContext, cfg: OneShotConfig, runs, gest, intent, cold) -> None:
+    rows = []
+    for m in C.METHODS:
+        for way, shot in cfg.settings:
+            per = [float(r.acc[m][(way, shot)].mean()) for r in runs]
+            mean, lo, hi = _mean_ci(per)
+            ep = np.concatenate([r.acc[m][(way, shot)] for r in runs])
+            rows.append({"method": m, "way": way, "shot": shot, "accuracy": round(mean, 4),
+                         "ci_low": lo, "ci_high": hi, "seeds": len(runs),
+                         "episodes_per_seed": cfg.episodes, "episode_sd": float(ep.std())})
+            ctx.metric(f"acc.{m}.{way}way{shot}shot", mean)
+    ctx.table("accuracy", rows)
+    ctx.table("chosen_lr", [{"arm": arm, "seed": r.seed, "lr": lr,
+                             "val_acc": r.val.get(arm, {}).get(lr)}
+                            for r in runs for arm, lr in r.lrs.items()])
+    ctx.table("lr_grid", [{"arm": arm, "seed": r.seed, "lr": lr, "val_5way1shot": v}
+                          for r in runs for arm, d in r.val.items() for lr, v in d.items()])
+    ctx.table("verification", [{"seed": r.seed, "method": m, "roc_auc": v.auc, "eer": v.eer}
+                               for r in runs for m, v in r.verification.items()])
+    for m in runs[0].verification:
+        ctx.metric(f"verification.{m}.eer", float(np.mean([r.verification[m].eer
+                                                           for r in runs])))
+    for k, v in noise_floor(runs).items():
+        ctx.metric(f"noise_floor.{k}", v)
+    app = [{"section": "gestures", "method": m, "shots": k, "accuracy": float(np.mean(
+        [g.acc[m][k].mean() for g in gest]))} for m in gest[0].acc for k in gest[0].acc[m]]
+    if intent:
+        app += [{"section": "intents", "method": m, "shots": k, "accuracy": float(np.mean(
+            [d.acc[m][k].mean() for d in intent]))} for m in intent[0].acc
+            for k in intent[0].acc[m]]
+        ctx.table("intent_tfidf", [{"seed": s, "variant": v, "val_5way1shot": acc,
+                                    "chosen": v == d.tfidf_variant}
+                                   for s, d in zip(ctx.seeds, intent, strict=True)
+                                   for v, acc in d.val.items()])
+    ctx.table("applications", app)
+    ctx.table("cold_start", [{"method": m, "revealed": k, "rmse": float(np.mean(
+        [c.rmse[m][k] for c in cold]))} for m in cold[0].rmse for k in cold[0].rmse[m]])
+    ctx.table("gesture_lr", [{"seed": s, "lr": lr, "val_5way1shot": v, "chosen": lr == g.lr}
+                             for s, g in zip(ctx.seeds, gest, strict=True)
+                             for lr, v in g.val.items()])
