@@ -19,7 +19,7 @@ Arms, each from the *same* seeded initialisation of the encoder:
   features, and fine-tuning the SimCLR encoder with the same lr everywhere vs a 10x smaller
   backbone lr (Q15.7).
 
-Equal tuning effort: the probe's weight decay (grid of 3) and the end-to-end arms' lr (grid of
+Equal tuning effort: the probe's weight decay (grid of 4) and the end-to-end arms' lr (grid of
 2) and step count (every 25 steps) are chosen on a stratified validation third of the labelled
 rows, then refit on all labelled rows; test rows are only scored.
 
@@ -32,7 +32,17 @@ embeddings for every seed. The A/A difference of two random encoders is recorded
 Reference points (MNIST-1D project): SimCLR linear probe ~82% with all labels; supervised CNN
 ~94%, GRU ~91%. Full scale records where this lab lands (``reference_points`` table).
 
-Decided at full scale only (``full_only_claims``; not run at quick): see :data:`FULL_ONLY`.
+Decided at full scale only (``full_only_claims``; not judged at quick): see :data:`FULL_ONLY`;
+the SSL-vs-supervised numbers at quick are still measured and shown in the accuracy table.
+
+Changed after the first development run (quick, seed 0; rules and margins untouched): the
+SSL-vs-supervised claims became full-only (at 20 pretraining epochs both were inconclusive,
+-0.009 [-0.086, 0.069] and 0.003 [-0.084, 0.089]: the supervised arm's seed spread at 1% labels
+is +-7 points, more than five seeds can resolve); the supervised arm's step cap went from 200
+to 300 (it picked the cap at 10% labels, i.e. it was still improving); the probe's weight-decay
+grid gained 1.0 (it picked the top value 0.1 at 1% labels); pretraining went from 20 to 15
+epochs at quick to fit the minute (70 s CPU before); full uses 60 epochs and fine-tunes at the
+smallest label fraction only, to fit 15 minutes.
 """
 
 from __future__ import annotations
@@ -46,14 +56,14 @@ from . import claims as C
 from . import figures as Fg
 from . import measure as M
 
-FULL_ONLY = C.FULL_ONLY
+FULL_ONLY = C.FULL_ONLY  # claim ids judged at full scale only
 
 
 @dataclass
 class SelfSupervisedConfig:
     mnist1d_samples: int = scaled(smoke=500, quick=5000, full=5000, low=100)  # MNIST-1D size
-    epochs: int = scaled(smoke=1, quick=20, full=100, low=1)  # SimCLR / VICReg epochs
-    pretext_epochs: int = scaled(smoke=1, quick=20, full=40, low=1)  # order/masked/rotation
+    epochs: int = scaled(smoke=1, quick=15, full=60, low=1)  # SimCLR / VICReg epochs
+    pretext_epochs: int = scaled(smoke=1, quick=15, full=30, low=1)  # order/masked/rotation
     batch_size: int = ranged(256, low=2)  # pretraining batch (pairs of views)
     pretrain_lr: float = ranged(3e-3, low=0.0, low_open=True)  # Adam lr of every pretext task
     temperature: float = ranged(0.2, low=0.0, low_open=True)  # NT-Xent tau
@@ -62,9 +72,10 @@ class SelfSupervisedConfig:
     fractions: tuple[float, ...] = scaled(smoke=(0.1,), quick=(0.01, 0.1),
                                           full=(0.01, 0.1, 1.0), low=0.0, high=1.0,
                                           low_open=True)  # label fractions
-    probe_weight_decays: tuple[float, ...] = ranged((1e-3, 1e-2, 1e-1), low=0.0, low_open=True)
+    probe_weight_decays: tuple[float, ...] = ranged((1e-3, 1e-2, 1e-1, 1.0), low=0.0,
+                                                    low_open=True)  # probe grid
     finetune_lrs: tuple[float, ...] = ranged((1e-3, 3e-3), low=0.0, low_open=True)  # e2e lrs
-    finetune_steps: int = scaled(smoke=25, quick=200, full=400, low=1)  # e2e steps (max)
+    finetune_steps: int = scaled(smoke=25, quick=300, full=300, low=1)  # e2e steps (max)
     ft_batch_size: int = ranged(64, low=1)  # end-to-end batch
     knn_k: int = ranged(20, low=1)  # neighbours of the kNN evaluation
     extended: bool = scaled(smoke=True, quick=False, full=True)  # the full-only arms
@@ -98,7 +109,7 @@ def _one(name: str, seed: int, cfg: SelfSupervisedConfig, *, keep_embedding: boo
     if name == "mnist1d":
         methods = ("simclr", "vicreg", "order", "masked") if cfg.extended else ("simclr", "vicreg")
         plan = M.Plan(methods, cfg.fractions, cfg.extended,
-                      (1.0, 0.1) if cfg.extended else (), cfg.fractions[:2])
+                      (1.0, 0.1) if cfg.extended else (), cfg.fractions[:1])
     else:
         plan = M.Plan(("simclr", "rotation"), cfg.fractions, True, (), ())
     return M.run_seed(data, seed, plan, cfg, keep_embedding=keep_embedding)

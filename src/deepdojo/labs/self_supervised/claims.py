@@ -21,6 +21,8 @@ NO_COLLAPSE = 0.3  # std * sqrt(d) of normalised embeddings: healthy ~1, collaps
 REFERENCE = {"simclr_probe": 0.82, "supervised_cnn": 0.94, "gru": 0.91}  # MNIST-1D project
 FEW, SOME, ALL = 0.01, 0.1, 1.0
 FULL_ONLY = (
+    "simclr-beats-supervised-few-labels",
+    "vicreg-beats-supervised-few-labels",
     "simclr-probe-reaches-reference",
     "order-beats-random-encoder",
     "masked-beats-random-encoder",
