@@ -6,10 +6,10 @@ import math
 import statistics
 
 import torch
+from scipy import stats
 
 from deepdojo.diagnose import check_collapse
 from deepdojo.labs.framework import AtLeast, AtMost, EverySeed, Greater, LabContext
-from deepdojo.labs.framework.intervals import t_interval
 
 from .measure import SeedRun
 
@@ -43,9 +43,12 @@ def _sup(runs: list[SeedRun], frac: float) -> list[float]:
 
 
 def _interval(values: list[float]) -> tuple[float, float]:
+    """95% t-interval of the mean over seeds (NaN with one seed)."""
     if len(values) < 2:
         return (math.nan, math.nan)
-    return tuple(float(v) for v in t_interval(values))  # type: ignore[return-value]
+    mean, sem = statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * sem
+    return (mean - half, mean + half)
 
 
 def tables(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]]) -> None:
