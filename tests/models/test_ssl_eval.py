@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepdojo.diagnose import check_collapse, effective_rank, embedding_std
+from deepdojo.diagnose import CollapseMonitor, check_collapse, effective_rank, embedding_std
 from deepdojo.models.ssl import ProjectionHead, SignalEncoder, permute_segments
 from deepdojo.ssl import (
     PretextTask,
@@ -22,6 +22,7 @@ from deepdojo.ssl import (
     split_labelled,
 )
 from deepdojo.train import Trainer
+from deepdojo.train.tasks import ContrastiveTask
 
 
 # ---------------------------------------------------------------- collapse
@@ -140,3 +141,23 @@ def test_vicreg_and_order_tasks_train_deterministically():
     task = vicreg()
     task.loss(x[:8])
     assert task.last_terms is not None and float(task.last_terms.variance) > 0
+
+
+def test_collapse_monitor_flags_a_constant_encoder_and_passes_a_healthy_one():
+    x = torch.randn(64, 1, 40, generator=torch.Generator().manual_seed(0))
+    runs = {}
+    for name in ("constant", "healthy"):
+        torch.manual_seed(0)
+        enc = nn.Sequential(nn.Flatten(), nn.Linear(40, 8))
+        if name == "constant":
+            nn.init.zeros_(enc[1].weight)  # every input maps to the bias
+            enc[1].weight.requires_grad_(False)
+        monitor = CollapseMonitor(x[:32], every=1)
+        task = ContrastiveTask(enc, lr=1e-3)
+        Trainer(task, seed=0, progress="off", callbacks=[monitor]).fit(x, epochs=2, batch_size=16)
+        runs[name] = monitor
+    assert len(runs["healthy"].history) == 2 and not runs["healthy"].findings
+    assert runs["constant"].findings[0].kind == "collapse"
+    assert runs["constant"].history[0]["std_times_sqrt_d"] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="inputs"):
+        CollapseMonitor(torch.randn(1, 3))

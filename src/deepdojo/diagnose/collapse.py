@@ -22,18 +22,27 @@ Two numbers on a batch of embeddings ``Z`` of shape ``(N, d)``:
 ``collapse`` (or ``healthy``), the way :func:`~deepdojo.diagnose.check` flags gradients:
 collapse when :math:`s \sqrt{d}` falls below ``std_ratio`` (default 0.1, i.e. the spread is a
 tenth of the healthy value) or the effective rank below ``min_rank`` (default 1.5).
+:class:`CollapseMonitor` applies it during training, once per epoch, as a Trainer callback.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from deepdojo.diagnose.rules import Finding
+from deepdojo.train.callbacks import Callback
 
-__all__ = ["COLLAPSE_REMEDIES", "check_collapse", "effective_rank", "embedding_std"]
+__all__ = [
+    "COLLAPSE_REMEDIES",
+    "CollapseMonitor",
+    "check_collapse",
+    "effective_rank",
+    "embedding_std",
+]
 
 COLLAPSE_REMEDIES = [
     "stronger or more varied augmentations (the views must differ)",
@@ -111,3 +120,60 @@ def check_collapse(
                        f"embeddings collapsed: std x sqrt(d) = {ratio:.3f} (healthy ~1), "
                        f"effective rank {rank:.2f} of {d}")
     return Finding("healthy", [], evidence, [], "no collapse: embeddings spread out")
+
+
+class CollapseMonitor(Callback):
+    """A Trainer callback: embed a fixed batch at the end of every ``every``-th epoch and
+    apply :func:`check_collapse` (the collapse twin of :class:`~deepdojo.diagnose.Doctor`).
+
+    Parameters
+    ----------
+    inputs : Tensor, shape (N, *)
+        The probe batch, ``N >= 2`` different inputs (held-out rows, not augmented).
+    every : int
+        Check every this many epochs.
+    std_ratio, min_rank : float
+        As in :func:`check_collapse`.
+
+    Attributes
+    ----------
+    history : list of dict
+        Per check: ``epoch``, ``normalised_std``, ``std_times_sqrt_d``, ``effective_rank``.
+    findings : list of Finding
+        The first ``collapse`` finding (``step`` = the epoch), if any.
+
+    The embedding is ``model.embed(inputs)`` when the trained model (a Task such as
+    :class:`~deepdojo.train.ContrastiveTask`) has ``embed``, else ``model(inputs)``, in eval
+    mode without gradients. The epoch's log record gets ``collapse`` (the finding as a dict).
+    """
+
+    def __init__(self, inputs: Tensor, *, every: int = 1, std_ratio: float = 0.1,
+                 min_rank: float = 1.5) -> None:
+        if not isinstance(inputs, Tensor) or inputs.ndim < 2 or inputs.shape[0] < 2:
+            raise ValueError("inputs must be a tensor batch (N, *) with N >= 2")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        self.inputs, self.every = inputs, every
+        self.std_ratio, self.min_rank = std_ratio, min_rank
+        self.history: list[dict[str, float]] = []
+        self.findings: list[Finding] = []
+
+    @torch.no_grad()
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+        if (epoch + 1) % self.every:
+            return
+        model = trainer.model
+        was = model.training
+        model.eval()
+        try:
+            x = self.inputs.to(next(model.parameters()).device)
+            z = model.embed(x) if hasattr(model, "embed") else model(x)  # (N, F)
+        finally:
+            model.train(was)
+        finding = check_collapse(z.float(), std_ratio=self.std_ratio, min_rank=self.min_rank)
+        self.history.append({"epoch": float(epoch), **{k: v for k, v in finding.evidence.items()
+                                                        if k != "dim"}})  # fmt: skip
+        logs["collapse"] = finding.to_dict()
+        if finding.kind == "collapse" and not self.findings:
+            finding.step = epoch
+            self.findings.append(finding)
