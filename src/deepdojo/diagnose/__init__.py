@@ -2,7 +2,8 @@
 
 * :class:`GradientMonitor` — per-layer gradient norm, weight norm, update/weight ratio per step.
 * :class:`ActivationMonitor` — per-layer activation mean/std, saturated and dead fractions.
-* :func:`check_collapse` — a self-supervised embedding collapsed (std, effective rank)?
+* :func:`check_collapse`, :class:`CollapseMonitor` — has a self-supervised embedding collapsed
+  (normalised std, effective rank)? Once, or every epoch as a Trainer callback.
 * :func:`diagnose` — one batch in, a list of :class:`Finding` out (rules in :mod:`.rules`).
 * :class:`Doctor` — a Trainer callback applying the same rules while training.
 * :func:`plot_gradient_flow`, :func:`plot_gradient_heatmap` — the two standard charts.
@@ -12,7 +13,12 @@ they work with the Trainer and with any hand-written loop (see :mod:`.doctor` fo
 """
 
 from deepdojo.diagnose.activations import ActivationMonitor, activation_stats
-from deepdojo.diagnose.collapse import check_collapse, effective_rank, embedding_std
+from deepdojo.diagnose.collapse import (
+    CollapseMonitor,
+    check_collapse,
+    effective_rank,
+    embedding_std,
+)
 from deepdojo.diagnose.doctor import Doctor, diagnose
 from deepdojo.diagnose.monitors import GradientMonitor, weight_layers
 from deepdojo.diagnose.plots import plot_gradient_flow, plot_gradient_heatmap
@@ -22,6 +28,7 @@ __all__ = [
     "KINDS",
     "REMEDIES",
     "ActivationMonitor",
+    "CollapseMonitor",
     "Doctor",
     "Finding",
     "GradientMonitor",
