@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import io
 import logging
 import os
@@ -51,7 +52,9 @@ __all__ = [
     "EXPORTERS",
     "ExportError",
     "MissingExtraError",
+    "FixedInputs",
     "OnnxExport",
+    "batched_positions",
     "max_abs_diff",
     "onnx_session",
     "require_onnx",
@@ -118,7 +121,9 @@ def _as_inputs(example_input: Tensor | Sequence[Tensor]) -> tuple[Tensor, ...]:
     if not inputs or not all(isinstance(t, Tensor) for t in inputs):
         raise TypeError("example_input must be a Tensor or a non-empty sequence of Tensors, "
                         f"got {type(example_input).__name__}")
-    return inputs
+    # a fresh copy of each: torch.export treats one tensor passed twice (or two views of one
+    # storage) as an alias and wires both graph inputs to the first one
+    return tuple(t.detach().clone() for t in inputs)
 
 
 def _check_args(model: Any, inputs: tuple[Tensor, ...], path: Path, opset: int | None,
@@ -205,7 +210,11 @@ def _summary(e: BaseException, model: nn.Module, exporter: str) -> str:
     elif "ConversionError" in text or "translat" in text:
         cause = "no ONNX translation"
     else:
-        cause = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        root = e
+        while root.__cause__ is not None:
+            root = root.__cause__
+        cause = next((ln.strip() for ln in str(root).splitlines() if ln.strip()),
+                     type(root).__name__)
         cause = re.sub(r"\x1b\[[0-9;]*m", "", cause)[:160]
     where = f" at operator {op}" if op else ""
     return (f"cannot export {type(model).__name__} to ONNX with the {exporter} exporter{where}: "
@@ -222,6 +231,9 @@ def _export_once(model: nn.Module, inputs: tuple[Tensor, ...], tmp: Path, opset:
         if dynamic_batch:
             batch = torch.export.Dim("batch", min=1, max=1 << 20)
             shapes = tuple({0: batch} for _ in inputs)
+            params = list(inspect.signature(model.forward).parameters.values())
+            if len(params) == 1 and params[0].kind is inspect.Parameter.VAR_POSITIONAL:
+                shapes = (shapes,)  # forward(*inputs): one argument holding them all
         torch.onnx.export(model, inputs, tmp, dynamo=True, dynamic_shapes=shapes,
                           external_data=False, **kwargs)
     else:
@@ -234,6 +246,35 @@ def _output_count(model: nn.Module, inputs: tuple[Tensor, ...]) -> int:
         out = model(*inputs)
     flat, _ = torch.utils._pytree.tree_flatten(out)
     return sum(isinstance(t, Tensor) for t in flat)
+
+
+def _batch_problem(model: nn.Module, inputs: tuple[Tensor, ...], path: Path) -> str | None:
+    """Why the file at ``path`` does not run at another batch size, or None.
+
+    Exporters may fix the batch axis without failing (torch.export falls back to a static
+    shape when the model turns the batch size into a Python number; the tracer bakes such
+    numbers in as constants). Two checks catch it: axis 0 of every graph input is symbolic,
+    and the graph run on the first row alone matches the model within 1e-3.
+    """
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    for spec in graph.input:
+        dims = spec.type.tensor_type.shape.dim
+        if dims and not dims[0].dim_param:
+            return (f"the batch axis of {spec.name} was fixed at {dims[0].dim_value} (the "
+                    "model turns the batch size into a Python number)")
+    one = tuple(t[:1] for t in inputs)
+    try:
+        with _quiet():
+            diff = max_abs_diff(model, onnx_session(path), *one)
+    except Exception as e:  # noqa: BLE001  onnxruntime's shape errors have several types
+        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        return f"the graph fails at batch 1 ({first.strip()[:120]})"
+    if not diff <= 1e-3:
+        return (f"the graph differs from the model by {diff:.2g} at batch 1 (a batch size "
+                "was recorded as a constant)")
+    return None
 
 
 def to_onnx(model: nn.Module, example_input: Tensor | Sequence[Tensor],
@@ -297,6 +338,12 @@ def to_onnx(model: nn.Module, example_input: Tensor | Sequence[Tensor],
                     break  # captured but not translatable: the tracer would fail the same way
                 continue
             onnx.checker.check_model(str(tmp))
+            problem = _batch_problem(model, inputs, tmp) if dynamic_batch else None
+            if problem is not None:
+                first_error = first_error or (f"cannot export {type(model).__name__} to ONNX "
+                                              f"with the {name} exporter: {problem}")
+                tmp.unlink(missing_ok=True)
+                continue
             file_opset = next(o.version for o in onnx.load(str(tmp), load_external_data=False)
                               .opset_import if o.domain in ("", "ai.onnx"))
             os.replace(tmp, path)
@@ -306,6 +353,52 @@ def to_onnx(model: nn.Module, example_input: Tensor | Sequence[Tensor],
     finally:
         tmp.unlink(missing_ok=True)
         model.train(was_training)
+
+
+class FixedInputs(nn.Module):
+    """``model`` with some arguments fixed: ``forward(*free) == model(*all_args)``.
+
+    ONNX graphs take tensors that share a batch axis; a model whose forward also takes a
+    Python number (a few-shot model's ``n_way``) or a tensor of another length (its support
+    set) is exported with those arguments held as constants inside the graph.
+
+    Parameters
+    ----------
+    model : nn.Module
+    args : sequence
+        Every argument of ``model`` in order (tensors and plain values).
+    free : sequence of int
+        Positions in ``args`` that stay graph inputs (tensors); the rest are fixed.
+    """
+
+    def __init__(self, model: nn.Module, args: Sequence[Any], free: Sequence[int]) -> None:
+        super().__init__()
+        self.model = model
+        self.free = tuple(int(i) for i in free)
+        self.n_args = len(args)
+        self.fixed: dict[int, Any] = {}
+        for i, a in enumerate(args):
+            if i in self.free:
+                if not isinstance(a, Tensor):
+                    raise TypeError(f"free argument {i} must be a Tensor, got {type(a).__name__}")
+            elif isinstance(a, Tensor):
+                self.register_buffer(f"fixed_{i}", a.detach().clone(), persistent=False)
+            else:
+                self.fixed[i] = a
+
+    def forward(self, *free: Tensor) -> Any:
+        """Call ``model`` with ``free`` at their positions and the fixed values elsewhere."""
+        given = dict(zip(self.free, free, strict=True))
+        args = [given[i] if i in given else self.fixed[i] if i in self.fixed
+                else getattr(self, f"fixed_{i}") for i in range(self.n_args)]
+        return self.model(*args)
+
+
+def batched_positions(args: Sequence[Any], batch: int) -> list[int]:
+    """Positions of the tensors in ``args`` whose axis 0 has length ``batch`` (the arguments
+    that carry the batch; the others are fixed by :class:`FixedInputs` for export)."""
+    return [i for i, a in enumerate(args)
+            if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == batch]
 
 
 def onnx_session(path: str | os.PathLike[str], *, threads: int = 1) -> Any:
