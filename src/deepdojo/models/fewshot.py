@@ -219,7 +219,8 @@ class SiameseNet(nn.Module):
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
         z = self.encoder(torch.cat([x1, x2]))  # (2B, D): one forward, one batch-norm batch
-        return self.pair_logits(z[: len(x1)], z[len(x1) :])
+        B = x1.shape[0]  # a symbolic size under torch.export (len() would fix it)
+        return self.pair_logits(z[:B], z[B:])
 
     def similarity(self, x1: Tensor, x2: Tensor) -> Tensor:
         """``p(same)`` in ``(0, 1)``, shape ``(B,)``."""
