@@ -200,13 +200,15 @@ def test_search_box_finds_a_question_and_a_claim(site, driver):
     driver.set_window_size(*WIDTHS["desktop"])
     driver.get((site / "labs" / TOY / "index.html").as_uri())  # a page two folders down
     box = driver.find_element("id", "search-box")
-    box.send_keys("zero init")
+    box.send_keys("why does zero init fail")  # a question in plain words
     wait = WebDriverWait(driver, 5)
     wait.until(lambda d: d.find_elements("css selector", "#search-results a"))
     hrefs = [a.get_attribute("href") for a in
              driver.find_elements("css selector", "#search-results a")]
     assert any(h.endswith("/questions/Q09.html") or h.endswith("/questions/Q08.html")
                for h in hrefs), hrefs
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENS / "search-1400.png"))
     box.clear()
     box.send_keys("gap is tiny")
     wait.until(lambda d: "Toy gap is tiny" in d.find_element("id", "search-results").text)
@@ -214,6 +216,7 @@ def test_search_box_finds_a_question_and_a_claim(site, driver):
     wait.until(lambda d: d.current_url.endswith(f"/labs/{TOY}/index.html#claim-toy-fails"))
     assert driver.find_element("id", "claim-toy-fails").is_displayed()
     box = driver.find_element("id", "search-box")
+    box.clear()  # a jump within the page keeps the box's text
     box.send_keys("qqqzzz")
     wait.until(lambda d: "No match" in d.find_element("id", "search-results").text)
     assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]

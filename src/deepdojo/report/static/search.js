@@ -2,8 +2,9 @@
  *
  * static/search-index.js sets window.DEEPDOJO_INDEX = [{k, t, s, u, x}, ...]:
  *   k kind (question, claim, lab, api), t title, s subtitle, u url from the site root,
- *   x lower-case text to search. A query's words must all appear in an entry (prefix match
- *   on the entry's words); a word in the title weighs more than one in the text.
+ *   x lower-case text to search. A query's words (common words dropped) must all appear in an
+ *   entry (prefix match on the entry's words); a word in the title weighs more than one in the
+ *   text. When no entry has them all, entries with at least half of them are shown.
  */
 (function () {
   "use strict";
@@ -14,33 +15,40 @@
   var index = window.DEEPDOJO_INDEX || [];
   if (!box || !list) { return; }
   var KIND_ORDER = { question: 0, lab: 1, claim: 2, api: 3 };
+  var KIND_BONUS = { question: 2, lab: 1, claim: 0, api: 0 };  // a question page is the best landing
   var MAX = 10;
 
+  var STOP = ("a an and are as at be by can do does for from how in is it of on or the to " +
+              "what when where which who why with you your").split(" ");
+
   function words(text) {
-    return text.toLowerCase().split(/[^a-z0-9]+/).filter(function (w) { return w.length > 1; });
+    return text.toLowerCase().split(/[^a-z0-9]+/).filter(function (w) {
+      return w.length > 1 && STOP.indexOf(w) < 0;
+    });
   }
 
+  // [score, number of terms found] of one entry
   function score(entry, terms) {
-    var total = 0;
+    var total = 0, found = 0;
     var title = entry.t.toLowerCase();
     for (var i = 0; i < terms.length; i++) {
-      var term = terms[i];
-      var re = new RegExp("(^|[^a-z0-9])" + term);
-      if (re.test(title)) { total += 3; }
-      else if (re.test(entry.x)) { total += 1; }
-      else { return 0; }
+      var re = new RegExp("(^|[^a-z0-9])" + terms[i]);
+      if (re.test(title)) { total += 3; found += 1; }
+      else if (re.test(entry.x)) { total += 1; found += 1; }
     }
-    return total;
+    return [total + (found ? KIND_BONUS[entry.k] : 0), found];
   }
 
   function search(query) {
     var terms = words(query);
     if (!terms.length) { return []; }
-    var hits = [];
+    var all = [], some = [];
     for (var i = 0; i < index.length; i++) {
-      var s = score(index[i], terms);
-      if (s > 0) { hits.push({ e: index[i], s: s }); }
+      var r = score(index[i], terms);
+      if (r[1] === terms.length) { all.push({ e: index[i], s: r[0] }); }
+      else if (r[1] * 2 >= terms.length && r[1] > 0) { some.push({ e: index[i], s: r[0] }); }
     }
+    var hits = all.length ? all : some;
     hits.sort(function (a, b) {
       return b.s - a.s || KIND_ORDER[a.e.k] - KIND_ORDER[b.e.k] || (a.e.t < b.e.t ? -1 : 1);
     });
