@@ -281,7 +281,7 @@ from deepdojo.search import TuneInterrupted, tune
 class Slow:
     def __call__(self, trial):
         x = trial.suggest_float("x", -1, 1)
-        time.sleep(0.2)
+        time.sleep(1.0)  # long next to the storage work between trials, even on a busy machine
         return x * x
 
 if __name__ == "__main__":

@@ -8,10 +8,6 @@ SQLite file; on many machines it is one PostgreSQL or MySQL URL (see :func:`tune
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import pickle
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,16 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
-from optuna.trial import TrialState
 
 from deepdojo.search.backends import make_pruner, make_sampler
 from deepdojo.search.result import TuneResult
 from deepdojo.search.storage import (
     DEFAULT_STORAGE,
     StorageLost,
-    describe_storage_error,
     open_storage,
     safe_url,
     storage_cause,
@@ -45,8 +38,8 @@ from deepdojo.search.study import (
     problem_of,
     quiet_interrupts,
 )
+from deepdojo.search.workers import finished, lost, run_workers, sampler_seed, stop_at
 
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 __all__ = ["DEFAULT_STORAGE", "SearchError", "StorageLost", "TuneInterrupted", "load",
            "make_pruner", "make_sampler", "open_storage", "tune"]
 
@@ -66,17 +59,6 @@ def _resolve_objective(objective: Any) -> tuple[Callable[[optuna.Trial], float],
             f"tuple; got {type(objective).__name__}"
         )
     return objective, getattr(objective, "__name__", type(objective).__name__)
-
-
-def _lost(storage: str | None, study_name: str, e: BaseException) -> StorageLost:
-    """The one-line error for a storage that failed in the middle of study ``study_name``."""
-    why = describe_storage_error(storage or "memory", e)
-    return StorageLost(f"{why}; study {study_name!r} keeps its finished trials: run the same "
-                       "command again once the database is back")
-
-
-def _finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=_FINISHED))
 
 
 @contextmanager
@@ -111,7 +93,7 @@ class _Progress:
     def update(self, study: optuna.Study) -> None:
         if self.bar is None:
             return
-        done = _finished(study)
+        done = finished(study)
         try:
             best = f"best {study.best_value:.4g}"
         except ValueError:  # no complete trial yet
@@ -121,123 +103,6 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-def _worker(
-    objective: Callable[[optuna.Trial], float],
-    storage: str,
-    study_name: str,
-    sampler: str,
-    pruner: str | None,
-    seed: int,
-    n_trials: int,
-    timeout: float | None,
-    threads: int,
-    total: int,
-) -> bool:
-    """One worker process: load the shared study and run up to ``n_trials`` of it, stopping
-    early once the study holds ``total`` finished trials (workers on other machines count).
-    Returns False when Ctrl-C stopped it (the interrupted trial is marked ``FAIL``).
-
-    The process is ours, so it may size torch's thread pool: ``threads`` per worker keeps
-    ``workers`` processes from oversubscribing the cores (which can make 2 workers slower
-    than 1).
-    """
-    import torch
-
-    torch.set_num_threads(threads)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(
-        study_name=study_name,
-        storage=open_storage(storage),
-        sampler=make_sampler(sampler, seed),
-        pruner=make_pruner(pruner),
-    )
-    guard = Guarded(objective, total=total)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops this task only
-    try:
-        with quiet_interrupts(guard):
-            study.optimize(guard, n_trials=n_trials, timeout=timeout,
-                           callbacks=[_stop_at(total)], catch=(SurplusTrial,))
-    except Exception as e:  # a storage error goes back as one plain line (it pickles)
-        if storage_cause(e) is None:
-            raise
-        raise _lost(storage, study_name, storage_cause(e)) from None
-    except KeyboardInterrupt:  # Optuna has marked the trial FAIL; tell the parent, quietly
-        return False
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return True
-
-
-def _ignore_sigint() -> None:
-    """Pool initializer: a worker between tasks ignores Ctrl-C (no traceback from the pool)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _sampler_seed(seed: int, stored: int, worker: int) -> int:
-    """Seed of worker ``worker``'s sampler when the study already holds ``stored`` trials.
-
-    A fresh study uses ``seed + worker``. A resumed one mixes ``stored`` in: a sampler seeded
-    as in the first run would propose that run's parameters again (random search and TPE's
-    random startup trials would repeat them one for one).
-    """
-    if stored == 0:
-        return seed + worker
-    return int(np.random.SeedSequence([seed % 2**32, stored, worker]).generate_state(1)[0])
-
-
-def _stop_at(total: int) -> optuna.study.MaxTrialsCallback:
-    """Stop a worker once the shared study holds ``total`` finished (complete or pruned)
-    trials, whoever ran them: the budget is the study's, not each machine's."""
-    return optuna.study.MaxTrialsCallback(total, states=_FINISHED)
-
-
-def _shares(total: int, workers: int) -> list[int]:
-    """Split ``total`` trials over ``workers`` as evenly as possible (no zero shares)."""
-    base, extra = divmod(total, workers)
-    return [s for s in (base + (i < extra) for i in range(workers)) if s > 0]
-
-
-def _run_workers(objective: Any, study: optuna.Study, args: dict[str, Any], remaining: int,
-                 progress: _Progress) -> None:
-    """Run ``remaining`` trials in separate spawned processes that share the storage."""
-    try:
-        pickle.dumps(objective)
-    except Exception as e:
-        raise SearchError(
-            "workers > 1 needs a picklable objective (a module-level function or a "
-            f"ModelObjective), not a lambda or closure: {e}"
-        ) from None
-    shares = _shares(remaining, args["workers"])
-    threads = max(1, (os.cpu_count() or 1) // len(shares))
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(len(shares), initializer=_ignore_sigint) as pool:
-        jobs = [
-            pool.apply_async(
-                _worker,
-                (objective, args["storage"], study.study_name, args["sampler"], args["pruner"],
-                 _sampler_seed(args["seed"], args["stored"], i), n, args["timeout"], threads,
-                 args["n_trials"]),
-            )
-            for i, n in enumerate(shares)
-        ]
-        try:
-            while not all(j.ready() for j in jobs):
-                progress.update(study)
-                time.sleep(0.25)
-        except KeyboardInterrupt:
-            # Ctrl-C reached the workers too (one process group): let them mark their trials
-            # FAIL; any still running after the grace period is ended with the pool, and
-            # tune() fails its trial (fail_stale_trials).
-            deadline = time.monotonic() + 10
-            while not all(j.ready() for j in jobs) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            raise
-        # .get() re-raises a worker's exception here, with its type
-        if not all([j.get() for j in jobs]):
-            raise KeyboardInterrupt  # a worker was interrupted on its own
-    progress.update(study)
 
 
 def tune(
@@ -378,7 +243,7 @@ def tune(
     except Exception as e:  # the database went away in the middle of the study
         if storage_cause(e) is None:
             raise
-        raise _lost(storage, name, storage_cause(e)) from None
+        raise lost(storage, name, storage_cause(e)) from None
     return result
 
 
@@ -395,12 +260,12 @@ def _search(fn: Callable[[optuna.Trial], float], st: optuna.storages.BaseStorage
         fail_stale_trials(study)  # left RUNNING by an earlier run of this machine that died
         args["stored"] = stored = len(study.get_trials(deepcopy=False))
         if stored and not isinstance(sampler, optuna.samplers.BaseSampler):  # resuming
-            study.sampler = make_sampler(sampler, _sampler_seed(seed, stored, 0))
+            study.sampler = make_sampler(sampler, sampler_seed(seed, stored, 0))
         try:
             _optimize(fn, study, args, args["progress"])
         except KeyboardInterrupt:
             fail_stale_trials(study)
-            raise TuneInterrupted(name, _finished(study), n_trials) from None
+            raise TuneInterrupted(name, finished(study), n_trials) from None
     return TuneResult(study, wall_s=0.0)
 
 
@@ -408,17 +273,17 @@ def _optimize(fn: Callable[[optuna.Trial], float], study: optuna.Study, args: di
               progress: str) -> None:
     """Run the trials the study still misses, here or in worker processes."""
     n_trials = args["n_trials"]
-    remaining = n_trials - _finished(study)
+    remaining = n_trials - finished(study)
     with _Progress(progress, n_trials, n_trials - max(remaining, 0)) as bar:
         if remaining <= 0:
             return
         if args["workers"] > 1:
-            _run_workers(fn, study, args, remaining, bar)
+            run_workers(fn, study, args, remaining, bar)
             return
         guard = Guarded(fn, total=n_trials)
         with quiet_interrupts(guard):
             study.optimize(guard, n_trials=remaining, timeout=args["timeout"],
-                           callbacks=[lambda s, _t: bar.update(s), _stop_at(n_trials)],
+                           callbacks=[lambda s, _t: bar.update(s), stop_at(n_trials)],
                            catch=(SurplusTrial,))
 
 
