@@ -35,6 +35,7 @@ ESTIMATED_S = {
     "gru": 171, "regularization": 164, "search": 140, "imbalanced-data": 125,
     "skip-connections": 107, "learning-rate": 66, "weight-initialization": 56,
     "exploding-gradients": 47,
+    "self-supervised": 70,
 }
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
 
