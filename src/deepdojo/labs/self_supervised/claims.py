@@ -80,6 +80,7 @@ def tables(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]]) -> None:
             collapse.append({"data": ds, "arm": arm,
                              "std_sqrt_d": [round(r.arms[arm].std_sqrt_d, 3) for r in rs],
                              "effective_rank": [round(r.arms[arm].erank, 2) for r in rs],
+                             "collapse_check": [r.arms[arm].collapse for r in rs],
                              "pretrain_cpu_s": round(statistics.fmean(
                                  r.arms[arm].pretrain_s for r in rs), 2)})
     ctx.table("accuracy", rows)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from deepdojo.data import load_digits, load_mnist1d
 from deepdojo.data.augment import Compose, Crop, GaussianNoise, Mask, Scale, Shift
-from deepdojo.diagnose import effective_rank, embedding_std
+from deepdojo.diagnose import check_collapse
 from deepdojo.models.ssl import (
     ImageEncoder,
     ProjectionHead,
@@ -63,6 +63,7 @@ class Arm:
     knn: dict[float, float] = field(default_factory=dict)
     std_sqrt_d: float = float("nan")
     erank: float = float("nan")
+    collapse: str = ""  # the collapse check's kind: "collapse" or "healthy"
     pretrain_s: float = 0.0
 
 
@@ -146,8 +147,9 @@ def evaluate(encoder: nn.Module, data: Data, fractions: tuple[float, ...], seed:
              weight_decays: tuple[float, ...], knn_k: int, with_knn: bool) -> Arm:
     """Linear probe (and kNN) at each label fraction; collapse statistics on the test rows."""
     feats, feats_test = encode(encoder, data.x), encode(encoder, data.x_test)  # (N, F)
-    arm = Arm(std_sqrt_d=embedding_std(feats_test) * feats_test.shape[1] ** 0.5,
-              erank=effective_rank(feats_test))
+    finding = check_collapse(feats_test)
+    arm = Arm(std_sqrt_d=finding.evidence["std_times_sqrt_d"],
+              erank=finding.evidence["effective_rank"], collapse=finding.kind)
     for frac in fractions:
         idx = label_subset(data.y, frac, seed)
         probe = linear_probe(feats[idx], data.y[idx], feats_test, data.y_test,
