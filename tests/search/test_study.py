@@ -26,10 +26,14 @@ from deepdojo.search import (
 )
 from deepdojo.search.study import (
     PROBLEM_ATTR,
+    SURPLUS_ATTR,
     WORKER_ATTR,
+    Guarded,
+    SurplusTrial,
     check_problem,
     fail_stale_trials,
     problem_of,
+    quiet_interrupts,
 )
 
 
@@ -347,3 +351,26 @@ def test_sigint_gives_one_line_exit_130_and_a_resumable_study(tmp_path, workers)
     assert again.returncode == 0, again.stderr
     after = _states(url, "c")
     assert after[:len(states)] == states and after.count("COMPLETE") == finished + 2
+
+
+def test_a_trial_beyond_the_total_is_surplus_runs_nothing_and_stops_its_worker(caplog):
+    study = optuna.create_study()
+    study.ask(), study.ask()  # two trials running on other machines claim the total of 2
+    ran = []
+    guard = Guarded(lambda t: ran.append(t.number) or 0.0, total=2)
+    optuna.logging.enable_propagation()
+    try:
+        with quiet_interrupts(guard), caplog.at_level("WARNING"):
+            study.optimize(guard, n_trials=5, catch=(SurplusTrial,))
+    finally:
+        optuna.logging.disable_propagation()
+    trials = study.get_trials()
+    assert ran == [] and len(trials) == 3  # study.stop(): no trial after the surplus one
+    assert trials[2].state == TrialState.FAIL and trials[2].user_attrs[SURPLUS_ATTR] is True
+    assert not [r for r in caplog.records if "failed" in r.getMessage()]  # no warning for it
+    study.tell(0, 1.0)  # the other machine's trial finishes; one fails: one slot is free again
+    study.tell(1, state=TrialState.FAIL)
+    study.optimize(Guarded(lambda t: ran.append(t.number) or 0.0, total=2), n_trials=5,
+                   catch=(SurplusTrial,), callbacks=[optuna.study.MaxTrialsCallback(
+                       2, states=(TrialState.COMPLETE,))])
+    assert ran == [3]
