@@ -263,7 +263,8 @@ def _batch_problem(model: nn.Module, inputs: tuple[Tensor, ...], path: Path) -> 
         dims = spec.type.tensor_type.shape.dim
         if dims and not dims[0].dim_param:
             return (f"the batch axis of {spec.name} was fixed at {dims[0].dim_value} (the "
-                    "model turns the batch size into a Python number)")
+                    "model turns the batch size into a Python number, or the example's batch "
+                    "equals another size of the model: try another example batch)")
     one = tuple(t[:1] for t in inputs)
     try:
         with _quiet():

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import ast
 import inspect
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 import typer
+from rich.markup import escape
 from torch import nn
 
 from deepdojo.cli.app import UsageError, app, handles_errors, out
+from deepdojo.export import FixedInputs, batched_positions
 
 EXPORTER_HELP = "auto (dynamo, falling back to the TorchScript tracer) | dynamo | torchscript"
 
@@ -62,7 +65,17 @@ def _build(name: str, kwargs: dict[str, Any]) -> tuple[nn.Module, tuple[torch.Te
         raise UsageError(f"model {name!r} is registered without an example input to export "
                          "from")
     torch.manual_seed(0)
-    return model, tuple(spec.example(**full).inputs)
+    example = spec.example(**full)
+    args = tuple(example.inputs)
+    first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    if first is None:
+        raise UsageError(f"model {name!r}: its example input holds no tensor to export from")
+    batch = example.output_shape[0] if example.output_shape else first.shape[0]
+    free = batched_positions(args, batch)
+    if len(free) == len(args):
+        return model, args
+    # arguments that do not carry the batch (a support set, n_way) stay inside the graph
+    return FixedInputs(model, args, free), tuple(args[i] for i in free)
 
 
 def _checkpoint_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
@@ -81,15 +94,18 @@ def _checkpoint_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, 
         except (SafetensorError, OSError) as e:
             raise UsageError(f"checkpoint {str(path)!r} is not a readable safetensors file: "
                              f"{str(e).splitlines()[0]}") from None
-    folder = path if (path / "state.json").exists() else latest_checkpoint(path)
-    if folder is None:
-        raise UsageError(f"{str(path)!r} is not a checkpoint: no state.json and no ckpt-* "
-                         "folder in it")
+    if not (path / "state.json").exists():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # damaged ones are skipped: the newest good one
+            found = latest_checkpoint(path)
+        if found is None:
+            raise UsageError(f"{str(path)!r} is not a checkpoint: no state.json and no good "
+                             "ckpt-* folder in it")
+        return found[1], found[2]
     try:
-        weights, state = load_checkpoint(folder)
+        return load_checkpoint(path)
     except CheckpointError as e:
-        raise UsageError(f"checkpoint {str(folder)!r}: {e}") from None
-    return weights, state
+        raise UsageError(f"checkpoint {str(path)!r}: {e}") from None
 
 
 def _from_checkpoint(path: Path, model_name: str | None, kwargs: dict[str, Any]
@@ -103,7 +119,8 @@ def _from_checkpoint(path: Path, model_name: str | None, kwargs: dict[str, Any]
         raise UsageError(f"checkpoint {str(path)!r} does not record which model it holds; "
                          "pass --model NAME (and the --set values it was built with)")
     model, example = _build(model_name, kwargs)
-    result = model.load_state_dict(weights, strict=False)
+    target = model.model if isinstance(model, FixedInputs) else model
+    result = target.load_state_dict(weights, strict=False)
     if result.missing_keys or result.unexpected_keys:
         first = (result.missing_keys or result.unexpected_keys)[0]
         raise UsageError(f"checkpoint {str(path)!r} does not fit model {model_name!r} "
@@ -144,7 +161,7 @@ def export_cmd(
     try:
         require_onnx()
     except MissingExtraError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(escape(str(e))) from None  # the error line is rich markup
     if exporter not in EXPORTERS:
         raise UsageError(f"--exporter must be one of {', '.join(EXPORTERS)}, got {exporter!r}")
     if opset is not None and not 7 <= opset <= 30:
