@@ -83,3 +83,14 @@ def test_ask_bad_input(invoke, args, message):
     result = invoke("ask", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_ask_shows_the_latest_run_of_a_lab(invoke, toy_lab, tmp_path):
+    from deepdojo.labs import run_lab
+
+    run_lab(toy_lab, scale="smoke", out=tmp_path, progress="off")
+    result = invoke("ask", "which init schemes exist xavier he", "--runs", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())  # rich wraps at the console's width
+    assert f"lab {toy_lab} (run " in text and "smoke scale: plumbing only" in text
+    assert "n is echoed" not in text  # a check: left to `deepdojo show`

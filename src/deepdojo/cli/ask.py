@@ -18,6 +18,7 @@ from rich.markup import escape
 from deepdojo.cli.app import UsageError, app, handles_errors, out, verdict_text
 
 BACKENDS = ("tfidf", "encoder")
+MAX_CLAIMS = 5  # findings shown per lab (checks are left to `deepdojo show`)
 
 
 def short_answer(text: str, sentences: int = 2) -> str:
@@ -49,23 +50,33 @@ def build_ranker(backend: str, runs: Path) -> tuple[Any, dict[str, list[Any]]]:
     return make_ranker(backend, question_docs(claims, summaries)), labs
 
 
+def print_evidence(qid: str, labs: list[Any], indent: str = "   ") -> None:
+    """For each lab answering ``qid``: its latest run and up to :data:`MAX_CLAIMS` findings
+    with their verdicts (or "not run yet")."""
+    for lab in labs:
+        if lab.result is None:
+            out.print(f"{indent}[dim]{lab.name}: not run yet (deepdojo run {lab.name})[/]")
+            continue
+        scale = lab.result.get("scale", "")
+        note = ": plumbing only, not evidence" if scale == "smoke" else ""
+        out.print(f"{indent}lab [bold]{lab.name}[/] [dim](run {lab.result.get('run_id', '')}, "
+                  f"{scale} scale{note})[/]")
+        findings = [c for c in lab.result.get("claims", []) if c.get("kind") != "check"]
+        for c in findings[:MAX_CLAIMS]:
+            out.print(f"{indent}  {verdict_text(c)}: {escape(str(c.get('statement', '')))}",
+                      soft_wrap=True)
+        if len(findings) > MAX_CLAIMS:
+            out.print(f"{indent}  [dim]... {len(findings) - MAX_CLAIMS} more: "
+                      f"deepdojo show {qid}[/]")
+
+
 def _print_match(rank_no: int, qid: str, score: float, labs: list[Any]) -> None:
     from deepdojo.answers import QUESTIONS
 
     q = QUESTIONS[qid]
     out.print(f"[bold]{rank_no}. {qid}  {escape(q.question)}[/]  [dim](match {score:.2f})[/]")
     out.print("   " + escape(short_answer(q.answer)), soft_wrap=True)
-    for lab in labs:
-        if lab.result is None:
-            out.print(f"   [dim]{lab.name}: not run yet (deepdojo run {lab.name})[/]")
-            continue
-        scale = lab.result.get("scale", "")
-        out.print(f"   lab [bold]{lab.name}[/] [dim](run {lab.result.get('run_id', '')}, "
-                  f"{scale} scale)[/]")
-        for c in lab.result.get("claims", []):
-            kind = " [dim](check)[/]" if c.get("kind") == "check" else ""
-            out.print(f"     {verdict_text(c)}: {escape(str(c.get('statement', '')))}{kind}",
-                      soft_wrap=True)
+    print_evidence(qid, labs)
     out.print()
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from deepdojo.cli.app import UsageError, app, handles_errors, out, verdict_text
+from deepdojo.cli.app import UsageError, app, handles_errors, out
+from deepdojo.cli.ask import print_evidence
 
 DEFAULT_SCORE_FILE = Path.home() / ".deepdojo" / "quiz.json"
 
@@ -58,16 +59,7 @@ def _show_evidence(qid: str, labs: list[Any]) -> None:
     out.print(f"[bold]Our answer:[/] {escape(q.answer)}", soft_wrap=True)
     for point in q.key_points:
         out.print(f"  - {escape(point)}", soft_wrap=True)
-    for lab in labs:
-        if lab.result is None:
-            out.print(f"  [dim]lab {lab.name}: not run yet[/]")
-            continue
-        out.print(f"  [bold]evidence[/] from lab {lab.name} "
-                  f"[dim]({lab.result.get('scale', '')} scale)[/]")
-        for c in lab.result.get("claims", []):
-            kind = " [dim](check)[/]" if c.get("kind") == "check" else ""
-            out.print(f"    {verdict_text(c)}: {escape(str(c.get('statement', '')))}{kind}",
-                      soft_wrap=True)
+    print_evidence(qid, labs, indent="  ")
 
 
 def record_score(path: Path, entry: dict[str, Any]) -> None:

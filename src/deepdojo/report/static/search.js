@@ -4,7 +4,7 @@
  *   k kind (question, claim, lab, api), t title, s subtitle, u url from the site root,
  *   x lower-case text to search. A query's words (common words dropped) must all appear in an
  *   entry (prefix match on the entry's words); a word in the title weighs more than one in the
- *   text. When no entry has them all, entries with at least half of them are shown.
+ *   text. Entries with every word come first, then those with at least half of them.
  */
 (function () {
   "use strict";
@@ -42,15 +42,14 @@
   function search(query) {
     var terms = words(query);
     if (!terms.length) { return []; }
-    var all = [], some = [];
+    var hits = [];
     for (var i = 0; i < index.length; i++) {
       var r = score(index[i], terms);
-      if (r[1] === terms.length) { all.push({ e: index[i], s: r[0] }); }
-      else if (r[1] * 2 >= terms.length && r[1] > 0) { some.push({ e: index[i], s: r[0] }); }
+      if (r[1] > 0 && r[1] * 2 >= terms.length) { hits.push({ e: index[i], s: r[0], n: r[1] }); }
     }
-    var hits = all.length ? all : some;
     hits.sort(function (a, b) {
-      return b.s - a.s || KIND_ORDER[a.e.k] - KIND_ORDER[b.e.k] || (a.e.t < b.e.t ? -1 : 1);
+      return b.n - a.n || b.s - a.s || KIND_ORDER[a.e.k] - KIND_ORDER[b.e.k] ||
+        (a.e.t < b.e.t ? -1 : 1);
     });
     return hits.slice(0, MAX);
   }
