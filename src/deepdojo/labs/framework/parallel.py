@@ -36,6 +36,7 @@ ESTIMATED_S = {
     "skip-connections": 107, "learning-rate": 66, "weight-initialization": 56,
     "exploding-gradients": 47,
     "self-supervised": 70,
+    "one-shot": 58,  # CPU s at quick, one thread (wall was 10 min on a machine at load 12)
 }
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
 
