@@ -13,8 +13,12 @@ the 20 runs) and writes it as JSON.
 Training defaults (``--method protonet``): 20-way 1-shot episodes with 5 queries per class,
 8 epochs of 500 episodes (4000 episodes), Adam at 1e-3 decayed by a cosine to 5e-5, the conv-4
 embedding (Snell et al. 2017 train at 60-way; 20-way costs a third per episode, so three
-times more updates fit in the same time). On an Omniglot-background-sized set (3856 classes
-with rotations x 20 drawings) this takes about ten minutes on 2 CPU cores.
+times more updates fit in the same time). Measured on an Omniglot-background-sized set
+(``glyphs:3856``: 964 characters x 4 rotations x 20 drawings), as the CPU time of one thread:
+27 s to generate the 77,120 images and 0.14 s per episode, so about 10 min in all for the 4000
+default episodes: within 20 min on 2 cores even without a second thread. After the first 500
+episodes the model already scores 85.3% (95% CI 84.7-86.0%) at 20-way 1-shot on 659 new glyph
+classes, where pixel 1-NN scores 24%.
 """
 
 from __future__ import annotations
