@@ -39,9 +39,24 @@ at most 3 points; the held-out ProtoNet must close at least half the pixels-to-u
 verification AUC gain 0.05; cold start RMSE gain 0.01. Cold-start sizes (rank 5, ridge 5) are
 fixed in the config, not tuned; the data's true rank is 3.
 
+The intents were written so that phrasings of one intent share meaning rather than words
+(the case few-shot intent detection is about: users word a new request their own way), so
+TF-IDF, even with its analyzer tuned on validation intents, has little to match; the intent
+claim measures what a pretrained encoder adds there, not that TF-IDF is useless on
+templated text.
+
 Development notes: the Siamese network first used Koch's weighted-L1 logistic head; at this
 budget it scored below pixels (its weights take both signs, so it is no distance); it now uses
-the contrastive loss the issue names (changed before any claim was judged).
+the contrastive loss the issue names (changed before any claim was judged). After the first
+quick run (seed 0), where every arm chose the top of the lr grid (1e-3, 3e-3) and gestures
+the bottom of theirs, both grids were widened (1e-2; 3e-4); rules and margins untouched.
+
+Decided at full scale only (``full_only_claims``; measured and shown at quick):
+supervised-embedding-matches-episodic. At quick its verdict changed between the seed sets 0, 7
+and 12345 (supervised minus ProtoNet, 20-way 1-shot: +0.022 [-0.003, 0.048], +0.007
+[-0.005, 0.020], -0.019 [-0.050, 0.002] against the bar -0.03; the supervised arm's lr,
+chosen on the first seed's validation classes, was 1e-2, 1e-2 and 3e-3). The other eleven
+claims had the same verdict in all three sets.
 """
 
 from __future__ import annotations
@@ -68,9 +83,9 @@ class OneShotConfig:
     drawings: int = ranged(20, low=12)  # per class (test: half upper-bound, half episodes)
     hidden: int = ranged(32, low=1)  # channels of the Conv-4 blocks
     blocks: int = ranged(4, low=1)  # conv blocks
-    train_images: int = scaled(smoke=600, quick=6000, full=30000, low=1)  # per arm
+    train_images: int = scaled(smoke=600, quick=6000, full=20000, low=1)  # per arm
     lrs: tuple[float, ...] = ranged((1e-3, 3e-3, 1e-2), low=0.0, low_open=True)  # Adam lr grid
-    tune_every_seed: bool = scaled(smoke=False, quick=False, full=True)  # else first seed's
+    tune_every_seed: bool = ranged(False)  # tune each seed; else reuse the first seed's lrs
     train_way: int = ranged(10, low=2)  # ProtoNet training episodes: way
     train_shot: int = ranged(1, low=1)  # ... shots
     train_query: int = ranged(5, low=1)  # ... queries per class
