@@ -147,9 +147,10 @@ def claims(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]]) -> None:
                   why={"does not hold": "std x sqrt(d) fell to {min:.3f} in a seed."})
     gain = {f: [a - b for a, b in zip(_probe(rs, "simclr", f), _sup(rs, f), strict=True)]
             for f in (few, some)}
-    ctx.claim("ssl-advantage-largest-with-fewest-labels", f"The advantage of SimCLR pretraining "
-              f"over supervised training is largest when labels are scarcest ({few:.0%} vs "
-              f"{some:.0%})", Greater(margin=SHRINK_MARGIN), a=gain[few], b=gain[some],
+    ctx.claim("ssl-advantage-largest-with-fewest-labels", f"SimCLR pretraining stands best "
+              f"against supervised training when labels are scarcest: the gap (SimCLR probe "
+              f"minus supervised) is larger at {few:.0%} than at {some:.0%} labels",
+              Greater(margin=SHRINK_MARGIN), a=gain[few], b=gain[some],
               metric=f"(SimCLR probe - supervised) accuracy, A at {few:.0%}, B at {some:.0%}",
               why={"does not hold": "the gap is {a_mean:+.3f} at the fewer labels and "
                                     "{b_mean:+.3f} at the more."})
