@@ -209,8 +209,32 @@ def test_regime_claims_sit_a_factor_either_side_of_each_seeds_best(tmp_path):
     assert slow.values == pytest.approx([math.log10(20.0), math.log10(15.0), math.log10(2.0)])
     assert slow.ci == pytest.approx(list(rules.t_interval(slow.values)))
     assert slow.verdict == "inconclusive" and slow.seed_holds == [True, True, False]
-    assert large.values == [1.0, 1.0, 0.0] and large.verdict == "does not hold"
-    assert "1 of 3 seeds trained without a non-finite step" in large.why
+    # the 10x runs: diverged by no progress (2.5 > 0.9 x 2.3: keeps 0 of the best's reduction)
+    # on seeds 0 and 1; on seed 2 not flagged, yet its loss 2.5 is above the first batch's 2.3
+    assert large.values == pytest.approx([0.0, 0.0, 0.0]) and large.verdict == "holds"
+    assert ctx.metrics["too_large_diverged"] == [1.0, 1.0, 0.0]
+
+
+def test_too_large_claim_judges_the_share_of_the_best_loss_reduction_kept(tmp_path):
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)
+    grids = []
+    for seed, large_loss in enumerate((2.3, 1.2, 2.0, 0.3)):
+        g = _grid(seed, 2.0, best_loss=0.3)
+        large = dataclasses.replace(g.fits[2], train_loss=large_loss, diverged=False)
+        grids.append(GridSeed(seed, [g.fits[0], g.fits[1], large], g.fits[1], g.finder))
+    # a guard-flagged run keeps nothing, whatever its final loss
+    flagged = dataclasses.replace(grids[0].fits[2], train_loss=0.3, nonfinite_steps=2)
+    grids.append(GridSeed(4, [grids[0].fits[0], grids[0].fits[1], flagged], grids[0].fits[1],
+                          grids[0].finder))  # fmt: skip
+    claims.regimes(cfg, ctx, grids)
+    large = ctx.claims[0]
+    # (first 2.3 - final) / (2.3 - 0.3)
+    assert large.values == pytest.approx([0.0, 0.55, 0.15, 1.0, 0.0])
+    assert large.verdict == "inconclusive"  # mean 0.34, interval straddles 0.5
+    ctx2 = _ctx(tmp_path)
+    claims.regimes(cfg, ctx2, [grids[0], grids[2], grids[4]])
+    assert ctx2.claims[0].values == pytest.approx([0.0, 0.15, 0.0])
+    assert ctx2.claims[0].verdict == "holds"  # interval [-0.165, 0.265] below 0.5
 
 
 def test_regime_claims_fail_when_the_grid_does_not_reach_the_factor(tmp_path):

@@ -88,25 +88,49 @@ def regimes(cfg: LearningRateLabConfig, ctx: LabContext, grids: Sequence[GridSee
     else:
         _too_small(cfg, ctx, logs, small, best_losses, inside and finite, bracket)
     stable = [r for r in large if r is not None and not r.diverged]
+    progress = [_progress(r, b) for r, b in zip(large, best_losses, strict=True)]
+    ctx.metric("too_large_diverged", [float(r.diverged) if r else 0.0 for r in large])
+    ctx.metric("too_large_progress", progress)
+    n_div = sum(bool(r and r.diverged) for r in large)
     ctx.claim(
         "too-large-lr-diverges",
-        f"The edge of stability is close above the best learning rate: {f:g}x the best grid lr "
-        "diverges on every seed (SGD + momentum 0.9), and the run reports it (non-finite guard "
-        "/ loss blow-up) instead of crashing",
-        rules.EverySeed(rules.AtLeast(1.0)),
-        values=[float(r.diverged) if r else 0.0 for r in large],
-        metric=f"diverged at best grid lr x {f:g} (1 = the guard saw NaN/Inf or raised "
-        "NonFiniteError, or the final train loss >= the first batch loss)",
+        f"The edge of stability is close above the best learning rate: at {f:g}x the best grid "
+        "lr training fails (SGD + momentum 0.9): the run diverges or keeps less than "
+        f"{cfg.fail_progress:.0%} of the best lr's loss reduction, and a divergence is reported "
+        "(non-finite guard / loss blow-up) instead of crashing",
+        rules.AtMost(cfg.fail_progress),
+        values=progress,
+        metric=f"share of the best lr's loss reduction kept at best grid lr x {f:g}: "
+        "(first batch loss - final train loss) / (first batch loss - best lr's final train "
+        "loss), 0 for a run the guard saw go non-finite",
         kind="finding",
         why={"does not hold": (
-            "at {factor:g}x the best lr {n_stable} of {n} seeds trained without a non-finite "
-            "step and ended at training loss {stable_loss:.3g}, below their first batch loss "
-            "{first_loss:.3g}: the edge of stability lies further above the best lr")},
-        facts={"factor": f, "n_stable": len(stable),
+            "at {factor:g}x the best lr {n_div} of {n} seeds diverged; the {n_stable} others "
+            "ended at training loss {stable_loss:.3g} (first batch {first_loss:.3g}) and kept "
+            "{mean:.0%} of the best lr's loss reduction on average (95% interval [{lo:.2f}, "
+            "{hi:.2f}]): the edge of stability lies further above the best lr"),
+             "holds": (
+            "at {factor:g}x the best lr {n_div} of {n} seeds diverged (guard or no progress); "
+            "the runs kept {mean:.0%} of the best lr's loss reduction on average")},
+        facts={"factor": f, "n_stable": len(stable), "n_div": n_div,
                "stable_loss": _mean([r.train_loss for r in stable]),
                "first_loss": _mean([r.step_losses[0] for r in stable])},
         requires={bracket: inside},
     )  # fmt: skip
+
+
+def _progress(run: Fit | None, best_loss: float) -> float:
+    """Share of the best lr's loss reduction a run keeps: (first - final) / (first - best),
+    clipped below at 0; 0 when the guard saw the run go non-finite (or its loss is not
+    finite), 1 when the lr is off the grid (the claim's ``requires`` fails it then)."""
+    if run is None:
+        return 1.0
+    first = run.step_losses[0] if run.step_losses else math.nan
+    if (run.nonfinite_steps or run.guard_error or not math.isfinite(run.train_loss)
+            or not math.isfinite(first)):
+        return 0.0
+    gain = first - best_loss
+    return max(0.0, first - run.train_loss) / gain if gain > 0 else 1.0
 
 
 def finder(cfg: LearningRateLabConfig, ctx: LabContext, grids: Sequence[GridSeed]) -> None:
