@@ -30,6 +30,7 @@ from deepdojo.data.formats import (
     load_mnist_idx,
     read_idx,
 )
+from deepdojo.data.gestures import make_gestures, rasterise_strokes
 from deepdojo.data.glyphs import glyph_splits, make_glyphs
 from deepdojo.data.omniglot import (
     ImageClasses,
@@ -47,6 +48,8 @@ __all__ = [
     "load_omniglot",
     "load_runs",
     "make_glyphs",
+    "make_gestures",
+    "rasterise_strokes",
     "DataFormatError",
     "DataSplits",
     "Episode",
