@@ -75,9 +75,17 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     ([*TUNE, "--out", "{file}"], "--out '{file}' must be a folder, not a file"),
     (["tune", "--trials", "1", "--storage", "postgresql://u:secret@127.0.0.1:1/x", *OUT],
      "u:***@127.0.0.1:1/x"),
+    (["ask", " "], "QUESTION must not be empty"),
+    (["ask", "why", "--top", "0"], "--top must be between 1 and 20, got 0"),
+    (["ask", "why", "--backend", "bm25"], "--backend must be tfidf or encoder, got 'bm25'"),
+    (["quiz", "--questions", "Q01,Q99"], "--questions takes ids Q01..Q20"),
+    (["quiz", "--score-file", "{runs}"], "--score-file '{runs}' must be a file, not a folder"),
+    (["export", "nope", "--onnx", "{out}.onnx"], "unknown model 'nope' and no checkpoint"),
+    (["export", "plain_mlp", "--onnx", "{file}"], "--onnx must name a file ending in .onnx"),
 ]
 
-COMMANDS = ("labs", "questions", "run", "verify", "report", "show", "tune")
+COMMANDS = ("labs", "questions", "run", "verify", "report", "show", "tune", "export", "ask",
+            "quiz")
 
 
 def test_the_table_walks_every_command():
