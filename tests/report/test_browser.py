@@ -219,6 +219,16 @@ def test_search_box_finds_a_question_and_a_claim(site, driver):
     box.clear()  # a jump within the page keeps the box's text
     box.send_keys("qqqzzz")
     wait.until(lambda d: "No match" in d.find_element("id", "search-results").text)
+    # on a phone the open list stays inside the screen
+    driver.set_window_size(*WIDTHS["phone"])
+    driver.get((site / "questions" / "Q08.html").as_uri())
+    driver.find_element("id", "search-box").send_keys("learning rate")
+    wait.until(lambda d: d.find_elements("css selector", "#search-results a"))
+    driver.save_screenshot(str(SCREENS / "search-390.png"))
+    assert driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")
+    box = driver.find_element("id", "search-results").rect
+    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTHS["phone"][0]
     assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
