@@ -44,7 +44,8 @@ def accuracy_figure(ctx: LabContext, runs: list[CharRun], settings: list) -> Non
 def roc_figure(ctx: LabContext, run: CharRun) -> None:
     fig, ax = plt.subplots(figsize=(4.5, 4))
     for i, (m, v) in enumerate(run.verification.items()):
-        ax.plot(v.fpr, v.tpr, color=f"C{i}", label=f"{LABELS[m]}: AUC {v.auc:.3f}, "
+        name = "pixel distance" if m == "pixels" else LABELS[m]
+        ax.plot(v.fpr, v.tpr, color=f"C{i}", label=f"{name}: AUC {v.auc:.3f}, "
                 f"EER {v.eer:.3f}")
     ax.plot([0, 1], [1, 0], color="grey", lw=0.5, ls=":", label="EER line")
     ax.set(xlabel="false accept rate", ylabel="true accept rate",
@@ -97,5 +98,6 @@ def applications_figure(ctx: LabContext, gest, intent, cold) -> None:
     axes[2].set(title="cold-start items", xlabel="revealed ratings of the new item",
                 ylabel="RMSE on its hidden ratings")
     axes[2].legend(fontsize=7)
+    fig.tight_layout()
     ctx.figure("applications", fig, caption="Q13: the same one-shot idea in gestures, "
                "intents and cold-start recommendation (mean over seeds, 95% t-intervals).")
