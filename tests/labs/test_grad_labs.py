@@ -142,11 +142,14 @@ def test_vanishing_doctor_claims_count_errors_per_seed(tmp_path):
         "clipping": [_outcome("clipping", s, test_acc=0.1, kinds=("vanishing",)) for s in seeds],
     }
     runs["baseline"][1].doctor = {"kinds": ["healthy"]}  # one missed flag, seed 1
-    runs["relu"][3].doctor = {"kinds": ["dead_units"]}  # one false alarm, seed 3
+    runs["relu"][3].doctor = {"kinds": ["exploding"]}  # one false alarm, seed 3
+    # an activation finding on a cured setup is listed, not counted as a false alarm
+    runs["relu"][4].doctor = {"kinds": ["dead_units"]}
     vanishing._doctor_claims(cfg, ctx, runs, cured=["relu"])
     flags, strict = ctx.claims
     assert flags.values == [0, 1, 0, 1, 0] and flags.verdict == "does not hold"
-    assert "missed vanishing on 1 of 5" in flags.why and "relu/seed3: dead_units" in flags.why
+    assert "missed vanishing on 1 of 5" in flags.why and "relu/seed3: exploding" in flags.why
+    assert ctx.metrics["doctor_other_findings_on_cured"] == [f"relu/seed{seeds[4]}: dead_units"]
     # strict: the missed baseline run failed to train stably and unflagged (seed 1);
     # relu/seed3 trained and was not flagged vanishing, so it agrees
     assert strict.values == [0, 1, 0, 0, 0] and strict.verdict == "does not hold"
@@ -261,15 +264,19 @@ def test_doctor_strict_claim_separates_unstable_failures(tmp_path):
     trained_flagged = _outcome("he_init", s[2], test_acc=0.9, kinds=("vanishing",))
     unstable_unnamed = _outcome("big_lr", s[3], test_acc=0.1, kinds=("dead_units",))
     unstable_unnamed.diverged = True  # the Doctor missed it, but blamed nothing on vanishing
+    # dead ReLUs beside vanishing name what the instability left behind: not an error
+    unstable_dead = _outcome("big_lr", s[4], test_acc=0.1, kinds=("dead_units", "vanishing"))
+    unstable_dead.rollbacks = 2
     runs = {"baseline": [_outcome("baseline", x, test_acc=0.1, kinds=("vanishing",)) for x in s],
-            "big_lr": [unstable_named, unstable_blamed, unstable_unnamed],
+            "big_lr": [unstable_named, unstable_blamed, unstable_unnamed, unstable_dead],
             "he_init": [trained_flagged]}
     vanishing._doctor_claims(cfg, ctx, runs, cured=[])
     strict = ctx.claims[1]
     assert strict.values == [0, 1, 1, 0, 0] and strict.verdict == "does not hold"
-    assert ctx.metrics["failed_runs"] == {"stably": 5, "unstably": 3}
+    assert ctx.metrics["failed_runs"] == {"stably": 5, "unstably": 4}
     assert ctx.metrics["doctor_unstable_not_named"] == [
-        f"big_lr/seed{s[1]}: vanishing", f"big_lr/seed{s[3]}: dead_units"]
+        f"big_lr/seed{s[1]}: vanishing", f"big_lr/seed{s[3]}: dead_units",
+        f"big_lr/seed{s[4]}: dead_units, vanishing"]
     assert "failed unstably, blamed on vanishing alone" in strict.why
     assert "trained but flagged vanishing" in strict.why
 
