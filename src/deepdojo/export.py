@@ -227,7 +227,7 @@ def _export_once(model: nn.Module, inputs: tuple[Tensor, ...], tmp: Path, opset:
     kwargs: dict[str, Any] = {"input_names": input_names, "output_names": output_names,
                               "opset_version": opset, "verbose": False}
     if exporter == "dynamo":
-        shapes = None
+        shapes: tuple[Any, ...] | None = None
         if dynamic_batch:
             batch = torch.export.Dim("batch", min=1, max=1 << 20)
             shapes = tuple({0: batch} for _ in inputs)
@@ -297,7 +297,7 @@ def to_onnx(model: nn.Module, example_input: Tensor | Sequence[Tensor],
     dynamic_batch : bool
         Keep axis 0 of every input and output symbolic, so the file runs at any batch size.
     opset : int, optional
-        ONNX opset (default: the exporter's own, 18 for dynamo in torch 2.13).
+        ONNX opset (default: the exporter's own, 20 for dynamo in torch 2.13).
     exporter : {"auto", "dynamo", "torchscript"}
         See the module docstring; ``auto`` falls back to the tracer only when torch.export
         fails.
@@ -406,7 +406,7 @@ def onnx_session(path: str | os.PathLike[str], *, threads: int = 1) -> Any:
     """An ``onnxruntime.InferenceSession`` on the CPU execution provider with ``threads``
     intra-op threads (1 by default, like the labs' torch runs)."""
     require_onnx()
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"no ONNX file at {str(path)!r}")
