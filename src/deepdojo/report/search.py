@@ -162,16 +162,18 @@ class SentenceEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         import torch
 
-        out = []
-        for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer(list(texts[start:start + batch_size]), padding=True,
-                                   truncation=True, max_length=256, return_tensors="pt")
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            batch = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                   max_length=256, return_tensors="pt")
             with torch.no_grad():
                 hidden = self.model(**batch).last_hidden_state  # (B, T, 384)
             mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, 384)
-            out.append(torch.nn.functional.normalize(mean, dim=1).numpy())
-        return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+            out[rows] = torch.nn.functional.normalize(mean, dim=1).numpy()
+        return out
 
 
 def make_ranker(backend: str, docs: Sequence[QuestionDoc]) -> TfidfRanker | EncoderRanker:
