@@ -110,6 +110,8 @@ def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
                               "mnist1d 1:30")},
         "study_samples": {"smoke": 1000, "quick": 10000, "full": 20000},
         "study_epochs": {"smoke": 2, "quick": 20, "full": 40},
+        "gan_epochs": {"smoke": 2, "quick": 0, "full": 100},
+        "judge_best": {"smoke": True, "quick": False, "full": True},
     }
     cfg = make_config(ImbalanceLabConfig, {"settings": "digits 1:50,mnist1d 1:30"}, scale="smoke")
     assert cfg.settings == ("digits 1:50", "mnist1d 1:30")
@@ -276,3 +278,46 @@ def test_study_refuses_an_unknown_arm():
     s = make_setting("breast_cancer", 0, 1 / 10, seed=0, num_samples=0)
     with pytest.raises(ValueError, match="arm must be one of"):
         study._arm(s, None, 0, "undersampling")
+
+
+def test_gan_entry_runs_only_with_gan_epochs_and_balances_the_training_split(monkeypatch):
+    from deepdojo.labs.imbalanced_data import entries
+
+    hp = entries.Hyper(hidden=8, epochs=1, batch_size=64, lr=1e-2, members=1)
+    assert entries.GAN_ENTRY not in entries.active_entries(hp)
+    hp.gan_epochs = 1
+    assert list(entries.active_entries(hp)) == list(ENTRIES)
+    s = make_setting("breast_cancer", 0, 1 / 10, seed=0, num_samples=0)
+    seen = {}
+    real = entries._train_bce
+
+    def spy(setting, hp, seed, loss, data=None, callbacks=()):
+        seen["y"] = data[1]
+        return real(setting, hp, seed, loss, data, callbacks)
+
+    monkeypatch.setattr(entries, "_train_bce", spy)
+    out = entries.gan(s, hp, seed=0)
+    counts = torch.bincount(seen["y"], minlength=2)
+    assert counts[0] == counts[1] == int((s.y_train == 0).sum())  # balanced, real rows kept
+    assert out.test.shape == (len(s.y_test),) and out.threshold == 0.5
+
+
+def test_gan_rows_pair_gan_with_smote_and_plain_on_the_same_seeds():
+    res = Measurements()
+    for seed in range(3):
+        for entry, pr in (("plain network", 0.5), ("SMOTE", 0.6), ("GAN over-sampling", 0.55)):
+            res.runs.append(_run("a", seed, entry, pr_auc=pr + 0.01 * seed * (entry == "SMOTE"),
+                                 f1_tuned=0.4))
+    (row,) = claims.augmentation_rows(res, "GAN over-sampling")
+    assert row["setting"] == "a" and row["pr_auc.gan"] == pytest.approx(0.55)
+    assert row["pr_auc.gan-smote"] == pytest.approx(-0.06)
+    assert [row["pr_auc.gan-smote.lo"], row["pr_auc.gan-smote.hi"]] == pytest.approx(
+        list(rules.t_interval([-0.05, -0.06, -0.07])))
+    assert row["pr_auc.gan-plain"] == pytest.approx(0.05) and row["f1_tuned.gan-plain"] == 0.0
+
+
+def test_best_technique_ignores_entries_that_did_not_run():
+    runs = [_run("a", 0, n, val_pr_auc=0.6 if n == "SMOTE" else 0.5)
+            for n in ENTRIES if n != "GAN over-sampling"]
+    assert best_technique(runs) == "SMOTE"
+    assert claims.best_vs_plain(Measurements(runs=runs), "SMOTE") == [0.0]

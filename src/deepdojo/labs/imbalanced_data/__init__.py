@@ -10,7 +10,8 @@ the "best technique"; test numbers are reported.
 
 Entries (see ``entries``): the plain network (a 2-hidden-layer MLP with BCE), the
 same network with class weights (effective number), focal loss, logit-adjusted loss,
-over-sampling (``BalancedSampler``), SMOTE, generated features (centroid distances + kNN
+over-sampling (``BalancedSampler``), SMOTE, GAN over-sampling (full scale only, below),
+generated features (centroid distances + kNN
 density), transfer (pretrain on a balanced related task, new head, fine-tune), balanced
 bagging of networks, in-class mixup, anomaly framing (kNN distance to the majority), and the
 classical baselines logistic regression (``class_weight="balanced"``) and imbalanced-learn's
@@ -19,6 +20,23 @@ entry's default threshold and at the validation-tuned threshold, PR-AUC (average
 ROC-AUC, balanced accuracy and MCC, over ``ctx.seeds`` (new subsample, split and init per seed).
 ``best-technique-beats-plain`` is judged on the mean over the settings; the table
 ``best_vs_plain_by_setting`` and the claim's why name the setting that carries the gain.
+
+GAN over-sampling (issue 21): :class:`deepdojo.oversample.GANOverSampler` (a conditional GAN
+with a projection discriminator, ``gan_epochs`` epochs) balances the training split, then the
+plain network trains on it, exactly as the SMOTE entry does, on the same splits and seeds. The
+table ``gan_vs_smote`` gives, per setting, its test PR-AUC and tuned minority F1 beside SMOTE
+and the plain network (no augmentation), with paired GAN - SMOTE and GAN - plain intervals
+over seeds. It is reported, not judged: no rule was fixed before the first run, and the test
+splits of the leaderboard hold 5-12 minority samples. The row is full scale only
+(``gan_epochs`` 0 at quick): the GAN's 45 s or so of CPU per 5 seeds at 50 epochs would double
+the quick lab. It takes part in the choice of the best technique at full scale.
+
+Changed after verify runs (version 4): ``best-technique-beats-plain`` is decided at full scale
+(``judge_best``). At quick it held on seed bases 0, 7, 8 and 9 and was inconclusive on 12345
+(interval [-0.007, 0.095], "about 6 seeds would decide it"): validation sets of 5-12 minority
+samples picked transfer there instead of generated features, and the gain is carried by the
+MNIST-1D setting alone. At full scale (10 seeds, base 0) it held: [0.032, 0.101]. Its per-seed
+values are still recorded at quick (metric ``best_vs_plain_pr_auc``). No rule or margin moved.
 
 The threshold and calibration claims (threshold tuning, and what class weights and
 over-sampling do to the threshold, to calibration and to their F1 gain once every arm's
@@ -39,7 +57,7 @@ from typing import Any
 from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
 
 from . import claims
-from .entries import ENTRIES, Hyper
+from .entries import GAN_ENTRY, Hyper, active_entries
 from .figures import (
     accuracy_figure,
     calibration_figure,
@@ -70,6 +88,12 @@ class ImbalanceLabConfig:
         full=("digits 1:20", "digits 1:100", "breast_cancer 1:10", "mnist1d 1:30"),
     )
     forest_trees: int = ranged(100, low=1)  # trees of the balanced random forest baseline
+    # epochs of the GAN over-sampler's conditional GAN (0: its row is left out; at quick it
+    # would add about 45 s of CPU to a lab that takes about 36 s)
+    gan_epochs: int = scaled(smoke=2, quick=0, full=100, low=0)
+    # judge best-technique-beats-plain (at 5 seeds it flipped between seed sets: the pick on
+    # validation sets of 5-12 minority samples and the gain sit inside seed noise)
+    judge_best: bool = scaled(smoke=True, quick=False, full=True)
     # the threshold study (Q02 threshold / calibration claims): MNIST-1D rare class(es) vs rest
     study_classes: tuple[int, ...] = ranged((3, 8), low=0, high=9)
     study_ratio: int = ranged(20, low=2)  # majority samples per minority sample
@@ -95,7 +119,8 @@ def run(cfg: ImbalanceLabConfig, ctx: LabContext) -> None:
     if not settings:
         raise LabError("settings must name at least one setting")
     hp = Hyper(hidden=cfg.hidden, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-               members=cfg.bagging_members, device=ctx.device, trees=cfg.forest_trees)
+               members=cfg.bagging_members, device=ctx.device, trees=cfg.forest_trees,
+               gan_epochs=cfg.gan_epochs)
     jobs = [(kind, _rare_class(kind, cfg), ratio, seed)
             for kind, ratio in settings for seed in ctx.seeds]  # fmt: skip
     # the runner limits torch/BLAS to one thread
@@ -110,10 +135,18 @@ def run(cfg: ImbalanceLabConfig, ctx: LabContext) -> None:
         ctx.metric(f"pr_auc.{r['entry']}", r["pr_auc"])
         ctx.metric(f"minority_f1.{r['entry']}", r["f1"])
     ctx.metric("entry_seconds", {n: sum(r.seconds for r in res.runs if r.entry == n)
-                                 for n in ENTRIES})  # fmt: skip
+                                 for n in active_entries(hp)})  # fmt: skip
     claims.accuracy_misleads(cfg, ctx, res)
     ctx.table("best_vs_plain_by_setting", claims.setting_gains(res, best))
-    claims.best_beats_plain(ctx, res, best)
+    ctx.metric("best_vs_plain_pr_auc", claims.best_vs_plain(res, best))
+    if cfg.judge_best:
+        claims.best_beats_plain(ctx, res, best)
+    else:
+        ctx.log("best-technique-beats-plain is judged at full scale (judge_best): at 5 seeds "
+                "its verdict flipped between seed sets; its per-seed values are the metric "
+                "best_vs_plain_pr_auc")
+    if cfg.gan_epochs > 0:
+        ctx.table("gan_vs_smote", claims.augmentation_rows(res, GAN_ENTRY))
     study_hp = Hyper(hidden=cfg.hidden, epochs=cfg.study_epochs,
                      batch_size=cfg.study_batch_size, lr=cfg.study_lr, members=1,
                      device=ctx.device)  # fmt: skip

@@ -56,6 +56,34 @@ def setting_gains(res: Measurements, best: str) -> list[dict[str, float | str]]:
     return rows
 
 
+def best_vs_plain(res: Measurements, best: str) -> list[float]:
+    """Per seed: test PR-AUC of ``best`` minus the plain network's, mean over the settings."""
+    a, b = per_seed(res.runs, best, "pr_auc"), per_seed(res.runs, "plain network", "pr_auc")
+    return [x - y for x, y in zip(a, b, strict=True)]
+
+
+def augmentation_rows(res: Measurements, gan: str) -> list[dict[str, float | str]]:
+    """Per setting: test PR-AUC and tuned minority F1 of the plain network (no augmentation),
+    SMOTE and ``gan`` (same splits and seeds), and the paired GAN - SMOTE and GAN - plain
+    differences with their 95% t-intervals over seeds. Reported, not judged."""
+    rows: list[dict[str, float | str]] = []
+    for name in dict.fromkeys(r.setting for r in res.runs):
+        sel = [r for r in res.runs if r.setting == name]
+        row: dict[str, float | str] = {"setting": name}
+        for metric in ("pr_auc", "f1_tuned"):
+            vals = {e: per_seed(sel, e, metric) for e in ("plain network", "SMOTE", gan)}
+            row[f"{metric}.plain"] = statistics.fmean(vals["plain network"])
+            row[f"{metric}.smote"] = statistics.fmean(vals["SMOTE"])
+            row[f"{metric}.gan"] = statistics.fmean(vals[gan])
+            for other, key in (("SMOTE", "smote"), ("plain network", "plain")):
+                d = [x - y for x, y in zip(vals[gan], vals[other], strict=True)]
+                lo, hi = rules.t_interval(d) if len(d) > 1 else (float("nan"), float("nan"))
+                row[f"{metric}.gan-{key}"] = statistics.fmean(d)
+                row[f"{metric}.gan-{key}.lo"], row[f"{metric}.gan-{key}.hi"] = lo, hi
+        rows.append(row)
+    return rows
+
+
 def best_beats_plain(ctx: LabContext, res: Measurements, best: str) -> None:
     """best-technique-beats-plain: test PR-AUC averaged over the settings, paired over seeds;
     the why names the setting that carries the gain."""

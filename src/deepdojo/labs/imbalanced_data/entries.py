@@ -61,6 +61,7 @@ class Hyper:
     members: int
     device: str = "cpu"
     trees: int = 100
+    gan_epochs: int = 0  # epochs of the GAN over-sampler (0: the GAN entry is left out)
 
 
 @dataclass
@@ -201,6 +202,18 @@ def smote(s: Setting, hp: Hyper, seed: int) -> EntryOutput:
     return _scored(_train_bce(s, hp, seed, nn.BCEWithLogitsLoss(), data=(ds.X, ds.y)), s)
 
 
+def gan(s: Setting, hp: Hyper, seed: int) -> EntryOutput:
+    """Conditional-GAN over-sampling (:class:`deepdojo.oversample.GANOverSampler`, trained
+    ``hp.gan_epochs`` epochs on the training split) to a balanced training set, then the plain
+    BCE network, as SMOTE."""
+    from deepdojo.oversample import GANOverSampler
+
+    sampler = GANOverSampler(epochs=hp.gan_epochs, random_state=seed)
+    X, y = sampler.fit_resample(s.X_train.numpy(), s.y_train.numpy())
+    data = (torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
+    return _scored(_train_bce(s, hp, seed, nn.BCEWithLogitsLoss(), data=data), s)
+
+
 def features(s: Setting, hp: Hyper, seed: int) -> EntryOutput:
     """Inputs + per-class centroid distances and kNN densities (standardised)."""
     gen = ClassDistanceFeatures(k=5)
@@ -294,15 +307,18 @@ def balanced_rf(s: Setting, hp: Hyper, seed: int) -> EntryOutput:
                        clf.predict_proba(s.X_test.numpy())[:, 1], 0.5)  # fmt: skip
 
 
+GAN_ENTRY = "GAN over-sampling"  # trained only when ``Hyper.gan_epochs`` > 0 (full scale)
 # name -> (function, kind): "plain" is the reference network, "technique" the imbalance
 # techniques on the same network, "classical" the scikit-learn / imbalanced-learn baselines.
-ENTRIES: dict[str, tuple[Callable[[Setting, Hyper, int], EntryOutput], str]] = {
+EntryFn = Callable[[Setting, Hyper, int], EntryOutput]
+ENTRIES: dict[str, tuple[EntryFn, str]] = {
     "plain network": (plain, "plain"),
     "class weights": (weighted, "technique"),
     "focal loss": (focal, "technique"),
     "logit-adjusted loss": (logit_adjusted, "technique"),
     "over-sampling": (oversample, "technique"),
     "SMOTE": (smote, "technique"),
+    GAN_ENTRY: (gan, "technique"),
     "generated features": (features, "technique"),
     "transfer": (transfer, "technique"),
     "balanced bagging": (bagging, "technique"),
@@ -311,3 +327,9 @@ ENTRIES: dict[str, tuple[Callable[[Setting, Hyper, int], EntryOutput], str]] = {
     "logistic regression (balanced)": (logreg, "classical"),
     "balanced random forest": (balanced_rf, "classical"),
 }
+
+
+def active_entries(hp: Hyper) -> dict[str, tuple[EntryFn, str]]:
+    """The entries that run with ``hp``: all of :data:`ENTRIES`, less the GAN over-sampler
+    when ``hp.gan_epochs`` is 0."""
+    return {k: v for k, v in ENTRIES.items() if k != GAN_ENTRY or hp.gan_epochs > 0}

@@ -16,7 +16,7 @@ import numpy as np
 
 from deepdojo.metrics import apply_threshold, classification_report, tune_threshold
 
-from .entries import ENTRIES, EntryOutput, Hyper, Setting, make_setting
+from .entries import ENTRIES, EntryOutput, Hyper, Setting, active_entries, make_setting
 
 KINDS = ("digits", "breast_cancer", "mnist1d")  # the base datasets a setting can cut
 METRICS = ("f1", "f1_tuned", "pr_auc", "balanced_accuracy", "mcc", "roc_auc")  # leaderboard
@@ -120,7 +120,7 @@ def measure(jobs: Iterable[tuple[str, int, float, int]], hp: Hyper, num_samples:
         const = classification_report(s.y_test, np.zeros(len(s.y_test), int), num_classes=2)
         res.constant.append(ConstantRun(s.name, seed, const["accuracy"], const["positive_f1"],
                                         const["balanced_accuracy"], const["mcc"]))  # fmt: skip
-        for name, (fn, group) in ENTRIES.items():
+        for name, (fn, group) in active_entries(hp).items():
             t0 = time.perf_counter()
             out = fn(s, hp, seed)
             scores = evaluate(out, s.y_val, s.y_test)
@@ -169,7 +169,9 @@ def per_seed(runs: Sequence[EntryRun], entry: str, metric: str) -> list[float]:
 
 
 def best_technique(runs: Sequence[EntryRun]) -> str:
-    """The technique with the highest mean *validation* PR-AUC (test data not looked at)."""
-    names = [n for n, (_, group) in ENTRIES.items() if group == "technique"]
+    """The technique with the highest mean *validation* PR-AUC (test data not looked at),
+    among the techniques that ran."""
+    ran = {r.entry for r in runs}
+    names = [n for n, (_, group) in ENTRIES.items() if group == "technique" and n in ran]
     return max(names, key=lambda n: statistics.fmean(r.scores.val_pr_auc for r in runs
                                                      if r.entry == n))  # fmt: skip
