@@ -43,7 +43,8 @@ def formula_img(tex: str) -> str:
     from matplotlib.font_manager import FontProperties
 
     buf = io.BytesIO()
-    with rc_context({"svg.hashsalt": "deepdojo", "svg.fonttype": "path"}):
+    with rc_context({"svg.hashsalt": "deepdojo", "svg.fonttype": "path",
+                     "savefig.transparent": True}):  # readable on a dark page too
         depth = mathtext.math_to_image(f"${tex}$", buf, format="svg",
                                        prop=FontProperties(size=FONT_PT))
     svg = _METADATA.sub("", buf.getvalue().decode("utf-8"))  # drop the build date
