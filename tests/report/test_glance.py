@@ -26,6 +26,7 @@ def test_formula_becomes_an_svg_image_and_text_is_escaped():
     svg = _svg_of(html)
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<path" in svg  # glyphs as paths
     assert "<metadata>" not in svg and "<text" not in svg  # no date, no font needed
+    assert "#ffffff" not in svg  # transparent: the dark theme inverts the glyphs only
     assert 'alt="\\lambda \\sum_i |w_i|"' in html
     em = re.search(r"width:([\d.]+)em;height:([\d.]+)em", html)
     assert 1.0 < float(em.group(1)) < 8 and 0.8 < float(em.group(2)) < 4
