@@ -37,6 +37,7 @@ ESTIMATED_S = {
     "exploding-gradients": 47,
     "self-supervised": 70,
     "one-shot": 58,  # CPU s at quick, one thread (wall was 10 min on a machine at load 12)
+    "frameworks": 25,  # CPU s at quick, one thread (wall 90 s on a machine at load 14)
 }
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
 
