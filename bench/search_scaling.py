@@ -75,7 +75,7 @@ def postgres() -> Iterator[str | None]:
         subprocess.run([*run_as, str(bindir / "initdb"), "-D", data, "-U", "postgres",
                         "--auth=trust", "--no-sync"], check=True, capture_output=True)
         subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", data, "-w", "-l",
-                        str(root / "log"), "-o", f"-p {port} -k {root} -c fsync=off "
+                        str(root / "log"), "-o", f"-p {port} -k {root} "  # fsync on, as SQLite's
                         "-c listen_addresses=127.0.0.1 -c max_connections=100", "start"],
                        check=True, capture_output=True)
         with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
