@@ -28,6 +28,7 @@ beside it.
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -179,6 +180,8 @@ def _record(ctx: LabContext, cfg: FrameworksConfig, found: dict[str, list[Agreem
                          "ratio_to_eager": lat.median_s / eager, "repeats": len(lat.per_repeat_s)})
     ctx.table("latency", rows)
     ctx.metric("timing_threads", torch.get_num_threads())
+    if hasattr(os, "getloadavg"):  # other jobs on the machine move timings (EVIDENCE §2)
+        ctx.metric("load_average_1min_after_timing", round(os.getloadavg()[0], 2))
     for a in (a for rows_ in found.values() for a in rows_):
         ctx.metric(f"accuracy_torch.{a.model}", a.accuracy_torch)  # last seed's value
     plot_latency(ctx, rows, times, cfg)
