@@ -148,6 +148,7 @@ def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
         "well_steps": {"smoke": 30, "quick": 300, "full": 300},
         "schedule_epochs": {"smoke": 1, "quick": 12, "full": 30},
         "judge_slow": {"smoke": True, "quick": False, "full": True},
+        "schedule_reps": {"smoke": 1, "quick": 2, "full": 1},
     }
     # the quadratic's lr grid was 10 ** (k / 2) for k in -6..2
     assert [10.0**e for e in cfg.quad_lr_exponents] == pytest.approx(

@@ -18,8 +18,8 @@ strawman it is. Finally linear warmup + cosine decay is compared with a constant
 peak lr of ``schedule_lr_exponents`` with its own lowest final training loss (the claim is about
 optimization; the validation-picked comparison is recorded beside it), and both at the grid lr
 above the constant's validation-best (a seed where both runs diverged is left out: no win
-between two diverged runs). Every claim is judged over ``ctx.seeds``, its rule object fixed
-in ``claims``.
+between two diverged runs). Every claim is judged over ``ctx.seeds`` (the schedule claims
+over ``schedule_reps`` runs per seed), its rule object fixed in ``claims``.
 
 Changes in v3 (issue 16), with the reason for each rule changed after a result was seen:
 
@@ -41,6 +41,11 @@ Changes in v3 (issue 16), with the reason for each rule changed after a result w
   flipped between seed sets (holds / inconclusive), because the best lr after 4 epochs is 0.1
   on some seeds and 0.32 on others, and best/10 is then ~15x or ~2.5x slower. Its per-seed
   values are still recorded at quick (metric ``too_small_log10_loss_ratio``);
+- warmup-cosine-tames-larger-lr held on seed bases 7-9, 12345 and 12347 and was inconclusive
+  on 12346 (four usable seeds, all negative, interval [-1.64, 0.10]): the per-seed effect is
+  bimodal (a constant run that diverges counts at its first batch loss). Quick now runs the
+  schedules twice per seed (``schedule_reps``: seed and seed + 500, new split and init), so
+  both schedule claims judge 10 runs, as at full scale; no rule or margin moved;
 - too-large-lr-diverges was "every seed diverged" (EverySeed on a 0/1 flag). With seed base
   12345 one seed at 10x the best lr ended at training loss 2.04 against a first batch loss of
   2.29 (ratio 0.89, just under the 0.9 no-progress line) and the claim flipped. Moving that
@@ -104,6 +109,9 @@ class LearningRateLabConfig:
     schedule_epochs: int = scaled(smoke=1, quick=12, full=30, low=1)  # fmt: skip
     # log10 peak lrs each schedule arm (constant, warmup + cosine) picks its own from on val
     schedule_lr_exponents: tuple[float, ...] = (-1.5, -1.0, -0.5, 0.0)
+    # schedule runs per seed (run k on seed + 500 k: its own split and init); the schedule
+    # claims judge every run, so quick's 5 x 2 are as many as full's 10 seeds x 1
+    schedule_reps: int = scaled(smoke=1, quick=2, full=1, low=1, high=2)
 
 
 @register_lab("learning-rate", questions=("Q10",), config=LearningRateLabConfig)
@@ -185,8 +193,9 @@ def _optimizer_section(cfg: LearningRateLabConfig, ctx: LabContext,
 def _schedule_section(cfg: LearningRateLabConfig, ctx: LabContext) -> None:
     """Warmup + cosine vs constant, each at its own val-best peak lr, and both at one lr above
     the constant's best, over ``cfg.schedule_epochs``."""
+    seeds = [s + 500 * k for s in ctx.seeds for k in range(cfg.schedule_reps)]
     runs = [measure.schedule_runs(cfg, ctx.device, seed)
-            for seed in ctx.progress(ctx.seeds, "schedules")]  # fmt: skip
+            for seed in ctx.progress(seeds, "schedules")]  # fmt: skip
     ctx.table("schedule", [{"seed": sd.seed, "schedule": arm, "lr": r.lr, "diverged": r.diverged,
                             "train_loss": r.train_loss, "val_loss": r.val_loss,
                             "test_acc": r.test_acc,
