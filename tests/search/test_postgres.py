@@ -132,7 +132,7 @@ def test_server_stopped_mid_study_ends_workers_with_one_line(pg_cluster, pg_url,
         lines = err.strip().splitlines()
         assert rc == 1 and len(lines) == 1, err
         assert lines[0].startswith("error: storage 'postgresql://postgres:***@") and \
-            "run the same command again" in lines[0], err
+            "is unreachable" in lines[0] and "run the same command again" in lines[0], err
     # After the restart the finished trials are intact; a rerun on this host fails the trials
     # the stopped workers left RUNNING and, asked for the finished count, adds nothing.
     trials = _trials(pg_url, "lost")

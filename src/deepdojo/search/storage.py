@@ -16,10 +16,13 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,25 @@ def storage_cause(e: BaseException) -> BaseException | None:
     return None
 
 
+@contextmanager
+def quiet_fallback_warnings() -> Iterator[None]:
+    """Drop Optuna's "Caught an error from sqlalchemy ... Falling back" warnings meanwhile.
+
+    Optuna logs one (with the SQL) when a trial query fails and retries it another way; when
+    the server has gone the retry fails too and :class:`StorageLost` says it in one line.
+    """
+    logger = logging.getLogger("optuna.storages._rdb.storage")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Caught an error from sqlalchemy")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
 def safe_url(url: str) -> str:
     """The URL with any password hidden (``user:***@host``), for messages."""
     try:
@@ -93,11 +115,18 @@ def _password(url: str) -> str | None:
 
 
 def _first_line(e: BaseException) -> str:
-    """The first line of the deepest cause's message (drivers put the reason there)."""
+    """The first line of the driver's own message, found along ``e``'s chain of causes
+    (Optuna wraps SQLAlchemy's error, which wraps the driver's as ``.orig``)."""
+    chain, seen = e, set()
+    while chain is not None and id(chain) not in seen:
+        if getattr(chain, "orig", None) is not None:
+            e = chain.orig
+            break
+        seen.add(id(chain))
+        chain = chain.__cause__ or chain.__context__
     while e.__cause__ is not None and not str(e).strip():
         e = e.__cause__
-    orig = getattr(e, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
-    text = str(orig if orig is not None else e).strip()
+    text = str(e).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(e).__name__
 

@@ -23,6 +23,7 @@ from deepdojo.search.storage import (
     DEFAULT_STORAGE,
     StorageLost,
     open_storage,
+    quiet_fallback_warnings,
     safe_url,
     storage_cause,
 )
@@ -251,7 +252,7 @@ def _search(fn: Callable[[optuna.Trial], float], st: optuna.storages.BaseStorage
             name: str, args: dict[str, Any]) -> TuneResult:
     """Open (or create) study ``name`` in ``st``, check its problem, run the missing trials."""
     sampler, seed, n_trials = args["sampler"], args["seed"], args["n_trials"]
-    with _quiet_optuna():
+    with _quiet_optuna(), quiet_fallback_warnings():
         study = optuna.create_study(storage=st, study_name=name,
                                     sampler=make_sampler(sampler, seed),
                                     pruner=make_pruner(args["pruner"]),

@@ -21,7 +21,13 @@ import optuna
 from optuna.trial import TrialState
 
 from deepdojo.search.backends import make_pruner, make_sampler
-from deepdojo.search.storage import StorageLost, describe_storage_error, open_storage, storage_cause
+from deepdojo.search.storage import (
+    StorageLost,
+    describe_storage_error,
+    open_storage,
+    quiet_fallback_warnings,
+    storage_cause,
+)
 from deepdojo.search.study import Guarded, SearchError, SurplusTrial, quiet_interrupts
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -72,7 +78,7 @@ def _worker(
     guard = Guarded(objective, total=total)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops this task only
     try:
-        with quiet_interrupts(guard):
+        with quiet_interrupts(guard), quiet_fallback_warnings():
             study.optimize(guard, n_trials=n_trials, timeout=timeout,
                            callbacks=[stop_at(total)], catch=(SurplusTrial,))
     except Exception as e:  # a storage error goes back as one plain line (it pickles)
