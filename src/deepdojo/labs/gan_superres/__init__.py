@@ -1,0 +1,131 @@
+r"""Lab: super-resolution -- bicubic, a pixel-loss network and SRGAN, with quality measured (Q01).
+
+Data: 32x32 high-resolution (HR) patches of scikit-learn's bundled sample photos, as luma in
+[0, 1]. Training and validation patches come from one photo (``train_photo``, 80/20), test
+patches from the other (``test_photo``); only textured patches (pixel std >= ``min_std``) are
+drawn, because flat patches carry nothing to super-resolve (the flower photo is mostly an
+out-of-focus background where every arm equals bicubic). The low-resolution input is the HR
+patch downsampled by bicubic with antialiasing (``F.interpolate(..., antialias=True)``), at 2x
+and 4x; sklearn's 8x8 digits are a third setting at 2x only (4x would leave 2x2 inputs).
+
+Arms, per setting and seed:
+
+- **bicubic**: ``F.interpolate(mode="bicubic")`` of the input (the baseline, no parameters);
+- **pixel**: a small SRResNet (features at low resolution, 2 residual blocks, PixelShuffle
+  up, added to the bicubic upsampling; the last layer starts at zero so it starts *as* bicubic)
+  trained with the L1 pixel loss;
+- **SRGAN**: the same generator, same initial weights and steps, with a PatchGAN
+  discriminator's non-saturating adversarial loss added (``adv_weight`` times it) to the pixel
+  loss (Ledig et al. 2017). The VGG perceptual loss of the paper needs pretrained ImageNet
+  weights, which are not available offline: this SRGAN is pixel + adversarial only.
+
+Equal tuning: each learned arm's Adam learning rate comes from ``lrs`` per setting on the first
+seed's *validation* PSNR (never test; the same criterion for both arms, which favours neither
+SRGAN's sharpness nor the trade-off claim). Chosen values: the ``chosen_settings`` table.
+
+Scores on the test patches: PSNR and SSIM (``deepdojo.metrics.generative``, scikit-image's
+formulas) and sharpness, measured as ``gradient_spectrum_distance`` to HR: the mean absolute
+gap, in decades, between the radially averaged power spectra of the Sobel gradient magnitudes.
+Claims (rules fixed in code before the first run; margins in ``claims.py``): the pixel-loss
+network beats bicubic on PSNR and SSIM; SRGAN's gradient spectrum is closer to HR than the
+pixel network's; SRGAN's PSNR is at most the pixel network's (the perception-distortion
+trade-off, Blau & Michaeli 2018, a finding). The A/A noise floor of each measure (its spread
+over seeds, same arm) is recorded as ``noise_floor.*``. Both networks' training curves and the
+Doctor's findings per network (``doctor`` table) are shown.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
+
+from . import measure as M
+from .claims import state_claims
+from .figures import plot_all
+
+SETTINGS = ("photo_x2", "photo_x4", "digits_x2")
+
+
+@dataclass
+class GanSuperresConfig:
+    epochs: int = scaled(smoke=1, quick=6, full=20, low=1)  # epochs over the training patches
+    n_patches: int = scaled(smoke=160, quick=1000, full=4000, low=10)  # train+val patches
+    n_test: int = scaled(smoke=32, quick=256, full=1024, low=4)  # test patches (digits too)
+    lrs: tuple[float, ...] = scaled(smoke=(1e-3,), quick=(3e-4, 1e-3),
+                                    full=(1e-4, 3e-4, 1e-3, 3e-3), low=0.0, low_open=True)
+    batch_size: int = ranged(32, low=1)  # patches per step
+    patch: int = ranged(32, low=16)  # HR patch side
+    min_std: float = ranged(0.05, low=0.0)  # textured patches only (pixel std)
+    width: int = ranged(16, low=1)  # generator channels
+    blocks: int = ranged(2, low=0)  # residual blocks
+    d_base: int = ranged(16, low=1)  # PatchGAN width
+    adv_weight: float = ranged(0.01, low=0.0, low_open=True)  # SRGAN: weight of the GAN loss
+    doctor_every: int = ranged(20, low=1)  # steps between the Doctor's checks
+    train_photo: str = "china.jpg"  # sklearn sample photo for training and validation
+    test_photo: str = "flower.jpg"  # the other one, for test
+
+
+def _split(name: str, cfg: GanSuperresConfig, seed: int) -> M.Split:
+    if name == "digits_x2":
+        return M.digits_split(seed, cfg.n_test)
+    return M.photo_split(cfg.train_photo, cfg.test_photo, int(name[-1]), seed, cfg.n_patches,
+                         cfg.n_test, cfg.patch, cfg.min_std)
+
+
+@register_lab("gan-superres", questions=("Q01",), config=GanSuperresConfig)
+def run(cfg: GanSuperresConfig, ctx: LabContext) -> None:
+    """Bicubic vs a pixel-loss SRResNet vs SRGAN at 2x and 4x on photos, 2x on digits."""
+    photos = ("china.jpg", "flower.jpg")
+    if cfg.train_photo not in photos or cfg.test_photo not in photos \
+            or cfg.train_photo == cfg.test_photo:
+        raise LabError(f"--set train_photo/test_photo: must be the two different photos {photos}")
+    seeds, s0 = ctx.seeds, ctx.seeds[0]
+    chosen: list[dict[str, object]] = []
+    results: dict[str, list[M.Setting]] = {}
+    t0 = time.process_time()
+    for name in SETTINGS:
+        split0 = _split(name, cfg, s0)
+        lrs, first = {}, {}
+        for arm, adversarial in (("pixel", False), ("srgan", True)):
+            runs = {lr: M.train(split0, s0, lr, adversarial, cfg) for lr in cfg.lrs}
+            scores = {lr: M.val_psnr(r, split0) for lr, r in runs.items()}
+            lrs[arm] = max(scores, key=lambda lr: scores[lr])  # -inf (diverged) never chosen
+            first[arm] = runs[lrs[arm]]
+            chosen.extend({"setting": name, "arm": arm, "lr": lr, "val_psnr": v,
+                           "chosen": lr == lrs[arm]} for lr, v in scores.items())
+        results[name] = [M.evaluate(split0 if s == s0 else _split(name, cfg, s), s, lrs, cfg,
+                                    keep=s == s0, runs=first if s == s0 else None)
+                         for s in ctx.progress(seeds, name)]
+        ctx.metric(f"time.{name}_cpu_s", round(time.process_time() - t0, 2))
+        t0 = time.process_time()
+    ctx.table("chosen_settings", chosen)
+    _tables(ctx, seeds, results)
+    plot_all(ctx, results)
+    state_claims(ctx, cfg, results)
+
+
+def _tables(ctx: LabContext, seeds: list[int], results: dict[str, list[M.Setting]]) -> None:
+    rows, doctor = [], []
+    for name, per_seed in results.items():
+        for s, r in zip(seeds, per_seed, strict=True):
+            for arm in ("bicubic", "pixel", "srgan"):
+                sc = getattr(r, arm)
+                rows.append({"setting": name, "seed": s, "arm": arm, "psnr": sc.psnr,
+                             "ssim": sc.ssim, "gradient_spectrum_distance": sc.spectrum})
+            for arm, run in (("pixel", r.pixel_run), ("srgan", r.srgan_run)):
+                for net, rep in run.doctor.items():
+                    doctor.append({"setting": name, "arm": arm, "seed": s, "network": net,
+                                   "findings": ", ".join(rep["kinds"]),
+                                   "flagged_checks": sum(rep["counts"].values()),
+                                   "checks": rep["checks"]})
+        for arm in ("bicubic", "pixel", "srgan"):
+            for m in ("psnr", "ssim", "spectrum"):
+                vals = [getattr(getattr(r, arm), m) for r in per_seed]
+                ctx.metric(f"{name}.{m}.{arm}", statistics.fmean(vals))
+                if arm == "pixel" and len(vals) > 1:
+                    ctx.metric(f"noise_floor.{name}.{m}", statistics.stdev(vals))
+    ctx.table("scores", rows)
+    ctx.table("doctor", doctor)

@@ -1,0 +1,61 @@
+"""The molecules lab: its scores on known strings, the missing extra, and a smoke run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from deepdojo_testing import require
+
+from deepdojo.labs import run_lab
+from deepdojo.labs.framework import LabContext, LabError, make_config
+from deepdojo.labs.molecules import MoleculesConfig, run
+from deepdojo.labs.molecules import measure as M
+
+
+def test_missing_extra_is_a_lab_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rdkit", None)
+    ctx = LabContext("molecules", scale="smoke", out_dir=tmp_path, progress="off")
+    with pytest.raises(LabError, match=r"pip install 'deepdojo\[chem\]'"):
+        run(make_config(MoleculesConfig, scale="smoke"), ctx)
+
+
+def test_chem_scores_count_validity_uniqueness_novelty():
+    require("rdkit", extra="chem")
+    train = {"CCO"}
+    samples = ["CCO", "CCO", "c1ccccc1", "C1CC", "CC(=O)O"]  # C1CC: unclosed ring, invalid
+    train_qed = M.qed_of(sorted(train))
+    s = M.chem_scores(samples, train, train_qed)
+    assert s.validity == pytest.approx(4 / 5)
+    assert s.uniqueness == pytest.approx(3 / 4)
+    assert s.novelty == pytest.approx(2 / 3)
+    assert len(s.qed) == 3 and s.qed_w1 > 0
+
+
+def test_gaussian_fit_matches_the_codes_moments():
+    z = torch.randn(4000, 3, generator=torch.Generator().manual_seed(0)) @ torch.tensor(
+        [[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.2]])
+    draws = M.gaussian_fit_codes(z, 20000, seed=1).double().numpy()
+    np.testing.assert_allclose(np.cov(draws, rowvar=False), np.cov(z.double().numpy(),
+                                                                   rowvar=False), atol=0.05)
+
+
+def test_smoke_run_holds_claims_for_full_scale_and_draws(tmp_path):
+    require("rdkit", extra="chem")
+    res = run_lab("molecules", scale="smoke", seed=0, out=tmp_path, progress="off")
+    result = json.loads((res.path / "result.json").read_text())
+    assert [c["id"] for c in result["claims"]] == ["smiles-vocabulary-round-trip"]
+    assert result["claims"][0]["verdict"] == "holds"
+    assert "latent-gan-validity-above-gaussian-fit" in result["metrics"][
+        "claims_decided_at_full_scale"]
+    assert {f["name"] for f in result["figures"]} == {"interpolation", "qed", "samplers",
+                                                      "training_curves"}
+    assert {r["network"] for r in result["tables"]["doctor"]} == {
+        "latent gan generator", "latent gan discriminator"}
+    interp = result["tables"]["interpolation"]
+    assert interp[0]["t"] == 0 and interp[-1]["t"] == 1 and len(interp) == 7
+    assert {r["sampler"] for r in result["tables"]["samplers"]} >= {"latent_gan", "gaussian_fit",
+                                                                   "prior"}
