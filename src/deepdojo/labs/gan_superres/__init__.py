@@ -51,11 +51,11 @@ SETTINGS = ("photo_x2", "photo_x4", "digits_x2")
 
 @dataclass
 class GanSuperresConfig:
-    epochs: int = scaled(smoke=1, quick=6, full=20, low=1)  # epochs over the training patches
-    n_patches: int = scaled(smoke=160, quick=1000, full=4000, low=10)  # train+val patches
+    epochs: int = scaled(smoke=1, quick=5, full=12, low=1)  # epochs over the training patches
+    n_patches: int = scaled(smoke=160, quick=1000, full=2000, low=10)  # train+val patches
     n_test: int = scaled(smoke=32, quick=256, full=1024, low=4)  # test patches (digits too)
     lrs: tuple[float, ...] = scaled(smoke=(1e-3,), quick=(3e-4, 1e-3),
-                                    full=(1e-4, 3e-4, 1e-3, 3e-3), low=0.0, low_open=True)
+                                    full=(3e-4, 1e-3, 3e-3), low=0.0, low_open=True)
     batch_size: int = ranged(32, low=1)  # patches per step
     patch: int = ranged(32, low=16)  # HR patch side
     min_std: float = ranged(0.05, low=0.0)  # textured patches only (pixel std)
