@@ -28,8 +28,9 @@ table ``gan_vs_smote`` gives, per setting, its test PR-AUC and tuned minority F1
 and the plain network (no augmentation), with paired GAN - SMOTE and GAN - plain intervals
 over seeds. It is reported, not judged: no rule was fixed before the first run, and the test
 splits of the leaderboard hold 5-12 minority samples. The row is full scale only
-(``gan_epochs`` 0 at quick): the GAN's 45 s or so of CPU per 5 seeds at 50 epochs would double
-the quick lab. It takes part in the choice of the best technique at full scale.
+(``gan_epochs`` 0 at quick): over the three quick settings the GAN takes about 9 s of CPU per
+seed at 50 epochs and 18 s at full's 100 (measured on one thread), against about 36 s for the
+whole quick lab. It takes part in the choice of the best technique at full scale.
 
 Changed after verify runs (version 4): ``best-technique-beats-plain`` is decided at full scale
 (``judge_best``). At quick it held on seed bases 0, 7, 8 and 9 and was inconclusive on 12345
@@ -89,7 +90,7 @@ class ImbalanceLabConfig:
     )
     forest_trees: int = ranged(100, low=1)  # trees of the balanced random forest baseline
     # epochs of the GAN over-sampler's conditional GAN (0: its row is left out; at quick it
-    # would add about 45 s of CPU to a lab that takes about 36 s)
+    # would add 45-90 s of CPU to a lab that takes about 36 s)
     gan_epochs: int = scaled(smoke=2, quick=0, full=100, low=0)
     # judge best-technique-beats-plain (at 5 seeds it flipped between seed sets: the pick on
     # validation sets of 5-12 minority samples and the gain sit inside seed noise)
