@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import optuna
 
@@ -68,11 +68,12 @@ def storage_cause(e: BaseException) -> BaseException | None:
     handling), or None. Optuna can turn a failed write into another error on its way out
     (an ``UnboundLocalError`` in its trial bookkeeping), so the chain is searched."""
     kinds, seen = storage_errors(), set()
-    while e is not None and id(e) not in seen:
-        if isinstance(e, kinds):
-            return e
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
+    link: BaseException | None = e
+    while link is not None and id(link) not in seen:
+        if isinstance(link, kinds):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
     return None
 
 
@@ -117,10 +118,12 @@ def _password(url: str) -> str | None:
 def _first_line(e: BaseException) -> str:
     """The first line of the driver's own message, found along ``e``'s chain of causes
     (Optuna wraps SQLAlchemy's error, which wraps the driver's as ``.orig``)."""
-    chain, seen = e, set()
+    chain: BaseException | None = e
+    seen: set[int] = set()
     while chain is not None and id(chain) not in seen:
-        if getattr(chain, "orig", None) is not None:
-            e = chain.orig
+        orig = getattr(chain, "orig", None)
+        if isinstance(orig, BaseException):
+            e = orig
             break
         seen.add(id(chain))
         chain = chain.__cause__ or chain.__context__
@@ -192,7 +195,11 @@ def _create(url: str, kwargs: dict[str, Any]) -> optuna.storages.RDBStorage:
         engine.dispose()
 
 
-def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
+@overload
+def open_storage(url: str) -> optuna.storages.RDBStorage: ...
+@overload
+def open_storage(url: None) -> None: ...
+def open_storage(url: str | None) -> optuna.storages.RDBStorage | None:
     """Open ``url`` as an Optuna RDB storage; ``None`` means in memory (one process only).
 
     A ``sqlite:///path`` URL gets its folder created (and a 60 s wait for SQLite's write lock).

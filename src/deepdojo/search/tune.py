@@ -80,7 +80,9 @@ class _Progress:
         if mode not in ("auto", "on", "off"):
             raise SearchError(f"progress must be auto, on or off; got {mode!r}")
         self.show = sys.stderr.isatty() if mode == "auto" else mode == "on"
-        self.total, self.done, self.bar, self.task = total, done, None, None
+        self.total, self.done = total, done
+        self.bar: Any = None  # a rich Progress while shown
+        self.task: Any = None
 
     def __enter__(self) -> _Progress:
         if self.show:
@@ -242,9 +244,10 @@ def tune(
         if folder is not None:
             result.saved = result.save(folder)
     except Exception as e:  # the database went away in the middle of the study
-        if storage_cause(e) is None:
+        cause = storage_cause(e)
+        if cause is None:
             raise
-        raise lost(storage, name, storage_cause(e)) from None
+        raise lost(storage, name, cause) from None
     return result
 
 

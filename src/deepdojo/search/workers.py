@@ -82,9 +82,10 @@ def _worker(
             study.optimize(guard, n_trials=n_trials, timeout=timeout,
                            callbacks=[stop_at(total)], catch=(SurplusTrial,))
     except Exception as e:  # a storage error goes back as one plain line (it pickles)
-        if storage_cause(e) is None:
+        cause = storage_cause(e)
+        if cause is None:
             raise
-        raise lost(storage, study_name, storage_cause(e)) from None
+        raise lost(storage, study_name, cause) from None
     except KeyboardInterrupt:  # Optuna has marked the trial FAIL; tell the parent, quietly
         return False
     finally:
