@@ -259,7 +259,9 @@ def knn_accuracy(train_features: Tensor, train_y: Any, test_features: Tensor, te
                  k: int = 20) -> float:
     """Accuracy of a ``k``-nearest-neighbour vote under cosine similarity (ties: lowest label).
 
-    ``k`` is capped at the number of labelled rows.
+    ``k`` is capped at the number of labelled rows. With ``k`` near the labelled rows of a
+    class or more, every query gets nearly the same votes: keep ``k`` below the smallest
+    class's labelled count (with one label per class, ``k = 1``).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")

@@ -155,8 +155,9 @@ def evaluate(encoder: nn.Module, data: Data, fractions: tuple[float, ...], seed:
         probe = linear_probe(feats[idx], data.y[idx], feats_test, data.y_test,
                              weight_decays=weight_decays, seed=seed)
         arm.probe[frac], arm.probe_wd[frac] = probe.accuracy, probe.weight_decay
-        if with_knn:
-            arm.knn[frac] = knn_accuracy(feats[idx], data.y[idx], feats_test, data.y_test, knn_k)
+        if with_knn:  # k at most the smallest class's labelled count: k >= N votes a constant
+            k = min(knn_k, int(np.bincount(data.y[idx].numpy()).min()))
+            arm.knn[frac] = knn_accuracy(feats[idx], data.y[idx], feats_test, data.y_test, k)
     return arm
 
 
