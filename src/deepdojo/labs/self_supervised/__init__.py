@@ -32,6 +32,16 @@ embeddings for every seed. The A/A difference of two random encoders is recorded
 Reference points (MNIST-1D project): SimCLR linear probe ~82% with all labels; supervised CNN
 ~94%, GRU ~91%. Full scale records where this lab lands (``reference_points`` table).
 
+Not yet run at full scale (2026-12-03: the shared machine ran about 5 CPU-seconds per minute
+for this lab). Indicative only, at quick size (12 epochs, 4,000 signals, 5 seeds, base seed 0,
+``--set extended=true --set full_only_claims=true``; before the kNN fix): order prediction fell
+below the random encoder (-0.057 [-0.108, -0.006]) and so did rotation on digits (-0.031
+[-0.055, -0.007]); masked reconstruction, fine-tuning vs supervised, the 10x smaller backbone
+lr (-0.004 [-0.044, 0.036]) and SimCLR vs supervised on digits stayed inconclusive. One seed
+at full settings (seed 0, 60 epochs): SimCLR probe 0.321 / 0.560 / 0.684 at 1% / 10% / 100%
+labels, against the MNIST-1D project's ~0.82 (13.6 points short); supervised from scratch
+0.309 / 0.694 with a 300-step cap.
+
 Decided at full scale only (``full_only_claims``; not judged at quick): see :data:`FULL_ONLY`;
 the SSL-vs-supervised numbers at quick are still measured and shown in the accuracy table.
 
