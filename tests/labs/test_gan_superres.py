@@ -81,7 +81,10 @@ def test_smoke_run_records_claims_curves_and_doctor(tmp_path):
     ids = {c["id"] for c in result["claims"]}
     for tag in ("photo-x2", "photo-x4", "digits-x2"):
         assert {f"pixel-beats-bicubic-psnr-{tag}", f"pixel-beats-bicubic-ssim-{tag}",
-                f"srgan-sharper-{tag}", f"srgan-psnr-at-most-pixel-{tag}"} <= ids
+                f"srgan-psnr-at-most-pixel-{tag}"} <= ids
+    assert {"srgan-sharper-photo-x2", "srgan-sharper-digits-x2"} <= ids
+    assert "srgan-sharper-photo-x4" not in ids  # decided at full scale
+    assert result["metrics"]["claims_decided_at_full_scale"] == ["srgan-sharper-photo-x4"]
     check = next(c for c in result["claims"] if c["id"] == "spectrum-distance-hr-to-itself-zero")
     assert check["kind"] == "check" and check["verdict"] == "holds"
     doctor = result["tables"]["doctor"]
