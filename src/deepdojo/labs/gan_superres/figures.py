@@ -66,20 +66,22 @@ def _spectra(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
 
 
 def _curves(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), squeeze=False)
-    for ax, (name, per_seed) in zip(axes[0], results.items(), strict=True):
-        twin = ax.twinx()
+    n = len(results)
+    fig, axes = plt.subplots(2, n, figsize=(5 * n, 6.4), squeeze=False)
+    for col, (name, per_seed) in enumerate(results.items()):
+        top, bottom = axes[0, col], axes[1, col]
         for i, r in enumerate(per_seed):
             first = i == 0
-            ax.plot(r.pixel_run.curves["pixel"], color="tab:blue", alpha=0.6,
-                    label="pixel net: L1" if first else None)
-            ax.plot(r.srgan_run.curves["pixel"], color="tab:red", alpha=0.6,
-                    label="SRGAN G: L1 part" if first else None)
-            twin.plot(r.srgan_run.curves["d"], color="tab:orange", ls="--", alpha=0.6,
-                      label="SRGAN D loss" if first else None)
-        twin.axhline(2 * np.log(2), color="grey", lw=0.8, ls=":")
-        ax.set(title=name, xlabel="epoch", ylabel="L1 pixel loss")
-        twin.set_ylabel("D loss (2 ln 2 = chance)")
-        ax.legend(fontsize=7, loc="upper right")
-        twin.legend(fontsize=7, loc="center right")
+            top.plot(r.pixel_run.curves["pixel"], color="tab:blue", alpha=0.6, marker=".",
+                     label="pixel net (G): L1" if first else None)
+            top.plot(r.srgan_run.curves["pixel"], color="tab:red", alpha=0.6, marker=".",
+                     label="SRGAN G: its L1 part" if first else None)
+            bottom.plot(r.srgan_run.curves["d"], color="tab:orange", alpha=0.6, marker=".",
+                        label="SRGAN D" if first else None)
+        bottom.axhline(2 * np.log(2), color="grey", lw=0.8, ls=":", label="D at chance (2 ln 2)")
+        top.set(title=f"{name}: generators", ylabel="L1 pixel loss")
+        bottom.set(title=f"{name}: discriminator", xlabel="epoch", ylabel="D loss")
+        top.legend(fontsize=7)
+        bottom.legend(fontsize=7)
+    fig.tight_layout()
     ctx.figure("training_curves", fig, "Both networks' losses per epoch, every seed")
