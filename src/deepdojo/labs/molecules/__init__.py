@@ -49,7 +49,7 @@ ARMS = ("latent_gan", "gaussian_fit", "prior")
 class MoleculesConfig:
     n_molecules: int | None = scaled(smoke=150, quick=1000, full=2000, low=20)  # None = all
     max_tokens: int = ranged(30, low=4)  # longest SMILES kept (tokens)
-    ae_epochs: int = scaled(smoke=1, quick=12, full=40, low=1)  # autoencoder epochs
+    ae_epochs: int = scaled(smoke=1, quick=20, full=40, low=1)  # autoencoder epochs
     ae_lrs: tuple[float, ...] = scaled(smoke=(3e-3,), quick=(3e-3,), full=(3e-3,),
                                        low=0.0, low_open=True)
     embed_dim: int = ranged(32, low=1)  # token embedding
