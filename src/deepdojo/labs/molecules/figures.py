@@ -23,15 +23,20 @@ def _interpolation(ctx: LabContext, r: M.SeedResult) -> None:
     from rdkit import Chem
     from rdkit.Chem import Draw
 
-    mols = [Chem.MolFromSmiles(s) if ok else Chem.Mol() for _, s, ok in r.interpolation]
-    legends = [f"t={t:.2f}" + ("" if ok else " (invalid)") for t, _, ok in r.interpolation]
+    a, b = r.interp_ends
+    mols = [Chem.MolFromSmiles(a),
+            *(Chem.MolFromSmiles(s) if ok else Chem.Mol() for _, s, ok in r.interpolation),
+            Chem.MolFromSmiles(b)]
+    legends = ["input A", *(f"t={t:.2f}" + ("" if ok else " (invalid)")
+                            for t, _, ok in r.interpolation), "input B"]
     image = Draw.MolsToGridImage(mols, molsPerRow=len(mols), subImgSize=(180, 180),
                                  legends=legends)
     fig, ax = plt.subplots(figsize=(2.2 * len(mols), 2.6))
     ax.imshow(np.asarray(image))
     ax.axis("off")
-    ctx.figure("interpolation", fig, "Greedy decodings along the line between two test "
-                                     "molecules' codes (first seed); invalid strings drawn empty")
+    ctx.figure("interpolation", fig, "Two test molecules (ends) and the greedy decodings "
+                                     "along the line between their codes (first seed); invalid "
+                                     "strings drawn empty")
 
 
 def _qed(ctx: LabContext, r: M.SeedResult) -> None:

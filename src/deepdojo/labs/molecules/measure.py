@@ -214,6 +214,7 @@ class SeedResult:
     train_qed: np.ndarray
     roundtrip: float  # vocabulary decode(encode(s)) == s, share of the seed's molecules
     interpolation: list[tuple[float, str, bool]] = field(default_factory=list)
+    interp_ends: tuple[str, str] = ("", "")  # the two input molecules
 
 
 def seed_result(data: Data, ae: AERun, seed: int, gan_lr: float, cfg: Any,
@@ -241,6 +242,7 @@ def seed_result(data: Data, ae: AERun, seed: int, gan_lr: float, cfg: Any,
                      train_qed, vocab_roundtrip(data))
     if keep:
         out.interpolation = interpolate(model, data, data.test[0], data.test[1], cfg.n_steps)
+        out.interp_ends = (data.test[0], data.test[1])
     return out
 
 
