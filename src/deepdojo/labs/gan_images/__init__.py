@@ -49,9 +49,9 @@ from .figures import plot_all
 
 @dataclass
 class GanImagesConfig:
-    gan_epochs: int = scaled(smoke=1, quick=25, full=150, low=1)  # GAN epochs (batch 64)
-    vae_epochs: int = scaled(smoke=1, quick=30, full=100, low=1)  # VAE epochs (best-val kept)
-    t2i_epochs: int = scaled(smoke=1, quick=20, full=150, low=1)  # text-to-image GAN epochs
+    gan_epochs: int = scaled(smoke=1, quick=20, full=150, low=1)  # GAN epochs (batch 64)
+    vae_epochs: int = scaled(smoke=1, quick=20, full=100, low=1)  # VAE epochs (best-val kept)
+    t2i_epochs: int = scaled(smoke=1, quick=15, full=150, low=1)  # text-to-image GAN epochs
     judge_epochs: int = scaled(smoke=2, quick=25, full=40, low=1)  # the judge classifier's epochs
     gan_lrs: tuple[float, ...] = scaled(smoke=(2e-3,), quick=(5e-4, 2e-3),
                                         full=(2e-4, 5e-4, 1e-3, 2e-3), low=0.0, low_open=True)

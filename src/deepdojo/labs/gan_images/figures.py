@@ -54,8 +54,9 @@ def _samples(ctx: LabContext, gens: dict[str, list[M.Generation]]) -> None:
     digits, signals = gens["digits"][0].samples, gens["mnist1d"][0].samples
     fig, axes = plt.subplots(2, 3, figsize=(12, 7))
     for ax, arm in zip(axes[0], ("gan", "vae", "real"), strict=True):
-        imgs = digits[arm][:16].reshape(4, 4, 8, 8).transpose(0, 2, 1, 3).reshape(32, 32)
-        ax.imshow(imgs, cmap="gray_r")
+        tiles = np.pad(digits[arm][:16].reshape(16, 8, 8), ((0, 0), (0, 1), (0, 1)),
+                       constant_values=np.nan)  # a blank line between digits
+        ax.imshow(tiles.reshape(4, 4, 9, 9).transpose(0, 2, 1, 3).reshape(36, 36), cmap="gray_r")
         ax.set(title=f"digits: {arm}", xticks=[], yticks=[])
     for ax, arm in zip(axes[1], ("gan", "vae", "real"), strict=True):
         for k, sig in enumerate(signals[arm][:6]):
