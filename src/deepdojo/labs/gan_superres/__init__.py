@@ -31,7 +31,10 @@ network beats bicubic on PSNR and SSIM; SRGAN's gradient spectrum is closer to H
 pixel network's; SRGAN's PSNR is at most the pixel network's (the perception-distortion
 trade-off, Blau & Michaeli 2018, a finding). The A/A noise floor of each measure (its spread
 over seeds, same arm) is recorded as ``noise_floor.*``. Both networks' training curves and the
-Doctor's findings per network (``doctor`` table) are shown.
+Doctor's findings per network (``doctor`` table) are shown. Expect one flagged check of
+vanishing gradients per generator: at the first step the zero-initialised last layer passes no
+gradient to the layers before it (by design, so that training starts from bicubic); later checks
+are clean.
 
 Version 2 (after the first stability runs): ``srgan-sharper-photo-x4`` is decided at full scale
 only (``FULL_ONLY``). At quick its verdict changed across seed sets 0 / 7 / 12345 (does not hold,
