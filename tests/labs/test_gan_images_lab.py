@@ -37,4 +37,6 @@ def test_smoke_run_records_curves_doctor_and_encoder(tmp_path):
     assert {f["name"] for f in result["figures"]} >= {"training_curves", "samples",
                                                       "generation_measures", "text_to_image"}
     ids = {c["id"] for c in result["claims"]}
-    assert {"gan-digits-fd-below-vae", "t2i-slant-follows-prompt"} <= ids
+    assert {"gan-digits-precision-above-vae", "t2i-slant-follows-prompt"} <= ids
+    held = result["metrics"]["claims_decided_at_full_scale"]
+    assert "gan-digits-fd-below-vae" in held and not set(held) & ids
