@@ -44,6 +44,14 @@ findings kept their verdicts on all three seed sets: the GAN stays above the rea
 the 10 digits, has LOWER precision (-0.35 to -0.39) and HIGHER recall (+0.48 to +0.59) than the
 VAE on digits, lower precision on MNIST-1D, and the text-conditioned DCGAN draws the prompted
 digit (0.88-0.93) and follows the slant word (+0.20 over the real-data rate).
+Full scale, base seed 0 (10 seeds, 750 s CPU on one thread; GAN lr 1e-3 digits / 2e-3 MNIST-1D,
+VAE lr 1e-2 both): gan-digits-fd-below-vae inconclusive (FD 8.29 GAN vs 11.23 VAE, real floor
+0.76; log difference -0.28 [-0.61, 0.06] against the 0.2 margin); gan-mnist1d-fd-below-vae holds
+(3.84 vs 17.87, -1.58 [-1.80, -1.37]); gan-mnist1d-covers-all-modes holds (the VAE covers 7.4 of
+10); gan-mnist1d-recall-above-vae holds (+0.48 [0.45, 0.52]); t2i-thickness-follows-prompt holds
+(match 0.68 vs real-data rate 0.37 and shuffled prompts 0.36: +0.31 [0.27, 0.36]). The other
+verdicts are as at quick (digits precision: GAN 0.67 vs VAE 0.93, does not hold; recall 0.72 vs
+0.23, holds).
 The Doctor flags saturation in the digit generator's sigmoid output on every seed: most pixels
 of a digit are background 0, which a sigmoid reaches only saturated -- expected, not a fault.
 """
