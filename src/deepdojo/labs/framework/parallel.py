@@ -38,6 +38,8 @@ ESTIMATED_S = {
     "self-supervised": 70,
     "one-shot": 58,  # CPU s at quick, one thread (wall was 10 min on a machine at load 12)
     "frameworks": 25,  # CPU s at quick, one thread (wall 90 s on a machine at load 14)
+    "gan-superres": 59,  # CPU s at quick, one thread (wall 11 min on a machine at load 16)
+    "molecules": 52,  # CPU s at quick, one thread (wall 4 min on a machine at load 7)
 }
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
 
