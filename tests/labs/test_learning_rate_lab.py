@@ -149,6 +149,7 @@ def test_config_keeps_its_field_names_and_the_old_sizes_per_scale():
         "schedule_epochs": {"smoke": 1, "quick": 12, "full": 30},
         "judge_slow": {"smoke": True, "quick": False, "full": True},
         "schedule_reps": {"smoke": 1, "quick": 2, "full": 1},
+        "judge_schedule_tuned": {"smoke": True, "quick": False, "full": True},
     }
     # the quadratic's lr grid was 10 ** (k / 2) for k in -6..2
     assert [10.0**e for e in cfg.quad_lr_exponents] == pytest.approx(
@@ -380,3 +381,31 @@ def test_paired_seeds_figure_draws_one_line_per_seed_and_skips_empty_panels():
     assert len(ax.lines) == 3 + 1  # a line per seed and the mean
     assert list(ax.lines[-1].get_ydata()) == pytest.approx([2 / 3, 2.0])  # B mean, A mean
     plt.close(fig)
+
+
+def test_schedule_section_runs_reps_per_seed_and_leaves_the_tuned_claim_to_full(
+        tmp_path, monkeypatch):
+    import deepdojo.labs.learning_rate as lab
+    from deepdojo.labs.learning_rate import figures
+
+    seen = []
+
+    def fake_runs(cfg, device, seed):
+        seen.append(seed)
+        const = [_fit(lr, 0.02, seed=seed, val_loss=v) for lr, v in ((0.1, 0.1), (0.3, 0.2))]
+        warm = [_fit(lr, 0.01, seed=seed, val_loss=v) for lr, v in ((0.1, 0.2), (0.3, 0.1))]
+        return ScheduleSeed(seed, const, warm)
+
+    monkeypatch.setattr(lab.measure, "schedule_runs", fake_runs)
+    monkeypatch.setattr(figures, "schedule_figure", lambda *a, **k: figures.plt.figure())
+    monkeypatch.setattr(figures, "paired_seeds_figure", lambda *a, **k: figures.plt.figure())
+    cfg, ctx = LearningRateLabConfig(), _ctx(tmp_path)  # quick: 2 reps, tuned claim at full
+    lab._schedule_section(cfg, ctx)
+    assert seen == [s + 500 * k for s in ctx.seeds for k in range(2)]
+    assert [c.id for c in ctx.claims] == ["warmup-cosine-tames-larger-lr"]
+    assert len(ctx.claims[0].values) == 10
+    assert ctx.metrics["schedule_lowest_log10_ratio"] == pytest.approx([math.log10(0.5)] * 10)
+    ctx2 = _ctx(tmp_path)
+    lab._schedule_section(dataclasses.replace(cfg, judge_schedule_tuned=True), ctx2)
+    assert [c.id for c in ctx2.claims] == ["warmup-cosine-lowers-final-loss",
+                                           "warmup-cosine-tames-larger-lr"]
