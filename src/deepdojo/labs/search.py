@@ -36,6 +36,13 @@ less ([0.72, 0.92] against 0.9). Quick now runs 20 trials x 6 epochs (about 50 s
 Seeds other than base 0 were not looked at before this choice. After the quick runs with seed
 bases 0, 7 and 12345 (inconclusive, inconclusive, holds), ``tpe-vs-random`` is stated at full
 scale only (``full_only_claims``: decided at full scale); seed base 31 was run after that.
+
+Full scale (base seed 0, 10 seeds x 2 studies per strategy, 40 trials x 10 epochs; about 305 s
+of CPU on one thread): ``tpe-vs-random`` holds, TPE - random best validation accuracy 0.0063 on
+average, 95% interval [0.0003, 0.0123], against an A/A noise floor (sd of TPE - TPE') of
+0.0043: a real but small win, whose interval only just clears 0. The other claims hold there
+too: ``tpe-proposals-beat-random`` [0.250, 0.311], ``pruning-saves-time`` [0.57, 0.71] (at
+most 0.9), ``pruning-keeps-quality`` [-0.003, 0.002] (inside +-0.03).
 """
 
 from __future__ import annotations
