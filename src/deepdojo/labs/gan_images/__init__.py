@@ -32,7 +32,7 @@ draws of the same generator, |log FD_1 - log FD_2|) is ``noise_floor.*``; the lo
 Rules and margins were fixed in code before the first run and not moved since.
 
 Changed after the development runs (base seeds 0, 7, 12345 at quick): quick sizes were cut to
-fit the minute (GAN 25 -> 20 epochs, VAE 30 -> 20, text-to-image 20 -> 15; the judge trains 25
+fit the minute (GAN 25 -> 20 epochs, VAE 30 -> 20, text-to-image 25 -> 20; the judge trains 25
 epochs, cached per seed), and five claims are decided at full scale only (``full_only_claims``;
 measured and shown at quick, not judged): gan-digits-fd-below-vae (inconclusive on all three
 seed sets: log-FD difference -0.12 / -0.42 / -0.15, intervals straddling the 0.2 margin),
@@ -75,7 +75,7 @@ from .figures import plot_all
 class GanImagesConfig:
     gan_epochs: int = scaled(smoke=1, quick=20, full=150, low=1)  # GAN epochs (batch 64)
     vae_epochs: int = scaled(smoke=1, quick=20, full=100, low=1)  # VAE epochs (best-val kept)
-    t2i_epochs: int = scaled(smoke=1, quick=15, full=150, low=1)  # text-to-image GAN epochs
+    t2i_epochs: int = scaled(smoke=1, quick=20, full=150, low=1)  # text-to-image GAN epochs
     judge_epochs: int = scaled(smoke=2, quick=25, full=40, low=1)  # the judge classifier's epochs
     gan_lrs: tuple[float, ...] = scaled(smoke=(2e-3,), quick=(5e-4, 2e-3),
                                         full=(2e-4, 5e-4, 1e-3, 2e-3), low=0.0, low_open=True)
