@@ -8,6 +8,7 @@ maps ``x`` back to ``P x P``: bicubic interpolation, the pixel-loss network, SRG
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,10 +126,10 @@ class SRNet(nn.Module):
         self.head = nn.Conv2d(1, width, 3, padding=1)
         self.body = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)],
                                   nn.Conv2d(width, width, 3, padding=1))
-        self.up = nn.Sequential(nn.Conv2d(width, factor * factor, 3, padding=1),
-                                nn.PixelShuffle(factor))
-        nn.init.zeros_(self.up[0].weight)  # start exactly at bicubic: learn the correction
-        nn.init.zeros_(self.up[0].bias)
+        to_subpixels = nn.Conv2d(width, factor * factor, 3, padding=1)
+        nn.init.zeros_(to_subpixels.weight)  # start exactly at bicubic: learn the correction
+        nn.init.zeros_(to_subpixels.bias)  # type: ignore[arg-type]
+        self.up = nn.Sequential(to_subpixels, nn.PixelShuffle(factor))
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.head(x)  # (B, w, p, p)
@@ -151,13 +152,14 @@ class SuperResTask(Task):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         # the same G optimizer in both arms (the control differs only by the adversarial term)
-        opts = {"g": torch.optim.Adam(self.generator.parameters(), lr=self.lr)}
+        opts: dict[str, torch.optim.Optimizer] = {
+            "g": torch.optim.Adam(self.generator.parameters(), lr=self.lr)}
         if self.discriminator is not None:
             opts = {"d": torch.optim.Adam(self.discriminator.parameters(), lr=self.lr,
                                           betas=(0.5, 0.999)), **opts}
         return opts
 
-    def training_step(self, batch: Any):
+    def training_step(self, batch: Any) -> Iterator[tuple[str, Tensor]]:
         x, y = batch
         if self.discriminator is not None:
             fake = self.generator(x).detach()
@@ -265,8 +267,8 @@ def evaluate(split: Split, seed: int, lrs: dict[str, float], cfg: Any, keep: boo
     lr_test = downsample(split.test, split.factor)
     outs = {"bicubic": bicubic(lr_test, split.factor), "pixel": upscale(pix, lr_test),
             "srgan": upscale(gan, lr_test)}
-    s = Setting(*(score(outs[k], split.test) for k in ("bicubic", "pixel", "srgan")),
-                score(split.test, split.test), pix, gan)
+    s = Setting(score(outs["bicubic"], split.test), score(outs["pixel"], split.test),
+                score(outs["srgan"], split.test), score(split.test, split.test), pix, gan)
     if keep:
         s.crops = {"HR": split.test[:3, 0].numpy(), "LR": lr_test[:3, 0].numpy(),
                    **{k: v[:3, 0].numpy() for k, v in outs.items()}}

@@ -41,7 +41,7 @@ def _interpolation(ctx: LabContext, r: M.SeedResult) -> None:
 
 def _qed(ctx: LabContext, r: M.SeedResult) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    bins = np.linspace(0, 1, 21)
+    bins = [i / 20 for i in range(21)]
     ax.hist(r.train_qed, bins=bins, density=True, color="black", alpha=0.25, label="training set")
     for arm, label, color in ARMS:
         q = getattr(r, arm).qed
