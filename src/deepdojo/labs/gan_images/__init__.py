@@ -52,6 +52,9 @@ VAE lr 1e-2 both): gan-digits-fd-below-vae inconclusive (FD 8.29 GAN vs 11.23 VA
 (match 0.68 vs real-data rate 0.37 and shuffled prompts 0.36: +0.31 [0.27, 0.36]). The other
 verdicts are as at quick (digits precision: GAN 0.67 vs VAE 0.93, does not hold; recall 0.72 vs
 0.23, holds).
+Final quick sizes: 53 s CPU on one thread (wall 2 min 40 s at load ~12); the 10 claims judged at
+quick (8 findings, 2 checks) have identical verdicts on base seeds 0, 7 and 12345, none
+inconclusive.
 The Doctor flags saturation in the digit generator's sigmoid output on every seed: most pixels
 of a digit are background 0, which a sigmoid reaches only saturated -- expected, not a fault.
 """
