@@ -185,3 +185,50 @@ def test_mha_fused_causal_only_matches_explicit(Tq):
     fused, none = mha(q, kv, kv, is_causal=True, need_weights=False)
     assert none is None
     torch.testing.assert_close(fused, explicit, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("mask", ["none", "padding", "full"])
+@pytest.mark.parametrize("cls", ["dot", "general"])
+def test_dot_fused_matches_explicit_outputs_and_grads(cls, mask):
+    torch.manual_seed(1)
+    att = {"dot": DotProductAttention(), "general": GeneralAttention(8, 8)}[cls].double()
+    q, k, v = (t.clone().requires_grad_() for t in _qkv(Tq=4, Tk=6))
+    kw = {"none": {}, "padding": {"key_padding_mask": torch.tensor([[0] * 6, [0] * 4 + [1] * 2],
+                                                                   dtype=torch.bool)},
+          "full": {"attn_mask": torch.randn(2, 4, 6, dtype=D)}}[mask]
+    outs, grads = [], []
+    for need in (True, False):
+        out, _ = att(q, k, v, need_weights=need, **kw)
+        g = torch.autograd.grad(out.pow(2).sum(), (q, k, v, *att.parameters()))
+        outs.append(out)
+        grads.append(g)
+    assert outs[1].shape == outs[0].shape == (2, 4, 8)
+    torch.testing.assert_close(outs[1], outs[0])
+    for a, b in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_dot_fused_does_not_hold_the_score_matrix():
+    """The fused path on (B, T, d) inputs must not allocate the (T, T) matrix (CPU flash kernel)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import torch\n"
+        "from deepdojo.nn import DotProductAttention\n"
+        "torch.set_num_threads(1)\n"
+        "def hwm(k):\n"
+        "    return next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith(k))\n"
+        "x = torch.randn(1, 2048, 32)\n"
+        "att = DotProductAttention()\n"
+        "with torch.no_grad():\n"
+        "    att(x[:, :8], x[:, :8], need_weights=False)\n"
+        "    base = hwm('VmRSS:'); open('/proc/self/clear_refs', 'w').write('5')\n"
+        "    out, _ = att(x, x, need_weights=False)\n"
+        "    print(hwm('VmHWM:') - base)\n"
+    )
+    env = {"OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "65536", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, timeout=120, check=True)
+    extra_kib = int(done.stdout.split()[-1])
+    assert extra_kib < 2048 * 2048 * 4 // 1024 // 4, extra_kib  # well under a quarter of L*L fp32

@@ -180,8 +180,14 @@ class DotProductAttention(_ScoredAttention):
         if query.shape[-1] != key.shape[-1]:
             raise ValueError(f"query and key need the same features, got {query.shape[-1]} "
                              f"and {key.shape[-1]}")
-        return F.scaled_dot_product_attention(query, key, value, attn_mask=mask,
-                                              scale=self._scale(query.shape[-1]))
+        # SDPA on 3-D inputs takes the math kernel on CPU, which holds the (B, Tq, Tk) matrix;
+        # a head axis of 1, (B, 1, T, d), lets it pick the blocked (flash) kernel instead.
+        if mask is not None and mask.dim() == 3:  # (B, 1|Tq, Tk) -> (B, 1, 1|Tq, Tk)
+            mask = mask.unsqueeze(1)
+        out = F.scaled_dot_product_attention(query.unsqueeze(1), key.unsqueeze(1),
+                                             value.unsqueeze(1), attn_mask=mask,
+                                             scale=self._scale(query.shape[-1]))
+        return out.squeeze(1)  # (B, Tq, Dv)
 
 
 class GeneralAttention(DotProductAttention):
