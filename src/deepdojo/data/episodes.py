@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from deepdojo.utils.checks import check_int as _positive_int
+
 __all__ = [
     "Episode",
     "EpisodeBatch",
@@ -79,14 +81,6 @@ def _labels_array(labels: Any) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise TypeError(f"labels must hold integer class labels, got dtype {arr.dtype}")
     return arr.astype(np.int64)
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_shard(rank: Any, world_size: Any) -> None:

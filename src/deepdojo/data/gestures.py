@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepdojo.utils.checks import check_int as _check_int
+
 __all__ = ["GESTURE_JITTER", "make_gestures", "rasterise_strokes"]
 
 #: Per-performance jitter (units of the box ``[-1, 1]^2``; rotation in radians).
@@ -38,14 +40,6 @@ GESTURE_JITTER: dict[str, float] = {
 }
 
 FORMS = ("sequence", "raster")
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _template(seed: int, c: int) -> np.ndarray:

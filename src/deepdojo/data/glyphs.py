@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepdojo.utils.checks import check_int as _check_int
+
 __all__ = ["DIFFICULTY", "glyph_splits", "make_glyphs"]
 
 #: Per-drawing jitter, fixed by the pixel-1-NN anchor (see the module docstring).
@@ -51,14 +53,6 @@ DIFFICULTY: dict[str, float] = {
 _MAX_STROKES = 4
 _POINTS_PER_STROKE = 40
 _CHUNK = 64  # drawings rasterised at once: memory ~ _CHUNK * 160 points * size^2 floats
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _class_strokes(seed: int, c: int) -> np.ndarray:

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepdojo.models.registry import ModelExample, register_model
+from deepdojo.utils.checks import check_int as _check_int
 
 __all__ = [
     "ConvEmbedding",
@@ -55,14 +55,6 @@ __all__ = [
 ]
 
 _EPS = 1e-12  # under the square root of a squared distance: a finite gradient at d = 0
-
-
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- encoders
