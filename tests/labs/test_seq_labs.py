@@ -312,3 +312,15 @@ def test_attribution_claim_needs_a_trained_model(tmp_path):
                        AttentionLabConfig())
     claim = _by_id(ctx)["attention-is-not-attribution"]
     assert claim.verdict == "does not hold" and "has learned the task" in claim.why
+
+
+def test_gru_full_only_claims_are_held_back_below_full_scale(ctx):
+    from deepdojo.labs.gru import FULL_ONLY
+
+    assert make_config(GRULabConfig, scale="full").full_only_claims
+    assert not make_config(GRULabConfig, scale="quick").full_only_claims
+    results = {(k, 80): _recall([1.0] * 5, [1e-2] * 5) for k in ("gru", "rnn", "lstm")}
+    comparison_claims(ctx, results, 80, GRULabConfig())
+    stated = {c.id for c in ctx.claims}
+    assert {"gru-beats-rnn-long", "gru-gradient-reaches-first-step"} <= stated
+    assert set(FULL_ONLY) == stated | {"lstm-matches-gru-long"}

@@ -29,3 +29,5 @@ class GRULabConfig:
     memory_examples: int = ranged(256, low=1)  # sequences that rank the memory units
     memory_unit_fraction: int = ranged(8, low=2)  # k = max(1, H // this) memory units
     aa_draws: int = ranged(200, low=2)  # random unit subsets of the A/A control
+    # state FULL_ONLY (gru/__init__.py): quick measures them but cannot decide them
+    full_only_claims: bool = scaled(smoke=False, quick=False, full=True)
