@@ -5,6 +5,20 @@ package path with Jinja2.
 :func:`run_view` turns a ``result.json`` dict into pre-formatted strings; the templates only
 lay them out. Pages are self-contained: inline CSS, no scripts, no external assets, figures
 referenced by relative paths.
+
+Sections. A lab that answers a question with several parts (the autoencoder labs: one part
+per application) declares them by recording a table named ``sections`` (:data:`SECTIONS_TABLE`),
+one row per section, in order::
+
+    ctx.table("sections", [{"section": "Denoising",
+                            "claims": "dae-beats-filters-digits dae-improves-on-noisy-digits",
+                            "figures": "denoising", "cpu_s": 12.3}, ...])
+
+``claims`` and ``figures`` are space-separated claim ids and figure names; ``cpu_s`` (optional)
+is the section's run time. The run page and every question page then show each section under
+its name with its verdicts and its figures; claims and figures no section names follow under
+"Other claims" / "Figures". A listed claim the run did not state (decided at full scale only)
+is named in its section as such. Labs without the table render as before.
 """
 
 from __future__ import annotations
@@ -205,6 +219,52 @@ def _table_view(name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"name": name, "columns": heads, "rows": cells}
 
 
+SECTIONS_TABLE = "sections"
+
+
+def _words(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return str(value or "").split()
+
+
+def sections_view(
+    result: Mapping[str, Any],
+    claims: Sequence[Mapping[str, Any]],
+    figures: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """Group claim and figure views by the run's ``sections`` table (see the module docstring).
+
+    Returns ``(sections, other_claims, other_figures)``: each section is ``{"name",
+    "claims", "counts", "figures", "not_stated", "cpu_s"}``; a claim or figure goes to the
+    first section naming it, the rest keep the run's order. Without a ``sections`` table:
+    ``([], claims, figures)``.
+    """
+    rows = (result.get("tables") or {}).get(SECTIONS_TABLE) or []
+    if not rows:
+        return [], list(claims), list(figures)
+    by_id = {str(c["id"]): c for c in claims}
+    by_name = {str(f["name"]): f for f in figures}
+    used_c: set[str] = set()
+    used_f: set[str] = set()
+    out = []
+    for row in rows:
+        ids = [i for i in _words(row.get("claims")) if i not in used_c]
+        names = [n for n in _words(row.get("figures")) if n in by_name and n not in used_f]
+        used_c.update(ids)
+        used_f.update(names)
+        out.append({
+            "name": str(row.get("section", "")),
+            "claims": [by_id[i] for i in ids if i in by_id],
+            "counts": count_claims([by_id[i] for i in ids if i in by_id]),
+            "not_stated": [i for i in ids if i not in by_id],
+            "figures": [by_name[n] for n in names],
+            "cpu_s": fmt_seconds(row["cpu_s"]) if row.get("cpu_s") is not None else "",
+        })
+    return (out, [c for c in claims if str(c["id"]) not in used_c],
+            [f for f in figures if str(f["name"]) not in used_f])
+
+
 def _environment_rows(env: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for key, value in env.items():
@@ -256,6 +316,7 @@ def run_view(
         }
         for f in result.get("figures", [])
     ]
+    sections, other_claims, other_figures = sections_view(result, claims, figures)
     return {
         "lab": str(result.get("lab", "")),
         "summary": str(result.get("summary", "")),
@@ -273,6 +334,9 @@ def run_view(
         "counts": count_claims(claims),
         "stability": _stability_view(stability),
         "figures": figures,
+        "sections": sections,
+        "other_claims": other_claims,
+        "other_figures": other_figures,
         "metrics": [(k, fmt_value(v)) for k, v in (result.get("metrics") or {}).items()],
         "tables": [_table_view(k, v) for k, v in (result.get("tables") or {}).items()],
         "notes": [str(n) for n in result.get("notes", [])],
