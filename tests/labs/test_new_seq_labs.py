@@ -110,3 +110,12 @@ def test_attention_memory_refuses_bad_configs(tmp_path):
     with pytest.raises(LabError, match="lengths must be >= 8"):
         make_config(AttentionMemoryConfig, {"lengths": "4,64"}, scale="quick")
     assert math.isfinite(make_config(CountingLabConfig, scale="quick").lrs[0])
+
+
+def test_counting_claims_are_held_back_below_full_scale():
+    from deepdojo.labs.counting import FULL_ONLY
+    from deepdojo.labs.framework import make_config
+
+    assert make_config(CountingLabConfig, scale="full").full_only_claims
+    assert not make_config(CountingLabConfig, scale="quick").full_only_claims
+    assert set(FULL_ONLY) == {"lstm-counts-beyond-training", "lstm-counts-further-than-gru"}
