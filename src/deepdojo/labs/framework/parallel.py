@@ -41,6 +41,7 @@ ESTIMATED_S = {
     "gan-images": 55,  # CPU s at quick, one thread (wall about 5 min on a machine at load 12)
     "gan-superres": 59,  # CPU s at quick, one thread (wall 11 min on a machine at load 16)
     "molecules": 52,  # CPU s at quick, one thread (wall 4 min on a machine at load 7)
+    "counting": 38,  # CPU s at quick, one thread (wall about 100 s at load 6-10)
     "gan-translation": 54,  # CPU s at quick, one thread (wall 2.5 min on a machine at load 8)
 }
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
