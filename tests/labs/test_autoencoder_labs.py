@@ -86,7 +86,7 @@ def test_lab_smoke_has_its_figures_and_claims(lab, tmp_path):
     ids = {c["id"] for c in data["claims"]}
     if lab == "autoencoders":
         assert figs == {"dimred", "features", "denoising", "generation"}
-        assert {"ae-beats-pca-nonlinear", "ae-no-gain-on-linear-data",
+        assert {"ae-beats-pca-nonlinear",
                 "dae-beats-filters-photos", "dae-beats-filters-digits"} <= ids
         assert "vae-samples-look-like-digits" not in ids  # decided at full scale only
     else:
@@ -97,3 +97,21 @@ def test_lab_smoke_has_its_figures_and_claims(lab, tmp_path):
     assert data["questions"] == ["Q05"] if "questions" in data else True
     assert any(k.startswith("time.") for k in data["metrics"])
     assert data["metrics"]["claims_decided_at_full_scale"]
+    # one section per application: every claim stated (full-only ones too) and every figure
+    # belongs to exactly one, each with its CPU time
+    sections = data["tables"]["sections"]
+    assert len(sections) == (4 if lab == "autoencoders" else 3)
+    named = [i for s in sections for i in s["claims"].split()]
+    assert len(named) == len(set(named)) and ids | set(
+        data["metrics"]["claims_decided_at_full_scale"]) == set(named)
+    assert {f for s in sections for f in s["figures"].split()} == figs
+    assert all(isinstance(s["cpu_s"], float) for s in sections)
+    # an A/A noise floor wherever a margin is set at this scale
+    floors = {k for k in data["metrics"] if k.startswith("noise_floor.")}
+    if lab == "autoencoders":
+        assert {"noise_floor.sheet_nonlinear_rel",
+                "noise_floor.dae_digits_psnr_db", "noise_floor.dae_photos_psnr_db"} <= floors
+    else:
+        assert {"noise_floor.ae_roc_auc_digits", "noise_floor.ae_roc_auc_breast_cancer",
+                "noise_floor.autorec_rmse_nonlinear", "noise_floor.masked_ae_rmse_sheet",
+                "noise_floor.masked_ae_rmse_breast_cancer"} <= floors

@@ -59,7 +59,7 @@ from deepdojo.labs.framework import (
     register_lab,
     scaled,
 )
-from deepdojo.labs.shared.autoencoding import pick
+from deepdojo.labs.shared.autoencoding import pick, record_sections
 
 from . import measure as M
 
@@ -67,6 +67,17 @@ AUC_MARGIN = 0.02
 RMSE_MARGIN = 0.02
 MEAN_GAP = 0.05
 CLAIM_RATE = 0.3
+AA_OFFSET = 500  # A/A twins: the same AE arm, data and settings, init from seed + 500
+# One section per application on the question page: (title, claim-id prefixes, figures, the
+# ``time.<key>_cpu_s`` metric); see deepdojo.report.runpage for the ``sections`` table.
+SECTIONS = (
+    ("Anomaly detection: AE / VAE vs IsolationForest and one-class SVM",
+     ("ae-anomaly-", "ae-beats-", "vae-", "detector-"), ("anomaly",), "anomaly_detection"),
+    ("Recommender: AutoRec vs item mean and matrix factorisation", ("autorec-", "mf-"),
+     ("recommender",), "recommender"),
+    ("Imputation: masked AE vs Simple, KNN and Iterative imputers", ("masked-ae-", "imputer-"),
+     ("imputation",), "imputation"),
+)
 FULL_ONLY = ("ae-anomaly-auc-digits", "ae-beats-iforest-tabular",
              "masked-ae-beats-iterative-nonlinear")
 
@@ -106,8 +117,12 @@ def run(cfg: AutoencoderAppsConfig, ctx: LabContext) -> None:
     t = time.process_time()
     anom = {ds: [M.anomaly(ds, s, codes=cfg.det_codes, epochs=cfg.det_epochs, gammas=cfg.gammas,
                            max_samples=cfg.max_samples, contamination=cfg.contamination,
-                           keep_scores=s == s0) for s in ctx.progress(seeds, f"anomaly {ds}")]
+                           keep_scores=s == s0, aa_offset=AA_OFFSET)
+                 for s in ctx.progress(seeds, f"anomaly {ds}")]
             for ds in ("digits", "breast_cancer")}
+    for ds, a_runs in anom.items():
+        ctx.metric(f"noise_floor.ae_roc_auc_{ds}", statistics.fmean(
+            abs(r.roc["ae"] - r.roc["ae_aa"]) for r in a_runs))
     t = _lap(ctx, "anomaly_detection", t)
     recs, chosen = {}, []
     for kind in ("nonlinear", "low_rank"):
@@ -129,19 +144,25 @@ def run(cfg: AutoencoderAppsConfig, ctx: LabContext) -> None:
         recs[kind] = [M.recommender(kind, s, users=cfg.users, items=cfg.items,
                                     density=cfg.density, mf=mf, als_iters=cfg.als_iters,
                                     autorec=ar, autorec_lr=cfg.autorec_lr,
-                                    autorec_epochs=cfg.autorec_epochs)
+                                    autorec_epochs=cfg.autorec_epochs, aa_offset=AA_OFFSET)
                       for s in ctx.progress(seeds, f"recommender {kind}")]
+        ctx.metric(f"noise_floor.autorec_rmse_{kind}", statistics.fmean(
+            abs(r.rmse["autorec"] - r.rmse["autorec_aa"]) for r in recs[kind]))
     t = _lap(ctx, "recommender", t)
     imps = {}
     for ds in ("breast_cancer", "sheet"):
         for rate in ctx.progress(cfg.rates, ds):
             def one(s: int, lrs: tuple[float, ...], ds=ds, rate=rate) -> M.Imputation:
                 return M.imputation(ds, rate, s, n=cfg.sheet_n, knn_ks=cfg.knn_ks, ae_lrs=lrs,
-                                    ae_epochs=cfg.imp_epochs, iterative_iter=cfg.iterative_iter)
+                                    ae_epochs=cfg.imp_epochs, iterative_iter=cfg.iterative_iter,
+                                    aa_offset=AA_OFFSET if rate == CLAIM_RATE else 0)
 
             first = one(s0, cfg.ae_lrs)  # the AE's lr: first seed's validation cells
             lr = float(first.chosen["masked_ae"])  # type: ignore[arg-type]
             imps[(ds, rate)] = [first] + [one(s, (lr,)) for s in seeds[1:]]
+        if (ds, CLAIM_RATE) in imps:
+            ctx.metric(f"noise_floor.masked_ae_rmse_{ds}", statistics.fmean(
+                abs(r.rmse["masked_ae"] - r.rmse["masked_ae_aa"]) for r in imps[(ds, CLAIM_RATE)]))
     _lap(ctx, "imputation", t)
     for ds, a_runs in anom.items():
         chosen += [{"section": f"anomaly {ds}", "arm": k, "setting": str(v), "val_rmse": None,
@@ -154,6 +175,7 @@ def run(cfg: AutoencoderAppsConfig, ctx: LabContext) -> None:
     _tables(ctx, seeds, anom, recs, imps)
     _figures(ctx, cfg, anom, recs, imps)
     _claims(ctx, cfg, anom, recs, imps)
+    record_sections(ctx, SECTIONS)
     if not cfg.full_only_claims:
         held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
         ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]

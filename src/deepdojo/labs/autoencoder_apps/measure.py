@@ -63,11 +63,14 @@ def anomaly_data(dataset: str, seed: int, out_class: int | None = None
 
 def anomaly(dataset: str, seed: int, *, codes: tuple[int, ...], epochs: int,
             gammas: tuple[float, ...], max_samples: tuple[float, ...],
-            contamination: float, keep_scores: bool) -> Anomaly:
+            contamination: float, keep_scores: bool, aa_offset: int = 0) -> Anomaly:
     """One seed's detectors; on digits the mean over two held-out classes, ``seed % 10`` and
-    ``(seed + 5) % 10`` (so quick's five seeds cover all ten classes once)."""
+    ``(seed + 5) % 10`` (so quick's five seeds cover all ten classes once). With
+    ``aa_offset > 0`` the chosen AE detector is refitted with ``random_state = seed +
+    aa_offset`` and scored as ``"ae_aa"`` (the A/A twin that gives the noise floor)."""
     kw: dict[str, Any] = dict(codes=codes, epochs=epochs, gammas=gammas,
-                              max_samples=max_samples, contamination=contamination)
+                              max_samples=max_samples, contamination=contamination,
+                              aa_offset=aa_offset)
     if dataset != "digits":
         return _anomaly_one(dataset, seed, None, keep_scores=keep_scores, **kw)
     parts = [_anomaly_one(dataset, seed, c, keep_scores=keep_scores and i == 0, **kw)
@@ -83,7 +86,7 @@ def anomaly(dataset: str, seed: int, *, codes: tuple[int, ...], epochs: int,
 
 def _anomaly_one(dataset: str, seed: int, out_class: int | None, *, codes: tuple[int, ...],
                  epochs: int, gammas: tuple[float, ...], max_samples: tuple[float, ...],
-                 contamination: float, keep_scores: bool) -> Anomaly:
+                 contamination: float, keep_scores: bool, aa_offset: int = 0) -> Anomaly:
     """AE and VAE reconstruction error vs IsolationForest and OneClassSVM; each detector's
     setting is chosen on validation ROC-AUC."""
     Xtr, Xv, yv, Xt, yt, held_out = anomaly_data(dataset, seed, out_class)
@@ -111,6 +114,13 @@ def _anomaly_one(dataset: str, seed: int, out_class: int | None, *, codes: tuple
         res.roc[name] = float(roc_auc_score(yt, score))
         res.pr[name] = float(average_precision_score(yt, score))
         res.chosen[name] = best
+        if name == "ae" and aa_offset:
+            twin = AutoEncoderDetector(code_size=best, hidden=(32,), epochs=epochs,
+                                       contamination=contamination,
+                                       random_state=seed + aa_offset).fit(Xtr)
+            twin_score = -twin.score_samples(Xt)
+            res.roc["ae_aa"] = float(roc_auc_score(yt, twin_score))
+            res.pr["ae_aa"] = float(average_precision_score(yt, twin_score))
         if name == "ae":
             res.chosen["ae_train_flagged"] = float((det.predict(Xtr) == -1).mean())
             res.chosen["n_train"] = len(Xtr)
@@ -182,12 +192,17 @@ def fit_autorec(train: Ratings, hidden: int, weight_decay: float, lr: float, epo
 
 def recommender(kind: str, seed: int, *, users: int, items: int, density: float,
                 mf: tuple[int, float], als_iters: int, autorec: tuple[int, float],
-                autorec_lr: float, autorec_epochs: int) -> Rec:
-    """Item mean, MF (rank, lambda) and AutoRec (hidden, weight decay) on one seed's split."""
+                autorec_lr: float, autorec_epochs: int, aa_offset: int = 0) -> Rec:
+    """Item mean, MF (rank, lambda) and AutoRec (hidden, weight decay) on one seed's split;
+    with ``aa_offset > 0`` also AutoRec's A/A twin (init from ``seed + aa_offset``) as
+    ``"autorec_aa"``."""
     tr, _, te = rec_split(kind, seed, users, items, density)
     preds = {"item_mean": item_mean(tr), "mf": mf_als(tr, mf[0], mf[1], als_iters, seed),
              "autorec": fit_autorec(tr, autorec[0], autorec[1], autorec_lr, autorec_epochs,
                                     seed)}
+    if aa_offset:
+        preds["autorec_aa"] = fit_autorec(tr, autorec[0], autorec[1], autorec_lr,
+                                          autorec_epochs, seed + aa_offset)
     return Rec({k: _rmse(p, te) for k, p in preds.items()}, mf)
 
 
@@ -225,9 +240,12 @@ def _hide(X: np.ndarray, rate: float, rng: np.random.Generator) -> tuple[np.ndar
 
 
 def imputation(dataset: str, rate: float, seed: int, *, n: int, knn_ks: tuple[int, ...],
-               ae_lrs: tuple[float, ...], ae_epochs: int, iterative_iter: int) -> Imputation:
+               ae_lrs: tuple[float, ...], ae_epochs: int, iterative_iter: int,
+               aa_offset: int = 0) -> Imputation:
     """Fit each imputer on the training rows (with missing cells), choose its setting on the
-    validation rows' hidden cells, score on the test rows' hidden cells."""
+    validation rows' hidden cells, score on the test rows' hidden cells. With
+    ``aa_offset > 0`` the masked AE's A/A twin (``random_state = seed + aa_offset``, same lr)
+    is scored as ``"masked_ae_aa"``."""
     X, Xv, Xt = impute_data(dataset, seed, n)
     rng = np.random.default_rng(seed + 7)
     Xm, _ = _hide(X, rate, rng)
@@ -256,5 +274,9 @@ def imputation(dataset: str, rate: float, seed: int, *, n: int, knn_ks: tuple[in
         best, _ = pick(grid, val)
         res.rmse[name] = err(fitted[best], Xtm, Xt, mt)
         res.chosen[name] = best
+    if aa_offset:
+        twin = AutoEncoderImputer(code_size=16, hidden=(64,), epochs=ae_epochs,
+                                  lr=res.chosen["masked_ae"], random_state=seed + aa_offset)
+        res.rmse["masked_ae_aa"] = err(twin.fit(Xm), Xtm, Xt, mt)
     return res
 

@@ -127,4 +127,5 @@ def state_claims(ctx: LabContext, cfg: Any, sheets: dict, dimred: list, probes: 
         AtLeast(1.0), values=[g.kl for g in gens], kind="check",
         metric="mean KL per test digit (nats)",
     )
-    ctx.metric("noise_floor.ae_mse_rel_mean", _m(aa))
+    if aa:
+        ctx.metric("noise_floor.ae_mse_rel_mean", _m(aa))

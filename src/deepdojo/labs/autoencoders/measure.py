@@ -88,6 +88,13 @@ def ae_vs_pca(X: torch.Tensor, X_val: torch.Tensor, X_test: torch.Tensor, d: int
     return mse_of(ae, X_test), p_mse, ae, pca
 
 
+def trust_of(ae: MLPAutoEncoder, X_test: torch.Tensor, neighbors: int) -> float:
+    """Trustworthiness (sklearn) of the AE's test codes."""
+    with torch.no_grad():
+        codes = ae.encode(X_test).numpy()
+    return float(trustworthiness(X_test.numpy(), codes, n_neighbors=neighbors))
+
+
 def dimred_digits(seed: int, dims: tuple[int, ...], lrs: dict[int, float], epochs: int,
                   hidden: int, neighbors: int, keep_codes: bool) -> DimRed:
     X, _, Xv, _, Xt, yt = digits(seed)
@@ -134,10 +141,13 @@ def _probe_one(F: np.ndarray, y: np.ndarray, Fv: np.ndarray, yv: np.ndarray, Ft:
 
 
 def probe(seed: int, fractions: tuple[float, ...], cs: tuple[float, ...], code_size: int,
-          lr: float, epochs: int, hidden: int) -> Probe:
-    """AE codes (trained on every training image, no labels) vs raw pixels vs PCA codes."""
+          lr: float, epochs: int, hidden: int, init_offset: int = 0) -> Probe:
+    """AE codes (trained on every training image, no labels) vs raw pixels vs PCA codes.
+
+    ``init_offset`` moves only the AE's init and batch order (seed ``seed + init_offset``);
+    the split and the labelled subset stay: an A/A twin of the AE arm."""
     X, y, Xv, yv, Xt, yt = digits(seed)
-    ae, _ = train_ae(X, Xv, code_size, lr, epochs, hidden, seed)
+    ae, _ = train_ae(X, Xv, code_size, lr, epochs, hidden, seed + init_offset)
     pca = PCA(code_size).fit(X.numpy())
     with torch.no_grad():
         feats = {"ae": [ae.encode(t).numpy() for t in (X, Xv, Xt)],
@@ -187,12 +197,14 @@ def _filter(x: torch.Tensor, side: int, kind: str, value: float) -> torch.Tensor
 
 def denoise(seed: int, source: str, noise: float, sigmas: tuple[float, ...],
             sizes: tuple[int, ...], lr: float, epochs: int, hidden: int, code_size: int,
-            n_patches: int, keep: int) -> Denoise:
+            n_patches: int, keep: int, aa_offset: int = 0) -> Denoise:
     """DAE vs Gaussian blur vs median filter on noisy digits or noisy photo patches.
 
     Noise ``N(0, noise^2)`` is added once (seeded) to validation and test images; the DAE sees
     fresh noise each step on its training images. Filter settings are chosen on validation
-    PSNR, like the DAE's learning rate.
+    PSNR, like the DAE's learning rate. With ``aa_offset > 0`` a second DAE, identical but for
+    its init and batch order (seed ``seed + aa_offset``), is scored as ``"dae_aa"``: the A/A
+    comparison that gives the noise floor of the DAE's PSNR.
     """
     if source == "digits":
         X, _, Xv, _, Xt, _ = digits(seed)
@@ -206,16 +218,24 @@ def denoise(seed: int, source: str, noise: float, sigmas: tuple[float, ...],
     dae = MLPAutoEncoder(X.shape[1], code_size, (hidden,), output="sigmoid")
     fit_reconstruction(dae, X, Xv, epochs=epochs, lr=lr, seed=seed, noise_std=noise,
                        val_input=Nv)  # fmt: skip
+    twin = None
+    if aa_offset:
+        torch.manual_seed(seed + aa_offset)
+        twin = MLPAutoEncoder(X.shape[1], code_size, (hidden,), output="sigmoid")
+        fit_reconstruction(twin, X, Xv, epochs=epochs, lr=lr, seed=seed + aa_offset,
+                           noise_std=noise, val_input=Nv)  # fmt: skip
     sigma, _ = pick(sigmas, lambda s: -_scores(_filter(Nv, side, "blur", s), Xv, side)[0])
     size, _ = pick(sizes, lambda k: -_scores(_filter(Nv, side, "median", k), Xv, side)[0])
     outs = {"noisy": Nt, "dae": recon_of(dae, Nt), "blur": _filter(Nt, side, "blur", sigma),
             "median": _filter(Nt, side, "median", size)}
+    if twin is not None:
+        outs["dae_aa"] = recon_of(twin, Nt)
     res = Denoise({}, {}, float(sigma), int(size))
     for name, x in outs.items():
         res.psnr[name], res.ssim[name] = _scores(x, Xt, side)
     if keep:
         res.examples = {k: v[:keep].clamp(0, 1).reshape(-1, side, side).numpy()
-                        for k, v in {**outs, "clean": Xt}.items()}
+                        for k, v in {**outs, "clean": Xt}.items() if k != "dae_aa"}
     return res
 
 
@@ -233,12 +253,14 @@ class Generation:
 
 
 def generation(seed: int, latent: int, lr: float, epochs: int, hidden: int, beta: float,
-               n_samples: int) -> Generation:
+               n_samples: int, init_offset: int = 0) -> Generation:
+    """``init_offset`` moves only the VAE's init and batch order (an A/A twin)."""
     X, y, Xv, _, Xt, _ = digits(seed)
     clf = LogisticRegression(C=1.0, max_iter=1000).fit(X.numpy(), y.numpy())
-    torch.manual_seed(seed)
+    torch.manual_seed(seed + init_offset)
     vae = VAE(64, latent, (hidden,), output="sigmoid")
-    fit_reconstruction(vae, X, Xv, epochs=epochs, lr=lr, seed=seed, vae=True, beta=beta,
+    fit_reconstruction(vae, X, Xv, epochs=epochs, lr=lr, seed=seed + init_offset, vae=True,
+                       beta=beta,
                        reconstruction="bce")
     gen = torch.Generator().manual_seed(seed + 2)
     samples = vae.sample(n_samples, gen).clamp(0, 1)

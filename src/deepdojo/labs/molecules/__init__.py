@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 
 from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
+from deepdojo.labs.shared.autoencoding import record_sections
 
 from . import measure as M
 from .claims import FULL_ONLY, state_claims
@@ -66,6 +67,15 @@ class MoleculesConfig:
     full_only_claims: bool = scaled(smoke=False, quick=False, full=True)  # judge claims
 
 
+# Sections of the question pages (Q05 shows the SMILES autoencoder as its own application):
+# (title, claim-id prefixes, figures, time key); see deepdojo.report.runpage.
+SECTIONS = (
+    ("SMILES autoencoder: exact reconstruction and interpolation", ("ae-", "smiles-"),
+     ("interpolation", "training_curves"), "autoencoder"),
+    ("Latent GAN vs Gaussian samplers", ("latent-gan-",), ("samplers", "qed"), "latent_gan"),
+)
+
+
 @register_lab("molecules", questions=("Q01", "Q05"), config=MoleculesConfig)
 def run(cfg: MoleculesConfig, ctx: LabContext) -> None:
     """SMILES autoencoder exactness and interpolation; a latent GAN vs Gaussian samplers."""
@@ -94,6 +104,7 @@ def run(cfg: MoleculesConfig, ctx: LabContext) -> None:
     _tables(ctx, seeds, per_seed)
     plot_all(ctx, per_seed)
     state_claims(ctx, cfg, per_seed)
+    record_sections(ctx, SECTIONS)
     if not cfg.full_only_claims:
         held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
         ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]

@@ -112,3 +112,20 @@ def manifold_data(n: int, kind: str, seed: int, dim: int = 20) -> tuple[torch.Te
     x = x - x[:n_tr].mean(0)
     t = torch.tensor(x, dtype=torch.float32)
     return t[:n_tr], t[n_tr:n_tr + n_va], t[n_tr + n_va:]
+
+
+def record_sections(ctx, sections: Sequence[tuple[str, tuple[str, ...], tuple[str, ...], str]]
+                    ) -> None:
+    """Record the ``sections`` table the report groups a lab's page by.
+
+    Call it after every claim is stated (before full-only claims are dropped, so that those
+    are named in their section as decided at full scale). Each section is ``(title,
+    claim-id prefixes, figure names, time key)``; its claims are the stated ones whose id
+    starts with a prefix, its run time the ``time.<key>_cpu_s`` metric when recorded. See
+    :mod:`deepdojo.report.runpage` for the table's format.
+    """
+    ids = [c.id for c in ctx.claims]
+    ctx.table("sections", [
+        {"section": title, "claims": " ".join(i for i in ids if i.startswith(prefixes)),
+         "figures": " ".join(figures), "cpu_s": ctx.metrics.get(f"time.{key}_cpu_s")}
+        for title, prefixes, figures, key in sections])
