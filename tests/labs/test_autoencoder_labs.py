@@ -91,8 +91,8 @@ def test_lab_smoke_has_its_figures_and_claims(lab, tmp_path):
         assert "vae-samples-look-like-digits" not in ids  # decided at full scale only
     else:
         assert figs == {"anomaly", "recommender", "imputation"}
-        assert {"ae-beats-iforest-digits", "autorec-beats-mf-nonlinear",
-                "mf-beats-autorec-low-rank", "masked-ae-beats-mean-imputation"} <= ids
+        assert {"ae-beats-ocsvm-tabular", "autorec-beats-mf-nonlinear",
+                "autorec-beats-item-mean", "masked-ae-beats-mean-imputation"} <= ids
         assert "masked-ae-beats-iterative-nonlinear" not in ids  # full scale only
     assert data["questions"] == ["Q05"] if "questions" in data else True
     assert any(k.startswith("time.") for k in data["metrics"])
@@ -112,6 +112,5 @@ def test_lab_smoke_has_its_figures_and_claims(lab, tmp_path):
         assert {"noise_floor.sheet_nonlinear_rel",
                 "noise_floor.dae_digits_psnr_db", "noise_floor.dae_photos_psnr_db"} <= floors
     else:
-        assert {"noise_floor.ae_roc_auc_digits", "noise_floor.ae_roc_auc_breast_cancer",
-                "noise_floor.autorec_rmse_nonlinear", "noise_floor.masked_ae_rmse_sheet",
+        assert {"noise_floor.ae_roc_auc_breast_cancer", "noise_floor.autorec_rmse_nonlinear",
                 "noise_floor.masked_ae_rmse_breast_cancer"} <= floors
