@@ -38,10 +38,9 @@ Decided at full scale only (``full_only_claims``, version 3, 2026-12-03; rules a
 untouched, measurements, tables and figures stay at quick): gru-beats-rnn-long,
 gru-gradient-reaches-first-step, lstm-matches-gru-long (and memory-units-keep-z-high,
 below). At quick (5 seeds, 200 steps) the first three were inconclusive on base seed 0 (two
-runs), their per-seed values spread across the margin, and the previous session's verify
-counted them among the unstable or inconclusive verdicts: the tuned vanilla RNN recalls
-across T=80 on some seeds only (GRU - RNN accuracy
-0.13 to 1.0 per seed, interval [0.07, 0.89] against the margin 0.1), the trained RNN's
+runs), with per-seed values on both sides of the margin: the tuned vanilla RNN recalls
+across T=80 on some seeds only (GRU - RNN accuracy 0.13 to 1.0 per seed, interval
+[0.07, 0.89] against the margin 0.1), the trained RNN's
 first-step gradient either explodes or vanishes with the seed (log10 gap -4.7 to +26.9), and
 one or two LSTM seeds stay on the chance plateau (gap 0 or -0.75 per seed). Also
 memory-units-keep-z-high: does not hold on base seed 0 (gap -0.034, interval [-0.106, 0.038]
