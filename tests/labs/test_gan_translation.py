@@ -95,12 +95,11 @@ def test_smoke_run_records_claims_curves_and_doctor(tmp_path):
     res = run_lab("gan-translation", scale="smoke", seed=0, out=tmp_path, progress="off")
     result = json.loads((res.path / "result.json").read_text())
     ids = {c["id"] for c in result["claims"]}
-    assert {"pix2pix-l1-not-lower", "pix2pix-ssim-not-higher", "pix2pix-sharper",
-            "paired-arms-share-initial-weights",
-            "domain-classifier-separates-real-domains", "cyclegan-translates-domain",
-            "cyclegan-above-chance", "cyclegan-keeps-content",
-            "cyclegan-cycle-below-domain-gap"} <= ids
-    assert result["metrics"]["claims_decided_at_full_scale"] == []
+    assert ids == {"paired-arms-share-initial-weights", "cyclegan-translates-domain",
+                   "cyclegan-keeps-content", "domain-classifier-separates-real-domains"}
+    assert result["metrics"]["claims_decided_at_full_scale"] == [
+        "pix2pix-l1-not-lower", "pix2pix-ssim-not-higher", "pix2pix-sharper",
+        "cyclegan-above-chance", "cyclegan-cycle-below-domain-gap"]  # statement order
     check = next(c for c in result["claims"] if c["id"] == "paired-arms-share-initial-weights")
     assert check["kind"] == "check" and check["verdict"] == "holds"
     nets = {(r["arm"], r["network"]) for r in result["tables"]["doctor"]}
