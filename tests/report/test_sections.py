@@ -133,6 +133,7 @@ def test_question_page_shows_each_section_with_its_verdicts_and_figure(site):
 def test_lab_page_is_sectioned_too_and_plain_lab_is_not(site):
     lab_page = (site["site"] / "labs" / LAB / "index.html").read_text()
     assert lab_page.count('class="app-section"') == 2
+    assert "<caption>sections</caption>" not in lab_page  # shown as the sections themselves
     text = (site["site"] / "questions" / "Q19.html").read_text()
     plain_block = _lab_block(text, PLAIN)
     assert "app-section" not in plain_block and "Plain statement" in plain_block

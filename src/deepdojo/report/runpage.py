@@ -338,7 +338,8 @@ def run_view(
         "other_claims": other_claims,
         "other_figures": other_figures,
         "metrics": [(k, fmt_value(v)) for k, v in (result.get("metrics") or {}).items()],
-        "tables": [_table_view(k, v) for k, v in (result.get("tables") or {}).items()],
+        "tables": [_table_view(k, v) for k, v in (result.get("tables") or {}).items()
+                   if not (sections and k == SECTIONS_TABLE)],  # shown as the sections
         "notes": [str(n) for n in result.get("notes", [])],
         "config": [
             (k, "None" if v is None else fmt_value(v))
