@@ -15,6 +15,10 @@ nothing from the network. Formulas are drawn at build time (:mod:`~deepdojo.repo
 the only script is the search box, and every page reads fine without it. The site is built in
 a temp folder beside ``out_dir`` and swapped into place, so a failed build never leaves a
 half-written site.
+
+A lab whose answer has several parts (Q05's applications) records a ``sections`` table; its
+evidence, on the question page and on its own page, is then grouped into those named sections,
+each with its verdicts, figures and CPU time (format in :mod:`~deepdojo.report.runpage`).
 """
 
 from __future__ import annotations
