@@ -31,10 +31,10 @@ at the floor even on short inputs (0.12 exact match at ~14 characters), used one
 short lengths, and needed ~68 CPU seconds at quick scale.
 
 Measured (2026-12-03, quick, one thread): 28 s CPU (44 s wall at load 6). The one quick
-claim, attention-is-not-attribution, did not hold on base seeds 0 and 7: the share of
-output steps whose median rho >= 0.5 was 0.76 [0.56, 0.97] and 0.66 [0.51, 0.80] (rule:
-at most 0.5), so attention and gradient x input mostly agree on this task. The length-sweep
-claims have no full-scale run yet.
+claim, attention-is-not-attribution, did not hold on base seeds 0, 7 and 12: the share of
+output steps whose median rho >= 0.5 was 0.76 [0.56, 0.97], 0.66 [0.51, 0.80] and 0.89
+[0.77, 1.02] (rule: at most 0.5), so attention and gradient x input mostly agree on this
+task. The length-sweep claims have no full-scale run yet.
 """
 
 from __future__ import annotations

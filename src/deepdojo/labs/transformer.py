@@ -27,9 +27,10 @@ Version 2 (after review): version 1 trained both models for the same 140 steps a
 learning rates, which left the Transformer untrained (training loss 0.27 vs 0.03), and timed
 whole training runs in place of a per-step measurement.
 
-Measured (2026-12-03, quick, one thread): 56 s CPU (86 s wall at load 6). On base seeds 0 and
-7, transformer-trains-faster did not hold: the tuned Transformer needed 3.05x [2.38, 3.72] and
-2.80x [2.40, 3.21] the GRU+attention's steps to the target (rule: ratio at most 1);
+Measured (2026-12-03, quick, one thread): 56 s CPU (86 s wall at load 6). On base seeds 0, 7
+and 12, transformer-trains-faster did not hold: the tuned Transformer needed 3.05x [2.38,
+3.72], 2.80x [2.40, 3.21] and 2.75x [2.37, 3.13] the GRU+attention's steps to the target
+(rule: ratio at most 1);
 transformer-cheaper-per-step (environment-dependent) held, 0.52x the CPU time per step.
 No full-scale run yet (transformer-matches-recurrent is stated there only).
 """
