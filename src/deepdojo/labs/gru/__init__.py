@@ -48,9 +48,9 @@ against the margin 0.05) and inconclusive on base seed 7 (gap 0.028, [-0.129, 0.
 seed -0.13 to +0.19): which units carry the symbol, and how their z compares, varies with
 the seed more than five seeds can average out. Quick cannot decide these four; full (10
 seeds, 600 steps, T up to 250) does. update-gate-holds-memory stays at quick: it did not
-hold on both base seeds (0: -0.171 [-0.305, -0.036]; 7: -0.195 [-0.311, -0.080]). Quick
-costs about 61 s CPU on one thread (base seed 7: 59 s user + 2 s system; 165 s wall at
-load 6-10).
+hold on base seeds 0, 7 and 12 (-0.171 [-0.305, -0.036]; -0.195 [-0.311, -0.080]; -0.146
+[-0.275, -0.017]). Quick costs about 60 s CPU on one thread (base 7: 61 s, base 12: 59 s,
+user + system; 80-165 s wall at load 6-10).
 
 Files: ``config`` (sizes), ``measure`` (training and measurements), ``claims``, ``figures``.
 """
