@@ -43,6 +43,7 @@ ESTIMATED_S = {
     "molecules": 52,  # CPU s at quick, one thread (wall 4 min on a machine at load 7)
     "counting": 38,  # CPU s at quick, one thread (wall about 100 s at load 6-10)
     # attention 28, transformer 56, gru 61 above: CPU s at quick, one thread (2026-12-03)
+    "attention-memory": 17,  # CPU s at quick incl. its probe subprocesses (wall 25 s)
     "gan-translation": 54,  # CPU s at quick, one thread (wall 2.5 min on a machine at load 8)
 }
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
