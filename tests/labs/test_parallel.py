@@ -98,8 +98,8 @@ def test_longest_first_uses_the_last_duration_at_that_scale(tmp_path):
     assert last_duration(tmp_path, "c", "quick") is None
     assert longest_first(["a", "b", "c"], tmp_path, "quick") == ["c", "b", "a"]
     # no history: the per-lab estimates order the real labs
-    assert longest_first(["exploding-gradients", "attention", "zz-new"], tmp_path, "quick") == [
-        "zz-new", "attention", "exploding-gradients"]
+    assert longest_first(["exploding-gradients", "hyperparameters", "zz-new"], tmp_path,
+                         "quick") == ["zz-new", "hyperparameters", "exploding-gradients"]
 
 
 def test_run_labs_in_two_processes_one_thread_each(two_labs, tmp_path, capsys, monkeypatch):
