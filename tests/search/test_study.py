@@ -374,3 +374,16 @@ def test_a_trial_beyond_the_total_is_surplus_runs_nothing_and_stops_its_worker(c
                    catch=(SurplusTrial,), callbacks=[optuna.study.MaxTrialsCallback(
                        2, states=(TrialState.COMPLETE,))])
     assert ran == [3]
+
+
+def test_an_orphan_trial_is_failed_only_after_the_grace_period(url, monkeypatch):
+    import deepdojo.search.study as study_module
+
+    study = optuna.create_study(study_name="orphan", storage=url, direction="minimize")
+    orphan = study.ask()  # its worker lost the database before recording itself
+    named = study.ask()
+    named.set_user_attr(WORKER_ATTR, "another-host:1")
+    assert fail_stale_trials(study) == []  # young: it may be another machine's, just created
+    monkeypatch.setattr(study_module, "ORPHAN_GRACE_S", 0.0)
+    assert fail_stale_trials(study) == [orphan.number]
+    assert study.trials[named.number].state == TrialState.RUNNING  # another machine's, named

@@ -29,6 +29,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,16 +165,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# A RUNNING trial that records no worker this long after its start is an orphan: its process
+# lost the database between creating the trial and recording itself on it (a live worker
+# records itself at once), so no machine can tell it is its own.
+ORPHAN_GRACE_S = 120.0
+
+
+def _orphan(t: optuna.trial.FrozenTrial) -> bool:
+    if WORKER_ATTR in t.user_attrs or t.datetime_start is None:
+        return False
+    return (datetime.now() - t.datetime_start).total_seconds() >= ORPHAN_GRACE_S
+
+
 def fail_stale_trials(study: optuna.Study) -> list[int]:
     """Mark ``FAIL`` the ``RUNNING`` trials whose process on this machine is gone (or is this
-    one, which runs none between calls); returns their numbers.
+    one, which runs none between calls), and orphans (no worker recorded, started
+    :data:`ORPHAN_GRACE_S` ago or more); returns their numbers.
 
     Trials of other machines, and of live processes here, are left alone.
     """
     host, me, failed = socket.gethostname(), os.getpid(), []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         h, _, pid = str(t.user_attrs.get(WORKER_ATTR, "")).rpartition(":")
-        if h != host or not pid.isdigit() or (int(pid) != me and _alive(int(pid))):
+        mine_and_dead = h == host and pid.isdigit() and (int(pid) == me or not _alive(int(pid)))
+        if not (mine_and_dead or _orphan(t)):
             continue
         try:
             study.tell(t.number, state=TrialState.FAIL)
