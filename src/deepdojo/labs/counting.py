@@ -36,6 +36,9 @@ for each (LSTM reach per seed 1.0-2.35 x on base 50, 0.55-1.15 x on base 51, 1.1
 base 52): whether the LSTM finds the counter is a per-seed event, so five seeds cannot
 decide it. Quick costs about 38 s CPU (one thread). At full scale (base seed 0) the claims
 were still inconclusive, as recorded above; more seeds or longer training would decide them.
+Version 3 (2026-12-04) adds the check ``exact-counter-recognises-every-test-string`` (a
+written-out counter scores every test string), stated at every scale, so that quick and smoke
+still judge the task itself.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from torch import nn
 
 from deepdojo.labs.framework import (
     AtLeast,
+    EverySeed,
     Greater,
     LabContext,
     plt,
@@ -116,6 +120,19 @@ class CounterNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.rnn(x)[0])
+
+
+class ExactCounter(nn.Module):
+    """The counting solution written out: the count ``#a - #b`` read so far predicts "b" while
+    it is positive and the end at zero. It recognises every ``a^n b^n``: the lab's check that
+    targets, mask and scoring ask for exactly that."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        count = x[..., 0].cumsum(1) - x[..., 1].cumsum(1)  # (B, T)
+        logits = torch.zeros(*count.shape, 3)
+        logits[..., 1] = (count > 0).float()
+        logits[..., END] = (count <= 0).float()
+        return logits
 
 
 @torch.no_grad()
@@ -195,6 +212,19 @@ def run(cfg: CountingLabConfig, ctx: LabContext) -> None:
 
 
 def _claims(ctx: LabContext, runs: dict[str, list[CountRun]], cfg: CountingLabConfig) -> None:
+    test_ns = list(range(1, cfg.test_factor * cfg.n_train + 1))
+    exact = recognised(ExactCounter(), test_ns).float().mean().item()
+    ctx.claim(
+        "exact-counter-recognises-every-test-string",
+        "A written-out counter (#a - #b) recognises every test string: the task asks for "
+        "counting and nothing else",
+        EverySeed(AtLeast(1.0)),
+        values=[exact] * len(ctx.seeds),
+        metric="share of test strings recognised by the exact counter",
+        kind="check",
+        why={"does not hold": "the exact counter recognises only {min:.0%} of the test strings: "
+                              "the targets, mask or scoring are wrong."},
+    )
     lstm, gru = [r.reach for r in runs["lstm"]], [r.reach for r in runs["gru"]]
     facts = {"N": cfg.n_train, "lstm_n": statistics.fmean(lstm) * cfg.n_train,
              "gru_n": statistics.fmean(gru) * cfg.n_train,
