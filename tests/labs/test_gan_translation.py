@@ -116,3 +116,12 @@ def test_config_namespace_is_enough_for_train():
     data = M.split(0, 10, 10, n_train=32)
     run_ = M.train_pix2pix(data, 0, 1e-3, True, cfg)
     assert set(run_.curves) == {"l1", "g", "d"} and len(run_.curves["d"]) == 1
+
+
+def test_cyclegan_trains_for_cycle_epochs_not_the_paired_epochs():
+    cfg = SimpleNamespace(g_base=4, depth=2, d_base=4, edge_threshold=2.0, doctor_every=5,
+                          epochs=1, cycle_epochs=2, batch_size=16, cycle_lr=1e-3, cyc=10.0,
+                          idt=0.5)
+    data = M.split(0, 10, 10, n_train=32)
+    run_ = M.train_cyclegan(data, 0, cfg)
+    assert len(run_.curves["cycle"]) == 2

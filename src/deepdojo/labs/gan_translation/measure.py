@@ -160,12 +160,12 @@ class Run:
     diverged: bool
 
 
-def _fit(task: Task, data: tuple[Tensor, Tensor], seed: int, cfg: Any,
-         logged: str) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]], bool]:
+def _fit(task: Task, data: tuple[Tensor, Tensor], seed: int, cfg: Any, logged: str,
+         epochs: int) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]], bool]:
     doctor = Doctor(every=cfg.doctor_every, report=None)
     trainer = Trainer(task, device="cpu", progress="off", seed=seed, callbacks=[doctor],
                       guard=False)
-    hist = trainer.fit(data, epochs=cfg.epochs, batch_size=cfg.batch_size)
+    hist = trainer.fit(data, epochs=epochs, batch_size=cfg.batch_size)
     curves = {logged: [float(v) for v in hist[f"train_{logged}"]]}
     for k in ("g", "d"):
         if f"train_loss_{k}" in hist:
@@ -191,7 +191,7 @@ def train_pix2pix(data: Split, seed: int, lr: float, adversarial: bool, cfg: Any
     D = PatchDiscriminator(2, base=cfg.d_base, n_layers=2) if adversarial else None
     task = Pix2PixTask(G, D, lr, cfg.lam)
     e = edges(data.train, cfg.edge_threshold)
-    curves, report, diverged = _fit(task, (e, data.train), seed, cfg, "l1")
+    curves, report, diverged = _fit(task, (e, data.train), seed, cfg, "l1", cfg.epochs)
     return Run({"generator": G.eval()}, curves, report, diverged)
 
 
@@ -203,7 +203,7 @@ def train_cyclegan(data: Split, seed: int, cfg: Any) -> Run:
     d_a = PatchDiscriminator(1, base=cfg.d_base, n_layers=2)
     d_b = PatchDiscriminator(1, base=cfg.d_base, n_layers=2)
     task = CycleGANTask(g_ab, g_ba, d_a, d_b, cfg.cycle_lr, cfg.cyc, cfg.idt)
-    curves, report, diverged = _fit(task, (a, b), seed, cfg, "cycle")
+    curves, report, diverged = _fit(task, (a, b), seed, cfg, "cycle", cfg.cycle_epochs)
     return Run({"g_ab": g_ab.eval(), "g_ba": g_ba.eval()}, curves, report, diverged)
 
 
