@@ -35,6 +35,16 @@ def test_chem_scores_count_validity_uniqueness_novelty():
     assert len(s.qed) == 3 and s.qed_w1 > 0
 
 
+def test_two_spellings_of_one_molecule_are_one_molecule():
+    require("rdkit", extra="chem")
+    train = {M.canonical("OCC")}  # ethanol, spelled backwards
+    samples = ["CCO", "OCC", "C(O)C", "C1=CC=CC=C1", "c1ccccc1"]  # 2 molecules, 5 strings
+    s = M.chem_scores(samples, train, M.qed_of(sorted(train)))
+    assert s.validity == 1.0
+    assert s.uniqueness == pytest.approx(2 / 5)  # ethanol and benzene
+    assert s.novelty == pytest.approx(1 / 2)  # benzene only: ethanol is in training
+
+
 def test_gaussian_fit_matches_the_codes_moments():
     z = torch.randn(4000, 3, generator=torch.Generator().manual_seed(0)) @ torch.tensor(
         [[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.2]])

@@ -26,6 +26,11 @@ few epochs, far from the exactness it reaches at full scale; quick still measure
 draws everything and lists the held claims in ``claims_decided_at_full_scale``. Both networks'
 training curves and the Doctor's findings per network (the GAN's G and D) are shown.
 Rules and margins were fixed in code before the first run.
+
+Version 3 (2026-12-04, after an outside review): uniqueness and novelty compare RDKit canonical
+SMILES, so two spellings of one molecule count once and a new spelling of a training molecule
+is not novel (they compared raw strings before). The quick numbers recorded above predate
+this; the full-scale claims have not been run under it.
 """
 
 from __future__ import annotations

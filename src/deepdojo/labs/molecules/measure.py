@@ -185,10 +185,19 @@ def qed_of(smiles: Sequence[str]) -> np.ndarray:
     return np.array([QED.qed(RDChem.MolFromSmiles(s)) for s in smiles])
 
 
+def canonical(smiles: str) -> str:
+    """RDKit's canonical SMILES of a valid ``smiles``: two spellings of one molecule compare
+    equal, so uniqueness and novelty count molecules, not strings."""
+    from rdkit import Chem as RDChem
+
+    return RDChem.MolToSmiles(RDChem.MolFromSmiles(smiles))
+
+
 def chem_scores(samples: Sequence[str], train: set[str], train_qed: np.ndarray) -> Chem:
+    """Scores of decoded ``samples`` against ``train`` (canonical SMILES, see :func:`canonical`)."""
     from scipy.stats import wasserstein_distance
 
-    valid = [s for s in samples if is_valid_smiles(s)]
+    valid = [canonical(s) for s in samples if is_valid_smiles(s)]
     unique = set(valid)
     q = qed_of(sorted(unique)) if unique else np.zeros(0)
     return Chem(len(valid) / len(samples), len(unique) / len(valid) if valid else 0.0,
@@ -230,7 +239,7 @@ def seed_result(data: Data, ae: AERun, seed: int, gan_lr: float, cfg: Any,
     prior = torch.randn(n, z.shape[1], generator=torch.Generator().manual_seed(seed + 13))
     draws = {"latent_gan": gan_codes(gan, n, cfg.noise_dim, seed),
              "gaussian_fit": gaussian_fit_codes(z_std, n, seed), "prior": prior}
-    train_set = set(data.train)
+    train_set = {canonical(s) for s in data.train if is_valid_smiles(s)}
     train_qed = qed_of(sorted(train_set))
     scores = {k: chem_scores(decode(model, data, v * sd + mu), train_set, train_qed)
               for k, v in draws.items()}
