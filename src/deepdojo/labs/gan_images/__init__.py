@@ -57,6 +57,10 @@ quick (8 findings, 2 checks) have identical verdicts on base seeds 0, 7 and 1234
 inconclusive.
 The Doctor flags saturation in the digit generator's sigmoid output on every seed: most pixels
 of a digit are background 0, which a sigmoid reaches only saturated -- expected, not a fault.
+
+Version note (2026-12-04, after an outside review): ``gan-*-above-real-floor`` is labelled a
+check (any imperfect generator stays above the real-vs-real floor), so the findings counted
+above are one fewer per data set; its rule and verdicts are unchanged.
 """
 
 from __future__ import annotations

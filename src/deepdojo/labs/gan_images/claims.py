@@ -51,11 +51,13 @@ def state_claims(ctx: LabContext, cfg: Any, gens: dict, t2i: list, floors: dict)
         )
         ctx.claim(
             f"gan-{name}-above-real-floor",
-            f"On {data}, the {model} has not reached the real-vs-real floor: its Frechet "
-            "distance stays above that of a second real sample",
+            f"Check: on {data}, the {model} has not reached the real-vs-real floor: its "
+            "Frechet distance stays above that of a second real sample (any imperfect "
+            "generator does; it places the other distances)",
             Greater(margin=LOG_FD_MARGIN), a=_log([s.fd for s in gan]),
             b=_log([s.fd for s in real]),
             metric="log Frechet distance to the test split, A = GAN, B = real training images",
+            kind="check",
             why={"does not hold": "FD {gan_fd:.2f} (GAN) vs {real_fd:.2f} (real): the GAN's "
                                   "samples are as close to test data as real images are."},
             facts=facts,
