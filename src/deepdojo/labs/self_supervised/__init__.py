@@ -59,6 +59,14 @@ random encoder), so the lab kept 15 epochs on 5,000 signals, whose six verdicts 
 for base seeds 0, 7 and 12345. Full's step cap of the end-to-end arms went from 300 to 1,500
 before any full run: a one-seed check (seed 0) had supervised training with all labels stop at
 the 300-step cap at 0.683 test accuracy, far from converged (about 5 epochs).
+
+Version note (2026-12-04, after an outside review, rules and margins unchanged):
+``ssl-advantage-largest-with-fewest-labels`` now requires its control, a random frozen
+encoder's gap narrowing less than SimCLR's. Without it the claim held by construction: the
+random encoder's gap narrows more (quick base 0: +0.23 vs SimCLR's +0.15; bases 7 and 12345
+the same way), because a frozen linear probe gains less from more labels than end-to-end
+training does. At quick (base 0) it now does not hold. ``*-no-collapse`` are checks: an
+untrained encoder passes them too.
 """
 
 from __future__ import annotations
