@@ -205,10 +205,7 @@ def run(cfg: CountingLabConfig, ctx: LabContext) -> None:
     _plot(ctx, runs, cfg)
     _claims(ctx, runs, cfg)
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
-        ctx.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        ctx.hold_for_full_scale(FULL_ONLY)
 
 
 def _claims(ctx: LabContext, runs: dict[str, list[CountRun]], cfg: CountingLabConfig) -> None:

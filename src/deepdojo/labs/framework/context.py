@@ -230,6 +230,19 @@ class LabContext:
         self.claims.append(c)
         return c
 
+    def hold_for_full_scale(self, ids: Iterable[str]) -> list[str]:
+        """Withdraw the stated claims named in ``ids``: claims this scale measures but cannot
+        decide (the ``full_only_claims`` pattern: a lab calls this when its config's
+        ``full_only_claims`` is off). Their ids go to the metric
+        ``claims_decided_at_full_scale`` and a note; returns them in statement order."""
+        wanted = set(ids)
+        held = [c.id for c in self.claims if c.id in wanted]
+        self.claims[:] = [c for c in self.claims if c.id not in wanted]
+        self.metric("claims_decided_at_full_scale", held)
+        if held:
+            self.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        return held
+
     def log(self, message: str) -> None:
         """A note kept in the result (and printed when progress is shown)."""
         self.notes.append(message)

@@ -123,10 +123,7 @@ def run(cfg: GanSuperresConfig, ctx: LabContext) -> None:
     plot_all(ctx, results)
     state_claims(ctx, cfg, results)
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
-        ctx.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        ctx.hold_for_full_scale(FULL_ONLY)
 
 
 def _tables(ctx: LabContext, seeds: list[int], results: dict[str, list[M.Setting]]) -> None:

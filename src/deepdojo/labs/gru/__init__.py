@@ -128,10 +128,7 @@ def run(cfg: GRULabConfig, ctx: LabContext) -> None:
     comparison_claims(ctx, results, T, cfg)
     lstm_claim(ctx, results, T, cfg, tuned["lstm"])
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
-        ctx.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        ctx.hold_for_full_scale(FULL_ONLY)
 
 
 def _study_gates(ctx: LabContext, trained: dict[int, RecallNet], T: int, cfg: GRULabConfig,

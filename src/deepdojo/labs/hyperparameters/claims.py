@@ -334,7 +334,4 @@ def state_claims(ctx: LabContext, cfg: HyperparametersLabConfig,
     _optimizers(ctx, cfg, per_seed)
     _transfer(ctx, per_seed)
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
-        ctx.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        ctx.hold_for_full_scale(FULL_ONLY)

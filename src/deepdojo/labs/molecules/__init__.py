@@ -111,10 +111,7 @@ def run(cfg: MoleculesConfig, ctx: LabContext) -> None:
     state_claims(ctx, cfg, per_seed)
     record_sections(ctx, SECTIONS)
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
-        ctx.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        ctx.hold_for_full_scale(FULL_ONLY)
 
 
 def _tune_gan(data: M.Data, ae: M.AERun, seed: int, cfg: MoleculesConfig,

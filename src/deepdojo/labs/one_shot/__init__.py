@@ -170,9 +170,7 @@ def run(cfg: OneShotConfig, ctx: LabContext) -> None:
     example_figure(ctx, runs[0], cfg.settings[0][0], cfg.n_query)
     applications_figure(ctx, gest, intent, cold)
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
+        ctx.hold_for_full_scale(FULL_ONLY)
     ctx.metric("time.total_cpu_s", round(time.process_time() - t0, 2))
     ctx.metric("time.total_wall_s", round(time.perf_counter() - w0, 2))
 
