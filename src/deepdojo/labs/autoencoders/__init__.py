@@ -62,13 +62,13 @@ trustworthiness +0.094 holds; probe at 1% labels: vs PCA +0.054 holds, vs raw pi
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from deepdojo.labs.framework import LabContext, ranged, register_lab, scaled
 from deepdojo.labs.shared.autoencoding import manifold_data, pick, record_sections
+from deepdojo.labs.shared.clock import SectionClock
 
 from . import measure as M
 from .claims import state_claims
@@ -130,7 +130,7 @@ def run(cfg: AutoencodersConfig, ctx: LabContext) -> None:
                        "chosen": v == lr} for v, s in scores.items())
         return lr
 
-    clock = _Clock(ctx)
+    clock = SectionClock(ctx)
     # 1. dimensionality reduction
     sheets: dict[str, list[tuple[float, float]]] = {}
     sheet_aa: dict[str, list[float]] = {"nonlinear": [], "linear": []}
@@ -217,22 +217,8 @@ def run(cfg: AutoencodersConfig, ctx: LabContext) -> None:
     state_claims(ctx, cfg, sheets, dimred, probes, den, gens, aa)
     record_sections(ctx, SECTIONS)
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
-        ctx.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        ctx.hold_for_full_scale(FULL_ONLY)
 
-
-class _Clock:
-    """Per-section CPU seconds of this process, recorded as ``time.<section>_cpu_s``."""
-
-    def __init__(self, ctx: LabContext) -> None:
-        self.ctx, self.t = ctx, time.process_time()
-
-    def lap(self, name: str) -> None:
-        now = time.process_time()
-        self.ctx.metric(f"time.{name}_cpu_s", round(now - self.t, 2))
-        self.t = now
 
 
 def _tune_dae(cfg: AutoencodersConfig, source: str, noise: float, seed: int, tune) -> float:

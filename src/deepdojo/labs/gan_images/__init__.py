@@ -67,11 +67,11 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from dataclasses import dataclass
 
 from deepdojo.labs.framework import LabContext, ranged, register_lab, scaled
 from deepdojo.labs.shared.autoencoding import pick
+from deepdojo.labs.shared.clock import SectionClock
 
 from . import measure as M
 from .claims import FULL_ONLY, state_claims
@@ -111,7 +111,7 @@ def run(cfg: GanImagesConfig, ctx: LabContext) -> None:
     M.clear_caches()
     seeds, s0 = ctx.seeds, ctx.seeds[0]
     chosen: list[dict[str, object]] = []
-    clock = _Clock(ctx)
+    clock = SectionClock(ctx)
     gens: dict[str, list[M.Generation]] = {}
     floors: dict[str, float] = {}
     lrs: dict[str, float] = {}
@@ -147,10 +147,7 @@ def run(cfg: GanImagesConfig, ctx: LabContext) -> None:
     plot_all(ctx, gens, t2i)
     state_claims(ctx, cfg, gens, t2i, floors)
     if not cfg.full_only_claims:
-        held = [c.id for c in ctx.claims if c.id in FULL_ONLY]
-        ctx.claims[:] = [c for c in ctx.claims if c.id not in FULL_ONLY]
-        ctx.metric("claims_decided_at_full_scale", held)
-        ctx.log(f"decided at full scale, not judged here: {', '.join(held)}")
+        ctx.hold_for_full_scale(FULL_ONLY)
 
 
 def _tune(chosen: list[dict[str, object]], arm: str, grid: tuple[float, ...], score) -> float:
@@ -171,17 +168,6 @@ def _noise_floor(data: M.Data, seed: int, gen: M.Generation, cfg: GanImagesConfi
         return math.nan
     return abs(math.log(fds[0]) - math.log(fds[1]))
 
-
-class _Clock:
-    """Per-section CPU seconds of this process, recorded as ``time.<section>_cpu_s``."""
-
-    def __init__(self, ctx: LabContext) -> None:
-        self.ctx, self.t = ctx, time.process_time()
-
-    def lap(self, name: str) -> None:
-        now = time.process_time()
-        self.ctx.metric(f"time.{name}_cpu_s", round(now - self.t, 2))
-        self.t = now
 
 
 def _tables(ctx: LabContext, seeds: list[int], gens: dict[str, list[M.Generation]],
