@@ -12,6 +12,7 @@ from deepdojo.labs.framework import make_config
 from deepdojo.labs.one_shot import OneShotConfig
 from deepdojo.labs.one_shot import applications as A
 from deepdojo.labs.one_shot.characters import glyph_split, verification
+from deepdojo.labs.one_shot.digits import digit_split, load_digits_images
 from deepdojo.labs.one_shot.episodes import Episodes, draw_episodes, episode_accuracy
 from deepdojo.labs.one_shot.intents import INTENTS, intent_data
 
@@ -75,6 +76,19 @@ def test_glyph_split_keeps_test_classes_and_halves_apart():
     assert not any(np.array_equal(u, p) for u in up[0][:5] for p in pool[0])  # other drawings
 
 
+def test_digit_split_trains_on_five_digits_and_tests_on_the_other_five():
+    X, y = load_digits_images()
+    assert X.shape == (1797, 1, 8, 8) and X.dtype == np.float32
+    assert X.min() == 0.0 and X.max() == 1.0
+    d = digit_split(seed=4)
+    tr, va, pool = set(d["train"][1]), set(d["val"][1]), set(d["pool"][1])
+    assert len(tr) == 5 and tr == va and pool == set(range(10)) - tr  # lr never on test digits
+    assert len(d["train"][1]) + len(d["val"][1]) + len(d["pool"][1]) == len(y)
+    assert abs(len(d["train"][1]) - len(d["val"][1])) <= 5  # halves of each training digit
+    assert digit_split(seed=4)["train"][1].tolist() == d["train"][1].tolist()  # seeded
+    assert set(digit_split(seed=5)["train"][1]) != tr or set(digit_split(seed=6)["train"][1]) != tr
+
+
 def test_normalise_strokes_is_shift_and_scale_invariant():
     X = np.random.default_rng(0).standard_normal((3, 7, 2)).astype(np.float32)
     F1 = A.normalise_strokes(X)
@@ -106,7 +120,9 @@ def test_smoke_run_writes_tables_figures_and_claims(tmp_path):
     assert {"protonet-beats-pixels-unseen", "siamese-beats-pixels-unseen",
             "unseen-closes-most-of-the-gap", "upper-bound-above-unseen",
             "training-beats-random-encoder", "test-classes-unseen",
-            "gesture-embedding-beats-points", "cold-start-one-interaction-beats-popularity"} <= ids
+            "gesture-embedding-beats-points", "cold-start-one-interaction-beats-popularity",
+            "digits-protonet-beats-pixels-unseen", "digits-training-beats-random-encoder",
+            "digits-test-classes-unseen"} <= ids
     assert "sentence-encoder-beats-tfidf-intents" not in ids  # section switched off
     # decided at full scale only: measured (its arms are in the table) but not judged here
     assert "supervised-embedding-matches-episodic" not in ids
@@ -117,5 +133,9 @@ def test_smoke_run_writes_tables_figures_and_claims(tmp_path):
     rows = data["tables"]["accuracy"]
     assert {(r["way"], r["shot"]) for r in rows} == {(5, 1), (5, 5), (20, 1), (20, 5)}
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    digits = data["tables"]["digits_accuracy"]
+    assert {(r["method"], r["shot"]) for r in digits} == {
+        (m, k) for m in ("pixels", "random", "protonet", "supervised") for k in (1, 5)}
     names = {f["name"] for f in data["figures"]}
-    assert {"accuracy_by_way_shot", "verification_roc", "task_example", "applications"} <= names
+    assert {"digits_accuracy", "accuracy_by_way_shot", "verification_roc", "task_example",
+            "applications"} <= names

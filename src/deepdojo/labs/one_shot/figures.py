@@ -41,6 +41,26 @@ def accuracy_figure(ctx: LabContext, runs: list[CharRun], settings: list) -> Non
                "(dots: seeds; each seed averages its episodes). Dashed: the controls.")
 
 
+def digits_figure(ctx: LabContext, runs, shots) -> None:
+    from .digits import DIGIT_METHODS
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    x = np.arange(len(shots))
+    for i, m in enumerate(DIGIT_METHODS):
+        per = np.array([[r.acc[m][k].mean() for k in shots] for r in runs])  # (seeds, shots)
+        off = (i - len(DIGIT_METHODS) / 2) * 0.08
+        ax.errorbar(x + off, per.mean(0), yerr=[_t95(list(c)) for c in per.T], marker="o",
+                    capsize=3, color=f"C{i}", label=LABELS[m], ls="--" if m == "random" else "-")
+        for j in x:
+            ax.scatter([j + off] * len(per), per[:, j], s=6, color=f"C{i}", alpha=0.5)
+    ax.set(xticks=x, xticklabels=[f"5-way {k}-shot" for k in shots], ylim=(0, 1),
+           ylabel="accuracy on held-out digits",
+           title="Trained on 5 digits, tested on the 5 others")
+    ax.legend(fontsize=7, loc="lower right")
+    ctx.figure("digits_accuracy", fig, caption="8x8 digits split by class: mean over seeds with "
+               "95% t-intervals (dots: seeds). Dashed: the untrained encoder.")
+
+
 def roc_figure(ctx: LabContext, run: CharRun) -> None:
     fig, ax = plt.subplots(figsize=(4.5, 4))
     for i, (m, v) in enumerate(run.verification.items()):
