@@ -106,7 +106,7 @@ class _IntervalRule(Rule):
     ``_placement(verdict)`` (sentence pieces).
     """
 
-    interval: str = field(default="t", kw_only=True)  # "t" or "bootstrap"
+    interval: str = field(default="t", kw_only=True)  # "t" or "bootstrap" (hull with t)
     _log: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
@@ -143,7 +143,12 @@ class _IntervalRule(Rule):
                 raise ValueError("interval='bootstrap' needs items= (one item array per seed)")
             if len(items) != values.size:
                 raise ValueError(f"items has {len(items)} seeds but values has {values.size}")
-            return bootstrap_interval(items, transform="log" if self._log else None)
+            # The percentile bootstrap over a handful of seeds is too narrow (at 5 seeds it came
+            # out 20-35% narrower than the seed-level t-interval): report the hull of the two,
+            # so that resampling items never claims more certainty than the seeds give.
+            blo, bhi = bootstrap_interval(items, transform="log" if self._log else None)
+            tlo, thi = t_interval(values)
+            return min(blo, tlo), max(bhi, thi)
         return t_interval(values)
 
     def judge(
