@@ -103,6 +103,28 @@ def test_train_on_an_omniglot_folder(invoke, tmp_path):
                     str(out), *TINY)
     assert result.exit_code == 0, result.output
     assert "48 images of 16 classes" in result.stdout
+    # eval on omniglot data: within-alphabet episodes by default (2 characters per alphabet)
+    result = invoke("oneshot", "eval", "--model", str(out), "--data",
+                    f"omniglot:{tmp_path / 'bg'}", "--way", "2", "--episodes", "6")
+    assert result.exit_code == 0, result.output
+    score = json.loads((out / "eval-2way1shot.json").read_text())
+    assert score["within_alphabet"] is True and len(score["per_episode"]) == 6
+    result = invoke("oneshot", "eval", "--model", str(out), "--data",
+                    f"omniglot:{tmp_path / 'bg'}", "--way", "3", "--episodes", "6")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --within-alphabet: 2 alphabet(s) have fewer than --way 3 classes (alphabet "
+        "#0: 2); lower --way or use --all-alphabets"]
+    result = invoke("oneshot", "eval", "--model", str(out), "--data",
+                    f"omniglot:{tmp_path / 'bg'}", "--way", "3", "--episodes", "6",
+                    "--all-alphabets")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "eval-3way1shot.json").read_text())["within_alphabet"] is False
+    within = tmp_path / "within"  # training within alphabets (8 classes each with rotations)
+    result = invoke("oneshot", "train", "--data", f"omniglot:{tmp_path / 'bg'}", "--out",
+                    str(within), "--within-alphabet", *TINY)
+    assert result.exit_code == 0, result.output
+    assert json.loads((within / "config.json").read_text())["train"]["within_alphabet"]
 
 
 @pytest.mark.parametrize(
@@ -122,6 +144,8 @@ def test_train_on_an_omniglot_folder(invoke, tmp_path):
         (["train", "--data", "glyphs:3", "--way", "5", "--out", "{out}"],
          "n_way=5 exceeds the 3 available classes"),
         (["train", "--data", "glyphs:4", "--out", "{file}"], "must be a folder, not a file"),
+        (["train", "--data", "glyphs:4", "--within-alphabet", "--out", "{out}"],
+         "--within-alphabet needs omniglot:PATH or folder:PATH data"),
         (["eval", "--model", "{missing}", "--data", "glyphs"], "does not exist"),
         (["eval", "--model", "{empty}", "--data", "glyphs"], "holds no model"),
         (["eval", "--model", "{broken}", "--data", "glyphs"], "is not a readable oneshot model"),

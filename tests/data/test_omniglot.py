@@ -125,3 +125,44 @@ def test_malformed_runs(tmp_path):
     labels.unlink()
     with pytest.raises(ValueError, match="no class_labels.txt"):
         load_runs(root)
+
+
+def test_within_alphabet_episodes_on_the_fixture_folder(tmp_path):
+    from deepdojo.data.episodes import EpisodeSampler
+
+    data = load_omniglot(_omniglot(tmp_path / "images_background"), rotations=False)
+    groups = data.groups[data.y]  # (n,) alphabet of every image: Alpha 2 chars, Beta 3
+    s = EpisodeSampler(data.y, 2, 1, 1, 40, seed=3, groups=groups, rank=0, world_size=1)
+    eps = list(s)
+    seen = set()
+    for e in eps:
+        alphabet = {int(data.groups[c]) for c in e.classes}
+        assert len(alphabet) == 1  # the episode's classes share one alphabet
+        seen |= alphabet
+        assert {int(data.y[i]) for i in e.support} == set(e.classes.tolist())
+    assert seen == {0, 1}  # both alphabets are drawn
+    again = EpisodeSampler(data.y, 2, 1, 1, 40, seed=3, groups=groups, rank=0, world_size=1)
+    assert all(a.support.tolist() == b.support.tolist() for a, b in zip(eps, again, strict=True))
+    shards = [EpisodeSampler(data.y, 2, 1, 1, 40, seed=3, groups=groups, rank=r, world_size=2)
+              for r in (0, 1)]
+    assert [e.support.tolist() for e in shards[1]] == [e.support.tolist() for e in eps[1::2]]
+    mixed = {len({int(data.groups[c]) for c in e.classes})
+             for e in EpisodeSampler(data.y, 2, 1, 1, 40, seed=3)}
+    assert mixed == {1, 2}  # without groups, episodes mix alphabets
+
+
+def test_within_alphabet_errors_are_one_line(tmp_path):
+    from deepdojo.data.episodes import EpisodeSampler
+
+    data = load_omniglot(_omniglot(tmp_path / "images_background"), rotations=False)
+    groups = data.groups[data.y]
+    with pytest.raises(ValueError, match=r"need n_way=3 classes in every group, but 1 have "
+                                         r"fewer \(group 0: 2\)"):
+        EpisodeSampler(data.y, 3, 1, 1, 5, groups=groups)
+    EpisodeSampler(data.y, 3, 1, 1, 5, groups=groups, classes=[2, 3, 4])  # Beta only: fine
+    bad = groups.copy()
+    bad[0] = 1  # one drawing of class 0 in another alphabet
+    with pytest.raises(ValueError, match="constant within a class, but class 0 spans"):
+        EpisodeSampler(data.y, 2, 1, 1, 5, groups=bad)
+    with pytest.raises(ValueError, match="groups must be one integer group per item"):
+        EpisodeSampler(data.y, 2, 1, 1, 5, groups=groups[:-1])

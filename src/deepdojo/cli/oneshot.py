@@ -5,6 +5,14 @@
 classes, :mod:`deepdojo.data.glyphs`; evaluation glyphs are the ``N`` classes after those a
 model was trained on, so they are new to it).
 
+``--within-alphabet`` draws every episode's N classes from one alphabet (the episode first
+picks an alphabet uniformly among those of the data, then N of its characters): harder than
+mixing alphabets, and how Lake et al.'s and Koch et al.'s 20-way runs are drawn. It is the
+default of ``oneshot eval`` on ``omniglot:`` data (``--all-alphabets`` mixes them, as Snell et
+al.'s 20-way scores do) and off by default for training and other data; a ``folder:`` has one
+alphabet (every class in group 0). An alphabet with fewer than N characters is an error
+(one line): lower ``--way`` or drop ``--within-alphabet``.
+
 A trained model is a folder: ``model.safetensors`` (the weights, never a pickle) and
 ``config.json`` (architecture, preprocessing, training settings and time). Both are written
 atomically. ``oneshot eval`` prints the accuracy with a 95% t-interval (over episodes, or over
@@ -78,6 +86,23 @@ def _load(spec: str, *, size: int, rotations: bool, first_glyph: int = 0,
     return data.X, data.y, data.groups
 
 
+def _item_groups(spec: str, y: np.ndarray, groups: np.ndarray | None, within: bool,
+                 way: int) -> np.ndarray | None:  # fmt: skip
+    """The alphabet of every image for within-alphabet episodes, or None (all alphabets)."""
+    if not within:
+        return None
+    if groups is None:
+        raise UsageError(f"--within-alphabet needs omniglot:PATH or folder:PATH data; {spec!r} "
+                         "has no alphabets")  # fmt: skip
+    sizes = np.bincount(groups)  # classes per alphabet
+    small = np.flatnonzero((sizes > 0) & (sizes < way))
+    if small.size:
+        raise UsageError(f"--within-alphabet: {small.size} alphabet(s) have fewer than --way "
+                         f"{way} classes (alphabet #{small[0]}: {sizes[small[0]]}); lower --way "
+                         "or use --all-alphabets")  # fmt: skip
+    return groups[y]
+
+
 def _save(out_dir: Path, net: Any, config: dict[str, Any]) -> None:
     from safetensors.torch import save
 
@@ -142,6 +167,9 @@ def train_cmd(
                                    help="Omniglot: rotations by 90/180/270 are new classes."),
     seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of weights and episodes."),
     device: str = typer.Option("cpu", "--device", metavar="DEVICE", help="cpu | cuda"),
+    within_alphabet: bool = typer.Option(
+        False, "--within-alphabet/--all-alphabets",
+        help="Omniglot/folder: draw each episode's classes from one alphabet (protonet)."),
 ) -> None:
     """Train a one-shot learner on the classes of --data and save it to --out."""
     from deepdojo.cli.app import check_device
@@ -155,14 +183,18 @@ def train_cmd(
     check_out_dir(out_dir)
     _parse_data(data)
     start = time.perf_counter()
-    X, y, _ = _load(data, size=size, rotations=rotations)
+    X, y, groups = _load(data, size=size, rotations=rotations)
+    item_groups = _item_groups(data, y, groups, within_alphabet, way)
     out.print(f"data: {len(X)} images of {len(np.unique(y))} classes, "
               f"loaded in {time.perf_counter() - start:.0f} s", highlight=False)  # fmt: skip
     common = dict(epochs=epochs, episodes=episodes, lr=lr, seed=seed, device=device,
                   progress="auto")  # fmt: skip
     if method == "protonet":
-        net = fit_protonet(X, y, n_way=way, k_shot=shot, n_query=query, **common)
+        net = fit_protonet(X, y, n_way=way, k_shot=shot, n_query=query, groups=item_groups,
+                           **common)  # fmt: skip
     else:
+        if within_alphabet:
+            raise UsageError("--within-alphabet applies to --method protonet")
         net = fit_siamese(X, y, pairs=way, **common)
     seconds = time.perf_counter() - start
     encoder = net.encoder
@@ -173,7 +205,8 @@ def train_cmd(
         "data": data, "classes": int(len(np.unique(y))), "images": int(len(X)),
         "glyph_classes": int(len(np.unique(y))) if data.startswith("glyphs") else 0,
         "train": {"epochs": epochs, "episodes": episodes, "way": way, "shot": shot,
-                  "query": query, "lr": lr, "rotations": rotations, "seed": seed},
+                  "query": query, "lr": lr, "rotations": rotations, "seed": seed,
+                  "within_alphabet": within_alphabet},
         "seconds": round(seconds, 1),
     }  # fmt: skip
     _save(out_dir, net, config)
@@ -196,6 +229,9 @@ def eval_cmd(
     rotations: bool = typer.Option(False, "--rotations/--no-rotations",
                                    help="Omniglot: add rotated classes (off for scoring)."),
     seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the episodes."),
+    within_alphabet: bool | None = typer.Option(
+        None, "--within-alphabet/--all-alphabets",
+        help="Each episode's classes from one alphabet (default: on for omniglot: data)."),
     json_out: Path | None = typer.Option(None, "--json", metavar="FILE",
                                          help="Where to write the result (default: in DIR)."),
 ) -> None:
@@ -216,13 +252,15 @@ def eval_cmd(
         setting = {"runs": str(runs), "n": len(score.per_episode)}
         label, name = f"{len(score.per_episode)} fixed runs", "eval-runs.json"
     else:
-        X, y, _ = _load(data, size=config["size"], rotations=rotations,
-                        first_glyph=config.get("glyph_classes", 0),
-                        default_glyphs=DEFAULT_EVAL_GLYPHS)  # fmt: skip
+        X, y, groups = _load(data, size=config["size"], rotations=rotations,
+                             first_glyph=config.get("glyph_classes", 0),
+                             default_glyphs=DEFAULT_EVAL_GLYPHS)  # fmt: skip
+        within = data.startswith("omniglot:") if within_alphabet is None else within_alphabet
         score = evaluate_episodes(net, X, y, n_way=way, k_shot=shot, n_query=query,
-                                  episodes=episodes, seed=seed, classifier=classifier)  # fmt: skip
+                                  episodes=episodes, seed=seed, classifier=classifier,
+                                  groups=_item_groups(data, y, groups, within, way))  # fmt: skip
         setting = {"data": data, "way": way, "shot": shot, "query": query,
-                   "episodes": episodes, "seed": seed}  # fmt: skip
+                   "episodes": episodes, "seed": seed, "within_alphabet": within}  # fmt: skip
         label, name = f"{way}-way {shot}-shot, {episodes} episodes", f"eval-{way}way{shot}shot.json"
     result = {"model": str(model_dir), "method": config["method"], **setting,
               "accuracy": score.mean, "ci95": [score.ci_low, score.ci_high],

@@ -124,12 +124,20 @@ class EpisodeSampler(Sampler[Episode]):
     rank, world_size : int, optional
         Default to the rank and world size of an initialised ``torch.distributed`` group, else
         ``0`` and ``1``.
+    groups : sequence of int, shape (n,), optional
+        A group per item (e.g. the Omniglot alphabet), constant within a class. When given,
+        every episode's ``n_way`` classes come from one group: episode ``j`` first picks a
+        group uniformly among the groups of the usable classes, then ``n_way`` distinct
+        classes of it (within-alphabet episodes, as Lake et al.'s and Koch et al.'s 20-way
+        runs are drawn). Still seeded by ``(seed, epoch, j)`` and sharded by rank as above.
 
     Raises
     ------
     ValueError
         If a usable class has fewer than ``k_shot + n_query`` items, if ``n_way`` exceeds the
-        number of usable classes, or if a class in ``classes`` does not occur in ``labels``.
+        number of usable classes, if a class in ``classes`` does not occur in ``labels``, or
+        (with ``groups``) if a class spans two groups or a group has fewer than ``n_way``
+        usable classes.
 
     Examples
     --------
@@ -154,6 +162,7 @@ class EpisodeSampler(Sampler[Episode]):
         seed: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
+        groups: Sequence[int] | Tensor | np.ndarray | None = None,
     ) -> None:
         self.n_way = _positive_int(n_way, "n_way")
         self.k_shot = _positive_int(k_shot, "k_shot")
@@ -177,6 +186,34 @@ class EpisodeSampler(Sampler[Episode]):
         self.classes = torch.from_numpy(chosen)  # (C,) sorted usable classes
         self._members = [np.flatnonzero(labels_arr == c) for c in chosen]  # indices per class
         self._check_sizes()
+        self._groups = None if groups is None else self._group_classes(groups, len(labels_arr))
+
+    def _group_classes(self, groups: Any, n: int) -> list[np.ndarray]:
+        """Positions (into ``self.classes``) of the usable classes of each group, by group."""
+        if isinstance(groups, Tensor):
+            groups = groups.detach().cpu().numpy()
+        g = np.asarray(groups)
+        if g.shape != (n,) or g.dtype.kind not in "iu":
+            raise ValueError(f"groups must be one integer group per item, shape ({n},), got "
+                             f"shape {g.shape} and dtype {g.dtype}")
+        of_class = []
+        for c, members in zip(self.classes.tolist(), self._members, strict=True):
+            found = np.unique(g[members])
+            if len(found) != 1:
+                raise ValueError(f"groups must be constant within a class, but class {c} "
+                                 f"spans groups {found[:5].tolist()}")
+            of_class.append(int(found[0]))
+        of_class_arr = np.array(of_class)
+        names = np.unique(of_class_arr)
+        by_group = [np.flatnonzero(of_class_arr == name) for name in names]
+        small = [(int(name), len(pos)) for name, pos in zip(names, by_group, strict=True)
+                 if len(pos) < self.n_way]  # fmt: skip
+        if small:
+            shown = ", ".join(f"group {name}: {k}" for name, k in small[:5])
+            raise ValueError(f"within-group episodes need n_way={self.n_way} classes in every "
+                             f"group, but {len(small)} have fewer ({shown}); lower n_way or "
+                             "leave them out with classes=")
+        return by_group
 
     def _check_sizes(self) -> None:
         need = self.k_shot + self.n_query
@@ -228,7 +265,11 @@ class EpisodeSampler(Sampler[Episode]):
     def episode(self, index: int) -> Episode:
         """Episode ``index`` of the current epoch's stream over all ranks."""
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        picked = rng.choice(len(self._members), size=self.n_way, replace=False)  # (N,)
+        if self._groups is None:
+            picked = rng.choice(len(self._members), size=self.n_way, replace=False)  # (N,)
+        else:
+            members = self._groups[rng.integers(len(self._groups))]  # one group's classes
+            picked = rng.choice(members, size=self.n_way, replace=False)  # (N,)
         need = self.k_shot + self.n_query
         items = np.stack(
             [rng.choice(self._members[c], size=need, replace=False) for c in picked]
@@ -328,6 +369,7 @@ def episode_loader(
     seed: int = 0,
     rank: int | None = None,
     world_size: int | None = None,
+    groups: Sequence[int] | Tensor | np.ndarray | None = None,
 ) -> DataLoader:
     """A ``DataLoader`` of flat episode batches (see :class:`EpisodeDataset`).
 
@@ -343,6 +385,6 @@ def episode_loader(
     """
     sampler = EpisodeSampler(
         labels, n_way, k_shot, n_query, episodes,
-        classes=classes, seed=seed, rank=rank, world_size=world_size,
+        classes=classes, seed=seed, rank=rank, world_size=world_size, groups=groups,
     )  # fmt: skip
     return DataLoader(EpisodeDataset(inputs), sampler=sampler, batch_size=None)

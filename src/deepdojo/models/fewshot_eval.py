@@ -120,6 +120,7 @@ def evaluate_episodes(
     seed: int = 0,
     classifier: str = "prototype",
     classes: Sequence[int] | None = None,
+    groups: Sequence[int] | np.ndarray | None = None,
 ) -> EpisodeScore:
     """Accuracy of a few-shot classifier over seeded N-way K-shot episodes.
 
@@ -134,8 +135,9 @@ def evaluate_episodes(
         ``embed``; ``None`` uses the flattened raw inputs (the pixel baseline).
     X : array or Tensor, shape (n, *)
         Items; ``y`` ``(n,)`` integer labels.
-    n_way, k_shot, n_query, episodes, seed, classes
-        As in :class:`~deepdojo.data.EpisodeSampler`.
+    n_way, k_shot, n_query, episodes, seed, classes, groups
+        As in :class:`~deepdojo.data.EpisodeSampler` (``groups``: a group, e.g. the alphabet,
+        per item; each episode's classes then come from one group).
     classifier : {"prototype", "cosine", "nn", "nn-cosine", "siamese"}
         Euclidean prototypes (Snell), cosine prototypes, 1-NN on Euclidean or cosine distance,
         or the Siamese head's largest ``p(same)`` per class (needs a :class:`SiameseNet`).
@@ -149,7 +151,8 @@ def evaluate_episodes(
 
     _check_classifier(classifier, embed)
     X = torch.as_tensor(np.asarray(X) if not isinstance(X, Tensor) else X)
-    sampler = EpisodeSampler(y, n_way, k_shot, n_query, episodes, classes=classes, seed=seed)
+    sampler = EpisodeSampler(y, n_way, k_shot, n_query, episodes, classes=classes, seed=seed,
+                             groups=groups)  # fmt: skip
     features = _embed_all(embed, X)  # (n, D)
     support_y = torch.arange(n_way).repeat_interleave(k_shot)  # (N*K,)
     query_y = torch.arange(n_way).repeat_interleave(n_query)  # (N*Q,)

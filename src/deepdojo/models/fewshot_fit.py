@@ -100,6 +100,7 @@ def fit_protonet(
     seed: int = 0,
     device: str = "cpu",
     progress: str = "auto",
+    groups: Sequence[int] | np.ndarray | None = None,
 ) -> PrototypicalNet:
     """Train a prototypical network on ``epochs x episodes`` N-way K-shot episodes.
 
@@ -120,6 +121,9 @@ def fit_protonet(
         Adam's learning rate, decayed to ``lr / 20`` by a cosine over all episodes.
     seed, device, progress
         As in :class:`~deepdojo.train.Trainer`; the episodes are seeded with ``seed`` too.
+    groups : sequence of int, shape (n,), optional
+        A group (alphabet) per item: each episode's classes come from one group
+        (:class:`~deepdojo.data.EpisodeSampler`).
 
     Returns
     -------
@@ -131,7 +135,8 @@ def fit_protonet(
     net = PrototypicalNet(encoder or ConvEmbedding(in_channels=X.shape[1]), distance)
     task = EpisodicTask(net.encoder, n_way, k_shot, classifier=net.classifier, lr=lr,
                         scheduler=cosine(lr / 20, interval="batch"))  # fmt: skip
-    loader = episode_loader(X, y, n_way, k_shot, n_query, episodes, classes=classes, seed=seed)
+    loader = episode_loader(X, y, n_way, k_shot, n_query, episodes, classes=classes, seed=seed,
+                            groups=groups)  # fmt: skip
     Trainer(task, device=device, seed=seed, progress=progress).fit(loader, epochs=epochs)
     return net.cpu().eval()
 
