@@ -27,7 +27,7 @@ from deepdojo.data.prompts import (
     thickness_edges,
     thickness_tertile,
 )
-from deepdojo.diagnose import Doctor
+from deepdojo.labs.shared.adversarial import GANRun, fit_adversarial
 from deepdojo.labs.shared.autoencoding import fit_reconstruction
 from deepdojo.metrics import (
     classifier_features,
@@ -36,7 +36,6 @@ from deepdojo.metrics import (
     precision_recall,
 )
 from deepdojo.models import VAE, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from deepdojo.train import Trainer
 from deepdojo.train.tasks import AdversarialTask
 
 NUM_CLASSES = 10
@@ -108,17 +107,6 @@ def predict(judge: nn.Module, X: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------- generators
-@dataclass
-class GANRun:
-    """A trained GAN: its generator, training curves and the Doctor's report per network."""
-
-    generator: nn.Module
-    loss_d: list[float]
-    loss_g: list[float]
-    doctor: dict[str, dict[str, Any]]
-    diverged: bool
-
-
 def _gan_pair(data: Data, latent: int, base: int, cond_dim: int | None = None
               ) -> tuple[nn.Module, nn.Module]:
     if data.name == "digits":  # DCGAN at 8x8, pixels in [0, 1]
@@ -149,16 +137,10 @@ def _fit_gan(data: Data, seed: int, lr: float, epochs: int, latent: int, base: i
     torch.manual_seed(seed)
     G, D = _gan_pair(data, latent, base, None if cond is None else cond.shape[1])
     task = AdversarialTask(G, D, latent, lr=lr, conditional=cond is not None)
-    doctor = Doctor(every=doctor_every, report=None)
-    trainer = Trainer(task, device="cpu", progress="off", seed=seed, callbacks=[doctor],
-                      guard=False)
     train = data.X if cond is None else (data.X, cond)
-    history = trainer.fit(train, epochs=epochs, batch_size=64)
-    loss_d = [float(v) for v in history["train_loss_d"]]
-    loss_g = [float(v) for v in history["train_loss_g"]]
-    diverged = not all(math.isfinite(v) for v in loss_d + loss_g)
-    G.eval()
-    return GANRun(G, loss_d, loss_g, doctor.by_network(), diverged)
+    fit = fit_adversarial(task, train, epochs=epochs, batch_size=64, seed=seed,
+                          doctor_every=doctor_every)
+    return GANRun(G.eval(), fit)
 
 
 def gan_samples(run: GANRun, n: int, latent: int, seed: int, cond: Tensor | None = None

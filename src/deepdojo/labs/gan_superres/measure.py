@@ -17,10 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepdojo.diagnose import Doctor
+from deepdojo.labs.shared.adversarial import fit_adversarial
 from deepdojo.metrics.generative import gradient_spectrum_distance, psnr, ssim
 from deepdojo.models import PatchDiscriminator
-from deepdojo.train import Trainer
 from deepdojo.train.task import Task
 
 
@@ -195,22 +194,12 @@ def train(split: Split, seed: int, lr: float, adversarial: bool, cfg: Any) -> SR
     G = SRNet(split.factor, cfg.width, cfg.blocks)
     D = PatchDiscriminator(1, base=cfg.d_base, n_layers=2) if adversarial else None
     task = SuperResTask(G, D, lr, cfg.adv_weight)
-    doctor = Doctor(every=cfg.doctor_every, report=None)
-    trainer = Trainer(task, device="cpu", progress="off", seed=seed, callbacks=[doctor],
-                      guard=False)
     x = downsample(split.train, split.factor)
-    hist = trainer.fit((x, split.train), epochs=cfg.epochs, batch_size=cfg.batch_size)
-    curves = {"pixel": [float(v) for v in hist["train_pixel"]]}
-    if adversarial:
-        curves["g"] = [float(v) for v in hist["train_loss_g"]]
-        curves["d"] = [float(v) for v in hist["train_loss_d"]]
-    else:
-        curves["g"] = [float(v) for v in hist["train_loss"]]
-    diverged = not all(math.isfinite(v) for c in curves.values() for v in c)
-    report = doctor.by_network() or {"generator": {
-        "kinds": [f.kind for f in doctor.findings] or ["healthy"],
-        "counts": dict(doctor.counts), "checks": doctor.checks}}
-    return SRRun(G.eval(), curves, report, diverged)
+    curves = {"pixel": "train_pixel", "g": "train_loss_g", "d": "train_loss_d"} if adversarial \
+        else {"pixel": "train_pixel", "g": "train_loss"}
+    fit = fit_adversarial(task, (x, split.train), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                          seed=seed, doctor_every=cfg.doctor_every, curves=curves)
+    return SRRun(G.eval(), fit.curves, fit.doctor, fit.diverged)
 
 
 def upscale(run: SRRun, lr_images: Tensor) -> Tensor:

@@ -17,10 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepdojo.diagnose import Doctor
+from deepdojo.labs.shared.adversarial import fit_adversarial
 from deepdojo.metrics.generative import gradient_spectrum_distance, ssim
 from deepdojo.models import PatchDiscriminator, UNetGenerator
-from deepdojo.train import Trainer
 from deepdojo.train.task import Task
 
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -161,22 +160,16 @@ class Run:
 
 
 def _fit(task: Task, data: tuple[Tensor, Tensor], seed: int, cfg: Any, logged: str,
-         epochs: int) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]], bool]:
-    doctor = Doctor(every=cfg.doctor_every, report=None)
-    trainer = Trainer(task, device="cpu", progress="off", seed=seed, callbacks=[doctor],
-                      guard=False)
-    hist = trainer.fit(data, epochs=epochs, batch_size=cfg.batch_size)
-    curves = {logged: [float(v) for v in hist[f"train_{logged}"]]}
-    for k in ("g", "d"):
-        if f"train_loss_{k}" in hist:
-            curves[k] = [float(v) for v in hist[f"train_loss_{k}"]]
-    if "g" not in curves:
-        curves["g"] = [float(v) for v in hist["train_loss"]]
-    diverged = not all(math.isfinite(v) for c in curves.values() for v in c)
-    report = doctor.by_network() or {"generator": {
-        "kinds": [f.kind for f in doctor.findings] or ["healthy"],
-        "counts": dict(doctor.counts), "checks": doctor.checks}}
-    return curves, report, diverged
+         epochs: int, adversarial: bool
+         ) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]], bool]:
+    """Curves ``logged``, ``g`` and (adversarial) ``d`` per epoch, the Doctor's report per
+    network, and whether a curve went non-finite (:func:`fit_adversarial`)."""
+    curves = {logged: f"train_{logged}"}
+    curves.update({"g": "train_loss_g", "d": "train_loss_d"} if adversarial
+                  else {"g": "train_loss"})
+    fit = fit_adversarial(task, data, epochs=epochs, batch_size=cfg.batch_size, seed=seed,
+                          doctor_every=cfg.doctor_every, curves=curves)
+    return fit.curves, fit.doctor, fit.diverged
 
 
 def unet(seed: int, cfg: Any) -> UNetGenerator:
@@ -191,7 +184,8 @@ def train_pix2pix(data: Split, seed: int, lr: float, adversarial: bool, cfg: Any
     D = PatchDiscriminator(2, base=cfg.d_base, n_layers=2) if adversarial else None
     task = Pix2PixTask(G, D, lr, cfg.lam)
     e = edges(data.train, cfg.edge_threshold)
-    curves, report, diverged = _fit(task, (e, data.train), seed, cfg, "l1", cfg.epochs)
+    curves, report, diverged = _fit(task, (e, data.train), seed, cfg, "l1", cfg.epochs,
+                                    adversarial)
     return Run({"generator": G.eval()}, curves, report, diverged)
 
 
@@ -203,7 +197,7 @@ def train_cyclegan(data: Split, seed: int, cfg: Any) -> Run:
     d_a = PatchDiscriminator(1, base=cfg.d_base, n_layers=2)
     d_b = PatchDiscriminator(1, base=cfg.d_base, n_layers=2)
     task = CycleGANTask(g_ab, g_ba, d_a, d_b, cfg.cycle_lr, cfg.cyc, cfg.idt)
-    curves, report, diverged = _fit(task, (a, b), seed, cfg, "cycle", cfg.cycle_epochs)
+    curves, report, diverged = _fit(task, (a, b), seed, cfg, "cycle", cfg.cycle_epochs, True)
     return Run({"g_ab": g_ab.eval(), "g_ba": g_ba.eval()}, curves, report, diverged)
 
 

@@ -19,11 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepdojo.diagnose import Doctor
+from deepdojo.labs.shared.adversarial import GANRun, fit_adversarial
 from deepdojo.metrics import frechet_distance
 from deepdojo.models import MLPDiscriminator, MLPGenerator, SmilesAutoEncoder
 from deepdojo.models.autoencoder import SmilesVocabulary, is_valid_smiles, load_nci_smiles
-from deepdojo.train import Trainer
 from deepdojo.train.tasks import AdversarialTask
 
 
@@ -117,15 +116,6 @@ def exact_rate(model: SmilesAutoEncoder, data: Data, smiles: Sequence[str]) -> f
 
 
 # ---------------------------------------------------------------- the latent GAN
-@dataclass
-class GANRun:
-    generator: nn.Module
-    loss_d: list[float]
-    loss_g: list[float]
-    doctor: dict[str, dict[str, Any]]
-    diverged: bool
-
-
 def train_latent_gan(z_std: Tensor, seed: int, lr: float, cfg: Any) -> GANRun:
     """LatentGAN (Prykhodko et al. 2019): MLP G and D on standardised codes, non-saturating
     loss, Adam(lr, 0.5, 0.999), batch 64, the Doctor on both networks."""
@@ -133,14 +123,10 @@ def train_latent_gan(z_std: Tensor, seed: int, lr: float, cfg: Any) -> GANRun:
     Z = z_std.shape[1]
     G = MLPGenerator(cfg.noise_dim, Z, (cfg.gan_hidden, cfg.gan_hidden), output="identity")
     D = MLPDiscriminator(Z, (cfg.gan_hidden, cfg.gan_hidden))
-    doctor = Doctor(every=cfg.doctor_every, report=None)
-    trainer = Trainer(AdversarialTask(G, D, cfg.noise_dim, lr=lr), device="cpu", progress="off",
-                      seed=seed, callbacks=[doctor], guard=False)
-    hist = trainer.fit(z_std, epochs=cfg.gan_epochs, batch_size=64)
-    loss_d = [float(v) for v in hist["train_loss_d"]]
-    loss_g = [float(v) for v in hist["train_loss_g"]]
-    diverged = not all(math.isfinite(v) for v in loss_d + loss_g)
-    return GANRun(G.eval(), loss_d, loss_g, doctor.by_network(), diverged)
+    fit = fit_adversarial(AdversarialTask(G, D, cfg.noise_dim, lr=lr), z_std,
+                          epochs=cfg.gan_epochs, batch_size=64, seed=seed,
+                          doctor_every=cfg.doctor_every)
+    return GANRun(G.eval(), fit)
 
 
 def gan_codes(run: GANRun, n: int, noise_dim: int, seed: int) -> Tensor:
