@@ -11,7 +11,7 @@ from deepdojo.labs import run_lab
 from deepdojo.labs.framework import make_config
 from deepdojo.labs.one_shot import OneShotConfig
 from deepdojo.labs.one_shot import applications as A
-from deepdojo.labs.one_shot.characters import glyph_split, verification
+from deepdojo.labs.one_shot.characters import choose_lrs, glyph_split, verification
 from deepdojo.labs.one_shot.digits import digit_split, load_digits_images
 from deepdojo.labs.one_shot.episodes import Episodes, draw_episodes, episode_accuracy
 from deepdojo.labs.one_shot.intents import INTENTS, intent_data
@@ -89,6 +89,14 @@ def test_digit_split_trains_on_five_digits_and_tests_on_the_other_five():
     assert set(digit_split(seed=5)["train"][1]) != tr or set(digit_split(seed=6)["train"][1]) != tr
 
 
+def test_lr_is_chosen_by_the_mean_over_tune_seeds_ties_to_the_smaller():
+    vals = [{"a": {1e-3: 0.50, 1e-2: 0.70}, "b": {1e-3: 0.6, 1e-2: 0.6}},
+            {"a": {1e-3: 0.80, 1e-2: 0.55}, "b": {1e-3: 0.6, 1e-2: 0.6}}]
+    # a: means 0.65 vs 0.625 -> 1e-3 although the first seed alone prefers 1e-2; b: a tie
+    assert choose_lrs(vals) == {"a": 1e-3, "b": 1e-3}
+    assert choose_lrs(vals[:1]) == {"a": 1e-2, "b": 1e-3}
+
+
 def test_normalise_strokes_is_shift_and_scale_invariant():
     X = np.random.default_rng(0).standard_normal((3, 7, 2)).astype(np.float32)
     F1 = A.normalise_strokes(X)
@@ -133,6 +141,9 @@ def test_smoke_run_writes_tables_figures_and_claims(tmp_path):
     rows = data["tables"]["accuracy"]
     assert {(r["way"], r["shot"]) for r in rows} == {(5, 1), (5, 5), (20, 1), (20, 5)}
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    chosen = [r for r in data["tables"]["chosen_lr"] if r["chosen"]]
+    assert sorted(r["arm"] for r in chosen) == ["protonet", "siamese", "supervised"]
+    assert all(r["tuned_on_seeds"] == [0] for r in chosen)  # smoke: one tune seed
     digits = data["tables"]["digits_accuracy"]
     assert {(r["method"], r["shot"]) for r in digits} == {
         (m, k) for m in ("pixels", "random", "protonet", "supervised") for k in (1, 5)}

@@ -86,23 +86,44 @@ def _trainer(cfg, arm: str, X: np.ndarray, y: np.ndarray, seed: int) -> Callable
     return lambda lr: train_supervised(X, y, lr=lr, batch=cfg.batch, **common)
 
 
-def train_arms(cfg, data: dict, seed: int, lrs: dict[str, float] | None
-               ) -> tuple[dict[str, Trained], dict[str, dict[float, float]]]:
-    """Train the three arms; with ``lrs=None`` pick each arm's lr from ``cfg.lrs`` on the
-    validation classes (5-way 1-shot, the arm's own head) and keep the chosen model."""
-    models, val = {}, {}
+def tune_arms(cfg, data: dict, seed: int
+              ) -> tuple[dict[str, dict[float, Trained]], dict[str, dict[float, float]]]:
+    """Train every arm at every lr of ``cfg.lrs`` and score each on the validation classes
+    (5-way 1-shot, the arm's own head); the choice is made over the tune seeds
+    (:func:`choose_lrs`)."""
+    tried, val = {}, {}
     for arm in ARMS:
         fit = _trainer(cfg, arm, *data["train"], seed)
-        if lrs is not None:
-            models[arm] = fit(lrs[arm])
-            continue
-        tried = {lr: fit(lr) for lr in cfg.lrs}
+        tried[arm] = {lr: fit(lr) for lr in cfg.lrs}
         val[arm] = {lr: val_accuracy(m, *data["val"], head=HEADS[arm],
                                      episodes=cfg.val_episodes, seed=seed)
-                    for lr, m in tried.items()}  # fmt: skip
-        best = max(val[arm], key=lambda lr: (val[arm][lr], -lr))
-        models[arm] = tried[best]
-    return models, val
+                    for lr, m in tried[arm].items()}  # fmt: skip
+    return tried, val
+
+
+def choose_lrs(vals: list[dict[str, dict[float, float]]]) -> dict[str, float]:
+    """Per arm, the lr of the best mean validation accuracy over the tune seeds' ``vals``
+    (ties go to the smaller lr)."""
+    return {arm: max(vals[0][arm], key=lambda lr, a=arm: (
+        float(np.mean([v[a][lr] for v in vals])), -lr)) for arm in vals[0]}
+
+
+def train_arms(cfg, data: dict, seed: int, lrs: dict[str, float] | None
+               ) -> tuple[dict[str, Trained], dict[str, dict[float, float]]]:
+    """Train the three arms at ``lrs``; with ``lrs=None`` pick each arm's lr from ``cfg.lrs``
+    on this seed's validation classes alone and keep the chosen model."""
+    if lrs is None:
+        tried, val = tune_arms(cfg, data, seed)
+        chosen = choose_lrs([val])
+        return {arm: tried[arm][chosen[arm]] for arm in ARMS}, val
+    return {arm: _trainer(cfg, arm, *data["train"], seed)(lrs[arm]) for arm in ARMS}, {}
+
+
+def tune_seed(cfg, seed: int) -> tuple[dict, dict[str, dict[float, Trained]],
+                                        dict[str, dict[float, float]]]:
+    """One tune seed: its data, every arm trained at every lr, and their validation scores."""
+    data = glyph_split(cfg, seed)
+    return (data, *tune_arms(cfg, data, seed))
 
 
 def verification(Z: dict[str, np.ndarray], y: np.ndarray, pairs: int, seed: int
@@ -129,10 +150,16 @@ def verification(Z: dict[str, np.ndarray], y: np.ndarray, pairs: int, seed: int
     return out
 
 
-def run_seed(cfg, seed: int, lrs: dict[str, float] | None) -> CharRun:
-    """Train every arm for ``seed`` and score every method on the same episodes."""
-    data = glyph_split(cfg, seed)
-    models, val = train_arms(cfg, data, seed, lrs)
+def run_seed(cfg, seed: int, lrs: dict[str, float] | None, tuned: tuple | None = None
+             ) -> CharRun:
+    """Train every arm for ``seed`` (or take ``tuned = (data, tried, val)`` of
+    :func:`tune_seed` at ``lrs``) and score every method on the same episodes."""
+    if tuned is not None and lrs is not None:
+        data, tried, val = tuned
+        models = {arm: tried[arm][lrs[arm]] for arm in ARMS}
+    else:
+        data = glyph_split(cfg, seed)
+        models, val = train_arms(cfg, data, seed, lrs)
     chosen = {arm: m.lr for arm, m in models.items()}
     models["upper_bound"] = _trainer(cfg, "upper_bound", *data["upper"], seed)(
         chosen["protonet"])
