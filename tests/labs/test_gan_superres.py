@@ -83,6 +83,12 @@ def test_smoke_run_records_claims_curves_and_doctor(tmp_path):
         assert {f"pixel-beats-bicubic-psnr-{tag}", f"pixel-beats-bicubic-ssim-{tag}",
                 f"srgan-psnr-at-most-pixel-{tag}"} <= ids
     assert {"srgan-sharper-photo-x2", "srgan-sharper-digits-x2"} <= ids
+    assert {f"srgan-sharper-than-noise-{t}" for t in ("photo-x2", "digits-x2")} <= ids
+    m = result["metrics"]
+    for name in ("photo_x2", "photo_x4", "digits_x2"):
+        for k in ("psnr", "ssim", "spectrum"):  # the paired A/A floor bounds every margin
+            assert m[f"margin.{name}.{k}"] >= m[f"noise_floor.{name}.{k}"] >= 0
+    assert {r["arm"] for r in result["tables"]["scores"]} >= {"noise", "pixel_aa"}
     assert "srgan-sharper-photo-x4" not in ids  # decided at full scale
     assert result["metrics"]["claims_decided_at_full_scale"] == ["srgan-sharper-photo-x4"]
     check = next(c for c in result["claims"] if c["id"] == "spectrum-distance-hr-to-itself-zero")
@@ -102,3 +108,43 @@ def test_config_namespace_is_enough_for_train():
     split.train = split.train[:32]
     run_ = M.train(split, 0, 1e-3, True, cfg)
     assert set(run_.curves) == {"pixel", "g", "d"} and len(run_.curves["d"]) == 1
+
+
+def test_energy_matched_noise_has_the_residual_high_frequency_energy():
+    g = torch.Generator().manual_seed(6)
+    base = 0.25 + 0.5 * torch.rand(3, 1, 16, 16, generator=g)  # away from the clamp
+    ref = base + 0.02 * torch.randn(3, 1, 16, 16, generator=g)
+    out = M.energy_matched_noise(base, ref, seed=1)
+    assert out.shape == base.shape
+    hp_out = M.high_pass(out - base).flatten(1).norm(dim=1)
+    hp_ref = M.high_pass(ref - base).flatten(1).norm(dim=1)
+    torch.testing.assert_close(hp_out, hp_ref, rtol=1e-5, atol=1e-6)  # unclamped: exact
+    torch.testing.assert_close(out, M.energy_matched_noise(base, ref, seed=1))  # seeded
+    assert not torch.equal(out, M.energy_matched_noise(base, ref, seed=2))
+    torch.testing.assert_close(M.energy_matched_noise(base, base, seed=1), base)  # no residual
+    with pytest.raises(ValueError, match="reference must have"):
+        M.energy_matched_noise(base, ref[:2], seed=1)
+
+
+def test_high_pass_removes_constants_and_is_the_box_residual():
+    x = torch.full((1, 1, 6, 6), 0.3)
+    torch.testing.assert_close(M.high_pass(x), torch.zeros_like(x), rtol=0, atol=1e-7)
+    y = torch.rand(1, 1, 6, 6, generator=torch.Generator().manual_seed(7))
+    assert float(M.high_pass(y)[0, 0, 2, 3]) == pytest.approx(
+        float(y[0, 0, 2, 3] - y[0, 0, 1:4, 2:5].mean()), abs=1e-6)
+
+
+def test_aa_floor_and_margins_take_the_larger_of_floor_and_minimum():
+    from deepdojo.labs.gan_superres import claims as C
+
+    def seed(p, twin):
+        sc = lambda v: M.Scores(v, v / 1000, v / 10)  # noqa: E731
+        return SimpleNamespace(pixel=sc(p), pixel_aa=sc(twin))
+
+    per_seed = [seed(30.0, 30.5), seed(31.0, 30.9)]  # |diffs| 0.5 and 0.1 dB
+    assert C.aa_floor(per_seed, "psnr") == pytest.approx(0.3)
+    mg = C.margins(per_seed)
+    assert mg["psnr"] == pytest.approx(0.3)  # the floor, above the 0.1 dB minimum
+    assert C.aa_floor(per_seed, "ssim") == pytest.approx(0.0003)
+    assert mg["ssim"] == pytest.approx(C.SSIM_MARGIN)  # the minimum, above the floor
+    assert mg["spectrum"] == pytest.approx(0.03)

@@ -108,6 +108,36 @@ def test_smoke_run_records_claims_curves_and_doctor(tmp_path):
     assert {f["name"] for f in result["figures"]} == {"examples", "paired_scores",
                                                       "unpaired_scores", "training_curves"}
     assert {r["arm"] for r in result["tables"]["chosen_lr"]} == {"l1_only", "pix2pix"}
+    m = result["metrics"]  # smoke trains the A/A twin: its floor bounds every paired margin
+    for k in ("l1", "ssim", "spectrum"):
+        assert m[f"margin.paired.{k}"] >= m[f"noise_floor.paired.{k}"] >= 0
+    assert "l1_only_aa" in {r["arm"] for r in result["tables"]["paired_scores"]}
+
+
+def test_paired_margins_are_the_larger_of_the_aa_floor_and_the_minimum():
+    from deepdojo.labs.gan_translation import claims as C
+
+    def seed(a, twin):
+        return SimpleNamespace(l1_only=M.Paired(a, a, a), l1_aa=M.Paired(twin, twin, twin))
+
+    results = [seed(0.070, 0.074), seed(0.080, 0.078)]  # |diffs| 0.004 and 0.002
+    assert C.aa_floor(results, "l1") == pytest.approx(0.003)
+    mg = C.margins(results)
+    assert mg["l1"] == pytest.approx(0.003) and mg["ssim"] == pytest.approx(0.003)
+    assert mg["spectrum"] == pytest.approx(C.SPECTRUM_MARGIN)  # 0.005 > the floor 0.003
+    no_twin = [SimpleNamespace(l1_only=M.Paired(0.1, 0.9, 0.1), l1_aa=None)]
+    assert C.margins(no_twin) == C.MIN_MARGIN  # quick: no twin, and the claims are held
+
+
+def test_judging_paired_claims_needs_the_aa_twin(tmp_path):
+    from deepdojo.labs.framework import LabContext
+    from deepdojo.labs.gan_translation import run
+
+    cfg = make_config(GanTranslationConfig, {"full_only_claims": "true", "aa_twin": "false"},
+                      scale="smoke")
+    ctx = LabContext("gan-translation", scale="smoke", out_dir=tmp_path, progress="off")
+    with pytest.raises(LabError, match="aa_twin"):
+        run(cfg, ctx)
 
 
 def test_config_namespace_is_enough_for_train():

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
 
 from . import measure as M
-from .claims import FULL_ONLY, state_claims
+from .claims import FULL_ONLY, aa_floor, margins, state_claims
 from .figures import plot_all
 
 SETTINGS = ("photo_x2", "photo_x4", "digits_x2")
@@ -130,7 +130,7 @@ def _tables(ctx: LabContext, seeds: list[int], results: dict[str, list[M.Setting
     rows, doctor = [], []
     for name, per_seed in results.items():
         for s, r in zip(seeds, per_seed, strict=True):
-            for arm in ("bicubic", "pixel", "srgan"):
+            for arm in ("bicubic", "pixel", "srgan", "noise", "pixel_aa"):
                 sc = getattr(r, arm)
                 rows.append({"setting": name, "seed": s, "arm": arm, "psnr": sc.psnr,
                              "ssim": sc.ssim, "gradient_spectrum_distance": sc.spectrum})
@@ -140,11 +140,14 @@ def _tables(ctx: LabContext, seeds: list[int], results: dict[str, list[M.Setting
                                    "findings": ", ".join(rep["kinds"]),
                                    "flagged_checks": sum(rep["counts"].values()),
                                    "checks": rep["checks"]})
-        for arm in ("bicubic", "pixel", "srgan"):
+        for arm in ("bicubic", "pixel", "srgan", "noise", "pixel_aa"):
             for m in ("psnr", "ssim", "spectrum"):
                 vals = [getattr(getattr(r, arm), m) for r in per_seed]
                 ctx.metric(f"{name}.{m}.{arm}", statistics.fmean(vals))
                 if arm == "pixel" and len(vals) > 1:
-                    ctx.metric(f"noise_floor.{name}.{m}", statistics.stdev(vals))
+                    ctx.metric(f"spread.{name}.{m}", statistics.stdev(vals))
+        for m, margin in margins(per_seed).items():
+            ctx.metric(f"noise_floor.{name}.{m}", aa_floor(per_seed, m))  # paired A/A
+            ctx.metric(f"margin.{name}.{m}", margin)
     ctx.table("scores", rows)
     ctx.table("doctor", doctor)

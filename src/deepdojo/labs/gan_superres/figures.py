@@ -9,6 +9,9 @@ from deepdojo.labs.framework import LabContext, plt
 from . import measure as M
 
 ARMS = (("bicubic", "tab:grey"), ("pixel", "tab:blue"), ("srgan", "tab:red"))
+# the energy-matched noise control and the A/A twin, shown beside the arms
+EXTRA = (("noise", "tab:purple"), ("pixel_aa", "tab:cyan"))
+NAMES = {"srgan": "SRGAN", "noise": "pixel+noise", "pixel_aa": "pixel (A/A)", "hr": "HR"}
 
 
 def plot_all(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
@@ -19,7 +22,7 @@ def plot_all(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
 
 
 def _crops(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
-    cols = ("LR", "bicubic", "pixel", "srgan", "HR")
+    cols = ("LR", "bicubic", "pixel", "srgan", "noise", "HR")
     rows = [(name, i) for name in results for i in range(2)]
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(2 * len(cols), 2 * len(rows)))
     for r, (name, i) in enumerate(rows):
@@ -29,11 +32,12 @@ def _crops(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
             ax.imshow(crops[col][i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
-                ax.set_title({"srgan": "SRGAN", "pixel": "pixel loss"}.get(col, col))
+                ax.set_title({"srgan": "SRGAN", "pixel": "pixel loss",
+                              "noise": "pixel + noise"}.get(col, col))
             if c == 0:
                 ax.set_ylabel(name, fontsize=8)
     ctx.figure("crops", fig, "Test crops (first seed): LR input, bicubic, pixel-loss network, "
-                             "SRGAN, HR target")
+                             "SRGAN, the noise control, HR target")
 
 
 def _scores(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
@@ -42,23 +46,26 @@ def _scores(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
     fig, axes = plt.subplots(len(results), 3, figsize=(13, 3.2 * len(results)), squeeze=False)
     for row, (name, per_seed) in zip(axes, results.items(), strict=True):
         for ax, (attr, label) in zip(row, measures, strict=True):
-            for i, (arm, color) in enumerate(ARMS):
+            arms = (*ARMS, *EXTRA)
+            for i, (arm, color) in enumerate(arms):
                 vals = [getattr(getattr(r, arm), attr) for r in per_seed]
                 ax.scatter([i] * len(vals), vals, color=color, alpha=0.7)
                 ax.plot([i - 0.2, i + 0.2], [np.mean(vals)] * 2, color=color)
-            ax.set(xticks=[0, 1, 2], xticklabels=["bicubic", "pixel", "SRGAN"],
-                   title=f"{name}: {label}")
+            ax.set(xticks=range(len(arms)), title=f"{name}: {label}")
+            ax.set_xticklabels([NAMES.get(a, a) for a, _ in arms], fontsize=7)
     ctx.figure("scores", fig, "Per-seed test PSNR, SSIM and sharpness (lower distance = closer "
-                              "to HR) of every arm")
+                              "to HR) of every arm, the energy-matched noise control (pixel "
+                              "output + noise with SRGAN's high-frequency residual energy) and "
+                              "the A/A twin (the pixel arm from another training seed)")
 
 
 def _spectra(ctx: LabContext, results: dict[str, list[M.Setting]]) -> None:
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), squeeze=False)
     for ax, (name, per_seed) in zip(axes[0], results.items(), strict=True):
-        for arm, color in (("hr", "black"), *ARMS):
+        for arm, color in (("hr", "black"), *ARMS, EXTRA[0]):
             spec = np.mean([getattr(r, arm).spectra for r in per_seed], axis=0)
             ax.semilogy(np.arange(1, len(spec) + 1), spec, color=color,
-                        label={"hr": "HR", "srgan": "SRGAN"}.get(arm, arm))
+                        ls="--" if arm == "noise" else "-", label=NAMES.get(arm, arm))
         ax.set(title=name, xlabel="spatial frequency ring", ylabel="power of |grad I|")
         ax.legend(fontsize=7)
     ctx.figure("gradient_spectra", fig, "Radially averaged power spectrum of the Sobel gradient "

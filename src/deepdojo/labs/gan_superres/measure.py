@@ -235,9 +235,43 @@ def val_psnr(run: SRRun, split: Split) -> float:
     return score(upscale(run, downsample(split.val, split.factor)), split.val).psnr
 
 
+def high_pass(x: Tensor) -> Tensor:
+    """``x - box3(x)``: the image minus its 3x3 mean (replicate padding), ``(B, 1, H, W)`` to
+    ``(B, 1, H, W)``; linear, so ``high_pass(c x) = c high_pass(x)``."""
+    return x - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+
+
+def energy_matched_noise(base: Tensor, reference: Tensor, seed: int) -> Tensor:
+    """The noise control of "sharper": ``base`` plus white Gaussian noise with, per image, the
+    same high-frequency energy as the residual ``reference - base``::
+
+        r_i     = reference_i - base_i
+        eps_i   ~ N(0, I)                                  (seeded)
+        sigma_i = ||high_pass(r_i)|| / ||high_pass(eps_i)||
+        out_i   = clamp(base_i + sigma_i eps_i, 0, 1)
+
+    ``(B, 1, H, W)`` in, the same out. With ``base`` the pixel network's output and ``reference``
+    SRGAN's, the control adds as much high-frequency power as SRGAN added, but as noise.
+    """
+    if base.shape != reference.shape:
+        raise ValueError(f"reference must have base's shape {tuple(base.shape)}, got "
+                         f"{tuple(reference.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    eps = torch.randn(base.shape, generator=gen, dtype=base.dtype)  # (B, 1, H, W)
+    hp_r = high_pass(reference - base).flatten(1).norm(dim=1)  # (B,)
+    hp_e = high_pass(eps).flatten(1).norm(dim=1).clamp_min(1e-12)  # (B,)
+    sigma = (hp_r / hp_e)[:, None, None, None]  # (B, 1, 1, 1)
+    return (base + sigma * eps).clamp(0, 1)
+
+
+AA_OFFSET = 500  # the A/A twin: the pixel arm again, init and batch order from seed + 500
+NOISE_OFFSET = 777  # seed offset of the noise control's Gaussian draws
+
+
 @dataclass
 class Setting:
-    """One setting and seed: the three arms scored on the test patches."""
+    """One setting and seed: the arms scored on the test patches, the noise control and the
+    A/A twin (the pixel arm trained again from another seed on the same data and patches)."""
 
     bicubic: Scores
     pixel: Scores
@@ -245,6 +279,9 @@ class Setting:
     hr: Scores  # HR against itself: the spectrum of the target (distance 0)
     pixel_run: SRRun
     srgan_run: SRRun
+    noise: Scores  # the pixel output plus noise energy-matched to SRGAN's residual (control)
+    pixel_aa: Scores  # the A/A twin of the pixel arm (seed + AA_OFFSET)
+    aa_diverged: bool = False
     crops: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -253,11 +290,15 @@ def evaluate(split: Split, seed: int, lrs: dict[str, float], cfg: Any, keep: boo
     runs = runs or {}
     pix = runs.get("pixel") or train(split, seed, lrs["pixel"], False, cfg)
     gan = runs.get("srgan") or train(split, seed, lrs["srgan"], True, cfg)
+    twin = train(split, seed + AA_OFFSET, lrs["pixel"], False, cfg)
     lr_test = downsample(split.test, split.factor)
     outs = {"bicubic": bicubic(lr_test, split.factor), "pixel": upscale(pix, lr_test),
             "srgan": upscale(gan, lr_test)}
+    outs["noise"] = energy_matched_noise(outs["pixel"], outs["srgan"], seed + NOISE_OFFSET)
     s = Setting(score(outs["bicubic"], split.test), score(outs["pixel"], split.test),
-                score(outs["srgan"], split.test), score(split.test, split.test), pix, gan)
+                score(outs["srgan"], split.test), score(split.test, split.test), pix, gan,
+                score(outs["noise"], split.test), score(upscale(twin, lr_test), split.test),
+                twin.diverged)
     if keep:
         s.crops = {"HR": split.test[:3, 0].numpy(), "LR": lr_test[:3, 0].numpy(),
                    **{k: v[:3, 0].numpy() for k, v in outs.items()}}

@@ -91,10 +91,10 @@ from dataclasses import dataclass
 
 import torch
 
-from deepdojo.labs.framework import LabContext, ranged, register_lab, scaled
+from deepdojo.labs.framework import LabContext, LabError, ranged, register_lab, scaled
 
 from . import measure as M
-from .claims import FULL_ONLY, state_claims
+from .claims import FULL_ONLY, aa_floor, margins, state_claims
 from .figures import plot_all
 
 
@@ -118,6 +118,9 @@ class GanTranslationConfig:
     edge_threshold: float = ranged(2.0, low=0.0)  # Sobel magnitude above which a pixel is edge
     doctor_every: int = ranged(50, low=1)  # steps between the Doctor's checks
     full_only_claims: bool = scaled(smoke=False, quick=False, full=True)  # judge FULL_ONLY
+    # train the A/A twin (its floor sets the paired margins; the paired claims are judged at
+    # full scale only, so quick skips it to stay within its budget)
+    aa_twin: bool = scaled(smoke=True, quick=False, full=True)
 
 
 def _same_init(a: torch.nn.Module, b: torch.nn.Module) -> float:
@@ -129,6 +132,8 @@ def _same_init(a: torch.nn.Module, b: torch.nn.Module) -> float:
 @register_lab("gan-translation", questions=("Q01",), config=GanTranslationConfig)
 def run(cfg: GanTranslationConfig, ctx: LabContext) -> None:
     """pix2pix vs an L1-only U-Net on edges -> digit; CycleGAN digit <-> thick digit."""
+    if cfg.full_only_claims and not cfg.aa_twin:
+        raise LabError("--set aa_twin=true: the paired claims' margins need the A/A floor")
     seeds, s0 = ctx.seeds, ctx.seeds[0]
     t0 = time.process_time()
     data0 = M.split(s0, cfg.n_val, cfg.n_test, cfg.n_train)
@@ -148,12 +153,17 @@ def run(cfg: GanTranslationConfig, ctx: LabContext) -> None:
                                                                    False, cfg)
         p2p_run = first["pix2pix"] if s == s0 else M.train_pix2pix(data, s, lrs["pix2pix"],
                                                                     True, cfg)
+        twin = (M.train_pix2pix(data, s + M.AA_OFFSET, lrs["l1_only"], False, cfg)
+                if cfg.aa_twin else None)  # A/A: the L1-only arm from another seed
         e = M.edges(data.test, cfg.edge_threshold)
         outs = {"L1-only": M.apply(l1_run.nets["generator"], e),
                 "pix2pix": M.apply(p2p_run.nets["generator"], e)}
         r = M.SeedResult(M.score_paired(outs["L1-only"], data.test),
                          M.score_paired(outs["pix2pix"], data.test),
-                         _same_init(M.unet(s, cfg), M.unet(s, cfg)), l1_run, p2p_run)
+                         _same_init(M.unet(s, cfg), M.unet(s, cfg)), l1_run, p2p_run,
+                         None if twin is None else M.score_paired(
+                             M.apply(twin.nets["generator"], e), data.test),
+                         twin is not None and twin.diverged)
         if s == s0:
             r.images = {"edges": e[:4, 0].numpy(), **{k: v[:4, 0].numpy()
                                                       for k, v in outs.items()},
@@ -198,12 +208,21 @@ def _tables(ctx: LabContext, seeds: list[int], results: list[M.SeedResult]) -> N
                                "findings": ", ".join(rep["kinds"]),
                                "flagged_checks": sum(rep["counts"].values()),
                                "checks": rep["checks"]})
-    for arm in ("l1_only", "pix2pix"):
+    for s, r in zip(seeds, results, strict=True):
+        if r.l1_aa is not None:
+            rows.append({"seed": s, "arm": "l1_only_aa", "l1": r.l1_aa.l1, "ssim": r.l1_aa.ssim,
+                         "gradient_spectrum_distance": r.l1_aa.spectrum})
+    has_aa = all(r.l1_aa is not None for r in results)
+    for arm in ("l1_only", "pix2pix", "l1_aa")[:3 if has_aa else 2]:
         for m in ("l1", "ssim", "spectrum"):
             vals = [getattr(getattr(r, arm), m) for r in results]
             ctx.metric(f"paired.{m}.{arm}", statistics.fmean(vals))
-            if len(vals) > 1:
-                ctx.metric(f"noise_floor.paired.{m}.{arm}", statistics.stdev(vals))
+            if len(vals) > 1 and arm != "l1_aa":
+                ctx.metric(f"spread.paired.{m}.{arm}", statistics.stdev(vals))
+    if has_aa:
+        for m, margin in margins(results).items():
+            ctx.metric(f"noise_floor.paired.{m}", aa_floor(results, m))  # paired A/A
+            ctx.metric(f"margin.paired.{m}", margin)
     if cyc_rows:
         for k in cyc_rows[0]:
             if k != "seed":

@@ -45,11 +45,17 @@ def _paired_scores(ctx: LabContext, results: list[M.SeedResult]) -> None:
     for ax, (attr, label) in zip(axes, (("l1", "test L1"), ("ssim", "test SSIM"),
                                         ("spectrum", "gradient spectrum distance")),
                                  strict=True):
-        _strip(ax, [("L1-only", [getattr(r.l1_only, attr) for r in results], "tab:blue"),
-                    ("pix2pix", [getattr(r.pix2pix, attr) for r in results], "tab:red")], label)
+        groups = [("L1-only", [getattr(r.l1_only, attr) for r in results], "tab:blue"),
+                  ("pix2pix", [getattr(r.pix2pix, attr) for r in results], "tab:red")]
+        if all(r.l1_aa is not None for r in results):
+            groups.append(("L1-only (A/A)", [getattr(r.l1_aa, attr) for r in results],
+                           "tab:cyan"))
+        _strip(ax, groups, label)
     fig.tight_layout()
     ctx.figure("paired_scores", fig, "Per-seed test scores of the two paired arms (lower L1 and "
-                                     "distance are better, higher SSIM)")
+                                     "distance are better, higher SSIM) and, where trained, the "
+                                     "A/A twin: the L1-only arm from another seed, whose gap to "
+                                     "it is the noise floor of the margins")
 
 
 def _unpaired_scores(ctx: LabContext, results: list[M.SeedResult]) -> None:

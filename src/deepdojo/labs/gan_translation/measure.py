@@ -289,6 +289,9 @@ def score_unpaired(run: Run, data: Split, seed: int) -> tuple[Unpaired, Tensor]:
     return u, out
 
 
+AA_OFFSET = 500  # the A/A twin: the L1-only arm again, init and batch order from seed + 500
+
+
 @dataclass
 class SeedResult:
     """One seed: both paired arms, CycleGAN, and (first seed) example images."""
@@ -298,6 +301,8 @@ class SeedResult:
     same_init: float  # max |initial weight difference| between the two paired arms' U-Nets
     l1_run: Run
     p2p_run: Run
+    l1_aa: Paired | None = None  # the A/A twin: the L1-only arm from seed + AA_OFFSET
+    aa_diverged: bool = False
     cycle: Unpaired | None = None
     cycle_run: Run | None = None
     images: dict[str, np.ndarray] = field(default_factory=dict)
