@@ -69,3 +69,35 @@ def test_smoke_run_holds_claims_for_full_scale_and_draws(tmp_path):
     assert interp[0]["t"] == 0 and interp[-1]["t"] == 1 and len(interp) == 7
     assert {r["sampler"] for r in result["tables"]["samplers"]} >= {"latent_gan", "gaussian_fit",
                                                                    "prior"}
+
+
+def test_given_withholds_a_claim_whose_precondition_fails():
+    from deepdojo.labs.framework import AtLeast, Greater
+    from deepdojo.labs.molecules.claims import Given
+
+    vals = [0.9, 0.92, 0.95, 0.91, 0.93]
+    inner = AtLeast(0.5)
+    met = Given(inner, "the autoencoder works", True).judge(vals)
+    assert met == inner.judge(vals) and met.verdict == "holds"
+    j = Given(inner, "the autoencoder works", False, "exactness 0.01").judge(vals)
+    assert j.verdict == "inconclusive" and j.ci == met.ci and j.value == met.value
+    assert j.why.startswith("withheld: the precondition the autoencoder works is not met "
+                            "(exactness 0.01)")
+    g = Given(Greater(margin=0.05), "x", False)
+    assert g.paired_op == "difference" and g._margin == 0.05
+    assert g.sentence("validity").endswith("; judged only if x")
+
+
+def test_latent_gan_claims_are_withheld_when_the_autoencoder_failed(tmp_path):
+    require("rdkit", extra="chem")
+    res = run_lab("molecules", scale="smoke", seed=0, out=tmp_path, progress="off",
+                  overrides={"full_only_claims": "true"})
+    result = json.loads((res.path / "result.json").read_text())
+    claims = {c["id"]: c for c in result["claims"]}
+    assert result["metrics"]["exact_test"] < 0.5  # one epoch: the constant-string stage
+    assert claims["ae-reconstructs-test-molecules"]["verdict"] != "holds"
+    gan = [c for i, c in claims.items() if i.startswith("latent-gan-")]
+    assert len(gan) == 5
+    for c in gan:
+        assert c["verdict"] == "inconclusive", c
+        assert "withheld: the precondition the autoencoder's mean exact reconstruction" in c["why"]

@@ -31,6 +31,16 @@ Version 3 (2026-12-04, after an outside review): uniqueness and novelty compare 
 SMILES, so two spellings of one molecule count once and a new spelling of a training molecule
 is not novel (they compared raw strings before). The quick numbers recorded above predate
 this; the full-scale claims have not been run under it.
+
+Version 4 (2026-12-04, after an outside review; fixed before the full run it applies to): the
+five latent-GAN claims are judged only through a working autoencoder -- the mean exact
+reconstruction rate on test molecules must reach ``AE_READY`` = 0.5 (the same bar as
+``ae-reconstructs-test-molecules``). Below it the decoder is near its constant-string stage
+(quick: exactness about 0.00), every sampler decodes to a few strings, and the samplers' scores
+say nothing about the latent GAN: the claims are then "inconclusive" with the reason
+"withheld: the precondition ... is not met" (values and intervals still shown). Before, they
+were decided whatever the autoencoder's state. The GAN is trained by
+``deepdojo.labs.shared.adversarial.fit_adversarial`` (same numbers as before).
 """
 
 from __future__ import annotations
