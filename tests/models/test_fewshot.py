@@ -11,6 +11,7 @@ from deepdojo.models import create
 from deepdojo.models.fewshot import (
     ConvEmbedding,
     EpisodeScore,
+    MatchingNet,
     PrototypicalNet,
     SiameseNet,
     batch_hard_triplet_loss,
@@ -172,3 +173,26 @@ def test_evaluate_episodes_restores_training_mode():
     X, y = torch.randn(12, 1, 8, 8), np.repeat(np.arange(4), 3)
     evaluate_episodes(net, X, y, n_way=2, k_shot=1, episodes=3)
     assert net.training
+
+
+def test_matching_logits_hand_formula_and_matching_net_forward():
+    from deepdojo.models.fewshot import matching_logits
+
+    s = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])  # labels 0, 1, 1
+    q = torch.tensor([[3.0, 0.0]])
+    labels = torch.tensor([0, 1, 1])
+    cos = torch.tensor([1.0, 0.0, 2**-0.5])
+    att = cos.exp() / cos.exp().sum()
+    want = torch.stack([att[0], att[1] + att[2]]).log()[None]  # (1, 2)
+    torch.testing.assert_close(matching_logits(s, labels, q, 2), want)
+    assert torch.allclose(matching_logits(s, labels, q, 2).exp().sum(1), torch.ones(1))
+    torch.manual_seed(0)
+    net = create("matching_net", hidden=8, dim=8).eval()
+    support, query = torch.randn(6, 1, 28, 28), torch.randn(4, 1, 28, 28)
+    y = torch.arange(3).repeat_interleave(2)
+    with torch.no_grad():
+        out = net(support, y, query, 3)
+        z = net.embed(torch.cat([support, query]))
+    torch.testing.assert_close(out, matching_logits(z[:6], y, z[6:], 3))
+    with pytest.raises(TypeError, match="encoder must be an nn.Module"):
+        MatchingNet("conv")

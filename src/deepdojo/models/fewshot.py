@@ -8,6 +8,8 @@ network ``(B, C, H, W) -> (B, D)``.
   four blocks ``conv3x3(64) -> BatchNorm -> ReLU -> maxpool2``, then a global average pool.
 - :class:`PrototypicalNet` (Snell et al. 2017): prototypes ``c_n = mean_k f(x_nk)`` and logits
   ``-||f(q) - c_n||^2`` (Euclidean) or ``s * cos(f(q), c_n)`` (cosine).
+- :class:`MatchingNet` (Vinyals et al. 2016, without full context embeddings): a query's
+  attention ``softmax_s cos(f(q), f(x_s))`` over the support set votes for their labels.
 - :class:`SiameseNet` (Koch et al. 2015): ``p(same | a, b) = sigmoid(w . |f(a) - f(b)| + b)``,
   a weighted L1 distance, symmetric in ``a`` and ``b``.
 - Metric losses: :func:`contrastive_loss` (Hadsell et al. 2006), :func:`triplet_loss`
@@ -37,6 +39,7 @@ from deepdojo.utils.checks import check_int as _check_int
 
 __all__ = [
     "ConvEmbedding",
+    "MatchingNet",
     "EpisodeScore",
     "PrototypicalNet",
     "SiameseNet",
@@ -50,6 +53,7 @@ __all__ = [
     "fit_siamese",
     "fit_supervised_embedding",
     "hardest_pairs",
+    "matching_logits",
     "nearest_neighbour_logits",
     "triplet_loss",
 ]
@@ -137,6 +141,49 @@ def nearest_neighbour_logits(support: Tensor, support_labels: Tensor, query: Ten
     mask = F.one_hot(support_labels, n_way).T.bool()  # (N, S)
     scores = sim[:, None, :].masked_fill(~mask[None], float("-inf"))  # (M, N, S)
     return scores.amax(dim=-1)  # (M, N)
+
+
+def matching_logits(support: Tensor, support_labels: Tensor, query: Tensor,
+                    n_way: int) -> Tensor:  # fmt: skip
+    """Matching-network log-probabilities (Vinyals et al. 2016, no full context embedding).
+
+    ``a(q, s) = softmax_s cos(q, s)`` over the support set, ``p(n | q) = sum_{s: y_s = n}
+    a(q, s)``; returns ``log p`` ``(M, N)`` (cross-entropy on it is the paper's loss).
+    """
+    att = (F.normalize(query, dim=1) @ F.normalize(support, dim=1).T).softmax(1)  # (M, S)
+    probs = att @ F.one_hot(support_labels, n_way).to(att.dtype)  # (M, N)
+    return probs.clamp_min(1e-12).log()
+
+
+class MatchingNet(nn.Module):
+    """Matching network (Vinyals et al. 2016) around an embedding ``f``, without the full
+    context embeddings: a query attends over the support set by cosine similarity and takes
+    the attention-weighted vote of the support labels (:func:`matching_logits`).
+
+    Inputs: ``support`` ``(S, *)``, ``support_labels`` ``(S,)`` in ``0..N-1``, ``query``
+    ``(M, *)``, ``n_way`` ``N``. Outputs: log-probabilities ``(M, N)``.
+    """
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(encoder, nn.Module):
+            raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+        self.encoder = encoder
+
+    def embed(self, x: Tensor) -> Tensor:
+        """``f(x)``: ``(B, *) -> (B, D)``."""
+        return self.encoder(x)
+
+    def classifier(self, support: Tensor, support_labels: Tensor, query: Tensor,
+                   n_way: int) -> Tensor:  # fmt: skip
+        """Log-probabilities ``(M, N)`` from embeddings (for :class:`EpisodicTask`)."""
+        return matching_logits(support, support_labels, query, n_way)
+
+    def forward(self, support: Tensor, support_labels: Tensor, query: Tensor,
+                n_way: int) -> Tensor:  # fmt: skip
+        embeddings = self.encoder(torch.cat([support, query]))  # (S + M, D): one forward
+        return self.classifier(embeddings[: len(support)], support_labels,
+                               embeddings[len(support) :], n_way)  # fmt: skip
 
 
 class PrototypicalNet(nn.Module):
@@ -299,6 +346,15 @@ def protonet(in_channels: int = 1, hidden: int = 64, dim: int = 64, blocks: int 
              distance: str = "euclidean") -> PrototypicalNet:  # fmt: skip
     """Prototypical network on the conv-4 embedding: (support, labels, query, N) -> (M, N)."""
     return PrototypicalNet(ConvEmbedding(in_channels, hidden, dim, blocks), distance)
+
+
+@register_model("matching_net", test_kwargs={"hidden": 8, "dim": 8},
+                example=_episode_example)  # fmt: skip
+def matching_net(in_channels: int = 1, hidden: int = 64, dim: int = 64,
+                 blocks: int = 4) -> MatchingNet:  # fmt: skip
+    """Matching network (no FCE) on the conv-4 embedding: (support, labels, query, N) ->
+    log-probabilities (M, N)."""
+    return MatchingNet(ConvEmbedding(in_channels, hidden, dim, blocks))
 
 
 @register_model("siamese", test_kwargs={"hidden": 8, "dim": 8}, example=_image_pair_example)
