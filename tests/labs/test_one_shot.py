@@ -45,6 +45,20 @@ def test_cosine_head_ignores_the_norm():
         episode_accuracy(Z, eps, "manhattan")
 
 
+def test_matching_head_is_the_attention_vote():
+    # 2-way 2-shot on the unit circle: class 0 support at 0 and 90 deg, class 1 twice at
+    # 40 deg, the query at 20 deg; prediction = argmax_c sum_k exp(cos(q, s_ck)).
+    ang = np.deg2rad([0.0, 90.0, 40.0, 40.0, 20.0])
+    Z = np.stack([np.cos(ang), np.sin(ang)], 1).astype(np.float32)
+    eps = Episodes(2, 2, 1, np.array([[0, 1, 2, 3]]), np.array([[4, 4]]))
+    cos = Z[:4] @ Z[4]
+    vote = [np.exp(cos[:2]).sum(), np.exp(cos[2:]).sum()]
+    want = float(np.mean(np.array([0, 1]) == int(np.argmax(vote))))
+    assert episode_accuracy(Z, eps, "matching").tolist() == [want]
+    assert int(np.argmax(vote)) == 1  # here class 1 wins; the prototype head agrees
+    assert episode_accuracy(Z, eps, "prototype").tolist() == [0.5]
+
+
 def test_episodes_are_seeded_class_major_and_distinct():
     y = np.repeat(np.arange(8), 6)
     a = draw_episodes(y, 4, 2, 3, 10, seed=1)
@@ -142,7 +156,7 @@ def test_smoke_run_writes_tables_figures_and_claims(tmp_path):
     assert {(r["way"], r["shot"]) for r in rows} == {(5, 1), (5, 5), (20, 1), (20, 5)}
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
     chosen = [r for r in data["tables"]["chosen_lr"] if r["chosen"]]
-    assert sorted(r["arm"] for r in chosen) == ["protonet", "siamese", "supervised"]
+    assert sorted(r["arm"] for r in chosen) == ["matching", "protonet", "siamese", "supervised"]
     assert all(r["tuned_on_seeds"] == [0] for r in chosen)  # smoke: one tune seed
     digits = data["tables"]["digits_accuracy"]
     assert {(r["method"], r["shot"]) for r in digits} == {

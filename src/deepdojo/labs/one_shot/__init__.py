@@ -17,6 +17,9 @@ the chosen lrs are the table ``chosen_lr`` (every grid point with its per-seed s
 - a supervised embedding ("a good embedding is all you need", Chen et al. 2019, Tian et al.
   2020): a plain classifier over the training classes, its features with a cosine
   nearest-centroid head;
+- a matching network (Vinyals et al. 2016, cosine attention over the support set, no full
+  context embeddings; :class:`deepdojo.models.fewshot.MatchingNet`'s loss on ProtoNet's
+  episodes), at full scale and smoke (``matching``): measured and shown, no claim;
 - nearest neighbour on pixels (no learning);
 - controls: the untrained network (lower) and the same ProtoNet recipe trained on the test
   classes themselves, on drawings that no episode uses (upper bound).
@@ -159,6 +162,7 @@ class OneShotConfig:
     lam_bias: float = ranged(5.0, low=0.0)  # bias shrinkage
     als_iters: int = scaled(smoke=3, quick=10, full=20, low=1)
     reveal: tuple[int, ...] = ranged((1, 5), low=1)  # ratings revealed per new item
+    matching: bool = scaled(smoke=True, quick=False, full=True)  # matching-network arm
     digits: bool = ranged(True)  # run the digits section (train on 5 digits, test the others)
     digit_blocks: int = ranged(2, low=1)  # conv blocks on 8x8 digits (2x2 final map)
     digit_train_images: int = scaled(smoke=300, quick=3000, full=6000, low=1)  # per arm
@@ -231,8 +235,8 @@ def _lr_tables(ctx: LabContext, cfg: OneShotConfig, runs: list[C.CharRun],
          "val_5way1shot_mean": float(np.mean([r.val[arm][lr] for r in tuned])),
          "val_per_seed": [round(r.val[arm][lr], 4) for r in tuned],
          "chosen": (lr == lrs[arm]) if lrs else None}
-        for arm in C.ARMS for lr in cfg.lrs])
-    for arm in C.ARMS:
+        for arm in C.arms(cfg) for lr in cfg.lrs])
+    for arm in C.arms(cfg):
         ctx.metric(f"lr.{arm}", lrs[arm] if lrs else [r.lrs[arm] for r in runs])
 
 
@@ -255,7 +259,7 @@ def _mean_ci(values: list[float]) -> tuple[float, float | None, float | None]:
 
 def _record(ctx: LabContext, cfg: OneShotConfig, runs, gest, intent, cold) -> None:
     rows = []
-    for m in C.METHODS:
+    for m in C.methods(cfg):
         for way, shot in cfg.settings:
             per = [float(r.acc[m][(way, shot)].mean()) for r in runs]
             mean, lo, hi = _mean_ci(per)

@@ -27,6 +27,7 @@ from .episodes import Episodes, draw_episodes, episode_accuracy
 from .training import (
     Trained,
     conv_encoder,
+    train_matching,
     train_protonet,
     train_siamese,
     train_supervised,
@@ -36,7 +37,17 @@ from .training import (
 ARMS = ("protonet", "siamese", "supervised")  # trained on the training classes, lr tuned
 METHODS = ("pixels", "random", "siamese", "protonet", "supervised", "upper_bound")
 HEADS = {"pixels": "nn", "random": "prototype", "siamese": "nn", "protonet": "prototype",
-         "supervised": "cosine", "upper_bound": "prototype"}
+         "supervised": "cosine", "upper_bound": "prototype", "matching": "matching"}
+
+
+def arms(cfg) -> tuple[str, ...]:
+    """The learned arms of this config: ``ARMS`` plus the matching network when ``cfg.matching``."""
+    return ARMS + (("matching",) if cfg.matching else ())
+
+
+def methods(cfg) -> tuple[str, ...]:
+    """Every scored method of this config (``METHODS``, then the matching network if run)."""
+    return METHODS + (("matching",) if cfg.matching else ())
 
 
 @dataclass
@@ -81,6 +92,9 @@ def _trainer(cfg, arm: str, X: np.ndarray, y: np.ndarray, seed: int) -> Callable
     if arm in ("protonet", "upper_bound"):
         return lambda lr: train_protonet(X, y, lr=lr, way=cfg.train_way, shot=cfg.train_shot,
                                          query=cfg.train_query, **common)
+    if arm == "matching":
+        return lambda lr: train_matching(X, y, lr=lr, way=cfg.train_way, shot=cfg.train_shot,
+                                         query=cfg.train_query, **common)
     if arm == "siamese":
         return lambda lr: train_siamese(X, y, lr=lr, pairs=cfg.pairs, **common)
     return lambda lr: train_supervised(X, y, lr=lr, batch=cfg.batch, **common)
@@ -92,7 +106,7 @@ def tune_arms(cfg, data: dict, seed: int
     (5-way 1-shot, the arm's own head); the choice is made over the tune seeds
     (:func:`choose_lrs`)."""
     tried, val = {}, {}
-    for arm in ARMS:
+    for arm in arms(cfg):
         fit = _trainer(cfg, arm, *data["train"], seed)
         tried[arm] = {lr: fit(lr) for lr in cfg.lrs}
         val[arm] = {lr: val_accuracy(m, *data["val"], head=HEADS[arm],
@@ -115,8 +129,8 @@ def train_arms(cfg, data: dict, seed: int, lrs: dict[str, float] | None
     if lrs is None:
         tried, val = tune_arms(cfg, data, seed)
         chosen = choose_lrs([val])
-        return {arm: tried[arm][chosen[arm]] for arm in ARMS}, val
-    return {arm: _trainer(cfg, arm, *data["train"], seed)(lrs[arm]) for arm in ARMS}, {}
+        return {arm: tried[arm][chosen[arm]] for arm in arms(cfg)}, val
+    return {arm: _trainer(cfg, arm, *data["train"], seed)(lrs[arm]) for arm in arms(cfg)}, {}
 
 
 def tune_seed(cfg, seed: int) -> tuple[dict, dict[str, dict[float, Trained]],
@@ -156,7 +170,7 @@ def run_seed(cfg, seed: int, lrs: dict[str, float] | None, tuned: tuple | None =
     :func:`tune_seed` at ``lrs``) and score every method on the same episodes."""
     if tuned is not None and lrs is not None:
         data, tried, val = tuned
-        models = {arm: tried[arm][lrs[arm]] for arm in ARMS}
+        models = {arm: tried[arm][lrs[arm]] for arm in arms(cfg)}
     else:
         data = glyph_split(cfg, seed)
         models, val = train_arms(cfg, data, seed, lrs)
@@ -168,12 +182,12 @@ def run_seed(cfg, seed: int, lrs: dict[str, float] | None, tuned: tuple | None =
     Xp, yp = data["pool"]
     Z = {"pixels": Xp.reshape(len(Xp), -1)}
     Z |= {name: m.embed(Xp) for name, m in models.items()}
-    acc: dict[str, dict[tuple[int, int], np.ndarray]] = {m: {} for m in METHODS}
+    acc: dict[str, dict[tuple[int, int], np.ndarray]] = {m: {} for m in methods(cfg)}
     eps_by: dict[tuple[int, int], Episodes] = {}
     for j, (way, shot) in enumerate(cfg.settings):
         eps = eps_by[(way, shot)] = draw_episodes(yp, way, shot, cfg.n_query, cfg.episodes,
                                                   seed * 100 + j)
-        for m in METHODS:
+        for m in methods(cfg):
             acc[m][(way, shot)] = episode_accuracy(Z[m], eps, HEADS[m])
     again = draw_episodes(yp, 20, 1, cfg.n_query, cfg.episodes, seed * 100 + 99)
     aa = float(episode_accuracy(Z["protonet"], again, "prototype").mean()

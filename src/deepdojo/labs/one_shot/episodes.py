@@ -52,6 +52,8 @@ def episode_accuracy(Z: np.ndarray, eps: Episodes, head: str = "prototype",
     - ``"prototype"``: ``d(q, c) = ||z_q - mean_k z_{c,k}||^2`` (Snell et al. 2017);
     - ``"cosine"``: the prototype head on L2-normalised embeddings (Tian et al. 2020);
     - ``"nn"``: ``d(q, c) = min_k ||z_q - z_{c,k}||^2`` (1-nearest neighbour);
+    - ``"matching"``: ``d(q, c) = -sum_k exp(cos(z_q, z_{c,k}))``, the matching network's
+      attention vote (Vinyals et al. 2016; its softmax normaliser is the same for every c);
     - ``"siamese"``: ``d(q, c) = mean_k w . |z_q - z_{c,k}|`` with the Siamese head's weights
       ``w`` (D,) (Koch et al. 2015: the larger ``w . |z1 - z2|``, the less alike).
     """
@@ -70,6 +72,10 @@ def episode_accuracy(Z: np.ndarray, eps: Episodes, head: str = "prototype",
             d = torch.cdist(Qz, protos) ** 2  # (E, N*Q, N)
         elif head == "nn":
             d = (torch.cdist(Qz, S) ** 2).reshape(E, N * Q, N, K).amin(3)  # (E, N*Q, N)
+        elif head == "matching":
+            Sn, Qn = torch.nn.functional.normalize(S, dim=2), torch.nn.functional.normalize(
+                Qz, dim=2)
+            d = -(Qn @ Sn.transpose(1, 2)).exp().reshape(E, N * Q, N, K).sum(3)  # (E, N*Q, N)
         elif head == "siamese":
             if weights is None:
                 raise ValueError("head='siamese' needs weights")
@@ -77,7 +83,8 @@ def episode_accuracy(Z: np.ndarray, eps: Episodes, head: str = "prototype",
             diff = (Qz[:, :, None] - S[:, None]).abs()  # (E, N*Q, N*K, D)
             d = (diff @ w).reshape(E, N * Q, N, K).mean(3)  # (E, N*Q, N)
         else:
-            raise ValueError(f"head must be prototype, cosine, nn or siamese, got {head!r}")
+            raise ValueError("head must be prototype, cosine, nn, matching or siamese, got "
+                             f"{head!r}")
         pred = d.argmin(2).numpy()  # (E, N*Q)
         out[lo:lo + E] = (pred == truth[None]).mean(1)
     return out

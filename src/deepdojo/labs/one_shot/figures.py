@@ -6,11 +6,12 @@ import numpy as np
 
 from deepdojo.labs.framework import LabContext, plt
 
-from .characters import METHODS, CharRun
+from .characters import CharRun
 
 LABELS = {"pixels": "pixel 1-NN", "random": "untrained encoder (lower control)",
           "siamese": "Siamese", "protonet": "ProtoNet", "supervised": "supervised embedding",
-          "upper_bound": "trained on test classes (upper bound)"}
+          "upper_bound": "trained on test classes (upper bound)",
+          "matching": "matching network"}
 
 
 def _t95(values: list[float]) -> float:
@@ -25,9 +26,10 @@ def _t95(values: list[float]) -> float:
 def accuracy_figure(ctx: LabContext, runs: list[CharRun], settings: list) -> None:
     fig, ax = plt.subplots(figsize=(8, 4))
     x = np.arange(len(settings))
-    for i, m in enumerate(METHODS):
+    methods = list(runs[0].acc)
+    for i, m in enumerate(methods):
         per = np.array([[r.acc[m][s].mean() for s in settings] for r in runs])  # (seeds, S)
-        off = (i - len(METHODS) / 2) * 0.08
+        off = (i - len(methods) / 2) * 0.08
         ax.errorbar(x + off, per.mean(0), yerr=[_t95(list(per[:, j])) for j in x], marker="o",
                     capsize=3, color=f"C{i}", label=LABELS[m],
                     ls="--" if m in ("random", "upper_bound") else "-")

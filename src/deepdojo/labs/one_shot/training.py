@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepdojo.models.fewshot import ConvEmbedding, contrastive_loss
+from deepdojo.models.fewshot import ConvEmbedding, contrastive_loss, matching_logits
 
 from .episodes import draw_episodes, episode_accuracy
 
@@ -77,6 +77,30 @@ def train_protonet(X: np.ndarray, y: np.ndarray, *, hidden: int, blocks: int, lr
         s, q = z[: way * shot], z[way * shot:]
         protos = s.reshape(way, shot, -1).mean(1)  # (way, D)
         loss = F.cross_entropy(-torch.cdist(q, protos) ** 2, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return Trained(enc, lr)
+
+
+def train_matching(X: np.ndarray, y: np.ndarray, *, hidden: int, blocks: int, lr: float,
+                   images: int, way: int, shot: int, query: int, seed: int) -> Trained:
+    """Matching network (Vinyals et al. 2016, no FCE): the ProtoNet's episodes, loss =
+    cross-entropy of the cosine-attention vote (:func:`deepdojo.models.fewshot.matching_logits`)."""
+    torch.manual_seed(seed)
+    enc = conv_encoder(hidden, blocks)
+    opt = torch.optim.Adam(enc.parameters(), lr=lr)
+    steps = _steps(images, way * (shot + query))
+    eps = draw_episodes(y, way, shot, query, steps, seed)
+    support_y = torch.arange(way).repeat_interleave(shot)  # (way*shot,)
+    target = torch.arange(way).repeat_interleave(query)  # (way*query,)
+    Xt = torch.from_numpy(X)
+    enc.train()
+    for j in range(steps):
+        idx = np.concatenate([eps.support_idx[j], eps.query_idx[j]])
+        z = enc(Xt[idx])  # (way*(shot+query), D)
+        loss = F.nll_loss(matching_logits(z[: way * shot], support_y, z[way * shot:], way),
+                          target)  # fmt: skip
         opt.zero_grad()
         loss.backward()
         opt.step()
