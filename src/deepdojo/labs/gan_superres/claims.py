@@ -19,7 +19,8 @@ SSIM_MARGIN = 0.002  # SSIM points: minimum margin
 SPECTRUM_MARGIN = 0.01  # decades of gradient power per ring: minimum margin
 MIN_MARGIN = {"psnr": PSNR_MARGIN, "ssim": SSIM_MARGIN, "spectrum": SPECTRUM_MARGIN}
 # claims judged at full scale only (see the lab's docstring for why)
-FULL_ONLY = ("srgan-sharper-photo-x4",)
+FULL_ONLY = ("srgan-sharper-photo-x4", "srgan-sharper-than-noise-photo-x4",
+             "srgan-psnr-at-most-pixel-photo-x4")
 
 LABELS = {"photo_x2": "photo patches at 2x", "photo_x4": "photo patches at 4x",
           "digits_x2": "8x8 digits at 2x"}
