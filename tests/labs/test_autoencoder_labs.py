@@ -12,7 +12,13 @@ from sklearn.decomposition import PCA
 from deepdojo.labs import run_lab
 from deepdojo.labs.autoencoder_apps import measure as B
 from deepdojo.labs.autoencoders import measure as A
-from deepdojo.labs.shared.autoencoding import fit_reconstruction, manifold_data, pick
+from deepdojo.labs.shared.autoencoding import (
+    cached_fit,
+    clear_fit_cache,
+    fit_reconstruction,
+    manifold_data,
+    pick,
+)
 from deepdojo.models import MLPAutoEncoder
 
 
@@ -35,6 +41,28 @@ def test_fit_reconstruction_keeps_the_best_validation_weights():
     chosen, scores = pick([1.0, 2.0, 3.0], lambda v: (v - 2.2) ** 2)
     assert chosen == 2.0 and len(scores) == 3
     assert pick([1.0, 2.0], lambda v: float("nan") if v == 1.0 else 5.0)[0] == 2.0
+
+
+def test_cached_fit_returns_the_weights_a_rerun_gives():
+    X, Xv, _ = manifold_data(200, "nonlinear", 2)
+
+    def build() -> MLPAutoEncoder:
+        return MLPAutoEncoder(20, 2, (8,), activation="tanh")
+
+    clear_fit_cache()
+    torch.manual_seed(5)
+    plain = build()
+    ref = fit_reconstruction(plain, X, Xv, epochs=3, lr=1e-2, seed=5)
+    first, r1 = cached_fit("t", build, X, Xv, init_seed=5, epochs=3, lr=1e-2, seed=5)
+    again, r2 = cached_fit("t", build, X, Xv, init_seed=5, epochs=3, lr=1e-2, seed=5)
+    assert r1 == r2 == ref and not again.training
+    for a, b, c in zip(plain.parameters(), first.parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b) and torch.equal(b, c)
+    other, r3 = cached_fit("t", build, X, Xv, init_seed=6, epochs=3, lr=1e-2, seed=6)
+    assert r3 != r1
+    moved, r4 = cached_fit("t", build, X + 0.1, Xv, init_seed=5, epochs=3, lr=1e-2, seed=5)
+    assert r4 != r1
+    clear_fit_cache()
 
 
 def test_filters_and_scores():

@@ -46,6 +46,14 @@ samples a blur) -- a strawman generator; the lr grid gained 3e-2 because 1e-2, i
 chosen for every arm; the DAE's code grew from 32 to 64 (denoising needs no tight bottleneck);
 the 2-D sheets train with batches of 32 (600 rows gave only 300 steps).
 
+CPU budget (2026-12-04, after seeing quick runs of 61-65 s CPU against the 60 s budget; no
+rule, margin, grid or judged arm changed): a fit repeated with the same data, init and settings
+(the first seed's tuning fit at the chosen lr; the d = 16 digits AE that the probe reads, the
+same as the dimensionality-reduction AE at d = 16) reuses its weights
+(:func:`~deepdojo.labs.shared.autoencoding.cached_fit`; numbers identical, checked on seed 7),
+and quick sweeps the digits code sizes 2, 8, 16 instead of 2, 4, 8, 16 (that curve is shown
+at quick and judged by no claim at quick; full keeps all four).
+
 Decided at full scale only (``full_only_claims``; their measurements, tables and figures stay
 at quick): ae-no-gain-on-linear-data (see noise floors), ae-beats-pca-digits-d2,
 ae-codes-more-trustworthy-digits, the four
@@ -67,7 +75,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepdojo.labs.framework import LabContext, ranged, register_lab, scaled
-from deepdojo.labs.shared.autoencoding import manifold_data, pick, record_sections
+from deepdojo.labs.shared.autoencoding import (
+    clear_fit_cache,
+    manifold_data,
+    pick,
+    record_sections,
+)
 from deepdojo.labs.shared.clock import SectionClock
 
 from . import measure as M
@@ -95,7 +108,7 @@ SHEET_BATCH = 32  # the 2-D sheets have 600 training rows: smaller batches, more
 
 @dataclass
 class AutoencodersConfig:
-    dims: tuple[int, ...] = scaled(smoke=(2,), quick=(2, 4, 8, 16), full=(2, 4, 8, 16), low=1)
+    dims: tuple[int, ...] = scaled(smoke=(2,), quick=(2, 8, 16), full=(2, 4, 8, 16), low=1)
     epochs: int = scaled(smoke=2, quick=60, full=150, low=1)  # AE epochs (best-val kept)
     hidden: int = ranged(64, low=1)  # hidden width of every MLP autoencoder
     lrs: tuple[float, ...] = ranged((3e-3, 1e-2, 3e-2), low=0.0, low_open=True)  # Adam lr grid
@@ -120,6 +133,14 @@ class AutoencodersConfig:
 def run(cfg: AutoencodersConfig, ctx: LabContext) -> None:
     """Autoencoders for dimensionality reduction, features, denoising and generation, each vs
     its classical baseline."""
+    clear_fit_cache()  # a repeated fit (same data, init, settings) reuses its weights
+    try:
+        _run(cfg, ctx)
+    finally:
+        clear_fit_cache()
+
+
+def _run(cfg: AutoencodersConfig, ctx: LabContext) -> None:
     seeds, s0 = ctx.seeds, ctx.seeds[0]
     E, H = cfg.epochs, cfg.hidden
     chosen: list[dict[str, object]] = []
@@ -225,37 +246,19 @@ def _tune_dae(cfg: AutoencodersConfig, source: str, noise: float, seed: int, tun
     """The DAE's lr on the first seed: validation MSE of its output on noisy validation inputs."""
     import torch
 
-    from deepdojo.labs.shared.autoencoding import fit_reconstruction
-    from deepdojo.models import MLPAutoEncoder
-
     if source == "digits":
         X, _, Xv, *_ = M.digits(seed)
     else:
         X, Xv, _ = M.photo_patches(cfg.n_patches, 8, seed)
     Nv = Xv + noise * torch.randn(Xv.shape, generator=torch.Generator().manual_seed(seed + 1))
 
-    def score(lr: float) -> float:
-        torch.manual_seed(seed)
-        dae = MLPAutoEncoder(X.shape[1], cfg.dae_code, (2 * cfg.hidden,), output="sigmoid")
-        r = fit_reconstruction(dae, X, Xv, epochs=cfg.epochs, lr=lr, seed=seed,
-                               noise_std=noise, val_input=Nv)  # fmt: skip
-        return float("inf") if r.diverged else r.val_mse
-
-    return tune(f"dae {source}", score)
+    return tune(f"dae {source}", lambda lr: M.fit_dae(
+        X, Xv, Nv, noise, lr, cfg.epochs, 2 * cfg.hidden, cfg.dae_code, seed)[1])
 
 
 def _vae_val(cfg: AutoencodersConfig, seed: int, lr: float) -> float:
-    import torch
-
-    from deepdojo.labs.shared.autoencoding import fit_reconstruction
-    from deepdojo.models import VAE
-
     X, _, Xv, *_ = M.digits(seed)
-    torch.manual_seed(seed)
-    vae = VAE(64, cfg.vae_latent, (cfg.hidden,), output="sigmoid")
-    r = fit_reconstruction(vae, X, Xv, epochs=cfg.epochs, lr=lr, seed=seed, vae=True,
-                           beta=cfg.beta, reconstruction="bce")  # fmt: skip
-    return float("inf") if r.diverged else r.val_mse
+    return M.fit_vae(X, Xv, cfg.vae_latent, lr, cfg.epochs, cfg.hidden, cfg.beta, seed)[1]
 
 
 def _tables(ctx: LabContext, cfg: AutoencodersConfig, seeds: list[int], sheets, dimred, probes,

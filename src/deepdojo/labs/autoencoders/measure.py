@@ -20,7 +20,7 @@ from sklearn.manifold import trustworthiness
 
 from deepdojo.data import load_digits, sample_images
 from deepdojo.labs.shared.autoencoding import (
-    fit_reconstruction,
+    cached_fit,
     mse_of,
     pick,
     recon_of,
@@ -73,10 +73,10 @@ def pca_mse(X: torch.Tensor, X_test: torch.Tensor, d: int) -> tuple[float, PCA]:
 
 def train_ae(X: torch.Tensor, X_val: torch.Tensor, d: int, lr: float, epochs: int, hidden: int,
              seed: int, **kw: Any) -> tuple[MLPAutoEncoder, float]:
-    torch.manual_seed(seed)
-    ae = MLPAutoEncoder(X.shape[1], d, (hidden,), activation="tanh")
-    res = fit_reconstruction(ae, X, X_val, epochs=epochs, lr=lr, seed=seed, **kw)
-    return ae, (math.inf if res.diverged else res.val_mse)
+    ae, res = cached_fit(("ae-tanh", X.shape[1], d, hidden),
+                         lambda: MLPAutoEncoder(X.shape[1], d, (hidden,), activation="tanh"),
+                         X, X_val, init_seed=seed, epochs=epochs, lr=lr, seed=seed, **kw)
+    return ae, (math.inf if res.diverged else res.val_mse)  # type: ignore[return-value]
 
 
 def ae_vs_pca(X: torch.Tensor, X_val: torch.Tensor, X_test: torch.Tensor, d: int, lr: float,
@@ -195,6 +195,29 @@ def _filter(x: torch.Tensor, side: int, kind: str, value: float) -> torch.Tensor
     return torch.tensor(out.reshape(len(x), -1), dtype=torch.float32)
 
 
+def fit_dae(X: torch.Tensor, X_val: torch.Tensor, noisy_val: torch.Tensor, noise: float,
+            lr: float, epochs: int, hidden: int, code_size: int, seed: int
+            ) -> tuple[MLPAutoEncoder, float]:
+    """A denoising MLP AE (sigmoid output) trained on ``X`` with fresh noise each step; its
+    validation MSE is that of ``recon(noisy_val)`` against ``X_val`` (inf if it diverged)."""
+    dae, res = cached_fit(("dae", X.shape[1], code_size, hidden),
+                          lambda: MLPAutoEncoder(X.shape[1], code_size, (hidden,),
+                                                 output="sigmoid"),
+                          X, X_val, init_seed=seed, epochs=epochs, lr=lr, seed=seed,
+                          noise_std=noise, val_input=noisy_val)
+    return dae, (math.inf if res.diverged else res.val_mse)  # type: ignore[return-value]
+
+
+def fit_vae(X: torch.Tensor, X_val: torch.Tensor, latent: int, lr: float, epochs: int,
+            hidden: int, beta: float, seed: int) -> tuple[VAE, float]:
+    """A VAE (Bernoulli reconstruction term) on ``X``; validation MSE (inf if it diverged)."""
+    vae, res = cached_fit(("vae", X.shape[1], latent, hidden),
+                          lambda: VAE(X.shape[1], latent, (hidden,), output="sigmoid"),
+                          X, X_val, init_seed=seed, epochs=epochs, lr=lr, seed=seed, vae=True,
+                          beta=beta, reconstruction="bce")
+    return vae, (math.inf if res.diverged else res.val_mse)  # type: ignore[return-value]
+
+
 def denoise(seed: int, source: str, noise: float, sigmas: tuple[float, ...],
             sizes: tuple[int, ...], lr: float, epochs: int, hidden: int, code_size: int,
             n_patches: int, keep: int, aa_offset: int = 0) -> Denoise:
@@ -214,16 +237,10 @@ def denoise(seed: int, source: str, noise: float, sigmas: tuple[float, ...],
     gen = torch.Generator().manual_seed(seed + 1)
     Nv = Xv + noise * torch.randn(Xv.shape, generator=gen)
     Nt = Xt + noise * torch.randn(Xt.shape, generator=gen)
-    torch.manual_seed(seed)
-    dae = MLPAutoEncoder(X.shape[1], code_size, (hidden,), output="sigmoid")
-    fit_reconstruction(dae, X, Xv, epochs=epochs, lr=lr, seed=seed, noise_std=noise,
-                       val_input=Nv)  # fmt: skip
+    dae = fit_dae(X, Xv, Nv, noise, lr, epochs, hidden, code_size, seed)[0]
     twin = None
     if aa_offset:
-        torch.manual_seed(seed + aa_offset)
-        twin = MLPAutoEncoder(X.shape[1], code_size, (hidden,), output="sigmoid")
-        fit_reconstruction(twin, X, Xv, epochs=epochs, lr=lr, seed=seed + aa_offset,
-                           noise_std=noise, val_input=Nv)  # fmt: skip
+        twin = fit_dae(X, Xv, Nv, noise, lr, epochs, hidden, code_size, seed + aa_offset)[0]
     sigma, _ = pick(sigmas, lambda s: -_scores(_filter(Nv, side, "blur", s), Xv, side)[0])
     size, _ = pick(sizes, lambda k: -_scores(_filter(Nv, side, "median", k), Xv, side)[0])
     outs = {"noisy": Nt, "dae": recon_of(dae, Nt), "blur": _filter(Nt, side, "blur", sigma),
@@ -257,11 +274,7 @@ def generation(seed: int, latent: int, lr: float, epochs: int, hidden: int, beta
     """``init_offset`` moves only the VAE's init and batch order (an A/A twin)."""
     X, y, Xv, _, Xt, _ = digits(seed)
     clf = LogisticRegression(C=1.0, max_iter=1000).fit(X.numpy(), y.numpy())
-    torch.manual_seed(seed + init_offset)
-    vae = VAE(64, latent, (hidden,), output="sigmoid")
-    fit_reconstruction(vae, X, Xv, epochs=epochs, lr=lr, seed=seed + init_offset, vae=True,
-                       beta=beta,
-                       reconstruction="bce")
+    vae = fit_vae(X, Xv, latent, lr, epochs, hidden, beta, seed + init_offset)[0]
     gen = torch.Generator().manual_seed(seed + 2)
     samples = vae.sample(n_samples, gen).clamp(0, 1)
     with torch.no_grad():
