@@ -11,7 +11,9 @@ FID).
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,6 @@ from deepdojo.data.prompts import (
     thickness_tertile,
 )
 from deepdojo.labs.shared.adversarial import GANRun, fit_adversarial
-from deepdojo.labs.shared.autoencoding import fit_reconstruction
 from deepdojo.metrics import (
     classifier_features,
     frechet_distance,
@@ -36,17 +37,20 @@ from deepdojo.metrics import (
     precision_recall,
 )
 from deepdojo.models import VAE, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from deepdojo.train.tasks import AdversarialTask
+from deepdojo.train import Callback
+from deepdojo.train.tasks import AdversarialTask, ReconstructionTask
 
 NUM_CLASSES = 10
 _JUDGES: dict[tuple[str, int, int], nn.Module] = {}  # one judge per data set and seed
-_GANS: dict[tuple[Any, ...], GANRun] = {}  # the tuning run at the chosen lr is seed 0's run
+_GANS: dict[tuple[Any, ...], tuple[GANRun, Chosen]] = {}  # tuning run at the chosen lr
+_VAES: dict[tuple[Any, ...], tuple[VAE, Chosen]] = {}  # = the first seed's run
 
 
 def clear_caches() -> None:
     """Forget the judges and GAN runs of a previous run of the lab (same process)."""
     _JUDGES.clear()
     _GANS.clear()
+    _VAES.clear()
 
 
 # ---------------------------------------------------------------- data and the judge
@@ -119,50 +123,153 @@ def _gan_pair(data: Data, latent: int, base: int, cond_dim: int | None = None
     return G, MLPDiscriminator(data.shape, (4 * base, 4 * base))
 
 
+# ---------------------------------------------------------------- checkpoint selection
+@dataclass
+class Chosen:
+    """The checkpoint a generator is kept at: the lowest validation Frechet distance among
+    the checkpoint epochs (0-based; the last epoch is always one)."""
+
+    epoch: int
+    val_fd: float
+    scores: dict[int, float]  # epoch -> validation FD
+
+
+def checkpoint_epochs(epochs: int, n: int) -> list[int]:
+    """``n`` evenly spaced 0-based epochs ending at the last: ``ceil(epochs * i / n) - 1`` for
+    ``i = 1..n`` (distinct, sorted), e.g. ``(20, 4) -> [4, 9, 14, 19]``."""
+    if epochs < 1 or n < 1:
+        raise ValueError(f"epochs and n must be >= 1, got {epochs} and {n}")
+    return sorted({math.ceil(epochs * i / n) - 1 for i in range(1, n + 1)})
+
+
+class _Selector:
+    """Scores ``model`` at the checkpoint epochs and keeps the best state (lowest score)."""
+
+    def __init__(self, model: nn.Module, epochs: list[int], score: Callable[[], float]) -> None:
+        self.model, self.epochs, self.score = model, set(epochs), score
+        self.scores: dict[int, float] = {}
+        self.best: tuple[float, int, dict[str, Tensor]] | None = None
+
+    def check(self, epoch: int) -> None:
+        if epoch not in self.epochs:
+            return
+        was = self.model.training
+        self.model.eval()
+        v = self.score()
+        self.model.train(was)
+        self.scores[epoch] = v
+        if self.best is None or v < self.best[0]:  # NaN/inf never replace a finite score
+            self.best = (v, epoch, copy.deepcopy(self.model.state_dict()))
+
+    def restore(self) -> Chosen:
+        if self.best is None:  # no checkpoint was reached (a fit that stopped early)
+            return Chosen(-1, math.inf, self.scores)
+        v, epoch, state = self.best
+        self.model.load_state_dict(state)
+        return Chosen(epoch, v if math.isfinite(v) else math.inf, self.scores)
+
+
+class _EpochHook(Callback):
+    def __init__(self, selector: _Selector) -> None:
+        self.selector = selector
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+        self.selector.check(epoch)
+
+
+@dataclass
+class Validation:
+    """What scores a checkpoint (and an lr): ``n`` samples (sample seed ``seed + 7``) against
+    the validation split, on the seed's judge's features."""
+
+    judge: nn.Module
+    X_val: Tensor
+    n: int
+    seed: int
+
+    def fd(self, samples: Tensor) -> float:
+        if not torch.isfinite(samples).all():
+            return math.inf
+        return frechet_distance(classifier_features(self.judge, self.X_val),
+                                classifier_features(self.judge, samples))
+
+
 def train_gan(data: Data, seed: int, lr: float, epochs: int, latent: int, base: int,
-              doctor_every: int, cond: Tensor | None = None) -> GANRun:
-    """Non-saturating GAN, Adam(lr, betas 0.5, 0.999) for both networks, batch 64; an
-    unconditional run is cached (the tuning run at the chosen lr is the first seed's run)."""
-    key = (data.name, len(data.X), seed, lr, epochs, latent, base, doctor_every)
+              doctor_every: int, cond: Tensor | None = None, val: Validation | None = None,
+              checkpoints: int = 1) -> tuple[GANRun, Chosen]:
+    """Non-saturating GAN, Adam(lr, betas 0.5, 0.999) for both networks, batch 64. With
+    ``val``, the generator is kept at the checkpoint (of ``checkpoints`` evenly spaced epochs)
+    with the lowest validation Frechet distance; without, at its last epoch. An unconditional
+    run is cached (the tuning run at the chosen lr is the first seed's run)."""
+    key = (data.name, len(data.X), seed, lr, epochs, latent, base, doctor_every,
+           val is not None, checkpoints)
     if cond is None and key in _GANS:
         return _GANS[key]
-    run = _fit_gan(data, seed, lr, epochs, latent, base, doctor_every, cond)
-    if cond is None:
-        _GANS[key] = run
-    return run
-
-
-def _fit_gan(data: Data, seed: int, lr: float, epochs: int, latent: int, base: int,
-             doctor_every: int, cond: Tensor | None) -> GANRun:
     torch.manual_seed(seed)
     G, D = _gan_pair(data, latent, base, None if cond is None else cond.shape[1])
     task = AdversarialTask(G, D, latent, lr=lr, conditional=cond is not None)
     train = data.X if cond is None else (data.X, cond)
+    sel = _Selector(G, checkpoint_epochs(epochs, checkpoints) if val is not None else [],
+                    lambda: val.fd(_draw(G, val.n, latent, val.seed)) if val else math.nan)
     fit = fit_adversarial(task, train, epochs=epochs, batch_size=64, seed=seed,
-                          doctor_every=doctor_every)
-    return GANRun(G.eval(), fit)
+                          doctor_every=doctor_every, callbacks=[_EpochHook(sel)])
+    chosen = sel.restore() if val is not None else Chosen(epochs - 1, math.nan, {})
+    out = (GANRun(G.eval(), fit), chosen)
+    if cond is None:
+        _GANS[key] = out
+    return out
+
+
+def _draw(G: nn.Module, n: int, latent: int, seed: int, cond: Tensor | None = None) -> Tensor:
+    gen = torch.Generator().manual_seed(seed + 7)
+    z = torch.randn(n, latent, generator=gen)
+    with torch.no_grad():
+        return G(z) if cond is None else G(z, cond)
 
 
 def gan_samples(run: GANRun, n: int, latent: int, seed: int, cond: Tensor | None = None
                 ) -> Tensor:
-    gen = torch.Generator().manual_seed(seed + 7)
-    z = torch.randn(n, latent, generator=gen)
-    with torch.no_grad():
-        return run.generator(z) if cond is None else run.generator(z, cond)
+    return _draw(run.generator, n, latent, seed, cond)
 
 
-def train_vae(data: Data, seed: int, lr: float, epochs: int, latent: int, hidden: int) -> VAE:
+def train_vae(data: Data, seed: int, lr: float, epochs: int, latent: int, hidden: int,
+              val: Validation, checkpoints: int) -> tuple[VAE, Chosen]:
     """VAE ``D -> hidden -> latent``; Bernoulli likelihood on digits, Gaussian (MSE) on MNIST-1D;
-    the best-validation epoch is kept."""
+    Adam(lr), batch 128 (the autoencoder labs' loop). Kept at the checkpoint with the lowest
+    validation Frechet distance, exactly as the GAN (the same ``val`` and checkpoints). A
+    non-finite loss stops training (the best checkpoint so far is kept; none: inf)."""
+    key = (data.name, len(data.X), seed, lr, epochs, latent, hidden, checkpoints)
+    if key in _VAES:
+        return _VAES[key]
     D = math.prod(data.shape)
     torch.manual_seed(seed)
     digits = data.name == "digits"
     vae = VAE(D, latent, (hidden,), output="sigmoid" if digits else "linear")
-    flat_val = data.X_val.reshape(len(data.X_val), -1)
-    fit_reconstruction(vae, data.X.reshape(len(data.X), -1), flat_val,
-                       epochs=epochs, lr=lr, seed=seed, vae=True,
-                       reconstruction="bce" if digits else "mse")  # fmt: skip
-    return vae.eval()
+    torch.manual_seed(seed)  # as the autoencoder labs' loop: reseeded after the build
+    task = ReconstructionTask(vae, vae=True, lr=lr, reconstruction="bce" if digits else "mse")
+    opt = torch.optim.Adam(vae.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    X = data.X.reshape(len(data.X), -1)
+    sel = _Selector(vae, checkpoint_epochs(epochs, checkpoints),
+                    lambda: val.fd(vae_samples(vae, val.n, data.shape, val.seed)))
+    for epoch in range(epochs):
+        vae.train()
+        finite = True
+        for idx in torch.randperm(len(X), generator=gen).split(128):
+            loss = task.losses(X[idx])["loss"]
+            if not torch.isfinite(loss):
+                finite = False
+                break
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        if not finite:
+            break
+        sel.check(epoch)
+    out = (vae, sel.restore())
+    vae.eval()
+    _VAES[key] = out
+    return out
 
 
 def vae_samples(vae: VAE, n: int, shape: tuple[int, ...], seed: int) -> Tensor:
@@ -182,50 +289,81 @@ class Scores:
 
 
 def score(judge: nn.Module, samples: Tensor, reference: Tensor, k: int) -> Scores:
+    """Frechet distance and modes on all ``samples`` (FD against all of ``reference``);
+    precision/recall on equal-size sets, the first ``N = min(len(samples), len(reference))`` of
+    each (the k-NN radii depend on each set's size): every arm is scored on the same real set
+    with as many samples."""
     if not torch.isfinite(samples).all():
         return Scores(math.inf, 0, 0.0, 0.0)
     fake, real = classifier_features(judge, samples), classifier_features(judge, reference)
-    p, r = precision_recall(real, fake, k=k)
+    n = min(len(fake), len(real))
+    p, r = precision_recall(real[:n], fake[:n], k=k)
     return Scores(frechet_distance(real, fake), modes_covered(predict(judge, samples),
                                                                 NUM_CLASSES), p, r)
 
 
 @dataclass
 class Generation:
-    """One seed of one data set: the GAN, the VAE and a real set, scored against test."""
+    """One seed of one data set: the GAN, the VAE and a real set, scored against test; with
+    ``aa_twin``, each generator's A/A twin (same arm, data, lr and selection; init and batch
+    order from ``seed + AA_OFFSET``)."""
 
     gan: Scores
     vae: Scores
-    real: Scores  # real-vs-real: training images (as many as test) against test
+    real: Scores  # real-vs-real: training images (as many as generated) against test
     gan_run: GANRun
+    gan_chosen: Chosen
+    vae_chosen: Chosen
+    gan_aa: Scores | None = None
+    vae_aa: Scores | None = None
+    aa_diverged: bool = False
     samples: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+AA_OFFSET = 500  # the A/A twins' seed: seed + 500 (init and batch order; same data and split)
+
+
+def validation(data: Data, seed: int, cfg: Any) -> Validation:
+    """The checkpoint and lr criterion of seed ``seed``: ``min(n_samples, N_train)`` samples
+    against the validation split, on the seed's judge."""
+    return Validation(train_judge(data, seed, cfg.judge_epochs), data.X_val,
+                      min(cfg.n_samples, len(data.X)), seed)
+
+
+def fit_gan(data: Data, seed: int, lr: float, cfg: Any, val: Validation) -> tuple[GANRun, Chosen]:
+    """The generation GAN at ``cfg``'s sizes, kept at its best validation-FD checkpoint."""
+    return train_gan(data, seed, lr, cfg.gan_epochs, cfg.latent, cfg.base, cfg.doctor_every,
+                     val=val, checkpoints=cfg.checkpoints)
+
+
+def fit_vae(data: Data, seed: int, lr: float, cfg: Any, val: Validation) -> tuple[VAE, Chosen]:
+    """The VAE at ``cfg``'s sizes, kept at its best validation-FD checkpoint."""
+    return train_vae(data, seed, lr, cfg.vae_epochs, cfg.vae_latent, cfg.vae_hidden, val,
+                     cfg.checkpoints)
 
 
 def generation(data: Data, seed: int, gan_lr: float, vae_lr: float, cfg: Any,
                keep_samples: bool) -> Generation:
-    judge = train_judge(data, seed, cfg.judge_epochs)
-    n = min(cfg.n_samples, len(data.X))  # generated and real-vs-real sets: the same N
-    run = train_gan(data, seed, gan_lr, cfg.gan_epochs, cfg.latent, cfg.base, cfg.doctor_every)
-    vae = train_vae(data, seed, vae_lr, cfg.vae_epochs, cfg.vae_latent, cfg.vae_hidden)
+    val = validation(data, seed, cfg)
+    judge, n = val.judge, val.n  # generated and real-vs-real sets: the same N
+    run, gan_chosen = fit_gan(data, seed, gan_lr, cfg, val)
+    vae, vae_chosen = fit_vae(data, seed, vae_lr, cfg, val)
     fake = gan_samples(run, n, cfg.latent, seed)
     blur = vae_samples(vae, n, data.shape, seed)
     gen = torch.Generator().manual_seed(seed + 11)
     real = data.X[torch.randperm(len(data.X), generator=gen)[:n]]  # disjoint from test
-    out = Generation(score(judge, fake, data.X_test, cfg.k), score(judge, blur, data.X_test, cfg.k),
-                     score(judge, real, data.X_test, cfg.k), run)  # fmt: skip
+    scored = [score(judge, x, data.X_test, cfg.k) for x in (fake, blur, real)]
+    out = Generation(*scored, run, gan_chosen, vae_chosen)
+    if cfg.aa_twin:  # the same arms again from seed + AA_OFFSET, scored with the same judge
+        twin, _ = fit_gan(data, seed + AA_OFFSET, gan_lr, cfg, val)
+        vae2, _ = fit_vae(data, seed + AA_OFFSET, vae_lr, cfg, val)
+        out.gan_aa = score(judge, gan_samples(twin, n, cfg.latent, seed), data.X_test, cfg.k)
+        out.vae_aa = score(judge, vae_samples(vae2, n, data.shape, seed), data.X_test, cfg.k)
+        out.aa_diverged = twin.diverged
     if keep_samples:
         out.samples = {"gan": fake[:32].numpy(), "vae": blur[:32].numpy(),
                        "real": real[:32].numpy()}
     return out
-
-
-def val_fd(data: Data, seed: int, samples: Tensor, judge_epochs: int) -> float:
-    """Frechet distance of ``samples`` to the validation split (for choosing an lr)."""
-    judge = train_judge(data, seed, judge_epochs)
-    if not torch.isfinite(samples).all():
-        return math.inf
-    return frechet_distance(classifier_features(judge, data.X_val),
-                            classifier_features(judge, samples))
 
 
 # ---------------------------------------------------------------- text to image
@@ -267,8 +405,8 @@ def text_to_image(data: Data, seed: int, lr: float, cfg: Any, keep: bool) -> Tex
     prompts = make_prompts(data.y, thick, slant)
     emb, backend = encode_prompts(prompts, cfg.text_encoder)
     cond = torch.as_tensor(emb)
-    run = train_gan(data, seed, lr, cfg.t2i_epochs, cfg.latent, cfg.base, cfg.doctor_every,
-                    cond=cond)
+    run, _ = train_gan(data, seed, lr, cfg.t2i_epochs, cfg.latent, cfg.base, cfg.doctor_every,
+                       cond=cond)  # its last epoch (no checkpoint selection: no rival arm)
     # test prompts: the attributes of the test images (edges from training)
     t_thick, t_slant = attributes(data.X_test, data.y_test, edges)
     t_prompts = make_prompts(data.y_test, t_thick, t_slant)

@@ -7,14 +7,14 @@ Used by ``gan-images``, ``gan-superres``, ``gan-translation`` and ``molecules``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
 from deepdojo.diagnose import Doctor
-from deepdojo.train import Trainer
+from deepdojo.train import Callback, Trainer
 from deepdojo.train.history import History
 from deepdojo.train.task import Task
 
@@ -54,8 +54,8 @@ def doctor_report(doctor: Doctor) -> dict[str, dict[str, Any]]:
 
 
 def fit_adversarial(task: Task, train_data: Any, *, epochs: int, batch_size: int, seed: int,
-                    doctor_every: int, curves: Mapping[str, str] = GAN_CURVES
-                    ) -> AdversarialFit:
+                    doctor_every: int, curves: Mapping[str, str] = GAN_CURVES,
+                    callbacks: Sequence[Callback] = ()) -> AdversarialFit:
     """Train ``task`` on ``train_data`` and collect its curves and the Doctor's findings.
 
     Runs ``Trainer(task, device="cpu", progress="off", seed=seed,
@@ -77,6 +77,8 @@ def fit_adversarial(task: Task, train_data: Any, *, epochs: int, batch_size: int
     curves
         ``name -> history key`` (e.g. ``{"d": "train_loss_d", "g": "train_loss_g"}``); each key
         must be in the history.
+    callbacks
+        Extra Trainer callbacks, run after the Doctor (e.g. a checkpoint selector).
 
     Returns
     -------
@@ -88,8 +90,8 @@ def fit_adversarial(task: Task, train_data: Any, *, epochs: int, batch_size: int
     if not curves:
         raise ValueError("curves must name at least one history key")
     doctor = Doctor(every=doctor_every, report=None)
-    trainer = Trainer(task, device="cpu", progress="off", seed=seed, callbacks=[doctor],
-                      guard=False)
+    trainer = Trainer(task, device="cpu", progress="off", seed=seed,
+                      callbacks=[doctor, *callbacks], guard=False)
     history = trainer.fit(train_data, epochs=epochs, batch_size=batch_size)
     missing = [k for k in curves.values() if k not in history]
     if missing:
