@@ -20,6 +20,7 @@ from deepdojo.train.history import History
 from deepdojo.train.loop import LoopState, rng_state, set_rng_state
 from deepdojo.train.progress import EpochBar
 from deepdojo.train.schedules import build_scheduler, step_scheduler
+from deepdojo.train.step import _FLUSH_ROWS, _FLUSH_STEPS, TrainerContext
 from deepdojo.utils import seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +44,7 @@ class EpochMixin:
     _dist: DistributedRun | None
     _hooks: dict[str, list[Callable[..., None]]]
     _checkpoints: Any
+    _context: TrainerContext
     _train_batch: Callable[[Any], tuple[dict[str, float], set[str]]]  # from StepMixin
 
     def _call(self, hook: str, *args: Any) -> None:
@@ -115,20 +117,32 @@ class EpochMixin:
         self._call("on_epoch_start", epoch)
         start = time.perf_counter()
         batches = self._epoch_batches(train, epoch, batch_size, shuffle, start_batch)
-        self._context.batches = batches  # type: ignore[attr-defined]
-        hooks, checkpoints = self._hooks, self._checkpoints
+        context = self._context
+        context.batches = batches
+        context.pending, context.pending_rows = [], 0
+        # per-step branches decided once: empty hook lists and a hidden bar cost nothing
+        starts, ends = self._hooks["on_batch_start"], self._hooks["on_batch_end"]
+        advance = bar.advance if bar.enabled else None
+        checkpoints, train_batch, accumulate = self._checkpoints, self._train_batch, loop.accumulate
+        deferring = context.deferring
         for batch in batches:
             batch_idx = loop.batch
             loop.batch += 1
-            for fn in hooks["on_batch_start"]:
+            for fn in starts:
                 fn(self, batch_idx, batch)
-            logs, skip = self._train_batch(batch)
-            loop.accumulate(logs, batch_len(batch), skip)
-            for fn in hooks["on_batch_end"]:
+            n = context.n = batch_len(batch)
+            logs, skip = train_batch(batch)
+            accumulate(logs, n, skip)
+            if deferring and (len(context.pending) >= _FLUSH_STEPS
+                              or context.pending_rows >= _FLUSH_ROWS):  # fmt: skip
+                context.flush(loop)
+            for fn in ends:
                 fn(self, batch_idx, logs)
-            bar.advance(logs.get("loss", float("nan")))
+            if advance is not None:
+                advance(logs.get("loss", float("nan")))
             if checkpoints is not None:
                 checkpoints.after_step(self)
+        context.flush(loop)  # the deferred accuracies, before the epoch means are taken
         return self._epoch_record(epoch, time.perf_counter() - start)
 
     def _epoch_record(self, epoch: int, seconds: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ Steps 1 (forward) and 2 (loss) run inside the task, under autocast, before it yi
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from deepdojo.train.metrics import _multiclass_accuracy
 from deepdojo.train.schedules import step_scheduler
 from deepdojo.train.task import EndOfEpoch
 
@@ -37,17 +39,59 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class TrainerContext:
-    """What a task reaches through ``self.log`` and ``self.next_batch`` during one fit."""
+    """What a task reaches through ``self.log`` and ``self.next_batch`` during one fit.
 
-    __slots__ = ("logged", "batches", "on_pull")
+    ``defer_accuracy`` (used by the supervised task's default accuracy) keeps a step's
+    detached ``(N, C)`` outputs and ``(N,)`` labels instead of reading the hit count at once,
+    while ``deferring`` is on (set by ``fit`` when no callback reads per-batch logs and no
+    checkpoint is saved mid-epoch). :meth:`flush` then scores the pending steps with one
+    ``argmax`` over their concatenation and one host read, and adds ``hits_b / N_b`` (weight
+    ``n_b``, the step's batch size) to the epoch sums in step order: the same numbers, in the
+    same order, as logging each step's accuracy eagerly.
+    """
+
+    __slots__ = ("logged", "batches", "on_pull", "deferring", "pending", "pending_rows", "n")
 
     def __init__(self, on_pull: Callable[[], None]) -> None:
         self.logged: dict[str, float] = {}
         self.batches: Iterator[Any] = iter(())
         self.on_pull = on_pull
+        self.deferring = False
+        self.pending: list[tuple[str, torch.Tensor, torch.Tensor, int]] = []
+        self.pending_rows = 0
+        self.n = 1  # the batch size of the current step (its weight in the epoch means)
 
     def log(self, name: str, value: float) -> None:
         self.logged[name] = value
+
+    def defer_accuracy(self, name: str, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        """Log the accuracy of ``(N, C)`` logits ``outputs`` against ``(N,)`` labels."""
+        if not self.deferring:
+            self.logged[name] = _multiclass_accuracy(outputs, targets)
+            return
+        self.pending.append((name, outputs, targets, self.n))
+        self.pending_rows += outputs.numel()
+
+    def flush(self, loop: LoopState) -> None:
+        """Add the pending accuracies to ``loop``'s epoch sums, in step order."""
+        pending = self.pending
+        if not pending:
+            return
+        self.pending, self.pending_rows = [], 0
+        if len(pending) == 1:
+            hits = [int((pending[0][1].argmax(dim=1) == pending[0][2]).sum())]
+        else:
+            outputs = torch.cat([p[1] for p in pending])  # (sum N_b, C)
+            targets = torch.cat([p[2] for p in pending])  # (sum N_b,)
+            cum = (outputs.argmax(dim=1) == targets).cumsum(0)  # running hit count
+            ends = list(itertools.accumulate(p[2].numel() for p in pending))
+            at_end = cum[torch.tensor(ends, device=cum.device) - 1].tolist()
+            hits = [b - a for a, b in zip([0, *at_end[:-1]], at_end, strict=True)]
+        sums, counts = loop.sums, loop.counts
+        for (name, _, targets_b, n), h in zip(pending, hits, strict=True):
+            value = h / targets_b.numel()  # as _multiclass_accuracy: hits over N
+            sums[name] = sums.get(name, 0.0) + value * n
+            counts[name] = counts.get(name, 0) + n
 
     def next_batch(self) -> Any:
         batch = next(self.batches, _END)
@@ -57,6 +101,10 @@ class TrainerContext:
         return batch
 
 
+_NO_SKIP: frozenset[str] = frozenset()
+_SKIP_LOSS: frozenset[str] = frozenset({"loss"})
+_FLUSH_STEPS = 32  # deferred accuracies are scored at least every that many steps
+_FLUSH_ROWS = 1 << 20  # ... or once the kept outputs hold that many numbers
 _END = object()
 
 
@@ -98,11 +146,11 @@ class StepMixin:
             )
         return item
 
-    def _train_batch(self, batch: Any) -> tuple[dict[str, float], set[str]]:
+    def _train_batch(self, batch: Any) -> tuple[dict[str, float], frozenset[str] | set[str]]:
         """One training step on ``batch``: every update the task yields. Returns its logs and
         the keys to leave out of the epoch means (the losses of skipped updates)."""
         context = self._context
-        context.logged = {}
+        context.logged = logged = {}
         gen = self.task.training_step(batch)
         results: list[tuple[str, float, bool]] = []
         try:
@@ -115,21 +163,31 @@ class StepMixin:
             gen.close()
         self.current_optimizer = None
         logs, skip = self._step_logs(results)
-        logs.update(context.logged)
+        if logged:
+            logs.update(logged)
+        if len(results) == 1:  # the common case: one update
+            if results[0][2]:
+                if self._guard is not None:
+                    self._guard.good_step(self)  # type: ignore[arg-type]
+                self.loop.global_step += 1
+            return logs, skip
         if results and self._guard is not None and not skip:
             self._guard.good_step(self)  # type: ignore[arg-type]
         if any(applied for _, _, applied in results):
             self.loop.global_step += 1
         return logs, skip
 
-    def _step_logs(self, results: list[tuple[str, float, bool]]) -> tuple[dict[str, float], set]:
+    def _step_logs(
+        self, results: list[tuple[str, float, bool]]
+    ) -> tuple[dict[str, float], frozenset[str] | set[str]]:
         """``loss`` (and ``loss_<name>`` with several optimizers), and the keys of skipped
         updates (left out of the epoch means)."""
         if len(results) == 1:  # the common case: one update
             _, value, applied = results[0]
             self.last_loss = value
-            return ({"loss": value} if applied else {"loss": value, "skipped": 1.0}), (
-                set() if applied else {"loss"})
+            if applied:
+                return {"loss": value}, _NO_SKIP
+            return {"loss": value, "skipped": 1.0}, _SKIP_LOSS
         logs: dict[str, float] = {}
         skip: set[str] = set()
         multi = len(self.optimizers) > 1
@@ -175,7 +233,7 @@ class StepMixin:
         for fn in self._hooks["on_after_backward"]:
             fn(self)
         # 5. check: one fused finiteness test over loss and gradient norms (one host read)
-        loss_value, norms, rollback = self._check(name, loss)
+        loss_value, norms, rollback, overflow = self._check(name, loss)
         if norms is None:
             # 5a. skip: no update for this optimizer (fp16: the scaler forgets this unscale_
             #     and keeps its scale, as if the step had not happened)
@@ -195,11 +253,13 @@ class StepMixin:
             fn(self, optimizer)
         # 8. step: update the weights (one GradScaler, updated after each optimizer step)
         if scaler is not None:
-            scale = scaler.get_scale()
+            # the guard's check found every gradient finite: the scaler steps (no host read);
+            # else (no guard, or an overflow) its verdict is whether it backed off its scale
+            scale = scaler.get_scale() if overflow else 0.0
             scaler.step(optimizer)
             scaler.update()
-            if scaler.get_scale() < scale:  # fp16 overflow: the scaler skipped this step and
-                self._zero_grad(name)  # backed off; no update, so no schedule step either
+            if overflow and scaler.get_scale() < scale:  # fp16 overflow: the scaler skipped
+                self._zero_grad(name)  # this step and backed off; no update, no schedule step
                 return loss_value, False
         else:
             optimizer.step()
@@ -220,28 +280,34 @@ class StepMixin:
 
     def _check(
         self, name: str, loss: torch.Tensor
-    ) -> tuple[float, list[torch.Tensor] | None, bool]:
-        """``(loss value, per-tensor grad norms, rollback due)``; norms ``None`` when the
-        guard rejects the update and ``[]`` when nothing needed them."""
+    ) -> tuple[float, list[torch.Tensor] | None, bool, bool]:
+        """``(loss value, per-tensor grad norms, rollback due, overflow possible)``; norms
+        ``None`` when the guard rejects the update and ``[]`` when nothing needed them.
+
+        The last flag (fp16 only) is False when the check proved every gradient finite, so
+        the GradScaler cannot skip this step and the step needs no read of its scale; True
+        without a guard or when the gradients overflowed (the scaler skips the step).
+        """
         guard = self._guard
+        scaled = self._scaler is not None
         if guard is None:
-            return loss.item(), [], False
+            return loss.item(), [], False, scaled
         params = self._opt_params[name]
         grads = [p.grad for p in params if p.grad is not None]
         # per-tensor norms only when clipping will reuse them (else the cheaper host total)
         loss_value, total, norms = guard.measure(loss, grads, name in self._clips)
         if guard.is_finite(loss_value, total):
-            return loss_value, norms, False
+            return loss_value, norms, False, False
         if not norms and grads:  # a bad step: the per-tensor norms say where
             loss_value, total, norms = guard.measure(loss, grads)
             if guard.is_finite(loss_value, total):  # the host sum of squares overflowed only
-                return loss_value, norms, False
-        if self._scaler is not None and math.isfinite(loss_value):
-            return loss_value, norms, False  # fp16 overflow in grads: the GradScaler skips it
+                return loss_value, norms, False, False
+        if scaled and math.isfinite(loss_value):
+            return loss_value, norms, False, True  # fp16 overflow in grads: the scaler skips it
         names = [n for n, p in zip(self._opt_names[name], params, strict=True)
                  if p.grad is not None]  # fmt: skip
         rollback = guard.record_bad(self, names, norms, loss_value, name)  # type: ignore[arg-type]
-        return loss_value, None, rollback
+        return loss_value, None, rollback, False
 
     def _rollback(self) -> None:
         """Step 5b, by name: the guard restores its snapshot; ``on_rollback`` hooks see it."""

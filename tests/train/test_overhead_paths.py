@@ -1,0 +1,117 @@
+"""The Trainer's low-overhead paths give the same numbers as the plain ones (issue 13).
+
+- The default accuracy is scored in bulk (one ``argmax`` and one host read per up to 32 steps)
+  when no callback reads per-batch logs; the epoch means must be bit-identical to scoring
+  every step eagerly (forced here by a callback that reads ``on_batch_end``).
+- Under fp16 with the guard on, the GradScaler's scale is read only when the guard saw the
+  gradients overflow: a step whose gradients are finite is applied without a host read.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from deepdojo.train import Callback, Trainer
+from deepdojo.train.metrics import _multiclass_accuracy
+from deepdojo.train.step import _FLUSH_STEPS, TrainerContext
+
+
+def _data(n: int = 1000, d: int = 6, c: int = 4, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, c, (n,), generator=g)
+    X = torch.randn(c, d, generator=g)[y] * 0.7 + torch.randn(n, d, generator=g)
+    return X, y
+
+
+def _net(d: int = 6, c: int = 4) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(d, 32), nn.ReLU(), nn.Linear(32, c))
+
+
+class ReadsBatchLogs(Callback):
+    """Forces per-step (eager) accuracy and records what each step logged."""
+
+    def __init__(self) -> None:
+        self.acc: list[float] = []
+
+    def on_batch_end(self, trainer, batch_idx, logs) -> None:
+        self.acc.append(logs["acc"])
+
+
+def _fit(data, callbacks=(), epochs: int = 3, batch_size: int = 7):
+    tr = Trainer(_net(), nn.CrossEntropyLoss(), "adam", lr=1e-2, device="cpu", progress="off",
+                 callbacks=list(callbacks))  # fmt: skip
+    hist = tr.fit(data, epochs=epochs, batch_size=batch_size)
+    return tr, hist
+
+
+def test_bulk_accuracy_is_bit_identical_to_eager_accuracy():
+    X, y = _data()  # 1000 rows / batch 7: 143 steps, several flushes and a short last batch
+    assert len(X) // 7 > 3 * _FLUSH_STEPS
+    bulk_tr, bulk = _fit((X, y))
+    reader = ReadsBatchLogs()
+    eager_tr, eager = _fit((X, y), [reader])
+    assert bulk_tr._context.deferring is False and not bulk_tr._context.pending  # reset
+    assert [r["train_acc"] for r in bulk.records] == [r["train_acc"] for r in eager.records]
+    assert [r["train_loss"] for r in bulk.records] == [r["train_loss"] for r in eager.records]
+    assert list(bulk.records[0]) == list(eager.records[0])  # same keys, same order
+    # the eager per-step values, weighted by batch size, give the epoch mean of the last epoch
+    steps = -(-len(X) // 7)
+    sizes = [7] * (steps - 1) + [len(X) - 7 * (steps - 1)]
+    last = reader.acc[-steps:]
+    expected = sum(a * n for a, n in zip(last, sizes, strict=True)) / len(X)
+    assert eager.last["train_acc"] == expected
+
+
+def test_bulk_accuracy_over_a_dataloader_matches_eager():
+    X, y = _data(300)
+    torch.manual_seed(1)
+    a = _fit(DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True), epochs=2)[1]
+    torch.manual_seed(1)
+    b = _fit(DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True), [ReadsBatchLogs()],
+             epochs=2)[1]  # fmt: skip
+    assert [r["train_acc"] for r in a.records] == [r["train_acc"] for r in b.records]
+
+
+def test_context_flush_scores_each_pending_step_like_the_metric():
+    g = torch.Generator().manual_seed(3)
+    ctx = TrainerContext(lambda: None)
+    ctx.deferring = True
+    batches = [(torch.randn(n, 5, generator=g), torch.randint(0, 5, (n,), generator=g))
+               for n in (4, 9, 1, 6)]  # fmt: skip
+    for n, (out, tgt) in zip((10, 20, 30, 40), batches, strict=True):
+        ctx.n = n  # the step's weight in the epoch sums
+        ctx.defer_accuracy("acc", out, tgt)
+    assert ctx.logged == {} and len(ctx.pending) == 4
+
+    class Loop:
+        sums: dict = {}
+        counts: dict = {}
+
+    loop = Loop()
+    ctx.flush(loop)
+    expected = 0.0
+    for n, (out, tgt) in zip((10, 20, 30, 40), batches, strict=True):
+        expected = expected + _multiclass_accuracy(out, tgt) * n
+    assert loop.sums == {"acc": expected} and loop.counts == {"acc": 100}
+    assert ctx.pending == [] and ctx.pending_rows == 0
+    ctx.deferring = False  # eager: the value is logged at once
+    ctx.defer_accuracy("acc", *batches[1])
+    assert ctx.logged == {"acc": _multiclass_accuracy(*batches[1])}
+
+
+def test_fp16_with_guard_reads_the_scale_only_after_an_overflow(monkeypatch):
+    X, y = _data(64)
+    tr = Trainer(_net(), nn.CrossEntropyLoss(), "sgd", lr=0.1, precision="fp16", device="cpu",
+                 progress="off")  # fmt: skip
+    tr._scaler = torch.amp.GradScaler("cpu", init_scale=2.0**40)  # the first steps overflow
+    reads = []
+    original = tr._scaler.get_scale
+    monkeypatch.setattr(tr._scaler, "get_scale", lambda: reads.append(1) or original())
+    tr.fit((X, y), epochs=4, batch_size=8)  # 32 steps
+    backoffs = 40 - round(torch.log2(torch.tensor(original())).item())
+    assert 0 < backoffs < 32
+    assert tr.loop.optimizer_steps["model"] == 32 - backoffs == tr.global_step
+    assert len(reads) == 2 * backoffs  # before and after each overflowed step, none otherwise
