@@ -118,4 +118,4 @@ def test_counting_claims_are_held_back_below_full_scale():
 
     assert make_config(CountingLabConfig, scale="full").full_only_claims
     assert not make_config(CountingLabConfig, scale="quick").full_only_claims
-    assert set(FULL_ONLY) == {"lstm-counts-beyond-training", "lstm-counts-further-than-gru"}
+    assert {"lstm-counts-beyond-training", "lstm-counts-further-than-gru"} <= set(FULL_ONLY)
