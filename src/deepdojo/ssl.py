@@ -54,6 +54,7 @@ __all__ = [
     "linear_probe",
     "mlp_decoder",
     "split_labelled",
+    "stratified_folds",
 ]
 
 
@@ -186,6 +187,24 @@ def split_labelled(y: Any, val_fraction: float, seed: int) -> tuple[np.ndarray, 
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(val))
 
 
+def stratified_folds(y: Any, folds: int, seed: int) -> list[np.ndarray]:
+    """``folds`` disjoint position arrays covering ``y``: each class's items are shuffled
+    (seeded) and dealt round-robin, so every fold gets ``floor`` or ``ceil`` of
+    ``n_c / folds`` of class ``c`` and every item lands in exactly one fold."""
+    labels = _labels(y)
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an int >= 2, got {folds!r}")
+    rng = np.random.default_rng(seed)
+    out: list[list[int]] = [[] for _ in range(folds)]
+    start = 0
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        for j, i in enumerate(idx):
+            out[(start + j) % folds].append(int(i))
+        start += idx.size  # continue dealing where the last class stopped: balanced sizes
+    return [np.sort(np.asarray(f, dtype=np.int64)) for f in out]
+
+
 # ---------------------------------------------------------------- frozen features
 @torch.no_grad()
 def encode(encoder: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
@@ -278,11 +297,13 @@ def knn_accuracy(train_features: Tensor, train_y: Any, test_features: Tensor, te
 @dataclass
 class FineTuneResult:
     """The trained ``model`` (encoder + head), validation accuracy every ``eval_every`` steps
-    (``val_curve``, empty without validation data) and the step of its best value."""
+    (``val_curve``, empty without validation data), the step of its best value, and the
+    validation cross-entropy at the same steps (``val_loss_curve``)."""
 
     model: nn.Module
     val_curve: list[tuple[int, float]]
     best_step: int
+    val_loss_curve: list[tuple[int, float]] = field(default_factory=list)
 
 
 def fine_tune(encoder: nn.Module, x: Tensor, y: Tensor, *, num_classes: int, lr: float = 1e-3,
@@ -311,8 +332,9 @@ def fine_tune(encoder: nn.Module, x: Tensor, y: Tensor, *, num_classes: int, lr:
         groups.append({"params": backbone.parameters(), "lr": lr * backbone_lr_scale})
     else:
         backbone.requires_grad_(False)
-    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, foreach=True)
     curve: list[tuple[int, float]] = []
+    loss_curve: list[tuple[int, float]] = []
     model.train()
     for step in range(1, steps + 1):
         idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)
@@ -323,9 +345,17 @@ def fine_tune(encoder: nn.Module, x: Tensor, y: Tensor, *, num_classes: int, lr:
         optimizer.zero_grad(set_to_none=True)  # zero_grad
         if val is not None and (step % eval_every == 0 or step == steps):
             curve.append((step, accuracy(model, *val)))
+            loss_curve.append((step, _cross_entropy(model, *val)))
             model.train()
     best = max(curve, key=lambda p: p[1])[0] if curve else steps
-    return FineTuneResult(model.eval(), curve, best)
+    return FineTuneResult(model.eval(), curve, best, loss_curve)
+
+
+@torch.no_grad()
+def _cross_entropy(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Mean cross-entropy of ``model(x)`` against ``y`` in eval mode."""
+    model.eval()
+    return float(F.cross_entropy(encode(model, x), y))
 
 
 @torch.no_grad()

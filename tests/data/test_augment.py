@@ -14,12 +14,14 @@ from deepdojo.data.augment import (
     Mask,
     RandomApply,
     Scale,
+    Shear,
     Shift,
     two_views,
 )
 
 SHAPES = [(16, 1, 8, 8), (16, 40), (16, 2, 40)]
-ALL = [Shift(2), Shift(2, mode="roll"), Scale((0.5, 1.5)), GaussianNoise(0.1), Mask(0.25), Crop()]
+ALL = [Shift(2), Shift(2, mode="roll"), Scale((0.5, 1.5)), GaussianNoise(0.1), Mask(0.25), Crop(),
+       Shear(0.5)]
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -182,6 +184,7 @@ def test_generator_none_uses_global_rng():
         (lambda: GaussianNoise(-0.1), ValueError, "std"),
         (lambda: Mask(1.5), ValueError, "fraction"),
         (lambda: Crop((0.0, 1.0)), ValueError, "scale"),
+        (lambda: Shear(-0.1), ValueError, "max_shear"),
         (lambda: RandomApply(Scale(), p=2), ValueError, "p must"),
         (lambda: Compose([1]), TypeError, "transforms"),
         (lambda: Shift(1)(torch.zeros(2, 1, 1, 8, 8)), ValueError, "images"),
@@ -195,3 +198,15 @@ def test_bad_arguments(make, exc, match):
 
 def test_patch_size_math():
     assert Mask(0.5).patch_size((8, 8)) == (round(math.sqrt(0.5) * 8),) * 2
+
+
+def test_shear_adds_a_bounded_linear_trend_per_sample():
+    x = _data((32, 2, 40))
+    y = Shear(0.75)(x, _gen(3))
+    d = y - x  # (B, C, L): c_b * (t / (L - 1) - 1/2), the same on both channels
+    ramp = torch.linspace(-0.5, 0.5, 40, dtype=torch.float64)
+    c = d[:, 0, -1] - d[:, 0, 0]  # rise end to end = c_b
+    assert torch.allclose(d, c.view(-1, 1, 1) * ramp, atol=1e-12)
+    assert c.abs().max() <= 0.75 and c.abs().max() > 0.5 and (c > 0).any() and (c < 0).any()
+    assert torch.allclose(d.sum(-1), torch.zeros(32, 2, dtype=torch.float64), atol=1e-12)
+    assert torch.equal(Shear(0.0)(x, _gen(3)), x)

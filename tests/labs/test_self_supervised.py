@@ -16,6 +16,9 @@ def test_quick_config_is_the_documented_budget():
     assert cfg.fractions == (0.01, 0.1) and not cfg.extended and not cfg.full_only_claims
     full = make_config(SelfSupervisedConfig, scale="full")
     assert full.fractions == (0.01, 0.1, 1.0) and full.extended and full.full_only_claims
+    assert full.seeds == 5 and len(full.simclr_lrs) * len(full.temperatures) == len(
+        full.vicreg_lrs) * len(full.vicreg_sim_coeffs) == 4  # equal tuning effort
+    assert len(cfg.temperatures) == len(cfg.vicreg_sim_coeffs) == 1  # quick: fixed settings
 
 
 def test_smoke_run(tmp_path):
@@ -39,6 +42,14 @@ def test_smoke_run(tmp_path):
         "rotation (probe)", "simclr (probe)"}
     assert all(0.0 <= r["mean"] <= 1.0 for r in tables["accuracy"])
     assert "noise_floor.aa_random_encoders_mean_abs" in data["metrics"]
+    # smoke tunes a 2-point grid per method on the pool's validation part (never test)
+    tuning = tables["pretraining_tuning"]
+    assert sorted((r["method"], r.get("temperature"), r.get("sim_coeff")) for r in tuning) == [
+        ("simclr", 0.2, None), ("simclr", 0.5, None), ("vicreg", None, 10.0),
+        ("vicreg", None, 25.0)]
+    best = max((r for r in tuning if r["method"] == "simclr"),
+               key=lambda r: r["val_probe_accuracy"])
+    assert data["metrics"]["chosen.simclr.temperature"] == best["temperature"]
 
 
 def test_bad_override_is_one_line():

@@ -20,6 +20,7 @@ from deepdojo.ssl import (
     label_subset,
     linear_probe,
     split_labelled,
+    stratified_folds,
 )
 from deepdojo.train import Trainer
 from deepdojo.train.tasks import ContrastiveTask
@@ -110,6 +111,10 @@ def test_fine_tune_is_deterministic_and_a_zero_backbone_scale_freezes_it():
     for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(pa, pb)
     assert [s for s, _ in a.val_curve] == [10, 20, 30] and a.best_step in (10, 20, 30)
+    assert [s for s, _ in a.val_loss_curve] == [10, 20, 30]
+    with torch.no_grad():
+        ce = float(nn.functional.cross_entropy(a.model.eval()(x), y))
+    assert math.isclose(a.val_loss_curve[-1][1], ce, rel_tol=1e-5)  # the final model's CE
     frozen = fine_tune(enc, x, y, num_classes=3, steps=30, seed=5, backbone_lr_scale=0.0)
     assert torch.equal(frozen.model[0][0].weight, enc[0].weight)
     assert not torch.equal(a.model[0][0].weight, enc[0].weight)  # the copy moved, not enc
@@ -161,3 +166,19 @@ def test_collapse_monitor_flags_a_constant_encoder_and_passes_a_healthy_one():
     assert runs["constant"].history[0]["std_times_sqrt_d"] == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="inputs"):
         CollapseMonitor(torch.randn(1, 3))
+
+
+def test_stratified_folds_partition_and_balance_each_class():
+    y = np.repeat(np.arange(10), 4)  # 1% of 4,000 MNIST-1D signals: 4 per class
+    folds = stratified_folds(y, 3, seed=0)
+    assert np.array_equal(np.sort(np.concatenate(folds)), np.arange(40))  # a partition
+    assert sorted(len(f) for f in folds) == [13, 13, 14]
+    for f in folds:
+        counts = np.bincount(y[f], minlength=10)
+        assert counts.min() >= 1 and counts.max() <= 2  # 4 / 3 -> 1 or 2 of each class
+    assert all(np.array_equal(a, b) for a, b in
+               zip(folds, stratified_folds(y, 3, seed=0), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in
+                   zip(folds, stratified_folds(y, 3, seed=1), strict=True))
+    with pytest.raises(ValueError, match="folds"):
+        stratified_folds(y, 1, seed=0)

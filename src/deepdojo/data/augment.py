@@ -9,6 +9,8 @@ takes an explicit ``torch.Generator`` so that a seeded run gives the same views:
 - :class:`Scale`: multiply the amplitude by ``a ~ U[low, high]``;
 - :class:`GaussianNoise`: add ``N(0, std^2)`` noise;
 - :class:`Mask`: zero one random contiguous patch (cutout) covering a fixed fraction;
+- :class:`Shear`: add a random linear trend ``c (t/(L-1) - 1/2)``, ``c ~ U[-s, s]``, along the
+  last axis (MNIST-1D's own shear nuisance);
 - :class:`Crop`: random resized crop: take a window covering an area fraction
   ``s ~ U[low, high]`` at a random position and stretch it back to the full size (bilinear);
 - :class:`Compose`, :class:`RandomApply` and :func:`two_views` (SimCLR's two views).
@@ -34,6 +36,7 @@ __all__ = [
     "Mask",
     "RandomApply",
     "Scale",
+    "Shear",
     "Shift",
     "two_views",
 ]
@@ -143,6 +146,34 @@ class Scale:
         low, high = self.scale
         factor = low + (high - low) * _rand((x.shape[0],), generator, x)  # (B,)
         return x * _per_sample(factor, x)
+
+
+class Shear:
+    """Add a random linear trend along the last axis (all channels alike).
+
+    .. math:: y[..., t] = x[..., t] + c \\left(\\frac{t}{L - 1} - \\frac{1}{2}\\right),
+              \\quad c \\sim U[-s, s]
+
+    MNIST-1D builds its signals with such a shear, so a view that re-draws it asks the
+    encoder to ignore a nuisance the labels do not depend on.
+
+    Parameters
+    ----------
+    max_shear : float
+        ``s >= 0``, the largest end-to-end rise of the trend, in the units of ``x``.
+    """
+
+    def __init__(self, max_shear: float) -> None:
+        self.max_shear = _number(max_shear, "max_shear")
+        if self.max_shear < 0:
+            raise ValueError(f"max_shear must be >= 0, got {max_shear}")
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        _spatial_dims(x)
+        length = x.shape[-1]
+        coeff = (2 * _rand((x.shape[0],), generator, x) - 1) * self.max_shear  # (B,)
+        ramp = torch.linspace(-0.5, 0.5, length, device=x.device, dtype=x.dtype)  # (L,)
+        return x + _per_sample(coeff, x) * ramp
 
 
 class GaussianNoise:
