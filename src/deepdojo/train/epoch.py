@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from deepdojo.train.data import InMemoryData, batch_len, num_batches, skip_batches, to_device
+from deepdojo.train.guard import _HOST_DTYPES
 from deepdojo.train.history import History
 from deepdojo.train.loop import LoopState, rng_state, set_rng_state
 from deepdojo.train.progress import EpochBar
@@ -44,6 +45,8 @@ class EpochMixin:
     _dist: DistributedRun | None
     _hooks: dict[str, list[Callable[..., None]]]
     _checkpoints: Any
+    _opt_params: dict[str, list[torch.Tensor]]
+    _host_grads: dict[str, bool]
     _context: TrainerContext
     _train_batch: Callable[[Any], tuple[dict[str, float], set[str]]]  # from StepMixin
 
@@ -63,6 +66,11 @@ class EpochMixin:
                               for name, opt in self.optimizers.items()}  # fmt: skip
         if self._guard is not None:
             self._guard.start(self)  # type: ignore[arg-type]
+        # the guard's host path needs no per-gradient checks when every parameter is on the
+        # CPU in float32/64 (a dense gradient has its parameter's device and dtype)
+        self._host_grads = {name: all(p.device.type == "cpu" and p.dtype in _HOST_DTYPES
+                                      for p in params)
+                            for name, params in self._opt_params.items()}  # fmt: skip
         specs = self.task.configure_schedulers()
         unknown = sorted(set(specs) - set(self.optimizers))
         if unknown:

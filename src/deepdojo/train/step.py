@@ -122,6 +122,7 @@ class StepMixin:
     _batch_schedulers: dict[str, Any]
     _opt_params: dict[str, list[torch.Tensor]]
     _opt_names: dict[str, list[str]]
+    _host_grads: dict[str, bool]  # per optimizer: every parameter a float32/64 CPU tensor
     _others: dict[str, list[torch.Tensor]]
     _grad_sync: Callable[[list[torch.Tensor]], None] | None
     current_optimizer: str | None
@@ -188,9 +189,19 @@ class StepMixin:
             if applied:
                 return {"loss": value}, _NO_SKIP
             return {"loss": value, "skipped": 1.0}, _SKIP_LOSS
+        multi = len(self.optimizers) > 1
+        if multi and results:  # common: each optimizer updated once, all applied (a GAN step)
+            fast: dict[str, float] = {}
+            for name, value, ok in results:
+                key = f"loss_{name}"
+                if not ok or key in fast:
+                    break
+                fast[key] = value
+            else:
+                fast["loss"] = self.last_loss = results[-1][1]
+                return fast, _NO_SKIP
         logs: dict[str, float] = {}
         skip: set[str] = set()
-        multi = len(self.optimizers) > 1
         for name in dict.fromkeys(n for n, _, _ in results):
             values = [v for n, v, ok in results if n == name and ok]
             key = f"loss_{name}" if multi else "loss"
@@ -293,9 +304,10 @@ class StepMixin:
         if guard is None:
             return loss.item(), [], False, scaled
         params = self._opt_params[name]
-        grads = [p.grad for p in params if p.grad is not None]
+        grads = [g for g in [p.grad for p in params] if g is not None]
         # per-tensor norms only when clipping will reuse them (else the cheaper host total)
-        loss_value, total, norms = guard.measure(loss, grads, name in self._clips)
+        loss_value, total, norms = guard.measure(loss, grads, name in self._clips,
+                                                 self._host_grads.get(name))  # fmt: skip
         if guard.is_finite(loss_value, total):
             return loss_value, norms, False, False
         if not norms and grads:  # a bad step: the per-tensor norms say where

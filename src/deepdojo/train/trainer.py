@@ -235,6 +235,7 @@ class Trainer(EpochMixin, StepMixin, InferenceMixin):
         """Per optimizer: its parameters in model order, their names, and the task's others."""
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         self._opt_params, self._opt_names, self._others = {}, {}, {}
+        self._host_grads: dict[str, bool] = {}  # set per fit (EpochMixin._start_fit)
         for name, opt in self.optimizers.items():
             ids = {id(p) for g in opt.param_groups for p in g["params"]}
             mine = [(n, p) for n, p in named if id(p) in ids]
