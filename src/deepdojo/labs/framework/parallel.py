@@ -45,6 +45,8 @@ ESTIMATED_S = {
     # attention 28, transformer 56, gru 61 above: CPU s at quick, one thread (2026-12-03)
     "attention-memory": 17,  # CPU s at quick incl. its probe subprocesses (wall 25 s)
     "gan-translation": 54,  # CPU s at quick, one thread (wall 2.5 min on a machine at load 8)
+    "autoencoders": 65,  # CPU s at quick, one thread (wall 8.5 min on a machine at load 17)
+    "autoencoder-apps": 60,  # CPU s at quick, one thread (wall 13 min on a machine at load 17)
 }
 START_METHOD = "spawn"  # fresh workers: no torch state or threads inherited from the parent
 
