@@ -53,12 +53,23 @@ from _overhead_tasks import (  # noqa: E402
 GOAL_OFF, GOAL_BAR = 1.05, 1.2
 
 
-def digits() -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import load_digits
+_DIGITS_ENV = "DEEPDOJO_BENCH_DIGITS"  # the parent's cached copy, so children skip sklearn
 
-    d = load_digits()
-    X = torch.tensor(d.data, dtype=torch.float32) / 16.0  # (N, 64)
-    return X, torch.tensor(d.target, dtype=torch.long)
+
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    import numpy as np
+
+    cached = os.environ.get(_DIGITS_ENV)
+    if cached:
+        with np.load(cached) as f:
+            data, target = f["data"], f["target"]
+    else:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        data, target = d.data, d.target
+    X = torch.tensor(data, dtype=torch.float32) / 16.0  # (N, 64)
+    return X, torch.tensor(target, dtype=torch.long)
 
 
 def mlp() -> nn.Module:
@@ -122,8 +133,6 @@ def hand_supervised(batches: Callable[[], Iterable[Any]]) -> Callable[[], None]:
 
 def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
     """One variant in this process: a warm-up epoch, then ``epochs`` timed ones."""
-    from deepdojo.train import Trainer
-
     clock = EpochClock()
     kind, _, rest = variant.partition("(")  # "trainer(DL)+bar" -> trainer, DL, bar
     source, bar = rest.split(")")[0], variant.endswith("+bar")
@@ -142,6 +151,8 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
             hand_epochs(EpochClock(), 1, step)  # warm-up
             hand_epochs(clock, epochs, step)
         else:
+            from deepdojo.train import Trainer
+
             tr = Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu",
                          progress="on" if bar else "off", callbacks=[trainer_clock(clock)])
             tr.fit(loader if source == "DL" else (X, y), epochs=epochs + 1, batch_size=batch)
@@ -152,6 +163,8 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
             hand_epochs(EpochClock(), 1, step)
             hand_epochs(clock, epochs, step)
         else:
+            from deepdojo.train import Trainer
+
             task = make_gan() if source == "gan" else make_ssl()
             tr = Trainer(task, device="cpu", progress="on" if bar else "off",
                          callbacks=[trainer_clock(clock)])
@@ -204,25 +217,43 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(run_child(args.child, args.batch, args.epochs)))
         return
+    import tempfile
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    started = time.perf_counter()
+    d = load_digits()  # loaded once; the children read this copy (no sklearn import each)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ[_DIGITS_ENV] = cache = os.path.join(tmp, "digits.npz")
+        np.savez(cache, data=d.data, target=d.target)
+        _report(args)
+    print(f"bench time {time.perf_counter() - started:.0f} s")
+
+
+def _report(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved fresh "
           f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
           f"over rounds of trainer / paired hand loop (wall, cpu)")  # fmt: skip
     print(f"{'case':<6}{'batch':>6}  {'variant':<14}{'wall':>7}{'cpu':>7}{'loop s/ep':>11}  goal")
     worst: dict[str, float] = {}
+    worst_cpu: dict[str, float] = {}
     for case in args.cases:
         for batch in args.batches:
             for variant, r in bench_case(case, batch, args).items():
                 goal = GOAL_BAR if variant.endswith("+bar") else GOAL_OFF
                 key = "bar" if variant.endswith("+bar") else "off"
                 worst[key] = max(worst.get(key, 0.0), r["wall"])
+                worst_cpu[key] = max(worst_cpu.get(key, 0.0), r["cpu"])
                 print(f"{case:<6}{batch:>6}  {variant:<14}{r['wall']:>7.3f}{r['cpu']:>7.3f}"
                       f"{r['loop_s']:>11.4f}  <= {goal}")  # fmt: skip
                 sys.stdout.flush()
     for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
         if key in worst:
             verdict = "MET" if worst[key] <= goal else "NOT MET"
-            print(f"worst wall ratio, progress {key}: {worst[key]:.3f} vs goal <= {goal}: "
-                  f"{verdict}")
+            cpu_verdict = "MET" if worst_cpu[key] <= goal else "NOT MET"
+            print(f"worst ratio, progress {key}: wall {worst[key]:.3f} ({verdict}), cpu "
+                  f"{worst_cpu[key]:.3f} ({cpu_verdict}) vs goal <= {goal}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -266,18 +266,18 @@ class GradientMonitor:
                     row[j] = 0.0
                 else:
                     try:  # a dense gradient has the dtype and device of its (host) weight
-                        gv = g.numpy().ravel("K")  # memory order: a view for any dense layout
+                        gv = g.numpy()  # vdot flattens it (a view when contiguous)
                         v = vdot(gv, gv)
                         row[j] = v if v < inf else _sq_norm(gv)
                     except (RuntimeError, TypeError):  # sparse, or one that requires grad
                         row[j] = _grad_sq_norm(g)
-                if track:
-                    v = vdot(w, w)
-                    row[n + j] = v if v < inf else _sq_norm(w)
-                if delta:
+                if delta:  # W_t is read by the subtraction: its own norm next, while in cache
                     subtract(s, w, out=s)  # snapshot <- W_{t-1} - W_t, in place
                     v = vdot(s, s)
                     row[2 * n + j] = v if v < inf else _sq_norm(s)
+                if track:
+                    v = vdot(w, w)
+                    row[n + j] = v if v < inf else _sq_norm(w)
             if keep:
                 copyto(s, w)
         if record:
