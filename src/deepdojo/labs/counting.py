@@ -58,6 +58,21 @@ undecidable at this budget). Three changes, fixed before any version-4 run:
   ``b``; the readout says "b" while ``tanh(c) > 0.05``) and scores it with the same
   ``recognised`` code as the trained models: a wrong gate order, mask or readout would fail
   it. (EVIDENCE §4: a result contradicting the literature is first treated as a bug.)
+
+Measured, version 4 (2026-12-04, full, base seed 0, code of commit b8a37f4; this paragraph
+is the only later edit): 194 s CPU (15 min wall at load 15). Every run of both models
+converged (loss <= 1e-4 after 1300-4700 updates) and both checks hold, so the LSTM path is
+not broken; the three findings stay inconclusive: LSTM reach 1.37 x n_train [1.02, 1.72]
+(rule >= 1.25), LSTM - GRU 0.19 [-0.13, 0.50] (margin 0.25), share reaching 2 x n_train
+2/10 vs 0/10, difference 0.2 [-0.10, 0.50] (margin 0.2); median reach 1.15 x for both.
+Seen after the run, not acted on (it would be a rule change made after seeing the result):
+with every run converged, the lr rule's criteria (training strings recognised, then final
+loss) tie at 1.0 and ~1e-4, so lr 0.03 won on noise in the last digits for both models. On
+its tuning seeds the LSTM at lr 0.01 reached 1.1 / 3.0 / 2.3 x against 1.05 / 1.1 / 2.2 x at
+0.03 (the GRU 1.15-1.35 x at either), and an exploratory run at lr 0.01 (6000 steps, seeds
+0-10, not a lab run) reached >= 2 x on 7 of 11 seeds: the LSTM's counter depends on the
+learning rate. A next version should fix, before running, a criterion that does not tie
+at convergence (e.g. judge every lr of the grid, each with its own paired interval).
 """
 
 from __future__ import annotations
