@@ -69,10 +69,11 @@ Seen after the run, not acted on (it would be a rule change made after seeing th
 with every run converged, the lr rule's criteria (training strings recognised, then final
 loss) tie at 1.0 and ~1e-4, so lr 0.03 won on noise in the last digits for both models. On
 its tuning seeds the LSTM at lr 0.01 reached 1.1 / 3.0 / 2.3 x against 1.05 / 1.1 / 2.2 x at
-0.03 (the GRU 1.15-1.35 x at either), and an exploratory run at lr 0.01 (6000 steps, seeds
-0-10, not a lab run) reached >= 2 x on 7 of 11 seeds: the LSTM's counter depends on the
-learning rate. A next version should fix, before running, a criterion that does not tie
-at convergence (e.g. judge every lr of the grid, each with its own paired interval).
+0.03 (the GRU 1.15-1.35 x at either), and an exploratory run at lr 0.01 (3000-6000 steps
+without the loss stop, seeds 0-10, not a lab run) reached >= 2 x on 7 of 11 seeds: the
+LSTM's counter depends on the learning rate. A next version should fix, before running, a
+criterion that does not tie at convergence (e.g. judge every lr of the grid, each with its
+own paired interval).
 """
 
 from __future__ import annotations
