@@ -20,6 +20,8 @@ ratio at batch 32 and 256. On a shared machine the numbers are noisy: read the C
 Run::
 
     .venv/bin/python bench/trainer_overhead.py                       # 5 rounds x 20 epochs
+    # 100 fresh processes of ~3 s each (the digits are loaded once, by the parent): about
+    # 5 minutes on a quiet 2-core machine; the last line prints the bench's own time
     .venv/bin/python bench/trainer_overhead.py --rounds 3 --epochs 5 --cases mlp gan
 """
 
