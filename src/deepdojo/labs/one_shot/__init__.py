@@ -92,6 +92,25 @@ the same grid by the mean validation accuracy over ``tune_seeds`` seeds, the tun
 their models at the chosen lr, and the chosen values are recorded (``chosen_lr``,
 ``digits_lr``, metrics ``lr.*``). ``tune_every_seed`` still tunes each seed on its own.
 
+Results of this version (2026-12-04). Quick, base 0: 54.5 s CPU in the lab (58 s for the
+process; one thread, machine at load ~10; 68-73 s in the verify sets at load ~17); chosen lrs
+ProtoNet 3e-3, Siamese 3e-3, supervised 1e-2 (digits: 3e-3, 1e-2); 9 findings hold,
+digits-protonet-beats-pixels-unseen does not hold (-0.079: ProtoNet 0.656 vs pixels 0.735),
+digits-training-beats-random-encoder is inconclusive (+0.074 [-0.015, 0.163] vs the 0.05
+bar), 3 checks pass. Bases 40, 41, 42 (``deepdojo verify``): 14 of 14 claims agree, 1 of 11
+findings inconclusive. Full, base 0 (10 seeds, 3 tune seeds; 459 s CPU, 47 min wall at load
+~16): lrs ProtoNet 1e-3, Siamese 1e-3, supervised 3e-3, matching 1e-3 (the grid's low edge
+for three arms); 20-way 1-shot pixels 0.240, untrained 0.328, matching 0.427, Siamese 0.525,
+ProtoNet 0.724, supervised 0.745, upper bound 0.723; verdicts as in the previous full run
+(supervised-embedding-matches-episodic holds, +0.021 [0.012, 0.030];
+upper-bound-above-unseen inconclusive; unseen-closes-most-of-the-gap does not hold, its
+requirement unmet); digits: ProtoNet 0.647 vs pixels 0.719 (does not hold), control
+inconclusive (+0.070 [0.032, 0.109]). The 8x8 digits are easy for pixels (1-NN 0.72 at 5-way
+1-shot) and five training classes are too few for a similarity that transfers: the honest
+second task says "a learned similarity needs many training classes". The matching network
+(no FCE, unscaled cosine attention) trails ProtoNet by 0.30 with its lr at the grid's edge;
+no claim rests on it.
+
 Version note (2026-12-04, after an outside review, rules and margins unchanged):
 ``five-shots-beat-one`` is a check (more shots help any embedding, pixels included; every
 seed's 5-shot minus 1-shot must reach the gain margin); ``unseen-closes-most-of-the-gap``
