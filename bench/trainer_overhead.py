@@ -237,7 +237,7 @@ def _report(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved fresh "
           f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
           f"over rounds of trainer / paired hand loop (wall, cpu)")  # fmt: skip
-    print(f"{'case':<6}{'batch':>6}  {'variant':<14}{'wall':>7}{'cpu':>7}{'loop s/ep':>11}  goal")
+    print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}{'loop s/ep':>11}  goal")
     worst: dict[str, float] = {}
     worst_cpu: dict[str, float] = {}
     for case in args.cases:
@@ -247,7 +247,7 @@ def _report(args: argparse.Namespace) -> None:
                 key = "bar" if variant.endswith("+bar") else "off"
                 worst[key] = max(worst.get(key, 0.0), r["wall"])
                 worst_cpu[key] = max(worst_cpu.get(key, 0.0), r["cpu"])
-                print(f"{case:<6}{batch:>6}  {variant:<14}{r['wall']:>7.3f}{r['cpu']:>7.3f}"
+                print(f"{case:<6}{batch:>6}  {variant:<17}{r['wall']:>7.3f}{r['cpu']:>7.3f}"
                       f"{r['loop_s']:>11.4f}  <= {goal}")  # fmt: skip
                 sys.stdout.flush()
     for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
