@@ -20,7 +20,13 @@ SPECTRUM_MARGIN = 0.01  # decades of gradient power per ring: minimum margin
 MIN_MARGIN = {"psnr": PSNR_MARGIN, "ssim": SSIM_MARGIN, "spectrum": SPECTRUM_MARGIN}
 # claims judged at full scale only (see the lab's docstring for why)
 FULL_ONLY = ("srgan-sharper-photo-x4", "srgan-sharper-than-noise-photo-x4",
-             "srgan-psnr-at-most-pixel-photo-x4")
+             "srgan-psnr-at-most-pixel-photo-x4",
+             # version 3, after the stability run (seed bases 40, 41, 42): margins at the A/A
+             # floor, effects within about one floor of it at quick
+             "pixel-beats-bicubic-psnr-photo-x2", "srgan-sharper-than-noise-photo-x2",
+             "srgan-sharper-photo-x2", "srgan-psnr-at-most-pixel-photo-x2",
+             "pixel-beats-bicubic-psnr-photo-x4", "srgan-sharper-digits-x2",
+             "srgan-psnr-at-most-pixel-digits-x2")
 
 LABELS = {"photo_x2": "photo patches at 2x", "photo_x4": "photo patches at 4x",
           "digits_x2": "8x8 digits at 2x"}
