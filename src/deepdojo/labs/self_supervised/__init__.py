@@ -100,6 +100,10 @@ before any full-scale run of this version):
   cheaper; the CV adds ~4 s per seed. The first quick run of this version (15 epochs, base 0)
   found the VICReg no-collapse check failing (std x sqrt(d) 0.15-0.24 < 0.3, effective rank
   ~19 of 64, the Doctor's collapse check "healthy" for every seed): the threshold stays.
+- Verify at quick (bases 40, 41, 42; 85-101 CPU-s each at load ~16, over the 60 s goal): the
+  three findings agree (both controls hold, ssl-advantage does not hold); vicreg-no-collapse
+  fails in all three sets and simclr-no-collapse in base 40 (one seed at 0.298): 5 of 6
+  claims agree (83%), none inconclusive. At full (25 epochs, tuned lambda 10) both hold.
 - Full scale was cut to fit 45 minutes on the shared 2-core machine (load 15-18): 5 seeds
   (``seeds``) instead of 10, 25 pretraining epochs instead of 60, 10 epochs for order / masked /
   rotation instead of 30, end-to-end step cap 400 instead of 1,500 (at 100% labels that is
