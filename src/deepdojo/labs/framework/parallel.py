@@ -39,7 +39,7 @@ ESTIMATED_S = {
     "one-shot": 58,  # CPU s at quick, one thread (wall was 10 min on a machine at load 12)
     "frameworks": 25,  # CPU s at quick, one thread (wall 90 s on a machine at load 14)
     "gan-images": 55,  # CPU s at quick, one thread (wall about 5 min on a machine at load 12)
-    "gan-superres": 80,  # CPU s at quick, one thread (75-85 with the A/A twin, load 15)
+    "gan-superres": 61,  # CPU s at quick, one thread (A/A twin, 600 patches; load 5)
     "molecules": 52,  # CPU s at quick, one thread (wall 4 min on a machine at load 7)
     "counting": 38,  # CPU s at quick, one thread (wall about 100 s at load 6-10)
     # attention 28, transformer 56, gru 61 above: CPU s at quick, one thread (2026-12-03)
