@@ -21,7 +21,7 @@ narrower than the t-interval at 5 seeds in the one-shot lab; changed 2026-12-04)
 
 Vocabulary: :class:`AtLeast`, :class:`AtMost`, :class:`Greater`, :class:`Less`, :class:`Within`,
 :class:`WithinFactor` (interval rules); :class:`EverySeed`, :class:`FractionOfSeeds` (per-seed
-rules, no interval).
+rules, no interval); :class:`Given` (another rule, judged only when a precondition is met).
 """
 
 from __future__ import annotations
@@ -367,6 +367,45 @@ class FractionOfSeeds(Rule):
                 f"{self.at_least:.0%} of seeds")
 
 
+@dataclass(frozen=True)
+class Given(Rule):
+    """``inner``, judged only when a precondition ``met``; otherwise "inconclusive" (withheld)
+    with the precondition named, whatever the values say. The interval and per-seed values
+    are still computed and shown."""
+
+    inner: Rule
+    condition_text: str  # the precondition, e.g. "the autoencoder's exactness >= 0.5"
+    met: bool
+    observed: str = ""  # what was measured, for the reason (e.g. "exactness 0.02")
+
+    @property
+    def paired_op(self) -> str:  # type: ignore[override]
+        return self.inner.paired_op
+
+    @property
+    def _margin(self) -> float | None:
+        return self.inner._margin
+
+    def point(self, value: float) -> bool:
+        return self.inner.point(value)
+
+    def condition(self) -> str:
+        return self.inner.condition()
+
+    def judge(self, values: Sequence[float],
+              items: Sequence[Sequence[float]] | None = None) -> Judgement:
+        j = self.inner.judge(values, items=items)
+        if self.met:
+            return j
+        seen = f" ({self.observed})" if self.observed else ""
+        return Judgement(INCONCLUSIVE, j.value, j.ci, j.margin, j.seed_holds,
+                         f"withheld: the precondition {self.condition_text} is not met{seen}, "
+                         "so the values cannot decide this claim")
+
+    def sentence(self, metric: str) -> str:
+        return f"{self.inner.sentence(metric)}; judged only if {self.condition_text}"
+
+
 __all__ = [
     "FAILS",
     "HOLDS",
@@ -376,6 +415,7 @@ __all__ = [
     "AtMost",
     "EverySeed",
     "FractionOfSeeds",
+    "Given",
     "Greater",
     "Judgement",
     "Less",

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from deepdojo.labs.framework import (
     AtLeast,
     EverySeed,
+    Given,
     Greater,
-    Judgement,
     LabContext,
     Less,
     Rule,
-    rules,
 )
 
 EXACT = 0.5  # the autoencoder returns at least half the test molecules exactly
@@ -31,45 +28,6 @@ AE_READY = 0.5
 FULL_ONLY = ("ae-reconstructs-test-molecules", "latent-gan-validity-above-gaussian-fit",
              "latent-gan-validity-above-prior", "latent-gan-qed-closer-than-gaussian-fit",
              "latent-gan-samples-unique", "latent-gan-samples-novel")
-
-
-@dataclass(frozen=True)
-class Given(Rule):
-    """``inner``, judged only when a precondition ``met``; otherwise "inconclusive" (withheld)
-    with the precondition named, whatever the values say. The interval and per-seed values
-    are still computed and shown."""
-
-    inner: Rule
-    condition_text: str  # the precondition, e.g. "the autoencoder's exactness >= 0.5"
-    met: bool
-    observed: str = ""  # what was measured, for the reason (e.g. "exactness 0.02")
-
-    @property
-    def paired_op(self) -> str:  # type: ignore[override]
-        return self.inner.paired_op
-
-    @property
-    def _margin(self) -> float | None:
-        return self.inner._margin
-
-    def point(self, value: float) -> bool:
-        return self.inner.point(value)
-
-    def condition(self) -> str:
-        return self.inner.condition()
-
-    def judge(self, values: Sequence[float],
-              items: Sequence[Sequence[float]] | None = None) -> Judgement:
-        j = self.inner.judge(values, items=items)
-        if self.met:
-            return j
-        seen = f" ({self.observed})" if self.observed else ""
-        return Judgement(rules.INCONCLUSIVE, j.value, j.ci, j.margin, j.seed_holds,
-                         f"withheld: the precondition {self.condition_text} is not met{seen}, "
-                         "so the values cannot decide this claim")
-
-    def sentence(self, metric: str) -> str:
-        return f"{self.inner.sentence(metric)}; judged only if {self.condition_text}"
 
 
 def _v(per_seed: list, arm: str, m: str) -> list[float]:
