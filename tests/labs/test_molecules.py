@@ -72,8 +72,7 @@ def test_smoke_run_holds_claims_for_full_scale_and_draws(tmp_path):
 
 
 def test_given_withholds_a_claim_whose_precondition_fails():
-    from deepdojo.labs.framework import AtLeast, Greater
-    from deepdojo.labs.framework import Given
+    from deepdojo.labs.framework import AtLeast, Given, Greater
 
     vals = [0.9, 0.92, 0.95, 0.91, 0.93]
     inner = AtLeast(0.5)
