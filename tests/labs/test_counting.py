@@ -89,3 +89,36 @@ def test_share_claim_fails_or_is_inconclusive_as_the_seeds_say(tmp_path):
     share = c["lstm-reaches-twice-more-often-than-gru"]
     assert share.verdict == "inconclusive" and "more seeds would decide it" in share.why
     assert TWICE == 2.0 and "lstm-reaches-twice-more-often-than-gru" in FULL_ONLY
+
+
+def _tuned(band_fit, band_loss):
+    return CountRun(reach=1.0, train_fit=1.0, ok=[True], loss=1e-4, band_fit=band_fit,
+                    band_loss=band_loss)
+
+
+def test_lr_rule_uses_the_band_then_its_loss_then_the_grid_order():
+    from deepdojo.labs.counting import choose_lr
+
+    # band share first: 1e-2 recognises more of the band although its loss is worse
+    tried = {3e-3: [_tuned(0.2, 0.1)] * 2, 1e-2: [_tuned(1.0, 0.5), _tuned(0.2, 0.5)],
+             3e-2: [_tuned(0.5, 0.01)] * 2}
+    assert choose_lr(tried) == 1e-2
+    # equal band share: the lower band loss wins; a NaN loss counts as infinite
+    tried = {3e-3: [_tuned(1.0, float("nan"))], 1e-2: [_tuned(1.0, 0.3)],
+             3e-2: [_tuned(1.0, 0.2)]}
+    assert choose_lr(tried) == 3e-2
+    # a complete tie: the lr listed first wins, whatever the order of the grid
+    tie = [_tuned(1.0, 0.2)]
+    assert choose_lr({3e-2: tie, 1e-2: tie}) == 3e-2
+    assert choose_lr({1e-2: tie, 3e-2: tie}) == 1e-2
+
+
+def test_tuning_runs_use_other_seeds_than_the_judged_ones():
+    from deepdojo.labs.counting import TUNE_SEED_OFFSET
+
+    cfg = CountingLabConfig()
+    assert TUNE_SEED_OFFSET > 100  # disjoint from any base seed's judged seeds (<= 10 seeds)
+    assert 1e-2 in cfg.lrs and min(cfg.lrs) < 1e-2 < max(cfg.lrs)  # 1e-2 is interior
+    cfg = dataclasses.replace(cfg, hidden_size=2, n_train=3, steps=3)
+    _, r = train_counter("lstm", 1e-2, 0, cfg)
+    assert 0.0 <= r.band_fit <= 1.0 and r.band_loss > 0.0

@@ -18,10 +18,10 @@ is an unbounded accumulator: with ``f ~ 1``, ``i ~ 1`` it can add 1 per ``a`` an
 and can only encode a count by a finely tuned drift that breaks a little beyond the trained
 range.
 
-Equal tuning effort: each model's Adam learning rate is chosen from ``lrs`` on the first
-``tune_seeds`` seeds by how well it fits the *training* range (mean share of training strings
-recognised, then mean training loss), never on the longer test strings; every seed then trains
-with the chosen rate.
+Equal tuning effort: each model's Adam learning rate is chosen from the same grid ``lrs`` by
+the same rule. Versions 1-4 chose it on the first ``tune_seeds`` seeds by how well it fits the
+*training* range (mean share of training strings recognised, then mean training loss); version
+5 chooses it on separate, unjudged tuning runs (see "Version 5" below).
 
 Measured so far (2026-12-03): the LSTM finds the counter on some seeds only (reach up to
 2.75 x n_train) and stops just past the training range on most (median ~1.15 x), while the
@@ -74,6 +74,29 @@ without the loss stop, seeds 0-10, not a lab run) reached >= 2 x on 7 of 11 seed
 LSTM's counter depends on the learning rate. A next version should fix, before running, a
 criterion that does not tie at convergence (e.g. judge every lr of the grid, each with its
 own paired interval).
+
+Version 5 (2026-12-04, fixed before any version-5 run; rules, margins and claims untouched,
+only how the lr is chosen). Version 4's lr rule tied at convergence (above). Now:
+
+- *The lr is chosen on separate tuning runs*, seeds ``s + TUNE_SEED_OFFSET`` (1000) for the
+  first ``tune_seeds`` seeds ``s`` (full: 4, quick: 1), which are never judged; every judged
+  seed (all of ``ctx.seeds``) trains with the chosen lr, so no judged run took part in
+  choosing it.
+- *The rule cannot tie* (``choose_lr``): highest mean share of the validation band
+  ``n = n_train + 1 .. 2 n_train`` recognised over the tuning runs, then the lowest mean
+  cross-entropy on the band's determined positions, then the lr listed first in ``lrs``.
+  The band lies beyond the training range because a rule on trained lengths cannot separate
+  converged runs. a^n b^n has one string per n, so the band strings are also test strings:
+  the separation is by run (seed), not by string, and both models get the same rule, so
+  each is judged at the lr that lets it count furthest on runs that are not judged. This is
+  a best-case tuning for both; the GRU gets the same chance to find a counter.
+- *The grid is wider*: ``lrs`` = (3e-3, 1e-2, 3e-2) (version 4: 1e-2, 3e-2), so 1e-2, where
+  the exploratory run found the LSTM's counter, is interior. The metric
+  ``chosen_lr_at_grid_edge`` records whether a choice sits at an edge (then a wider grid
+  would be the next step). Chosen lrs: metric ``chosen_lr``; every tuning run: table
+  ``tuning``.
+
+Quick (1000 steps, no run converges) still only measures: the findings stay full-only.
 """
 
 from __future__ import annotations
@@ -101,6 +124,7 @@ EXTRA_REACH = 1.25  # the LSTM must recognise every n up to 1.25 x the longest t
 REACH_MARGIN = 0.25  # ... and reach further than the GRU by 0.25 x that n (fixed in advance)
 TWICE = 2.0  # version 4: a seed "counts" when its reach is at least 2 x n_train
 SHARE_MARGIN = 0.2  # ... and the LSTM's share of such seeds beats the GRU's by 0.2 (2 in 10)
+TUNE_SEED_OFFSET = 1000  # version 5: the lr is chosen on runs with seeds base + this, never judged
 END = 2  # class ids: 0 = "a", 1 = "b", 2 = end of string
 # claims stated only at full scale (``full_only_claims``): see the module docstring
 FULL_ONLY = ("lstm-counts-beyond-training", "lstm-counts-further-than-gru",
@@ -112,12 +136,14 @@ class CountingLabConfig:
     hidden_size: int = ranged(8, low=1)  # state size of both models
     n_train: int = ranged(20, low=2)  # strings a^n b^n with n = 1 .. n_train are the training set
     test_factor: int = ranged(4, low=2)  # test n = 1 .. test_factor * n_train
-    lrs: tuple[float, ...] = ranged((1e-2, 3e-2), low=0.0, low_open=True)  # Adam lrs tried
+    # Adam lrs tried per model, in the order that breaks a tie (version 5: 3e-3 added)
+    lrs: tuple[float, ...] = ranged((3e-3, 1e-2, 3e-2), low=0.0, low_open=True)
     clip: float = ranged(1.0, low=0.0, low_open=True)  # gradient-norm clipping threshold
     steps: int = scaled(smoke=5, quick=1000, full=6000, low=1)  # most full-batch Adam steps
     # a run has converged (and stops) once its training loss is at most this (version 4)
     fit_loss: float = ranged(1e-4, low=0.0, low_open=True)
-    tune_seeds: int = scaled(smoke=1, quick=2, full=3, low=1)  # seeds the lr is judged on
+    # tuning runs per lr and model (seeds ctx.seeds[i] + TUNE_SEED_OFFSET, not judged)
+    tune_seeds: int = scaled(smoke=1, quick=1, full=4, low=1)
     # state FULL_ONLY (see the module docstring): quick measures them but cannot decide them
     full_only_claims: bool = scaled(smoke=False, quick=False, full=True)
 
@@ -220,7 +246,10 @@ def reach(ok: torch.Tensor) -> int:
 class CountRun:
     """One seed of one model: reach / n_train, share of training strings recognised, the
     recognised flags of every test n, the final training loss, the number of Adam updates
-    made and whether the run converged (loss <= ``fit_loss``) within the step budget."""
+    made and whether the run converged (loss <= ``fit_loss``) within the step budget; and
+    (version 5, used only to choose the lr on tuning runs) the share of the validation band
+    ``n_train + 1 .. 2 n_train`` recognised and its mean cross-entropy on the determined
+    positions."""
 
     reach: float
     train_fit: float
@@ -228,6 +257,22 @@ class CountRun:
     loss: float
     updates: int = 0
     converged: bool = False
+    band_fit: float = float("nan")
+    band_loss: float = float("nan")
+
+
+def choose_lr(tried: dict[float, list[CountRun]]) -> float:
+    """Version 5's lr rule, on tuning runs only: the highest mean share of the validation band
+    recognised, then the lowest mean band loss (a NaN loss counts as infinite), then the lr
+    listed first in ``tried`` (the config's grid order). It cannot tie."""
+    order = list(tried)
+
+    def key(lr: float) -> tuple[float, float, int]:
+        losses = [r.band_loss if r.band_loss == r.band_loss else float("inf") for r in tried[lr]]
+        return (statistics.fmean(r.band_fit for r in tried[lr]), -statistics.fmean(losses),
+                -order.index(lr))
+
+    return max(order, key=key)
 
 
 def train_counter(kind: str, lr: float, seed: int, cfg: CountingLabConfig
@@ -253,28 +298,36 @@ def train_counter(kind: str, lr: float, seed: int, cfg: CountingLabConfig
         opt.step()
         updates += 1
     ok = recognised(model, list(range(1, cfg.test_factor * cfg.n_train + 1)))
+    band = list(range(cfg.n_train + 1, 2 * cfg.n_train + 1))
+    Xb, Yb, Mb = anbn(band)
+    with torch.no_grad():
+        band_loss = nn.functional.cross_entropy(model(Xb)[Mb], Yb[Mb]).item()
     return model, CountRun(reach=reach(ok) / cfg.n_train,
                            train_fit=ok[: cfg.n_train].float().mean().item(),
                            ok=ok.tolist(), loss=loss.item(), updates=updates,
-                           converged=converged)
+                           converged=converged,
+                           band_fit=ok[cfg.n_train : 2 * cfg.n_train].float().mean().item(),
+                           band_loss=band_loss)
 
 
 @register_lab("counting", questions=("Q19",), config=CountingLabConfig)
 def run(cfg: CountingLabConfig, ctx: LabContext) -> None:
     """LSTM vs GRU on a^n b^n: how far beyond the trained n each one still counts."""
     tuning, chosen = [], {}
-    tune_seeds = ctx.seeds[: cfg.tune_seeds]
-    runs: dict[str, list[CountRun]] = {}
+    tune_seeds = [s + TUNE_SEED_OFFSET for s in ctx.seeds[: cfg.tune_seeds]]
+    runs: dict[str, list[CountRun]] = {kind: [] for kind in MODELS}
     for kind in MODELS:
         tried = {lr: [train_counter(kind, lr, s, cfg)[1] for s in tune_seeds] for lr in cfg.lrs}
-        lr = max(tried, key=lambda a: (statistics.fmean(r.train_fit for r in tried[a]),
-                                       -statistics.fmean(r.loss for r in tried[a])))
-        chosen[kind], runs[kind] = lr, list(tried[lr])
-        tuning += [{"model": kind, "lr": a, "seed": s, "train_fit": r.train_fit, "loss": r.loss,
-                    "reach": r.reach, "chosen": a == lr}
+        chosen[kind] = lr = choose_lr(tried)
+        tuning += [{"model": kind, "lr": a, "seed": s, "band_fit": r.band_fit,
+                    "band_loss": r.band_loss, "train_fit": r.train_fit, "loss": r.loss,
+                    "updates": r.updates, "reach": r.reach, "chosen": a == lr}
                    for a, rs in tried.items() for s, r in zip(tune_seeds, rs, strict=True)]
     ctx.table("tuning", tuning)
-    for seed in ctx.progress(ctx.seeds[len(tune_seeds):], "seeds"):
+    ctx.metric("chosen_lr", chosen)
+    ctx.metric("chosen_lr_at_grid_edge", {k: lr in (min(cfg.lrs), max(cfg.lrs))
+                                          for k, lr in chosen.items()})
+    for seed in ctx.progress(ctx.seeds, "seeds"):  # judged runs: none of them chose the lr
         for kind in MODELS:
             runs[kind].append(train_counter(kind, chosen[kind], seed, cfg)[1])
     ctx.table("reach", [{"model": k, "seed": s, "lr": chosen[k], "reach_n": r.reach * cfg.n_train,
