@@ -74,6 +74,7 @@ from .measure import (
     Setting,
     candidate_gap,
     delay_retention,
+    gate_ablation,
     initial_gru,
     memory_units,
     random_subset_gaps,
@@ -99,11 +100,17 @@ def run(cfg: GRULabConfig, ctx: LabContext) -> None:
     tune_seeds = ctx.seeds[: cfg.tune_seeds]
     tuned = {kind: tune(kind, T, tune_seeds, cfg) for kind in MODELS}
     chosen = {kind: t.chosen for kind, t in tuned.items()}
+    ctx.metric("chosen_at_grid_edge", {
+        k: {"lr": st.lr in (min(cfg.lrs), max(cfg.lrs)),
+            "gate_bias": k != "rnn" and st.gate_bias in (min(cfg.gate_biases),
+                                                        max(cfg.gate_biases))}
+        for k, st in chosen.items()})
     ctx.table("tuning", [
         {"model": k, "lr": st.lr, "gate_bias": st.gate_bias if k != "rnn" else None,
          "val_acc": statistics.fmean(r.val_acc for r in rs),
          "val_loss": statistics.fmean(r.val_loss for r in rs),
-         "val_acc_per_seed": [round(r.val_acc, 3) for r in rs], "chosen": st == t.chosen}
+         "val_acc_per_seed": [round(r.val_acc, 3) for r in rs],
+         "steps": statistics.fmean(r.steps for r in rs), "chosen": st == t.chosen}
         for k, t in tuned.items() for st, rs in t.tried])
     results: dict[tuple[str, int], list[RecallRun]] = {}
     trained: dict[int, RecallNet] = {}  # seed -> GRU trained at the longest length
@@ -121,18 +128,22 @@ def run(cfg: GRULabConfig, ctx: LabContext) -> None:
     ctx.table("accuracy_and_gradients", [
         {"model": k, "T": length, **{m: statistics.fmean(getattr(r, m) for r in rs)
                                      for m in ("acc", "grad_init", "grad_trained")},
-         "grad_init_median": statistics.median(r.grad_init for r in rs)}
+         "grad_init_median": statistics.median(r.grad_init for r in rs),
+         "grad_trained_exactly_0": sum(r.grad_trained == 0.0 for r in rs),
+         "steps": statistics.fmean(r.steps for r in rs),
+         "converged": sum(r.converged for r in rs)}
         for (k, length), rs in results.items()])
     plot_comparison(ctx, results, lengths, cfg.num_symbols)
-    gate_claims(ctx, _study_gates(ctx, trained, T, cfg, chosen["gru"]), T, cfg)
+    gru_acc = {s: r.acc for s, r in zip(ctx.seeds, results[("gru", T)], strict=True)}
+    gate_claims(ctx, _study_gates(ctx, trained, gru_acc, T, cfg, chosen["gru"]), T, cfg)
     comparison_claims(ctx, results, T, cfg)
     lstm_claim(ctx, results, T, cfg, tuned["lstm"])
     if not cfg.full_only_claims:
         ctx.hold_for_full_scale(FULL_ONLY)
 
 
-def _study_gates(ctx: LabContext, trained: dict[int, RecallNet], T: int, cfg: GRULabConfig,
-                 setting: Setting) -> dict[int, GateStudy]:
+def _study_gates(ctx: LabContext, trained: dict[int, RecallNet], acc: dict[int, float], T: int,
+                 cfg: GRULabConfig, setting: Setting) -> dict[int, GateStudy]:
     """Gates before and after training, and the memory units, of each seed's GRU at ``T``."""
     studies: dict[int, GateStudy] = {}
     for seed, model in trained.items():
@@ -151,11 +162,13 @@ def _study_gates(ctx: LabContext, trained: dict[int, RecallNet], T: int, cfg: GR
         ctx.metric(f"memory_units_aa_gap_sd.seed{seed}", aa.std())
         if seed == ctx.seeds[0]:
             z_first = gm.z
+        ablation = gate_ablation(model, units.memory, T, cfg, seed, cfg.ablation_draws)
+        ctx.metric(f"gate_ablation.seed{seed}", vars(ablation))
         studies[seed] = GateStudy(
             z_init=g0.delay_z(), z_trained=g1.delay_z(), units=units,
             z_memory_init=g0.z[:, 1 : T - 1][..., units.memory].mean().item(),
             retention=delay_retention(gm.z, units.memory, T),
             candidate_gap=candidate_gap(gm.h_tilde, gm.h, units.memory, T),
-            aa_gap_sd=aa.std().item())
+            aa_gap_sd=aa.std().item(), ablation=ablation, acc=acc[seed])
     plot_memory_units(ctx, {s: st.units for s, st in studies.items()}, z_first, T)
     return studies

@@ -32,6 +32,7 @@ from torch import nn
 
 from deepdojo.data.sequences import delayed_recall
 from deepdojo.nn import GRU
+from deepdojo.nn.gru import gru_step
 
 from .config import GRULabConfig
 
@@ -88,6 +89,8 @@ class RecallRun:
     acc : test accuracy of the recalled symbol
     grad_init, grad_trained : mean over test examples of ||dL/dx_0|| before and after training
     val_acc, val_loss : accuracy and mean cross-entropy on the validation sequences
+    steps : optimizer steps made (version 4: a run stops early once it has converged)
+    converged : the validation loss reached ``cfg.stop_loss`` within ``cfg.steps`` steps
     """
 
     acc: float
@@ -95,6 +98,8 @@ class RecallRun:
     grad_trained: float
     val_acc: float = float("nan")
     val_loss: float = float("nan")
+    steps: int = 0
+    converged: bool = False
 
 
 def recall_data(n: int, T: int, cfg: GRULabConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,7 +132,9 @@ def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setti
     """Train one model on delayed recall at length ``T``: forward, loss, backward, clip, step.
 
     Training, validation and test sequences are drawn with disjoint seeds (``seed``,
-    ``seed + VAL_SEED_OFFSET``, ``seed + TEST_SEED_OFFSET``).
+    ``seed + VAL_SEED_OFFSET``, ``seed + TEST_SEED_OFFSET``). Every ``cfg.eval_every`` steps
+    the validation loss is measured; the run stops (converged) once it is at most
+    ``cfg.stop_loss``, else after ``cfg.steps`` steps (version 4: compared at convergence).
     """
     torch.manual_seed(seed)
     X, y = recall_data(cfg.n_train, T, cfg, seed)
@@ -137,13 +144,18 @@ def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setti
     grad_init = first_step_grad(model, Xt, yt)
     opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
     g = torch.Generator().manual_seed(seed)
-    for _ in range(cfg.steps):
+    steps, converged = 0, False
+    while steps < cfg.steps and not converged:
         idx = torch.randint(0, cfg.n_train, (cfg.batch_size,), generator=g)
         loss = nn.functional.cross_entropy(model(X[idx]), y[idx])  # forward, loss
         opt.zero_grad()
         loss.backward()  # backward
         nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)  # clip
         opt.step()  # step
+        steps += 1
+        if steps % cfg.eval_every == 0:
+            with torch.no_grad():
+                converged = nn.functional.cross_entropy(model(Xv), yv).item() <= cfg.stop_loss
     with torch.no_grad():
         acc = (model(Xt).argmax(-1) == yt).float().mean().item()
         val = model(Xv)
@@ -151,14 +163,16 @@ def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setti
         val_loss = nn.functional.cross_entropy(val, yv).item()
     return model, RecallRun(acc=acc, grad_init=grad_init,
                             grad_trained=first_step_grad(model, Xt, yt),
-                            val_acc=val_acc, val_loss=val_loss)
+                            val_acc=val_acc, val_loss=val_loss, steps=steps,
+                            converged=converged)
 
 
 @dataclass(frozen=True)
 class Tuning:
     """The grid search of one arm on the tuning seeds: every setting tried with its
     validation numbers per seed, and the chosen one (highest mean validation accuracy over
-    the tuning seeds, then lowest mean validation loss)."""
+    the tuning seeds, then lowest mean validation loss, then fewest mean steps, then the
+    first in grid order: lr-major over ``cfg.lrs``, then ``cfg.gate_biases``)."""
 
     kind: str
     tried: list[tuple[Setting, list[RecallRun]]]
@@ -175,11 +189,17 @@ def tune(kind: str, T: int, seeds: list[int], cfg: GRULabConfig) -> Tuning:
     grid = [Setting(lr, b) for lr in cfg.lrs for b in biases]
     trained = {st: [train_recall(kind, T, seed, cfg, st) for seed in seeds] for st in grid}
     score = lambda st: (statistics.fmean(r.val_acc for _, r in trained[st]),  # noqa: E731
-                        -statistics.fmean(r.val_loss for _, r in trained[st]))
+                        -_finite(statistics.fmean(r.val_loss for _, r in trained[st])),
+                        -statistics.fmean(r.steps for _, r in trained[st]), -grid.index(st))
     best = max(grid, key=score)
     return Tuning(kind=kind, tried=[(st, [r for _, r in trained[st]]) for st in grid],
                   chosen=best, models=[m for m, _ in trained[best]],
                   runs=[r for _, r in trained[best]])
+
+
+def _finite(x: float) -> float:
+    """``x``, or +inf for NaN (a diverged run's loss ranks last)."""
+    return x if x == x else float("inf")
 
 
 def initial_gru(seed: int, cfg: GRULabConfig, gate_bias: float) -> RecallNet:
@@ -314,6 +334,8 @@ class GateStudy:
     retention : :func:`delay_retention` of the memory units after training
     candidate_gap : :func:`candidate_gap` of the memory units after training
     aa_gap_sd : std of :func:`random_subset_gaps` (the gap a random choice of units shows)
+    ablation : :func:`gate_ablation` of the trained GRU (version 4)
+    acc : the trained GRU's test accuracy
     """
 
     z_init: float
@@ -323,3 +345,66 @@ class GateStudy:
     retention: float = float("nan")
     candidate_gap: float = float("nan")
     aa_gap_sd: float = float("nan")
+    ablation: GateAblation | None = None
+    acc: float = float("nan")
+
+
+def open_gate_accuracy(model: RecallNet, X: torch.Tensor, y: torch.Tensor, units: torch.Tensor,
+                       T: int) -> float:
+    """Recall accuracy when the update gate of ``units`` is forced open (z = 0, so
+    h_t = h_tilde_t) during the delay steps 1 .. T-2; the other units and steps run as
+    trained. With no unit selected this is the trained model's accuracy (same weights and
+    equations as the fused GRU: :func:`deepdojo.nn.gru.gru_step`).
+
+    X (N, T, K + 1 + D), y (N,), units (H,) bool.
+    """
+    rnn = model.rnn
+    with torch.no_grad():
+        gi = nn.functional.linear(X, rnn.weight_ih_l0, rnn.bias_ih_l0)  # (N, T, 3H)
+        h = X.new_zeros(X.shape[0], rnn.hidden_size)
+        for t in range(T):
+            _, _, h_tilde, h_new = gru_step(gi[:, t], h, rnn.weight_hh_l0, rnn.bias_hh_l0)
+            h = torch.where(units, h_tilde, h_new) if 1 <= t <= T - 2 else h_new
+        return (model.head(h).argmax(-1) == y).float().mean().item()
+
+
+@dataclass(frozen=True)
+class GateAblation:
+    """Opening the update gate during the delay (:func:`open_gate_accuracy`) on one trained GRU.
+
+    Attributes
+    ----------
+    intact : accuracy with no gate opened
+    memory : accuracy with the k memory units' gate opened
+    control : mean accuracy over ``draws`` random choices of k non-memory units
+    control_a, control_b : the same mean over the first and the second half of the draws
+        (their difference is the A/A comparison of the control)
+    """
+
+    intact: float
+    memory: float
+    control: float
+    control_a: float
+    control_b: float
+
+
+def gate_ablation(model: RecallNet, units: torch.Tensor, T: int, cfg: GRULabConfig, seed: int,
+                  draws: int) -> GateAblation:
+    """:class:`GateAblation` of ``model`` on the test sequences of ``seed``; the control units
+    are drawn (with generator seed ``seed``) from the units outside ``units``."""
+    X, y = recall_data(cfg.n_test, T, cfg, TEST_SEED_OFFSET + seed)
+    H = units.shape[0]
+    k = int(units.sum())
+    others = (~units).nonzero().flatten()
+    g = torch.Generator().manual_seed(seed)
+    accs = []
+    for _ in range(draws):
+        pick = torch.zeros(H, dtype=torch.bool)
+        pick[others[torch.randperm(len(others), generator=g)[:k]]] = True
+        accs.append(open_gate_accuracy(model, X, y, pick, T))
+    half = max(1, draws // 2)
+    return GateAblation(
+        intact=open_gate_accuracy(model, X, y, torch.zeros(H, dtype=torch.bool), T),
+        memory=open_gate_accuracy(model, X, y, units, T),
+        control=statistics.fmean(accs), control_a=statistics.fmean(accs[:half]),
+        control_b=statistics.fmean(accs[half:] or accs[:half]))
