@@ -24,20 +24,21 @@ SIZES = {
         "full": {"lengths": (10, 40, 80, 150, 250), "steps": 1500, "n_train": 4000},
     },
     AttentionLabConfig: {
-        "smoke": {"lengths": (0, 20), "n_train": 64, "steps": 2, "num_test": 32,
+        "smoke": {"lengths": (0, 20), "n_train": 64, "steps": 4, "num_test": 32,
                   "length_sweep": True, "attribution_steps": 3},
-        "quick": {"length_sweep": False, "attribution_length": 20, "attribution_steps": 300,
+        "quick": {"length_sweep": False, "attribution_length": 20, "attribution_steps": 600,
                   "attribution_examples": 100, "num_test": 300, "lr": 1e-2},
-        "full": {"lengths": (0, 30), "length_sweep": True, "steps": 1200, "n_train": 4000,
-                 "lrs": (3e-3, 1e-2)},
+        "full": {"lengths": (0, 30), "length_sweep": True, "steps": 3000, "patience": 600,
+                 "n_train": 4000, "lrs": (1e-3, 3e-3, 1e-2), "max_widen": 2},
     },
     TransformerLabConfig: {
         "smoke": {"lengths": (0,), "max_steps": 4, "n_train": 64, "n_test": 32},
         "quick": {"lengths": (0,), "max_steps": 600, "target": 0.5, "stop_at_target": True,
-                  "transformer_lrs": (1e-3, 3e-3), "gru_lrs": (3e-3, 1e-2), "warmups": (25, 100),
-                  "timing_lengths": (0, 30, 60), "timing_repeats": 9},
-        "full": {"lengths": (0, 30), "max_steps": 1500, "target": 0.8, "stop_at_target": False,
-                 "n_train": 4000, "n_test": 500},
+                  "transformer_lrs": (1e-3, 3e-3, 1e-2), "gru_lrs": (1e-3, 3e-3, 1e-2),
+                  "warmups": (30, 100, 300), "max_widen": 2, "patience": 0,
+                  "timing_lengths": (0, 30, 60), "timing_repeats": 7},
+        "full": {"lengths": (30,), "max_steps": 3000, "target": 0.8, "stop_at_target": False,
+                 "patience": 600, "n_train": 4000, "n_test": 500},
     },
 }
 
@@ -176,9 +177,10 @@ def test_attention_gap_growth_does_not_hold_with_a_baseline_at_the_floor(ctx):
     assert claim.verdict == "does not hold" and "condition not met" in claim.why
 
 
-def _model_runs(exact, steps):
+def _model_runs(exact, steps, converged=True):
     return [ModelRun(exact=e, chars=e, steps_to_target=n, best_val=e, steps=n or 600,
-                     final_loss=0.1, cpu_s=1.0, wall_s=1.0, curve=[(25, e)])
+                     final_loss=0.1, cpu_s=1.0, wall_s=1.0, curve=[(25, e)],
+                     converged=converged)
             for e, n in zip(exact, steps, strict=True)]
 
 

@@ -171,6 +171,8 @@ class TargetRun:
     curve : ``(step, validation exact match)`` at every evaluation
     steps : optimizer steps taken; ``cpu_s``/``wall_s`` their CPU and wall seconds (evaluations
         excluded); ``final_loss`` the mean training loss of the last 10 steps
+    converged : stopped by ``patience`` (the validation exact match had stopped improving), as
+        opposed to running out of ``max_steps`` or stopping at the target
     """
 
     steps_to_target: int | None
@@ -182,17 +184,22 @@ class TargetRun:
     cpu_s: float
     wall_s: float
     final_loss: float
+    converged: bool = False
 
 
 def train_to_target(model: nn.Module, task: SequenceTask, val: SequenceTask, *, max_steps: int,
                     batch_size: int, lr: float, warmup: int, clip: float, seed: int,
-                    eval_every: int, target: float, stop_at_target: bool) -> TargetRun:
+                    eval_every: int, target: float, stop_at_target: bool,
+                    patience: int | None = None, min_delta: float = 0.0) -> TargetRun:
     """Teacher-forced Adam training as in :func:`train_steps`, evaluating the validation exact
     match every ``eval_every`` steps (and after the last); stops at ``max_steps`` or, with
-    ``stop_at_target``, at the first evaluation that reaches ``target``. The model is left at
-    its best-validation checkpoint."""
+    ``stop_at_target``, at the first evaluation that reaches ``target``, or, with ``patience``,
+    once the best validation exact match has not risen by more than ``min_delta`` for
+    ``patience`` steps (``converged``). The model is left at its best-validation checkpoint."""
     if eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {eval_every}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be >= 1 step, got {patience}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_constant(s, warmup=warmup))
     g = torch.Generator().manual_seed(seed)
@@ -201,6 +208,7 @@ def train_to_target(model: nn.Module, task: SequenceTask, val: SequenceTask, *, 
     curve: list[tuple[int, float]] = []
     best = (-1.0, 0, {k: v.clone() for k, v in model.state_dict().items()})
     reached: int | None = None
+    improved, converged = 0, False  # step of the last rise by more than min_delta
     cpu = wall = 0.0
     for step in range(1, max_steps + 1):
         model.train()
@@ -224,17 +232,23 @@ def train_to_target(model: nn.Module, task: SequenceTask, val: SequenceTask, *, 
         model.eval()
         exact, _ = exact_match(model, val)
         curve.append((step, exact))
+        if exact > best[0] + min_delta:
+            improved = step
         if exact > best[0]:
             best = (exact, step, {k: v.clone() for k, v in model.state_dict().items()})
         if reached is None and exact >= target:
             reached = step
             if stop_at_target:
                 break
+        if patience is not None and step - improved >= patience:
+            converged = True
+            break
     model.load_state_dict(best[2])
     model.eval()
     return TargetRun(steps_to_target=reached, best_val=best[0], best_step=best[1],
                      best_state=best[2], curve=curve, steps=len(losses), cpu_s=cpu,
-                     wall_s=wall, final_loss=statistics.fmean(losses[-10:]))
+                     wall_s=wall, final_loss=statistics.fmean(losses[-10:]),
+                     converged=converged)
 
 
 def interleaved_step_times(models: dict[str, nn.Module], batch: tuple[torch.Tensor, torch.Tensor],
