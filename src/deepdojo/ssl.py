@@ -49,6 +49,7 @@ __all__ = [
     "VICRegTask",
     "encode",
     "fine_tune",
+    "fine_tune_steps",
     "knn_accuracy",
     "label_subset",
     "linear_probe",
@@ -309,14 +310,69 @@ class FineTuneResult:
 def fine_tune(encoder: nn.Module, x: Tensor, y: Tensor, *, num_classes: int, lr: float = 1e-3,
               steps: int = 300, batch_size: int = 64, backbone_lr_scale: float = 1.0,
               weight_decay: float = 0.0, augment: Augmentation | None = None, seed: int = 0,
-              val: tuple[Tensor, Tensor] | None = None, eval_every: int = 25) -> FineTuneResult:
+              val: tuple[Tensor, Tensor] | None = None, eval_every: int = 25,
+              patience: int | None = None) -> FineTuneResult:
     """Train a copy of ``encoder`` plus a linear head ``(B, F) -> (B, K)`` with Adam(W).
 
     The encoder's parameters use ``lr * backbone_lr_scale`` (0: frozen), the head ``lr``.
     Each step draws a batch (seeded), augments it, and takes one cross-entropy step. The
-    returned model is the one at the end of ``steps``; ``best_step`` tells how many steps the
-    validation set liked best, for a refit on all labels.
+    returned model is the one at the end of training; ``best_step`` tells how many steps the
+    validation set liked best (accuracy, ties: lower cross-entropy, then earlier), for a refit
+    on all labels. With ``val`` and ``patience``, training stops early once ``patience``
+    evaluations in a row have not beaten the best (early stopping); the curves end there.
     """
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)
+                                 or patience < 1):
+        raise ValueError(f"patience must be an int >= 1 or None, got {patience!r}")
+    run = fine_tune_steps(encoder, x, y, num_classes=num_classes, lr=lr, steps=steps,
+                          batch_size=batch_size, backbone_lr_scale=backbone_lr_scale,
+                          weight_decay=weight_decay, augment=augment, seed=seed, val=val,
+                          eval_every=eval_every)
+    curve: list[tuple[int, float]] = []
+    loss_curve: list[tuple[int, float]] = []
+    best_key, since_best = (-1.0, -math.inf), 0
+    try:
+        while True:
+            step, acc, ce = next(run)
+            curve.append((step, acc))
+            loss_curve.append((step, ce))
+            best_key, since_best = ((acc, -ce), 0) if (acc, -ce) > best_key else (
+                best_key, since_best + 1)
+            if patience is not None and since_best >= patience:
+                model = run.model  # type: ignore[attr-defined]
+                break
+    except StopIteration as done:
+        model = done.value
+    best = steps
+    if curve:  # best accuracy; ties: lower cross-entropy, then the earlier step
+        best = max(zip(curve, loss_curve, strict=True),
+                   key=lambda p: (p[0][1], -p[1][1], -p[0][0]))[0][0]
+    return FineTuneResult(model.eval(), curve, best, loss_curve)
+
+
+class _Steps:
+    """The generator of :func:`fine_tune_steps` with its ``model`` reachable mid-run."""
+
+    def __init__(self, model: nn.Module, gen: Iterator[tuple[int, float, float]]) -> None:
+        self.model, self._gen = model, gen
+
+    def __iter__(self) -> _Steps:
+        return self
+
+    def __next__(self) -> tuple[int, float, float]:
+        return next(self._gen)
+
+
+def fine_tune_steps(encoder: nn.Module, x: Tensor, y: Tensor, *, num_classes: int,
+                    lr: float = 1e-3, steps: int = 300, batch_size: int = 64,
+                    backbone_lr_scale: float = 1.0, weight_decay: float = 0.0,
+                    augment: Augmentation | None = None, seed: int = 0,
+                    val: tuple[Tensor, Tensor] | None = None, eval_every: int = 25) -> _Steps:
+    """:func:`fine_tune` one evaluation at a time: an iterator of ``(step, validation
+    accuracy, validation cross-entropy)`` every ``eval_every`` steps (and at the last step);
+    its ``model`` attribute is the model being trained (a caller stops whenever it likes, e.g.
+    several cross-validation folds in lockstep); when exhausted, StopIteration's ``value`` is
+    the trained model in eval mode. Without ``val`` nothing is yielded."""
     check_positive(lr, "lr")
     check_positive(backbone_lr_scale, "backbone_lr_scale", allow_zero=True)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -333,22 +389,23 @@ def fine_tune(encoder: nn.Module, x: Tensor, y: Tensor, *, num_classes: int, lr:
     else:
         backbone.requires_grad_(False)
     optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, foreach=True)
-    curve: list[tuple[int, float]] = []
-    loss_curve: list[tuple[int, float]] = []
-    model.train()
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)
-        xb = x[idx] if augment is None else augment(x[idx], gen)  # forward on an augmented batch
-        loss = F.cross_entropy(model(xb), y[idx])  # loss
-        loss.backward()  # backward
-        optimizer.step()  # step
-        optimizer.zero_grad(set_to_none=True)  # zero_grad
-        if val is not None and (step % eval_every == 0 or step == steps):
-            curve.append((step, accuracy(model, *val)))
-            loss_curve.append((step, _cross_entropy(model, *val)))
-            model.train()
-    best = max(curve, key=lambda p: p[1])[0] if curve else steps
-    return FineTuneResult(model.eval(), curve, best, loss_curve)
+
+    def loop() -> Iterator[tuple[int, float, float]]:
+        model.train()
+        for step in range(1, steps + 1):
+            idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)
+            xb = x[idx] if augment is None else augment(x[idx], gen)  # augmented batch
+            loss = F.cross_entropy(model(xb), y[idx])  # forward, loss
+            loss.backward()  # backward
+            optimizer.step()  # step
+            optimizer.zero_grad(set_to_none=True)  # zero_grad
+            if val is not None and (step % eval_every == 0 or step == steps):
+                acc, ce = accuracy(model, *val), _cross_entropy(model, *val)
+                model.train()
+                yield step, acc, ce
+        return model.eval()
+
+    return _Steps(model, loop())
 
 
 @torch.no_grad()

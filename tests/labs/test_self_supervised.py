@@ -16,9 +16,11 @@ def test_quick_config_is_the_documented_budget():
     assert cfg.fractions == (0.01, 0.1) and not cfg.extended and not cfg.full_only_claims
     full = make_config(SelfSupervisedConfig, scale="full")
     assert full.fractions == (0.01, 0.1, 1.0) and full.extended and full.full_only_claims
-    assert full.seeds == 5 and len(full.simclr_lrs) * len(full.temperatures) == len(
-        full.vicreg_lrs) * len(full.vicreg_sim_coeffs) == 4  # equal tuning effort
-    assert len(cfg.temperatures) == len(cfg.vicreg_sim_coeffs) == 1  # quick: fixed settings
+    assert full.seeds == 4 and len(full.simclr_lrs) * len(full.temperatures) == len(
+        full.vicreg_lrs) * len(full.vicreg_sim_coeffs) == len(full.pretext_lrs) == len(
+        full.finetune_lrs) == 4  # equal tuning effort: every arm a grid of 4 at full
+    assert len(cfg.temperatures) == len(cfg.vicreg_sim_coeffs) == len(cfg.finetune_lrs) == len(
+        cfg.pretext_lrs) == 1  # quick: one fixed setting for every arm
 
 
 def test_smoke_run(tmp_path):
@@ -43,13 +45,19 @@ def test_smoke_run(tmp_path):
     assert all(0.0 <= r["mean"] <= 1.0 for r in tables["accuracy"])
     assert "noise_floor.aa_random_encoders_mean_abs" in data["metrics"]
     # smoke tunes a 2-point grid per method on the pool's validation part (never test)
-    tuning = tables["pretraining_tuning"]
-    assert sorted((r["method"], r.get("temperature"), r.get("sim_coeff")) for r in tuning) == [
+    tuning = tables["pretraining_tuning_mnist1d"]
+    assert sorted((r["method"], r.get("temperature"), r.get("sim_coeff")) for r in tuning
+                  if r["method"] in ("simclr", "vicreg")) == [
         ("simclr", 0.2, None), ("simclr", 0.5, None), ("vicreg", None, 10.0),
         ("vicreg", None, 25.0)]
+    assert sorted(r["lr"] for r in tuning if r["method"] == "order") == [1e-3, 3e-3]
     best = max((r for r in tuning if r["method"] == "simclr"),
                key=lambda r: r["val_probe_accuracy"])
-    assert data["metrics"]["chosen.simclr.temperature"] == best["temperature"]
+    assert data["metrics"]["chosen.mnist1d.simclr.temperature"] == best["temperature"]
+    assert {r["method"] for r in tables["pretraining_tuning_digits"]} == {"simclr", "rotation"}
+    # the no-collapse check judges centred embeddings; the uncentred statistic is kept
+    row = next(r for r in tables["collapse"] if r["arm"] == "simclr" and r["data"] == "mnist1d")
+    assert row["std_sqrt_d_centred"][0] >= row["std_sqrt_d_uncentred"][0] - 1e-6
 
 
 def test_bad_override_is_one_line():

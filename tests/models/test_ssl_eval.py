@@ -3,6 +3,7 @@ the VICReg / pretext tasks under the Trainer."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ from deepdojo.ssl import (
     PretextTask,
     VICRegTask,
     fine_tune,
+    fine_tune_steps,
     knn_accuracy,
     label_subset,
     linear_probe,
@@ -118,6 +120,24 @@ def test_fine_tune_is_deterministic_and_a_zero_backbone_scale_freezes_it():
     frozen = fine_tune(enc, x, y, num_classes=3, steps=30, seed=5, backbone_lr_scale=0.0)
     assert torch.equal(frozen.model[0][0].weight, enc[0].weight)
     assert not torch.equal(a.model[0][0].weight, enc[0].weight)  # the copy moved, not enc
+
+
+def test_fine_tune_patience_stops_early_and_steps_stream_the_same_run():
+    x, y = _separable(60, 0)
+    xv, yv = _separable(60, 1)
+    val = (xv, yv[torch.randperm(60, generator=torch.Generator().manual_seed(0))])  # noise
+    enc = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
+    kw = dict(num_classes=3, steps=400, seed=5, val=val, eval_every=10, lr=0.03)
+    full = fine_tune(enc, x, y, **kw)
+    early = fine_tune(enc, x, y, patience=3, **kw)
+    n = len(early.val_curve)
+    assert n < len(full.val_curve)  # shuffled validation labels: no lasting improvement
+    assert early.val_curve == full.val_curve[:n]  # the same run, cut short
+    assert early.best_step <= early.val_curve[-1][0] - 3 * 10  # three evaluations past it
+    stream = fine_tune_steps(enc, x, y, **kw)
+    assert [(s, a) for s, a, _ in itertools.islice(stream, n)] == early.val_curve
+    with pytest.raises(ValueError, match="patience"):
+        fine_tune(enc, x, y, num_classes=3, steps=10, patience=0)
 
 
 # ---------------------------------------------------------------- tasks

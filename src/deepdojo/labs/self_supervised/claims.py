@@ -17,7 +17,8 @@ SSL_MARGIN = 0.02  # accuracy: SSL probe vs supervised from scratch
 CONTROL_MARGIN = 0.03  # accuracy: pretrained vs random frozen encoder
 SHRINK_MARGIN = 0.02  # the SSL advantage at 1% minus the one at 10%
 TRANSFER_MARGIN = 0.01  # 10x smaller backbone lr vs the same lr everywhere
-NO_COLLAPSE = 0.3  # std * sqrt(d) of normalised embeddings: healthy ~1, collapsed 0
+NO_COLLAPSE = 0.3  # std * sqrt(d) of normalised centred embeddings: healthy ~1, collapsed 0
+MIN_RANK = 1.5  # effective rank: the Doctor's collapse threshold (all rows on one line: ~1)
 REFERENCE = {"simclr_probe": 0.82, "supervised_cnn": 0.94, "gru": 0.91}  # MNIST-1D project
 FEW, SOME, ALL = 0.01, 0.1, 1.0
 FULL_ONLY = (
@@ -58,7 +59,7 @@ def tables(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]]) -> None:
     for ds, rs in runs.items():
         evals = [(arm, "probe") for arm in rs[0].arms]
         evals += [(arm, "knn") for arm in rs[0].arms if rs[0].arms[arm].knn]
-        for frac in cfg.fractions:
+        for frac in sorted(rs[0].supervised):  # the dataset's label fractions
             cols = {f"{a} ({k})": _probe(rs, a, frac, k) for a, k in evals}
             cols["supervised (end to end)"] = _sup(rs, frac)
             for scale in rs[0].finetune:
@@ -78,7 +79,10 @@ def tables(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]]) -> None:
                                **{f"probe_wd.{a}": r.arms[a].probe_wd[frac] for a in r.arms}})
         for arm in rs[0].arms:
             collapse.append({"data": ds, "arm": arm,
-                             "std_sqrt_d": [round(r.arms[arm].std_sqrt_d, 3) for r in rs],
+                             "std_sqrt_d_centred": [round(r.arms[arm].std_sqrt_d, 3) for r in rs],
+                             "std_sqrt_d_uncentred": [round(r.arms[arm].raw_std_sqrt_d, 3)
+                                                      for r in rs],
+                             "min_dim_std": [round(r.arms[arm].min_dim_std, 3) for r in rs],
                              "effective_rank": [round(r.arms[arm].erank, 2) for r in rs],
                              "collapse_check": [r.arms[arm].collapse for r in rs],
                              "pretrain_cpu_s": round(statistics.fmean(
@@ -141,12 +145,20 @@ def claims(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]]) -> None:
                        "carry less than what a tuned, augmented network learns from the labels "
                        "themselves."}, facts=facts)
         values = [r.arms[m].std_sqrt_d for r in rs]
-        ctx.claim(f"{m}-no-collapse", f"Check: {name} does not collapse: its normalised "
-                  f"embeddings keep spreading out (an untrained encoder passes this too, so "
-                  f"it is a sanity check, not evidence for pretraining)",
+        ranks = [r.arms[m].erank for r in rs]
+        ctx.claim(f"{m}-no-collapse", f"Check: {name} does not collapse: its centred, "
+                  f"normalised embeddings keep spreading out and span more than "
+                  f"{MIN_RANK:g} directions (an untrained encoder passes this too, so it is a "
+                  f"sanity check, not evidence for pretraining)",
                   EverySeed(AtLeast(NO_COLLAPSE)), values=values, kind="check",
-                  metric="std of l2-normalised test embeddings x sqrt(d) (healthy ~1)",
-                  why={"does not hold": "std x sqrt(d) fell to {min:.3f} in a seed."})
+                  metric="std of l2-normalised centred test embeddings x sqrt(d) (healthy ~1)",
+                  requires={f"effective rank above {MIN_RANK:g} in every seed":
+                            min(ranks) > MIN_RANK},
+                  facts={"min_rank": min(ranks),
+                         "raw_min": min(r.arms[m].raw_std_sqrt_d for r in rs)},
+                  why={"does not hold": "std x sqrt(d) of the centred embeddings fell to "
+                                        "{min:.3f} in a seed (uncentred {raw_min:.3f}); "
+                                        "smallest effective rank {min_rank:.1f}."})
     gain = {(arm, f): [a - b for a, b in zip(_probe(rs, arm, f), _sup(rs, f), strict=True)]
             for arm in ("simclr", "random") for f in (few, some)}
     shrink = {arm: statistics.fmean(gain[arm, few]) - statistics.fmean(gain[arm, some])
@@ -216,6 +228,7 @@ def _full_claims(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]], few: floa
                       why=_why_vs("backbone lr x0.1", "x1"))
     dg = runs.get("digits")
     if dg:
+        few = min(dg[0].supervised)  # digits: the smallest fraction that can be validated
         ctx.claim("rotation-beats-random-encoder-digits", "Control: rotation prediction "
                   "pretraining beats the random frozen encoder on digits",
                   Greater(margin=CONTROL_MARGIN), a=_probe(dg, "rotation", some),

@@ -35,6 +35,7 @@ from deepdojo.ssl import (
     VICRegTask,
     encode,
     fine_tune,
+    fine_tune_steps,
     knn_accuracy,
     label_subset,
     linear_probe,
@@ -66,7 +67,9 @@ class Arm:
     probe: dict[float, float] = field(default_factory=dict)
     probe_wd: dict[float, float] = field(default_factory=dict)
     knn: dict[float, float] = field(default_factory=dict)
-    std_sqrt_d: float = float("nan")
+    std_sqrt_d: float = float("nan")  # of the centred embeddings (what the check judges)
+    raw_std_sqrt_d: float = float("nan")  # of the embeddings as they are (offset included)
+    min_dim_std: float = float("nan")  # the smallest per-dimension std (a dead dimension: 0)
     erank: float = float("nan")
     collapse: str = ""  # the collapse check's kind: "collapse" or "healthy"
     pretrain_s: float = 0.0
@@ -157,10 +160,18 @@ def pretrain(method: str, data: Data, encoder: nn.Module, *, seed: int, epochs: 
 
 def evaluate(encoder: nn.Module, data: Data, fractions: tuple[float, ...], seed: int, *,
              weight_decays: tuple[float, ...], knn_k: int, with_knn: bool) -> Arm:
-    """Linear probe (and kNN) at each label fraction; collapse statistics on the test rows."""
+    """Linear probe (and kNN) at each label fraction; collapse statistics on the test rows.
+
+    The no-collapse statistic is std x sqrt(d) of the l2-normalised *centred* test embeddings:
+    a constant offset shared by every row (the encoder's last layer is affine) carries no
+    information, yet it points every normalised row the same way and shrinks the uncentred
+    statistic (kept as ``raw_std_sqrt_d``); the effective rank is centred already."""
     feats, feats_test = encode(encoder, data.x), encode(encoder, data.x_test)  # (N, F)
     finding = check_collapse(feats_test)
-    arm = Arm(std_sqrt_d=finding.evidence["std_times_sqrt_d"],
+    centred = check_collapse(feats_test - feats_test.mean(0))
+    arm = Arm(std_sqrt_d=centred.evidence["std_times_sqrt_d"],
+              raw_std_sqrt_d=finding.evidence["std_times_sqrt_d"],
+              min_dim_std=float(feats_test.std(0).min()),
               erank=finding.evidence["effective_rank"], collapse=finding.kind)
     for frac in fractions:
         idx = label_subset(data.y, frac, seed)
@@ -175,7 +186,7 @@ def evaluate(encoder: nn.Module, data: Data, fractions: tuple[float, ...], seed:
 
 def end_to_end(encoder: nn.Module, data: Data, frac: float, seed: int, *, lrs: tuple[float, ...],
                steps: int, batch_size: int, backbone_lr_scale: float = 1.0, cv_folds: int = 3,
-               cv_below: int = 100) -> Fit:
+               cv_below: int = 100, patience: int | None = None) -> Fit:
     """Encoder + linear head trained on the labelled rows, (lr, steps) chosen on validation
     rows from the labelled rows only, then refit on all labelled rows.
 
@@ -183,7 +194,9 @@ def end_to_end(encoder: nn.Module, data: Data, frac: float, seed: int, *, lrs: t
     each item validating once; a checkpoint's score is the pooled accuracy over all labelled
     items (ties: lower pooled cross-entropy, then the earlier step). Otherwise a stratified
     validation third. Without validation rows (one item per class) the first lr and all steps
-    are used."""
+    are used. With ``patience``, an lr's run stops early once ``patience`` evaluations in a
+    row have not beaten its best pooled score (the folds train in lockstep, so every scored
+    step has every fold's measurement)."""
     idx = label_subset(data.y, frac, seed)
     x, y = data.x[idx], data.y[idx]
     aug, k = views(data.name), int(data.y.max()) + 1
@@ -194,21 +207,24 @@ def end_to_end(encoder: nn.Module, data: Data, frac: float, seed: int, *, lrs: t
         fit, val = split_labelled(y, 1 / 3, seed)
         splits = [(fit, val)] if len(val) else []
     best = (lrs[0], steps, -1.0, 0.0)  # lr, step, pooled accuracy, -pooled cross-entropy
+    total = sum(len(v) for _, v in splits)
     for lr in lrs if splits else ():
-        correct: dict[int, float] = {}
-        loss: dict[int, float] = {}
-        for fit, val in splits:
-            r = fine_tune(encoder, x[fit], y[fit], num_classes=k, lr=lr, steps=steps,
-                          batch_size=batch_size, augment=aug, seed=seed,
-                          backbone_lr_scale=backbone_lr_scale, val=(x[val], y[val]))
-            for (step, acc), (_, ce) in zip(r.val_curve, r.val_loss_curve, strict=True):
-                correct[step] = correct.get(step, 0.0) + acc * len(val)
-                loss[step] = loss.get(step, 0.0) + ce * len(val)
-        total = sum(len(v) for _, v in splits)
-        for step in sorted(correct):
-            key = (correct[step] / total, -loss[step] / total)
+        runs = [fine_tune_steps(encoder, x[fit], y[fit], num_classes=k, lr=lr, steps=steps,
+                                batch_size=batch_size, augment=aug, seed=seed,
+                                backbone_lr_scale=backbone_lr_scale, val=(x[val], y[val]))
+                for fit, val in splits]
+        lr_best, since = (-1.0, 0.0), 0
+        for points in zip(*runs, strict=True):  # the folds in lockstep, one evaluation each
+            step = points[0][0]
+            key = (sum(acc * len(v) for (_, acc, _), (_, v) in zip(points, splits, strict=True))
+                   / total,
+                   -sum(ce * len(v) for (_, _, ce), (_, v) in zip(points, splits, strict=True))
+                   / total)
             if key > best[2:]:
                 best = (lr, step, *key)
+            lr_best, since = (key, 0) if key > lr_best else (lr_best, since + 1)
+            if patience is not None and since >= patience:
+                break  # early stopping on the pooled validation score
     final = fine_tune(encoder, x, y, num_classes=k, lr=best[0], steps=best[1],
                       batch_size=batch_size, augment=aug, seed=seed,
                       backbone_lr_scale=backbone_lr_scale)
@@ -250,6 +266,14 @@ def pca2(x: Tensor) -> np.ndarray:
     return (z @ v[:2].T).numpy()
 
 
+def epochs_of(method: str, dataset: str, cfg) -> int:
+    """Pretraining epochs: ``digits_epochs`` on digits, ``epochs`` for SimCLR / VICReg on
+    MNIST-1D, ``pretext_epochs`` for order / masked there."""
+    if dataset == "digits":
+        return cfg.digits_epochs
+    return cfg.epochs if method in ("simclr", "vicreg") else cfg.pretext_epochs
+
+
 @dataclass
 class Plan:
     """What one seed runs: methods to pretrain, fractions, and the optional parts."""
@@ -276,7 +300,7 @@ def run_seed(data: Data, seed: int, plan: Plan, cfg, *, keep_embedding: bool,
     for method in plan.methods:
         t = time.process_time()
         enc = pretrain(method, data, new_encoder(data.name, seed, **init), seed=seed,
-                       epochs=cfg.epochs if method in ("simclr", "vicreg") else cfg.pretext_epochs,
+                       epochs=epochs_of(method, data.name, cfg),
                        batch_size=cfg.batch_size, **{"lr": cfg.pretrain_lr,
                                                      "temperature": cfg.temperature,
                                                      **settings.get(method, {})})
@@ -285,7 +309,7 @@ def run_seed(data: Data, seed: int, plan: Plan, cfg, *, keep_embedding: bool,
         arms[method].pretrain_s = spent
         encoders[method] = enc
     sup_kw = dict(lrs=cfg.finetune_lrs, steps=cfg.finetune_steps, batch_size=cfg.ft_batch_size,
-                  cv_folds=cfg.cv_folds, cv_below=cfg.cv_below)
+                  cv_folds=cfg.cv_folds, cv_below=cfg.cv_below, patience=cfg.patience)
     supervised = {f: end_to_end(new_encoder(data.name, seed, **init), data, f, seed, **sup_kw)
                   for f in plan.fractions}
     run = SeedRun(data.name, seed, arms, supervised)
