@@ -31,7 +31,7 @@ UNKNOWN_DURATION_S = float("inf")  # never run and no estimate: start it first
 # Quick-scale seconds of each lab in one `run --all --jobs 2` (2026-12-03, a shared 2-core
 # machine, so only their order matters): the order of a first run, before runs/ has history.
 ESTIMATED_S = {
-    "attention": 28, "transformer": 56, "hyperparameters": 187, "vanishing-gradients": 184,
+    "attention": 52, "transformer": 59, "hyperparameters": 187, "vanishing-gradients": 184,
     "gru": 61, "regularization": 164, "search": 140, "imbalanced-data": 125,
     "skip-connections": 107, "learning-rate": 66, "weight-initialization": 56,
     "exploding-gradients": 47,
@@ -42,7 +42,8 @@ ESTIMATED_S = {
     "gan-superres": 61,  # CPU s at quick, one thread (A/A twin, 600 patches; load 5)
     "molecules": 52,  # CPU s at quick, one thread (wall 4 min on a machine at load 7)
     "counting": 38,  # CPU s at quick, one thread (wall about 100 s at load 6-10)
-    # attention 28, transformer 56, gru 61 above: CPU s at quick, one thread (2026-12-03)
+    # gru 61 above: CPU s at quick, one thread (2026-12-03); attention 52, transformer 59: the
+    # same, version 3 (2026-12-04, wall 2.5-4 min at load 5-6)
     "attention-memory": 17,  # CPU s at quick incl. its probe subprocesses (wall 25 s)
     "gan-translation": 54,  # CPU s at quick, one thread (wall 2.5 min on a machine at load 8)
     "autoencoders": 65,  # CPU s at quick, one thread (wall 8.5 min on a machine at load 17)
