@@ -41,6 +41,7 @@ VAL_SEED_OFFSET = 20_000  # validation sequences (used for tuning) use seed + th
 TEST_SEED_OFFSET = 10_000  # test sequences use seed + this
 GATE_SEED = 99  # sequences whose gates are drawn and compared (init vs trained)
 MEMORY_SEED = 98  # sequences that rank the memory units
+IMPROVEMENT = 0.01  # a validation loss this much (relative) below the best resets the patience
 
 
 @dataclass(frozen=True)
@@ -127,25 +128,43 @@ def first_step_grad(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float
     return grad[:, 0].norm(dim=-1).mean().item()
 
 
-def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setting
-                 ) -> tuple[RecallNet, RecallRun]:
+def last_distractor(X: torch.Tensor, cfg: GRULabConfig) -> torch.Tensor:
+    """The control task's targets (version 4): the distractor shown at the last delay step
+    T-2 (ids 0 .. D-1), which needs no memory across the delay; X (n, T, K + 1 + D) -> (n,)."""
+    return X[:, -2, cfg.num_symbols + 1 :].argmax(-1)
+
+
+def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setting,
+                 task: str = "recall") -> tuple[RecallNet, RecallRun]:
     """Train one model on delayed recall at length ``T``: forward, loss, backward, clip, step.
 
     Training, validation and test sequences are drawn with disjoint seeds (``seed``,
-    ``seed + VAL_SEED_OFFSET``, ``seed + TEST_SEED_OFFSET``). Every ``cfg.eval_every`` steps
+    ``seed + VAL_SEED_OFFSET``, ``seed + TEST_SEED_OFFSET``). ``task="last"`` trains the
+    control task instead (:func:`last_distractor`) on the same sequences from the same
+    initialisation. Every ``cfg.eval_every`` steps
     the validation loss is measured; the run stops (converged) once it is at most
-    ``cfg.stop_loss``, else after ``cfg.steps`` steps (version 4: compared at convergence).
+    ``cfg.stop_loss``, or (stalled) once it has not improved by ``IMPROVEMENT`` (1%) of its
+    best value for ``cfg.patience`` steps, else after ``cfg.steps`` steps (version 4: compared
+    at convergence; the same rule for every arm).
     """
+    if task not in ("recall", "last"):
+        raise ValueError(f"task must be 'recall' or 'last', got {task!r}")
+    if task == "last" and not 2 <= cfg.distractors <= cfg.num_symbols:
+        raise ValueError("the control task needs 2 <= distractors <= num_symbols, got "
+                         f"{cfg.distractors} and {cfg.num_symbols}")
     torch.manual_seed(seed)
     X, y = recall_data(cfg.n_train, T, cfg, seed)
     Xv, yv = recall_data(cfg.n_test, T, cfg, VAL_SEED_OFFSET + seed)
     Xt, yt = recall_data(cfg.n_test, T, cfg, TEST_SEED_OFFSET + seed)
+    if task == "last":  # same sequences, same initialisation, no memory needed
+        y, yv, yt = (last_distractor(Z, cfg) for Z in (X, Xv, Xt))
     model = RecallNet(kind, cfg, setting.gate_bias)
     grad_init = first_step_grad(model, Xt, yt)
     opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
     g = torch.Generator().manual_seed(seed)
-    steps, converged = 0, False
-    while steps < cfg.steps and not converged:
+    steps, converged, stalled = 0, False, False
+    best, best_step = float("inf"), 0
+    while steps < cfg.steps and not converged and not stalled:
         idx = torch.randint(0, cfg.n_train, (cfg.batch_size,), generator=g)
         loss = nn.functional.cross_entropy(model(X[idx]), y[idx])  # forward, loss
         opt.zero_grad()
@@ -155,7 +174,11 @@ def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setti
         steps += 1
         if steps % cfg.eval_every == 0:
             with torch.no_grad():
-                converged = nn.functional.cross_entropy(model(Xv), yv).item() <= cfg.stop_loss
+                vl = nn.functional.cross_entropy(model(Xv), yv).item()
+            converged = vl <= cfg.stop_loss
+            if vl < best * (1 - IMPROVEMENT):
+                best, best_step = vl, steps
+            stalled = steps - best_step >= cfg.patience
     with torch.no_grad():
         acc = (model(Xt).argmax(-1) == yt).float().mean().item()
         val = model(Xv)
@@ -170,9 +193,10 @@ def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setti
 @dataclass(frozen=True)
 class Tuning:
     """The grid search of one arm on the tuning seeds: every setting tried with its
-    validation numbers per seed, and the chosen one (highest mean validation accuracy over
-    the tuning seeds, then lowest mean validation loss, then fewest mean steps, then the
-    first in grid order: lr-major over ``cfg.lrs``, then ``cfg.gate_biases``)."""
+    validation numbers per seed, and the chosen one (version 4, cannot tie: highest mean
+    validation accuracy over the tuning seeds, then the largest share of converged runs, then
+    the fewest mean steps, then the lowest mean validation loss, then the first in grid order:
+    lr-major over ``cfg.lrs``, then ``cfg.gate_biases``)."""
 
     kind: str
     tried: list[tuple[Setting, list[RecallRun]]]
@@ -189,8 +213,10 @@ def tune(kind: str, T: int, seeds: list[int], cfg: GRULabConfig) -> Tuning:
     grid = [Setting(lr, b) for lr in cfg.lrs for b in biases]
     trained = {st: [train_recall(kind, T, seed, cfg, st) for seed in seeds] for st in grid}
     score = lambda st: (statistics.fmean(r.val_acc for _, r in trained[st]),  # noqa: E731
+                        statistics.fmean(r.converged for _, r in trained[st]),
+                        -statistics.fmean(r.steps for _, r in trained[st]),
                         -_finite(statistics.fmean(r.val_loss for _, r in trained[st])),
-                        -statistics.fmean(r.steps for _, r in trained[st]), -grid.index(st))
+                        -grid.index(st))
     best = max(grid, key=score)
     return Tuning(kind=kind, tried=[(st, [r for _, r in trained[st]]) for st in grid],
                   chosen=best, models=[m for m, _ in trained[best]],
@@ -334,8 +360,10 @@ class GateStudy:
     retention : :func:`delay_retention` of the memory units after training
     candidate_gap : :func:`candidate_gap` of the memory units after training
     aa_gap_sd : std of :func:`random_subset_gaps` (the gap a random choice of units shows)
-    ablation : :func:`gate_ablation` of the trained GRU (version 4)
+    ablation : :func:`gate_ablation` of the trained GRU (version 4, measured, no claim)
     acc : the trained GRU's test accuracy
+    z_control : mean delay z of the same GRU (same seed and init) trained on the control
+        task (version 4), and ``acc_control`` its test accuracy
     """
 
     z_init: float
@@ -347,16 +375,16 @@ class GateStudy:
     aa_gap_sd: float = float("nan")
     ablation: GateAblation | None = None
     acc: float = float("nan")
+    z_control: float = float("nan")
+    acc_control: float = float("nan")
 
 
-def open_gate_accuracy(model: RecallNet, X: torch.Tensor, y: torch.Tensor, units: torch.Tensor,
-                       T: int) -> float:
-    """Recall accuracy when the update gate of ``units`` is forced open (z = 0, so
-    h_t = h_tilde_t) during the delay steps 1 .. T-2; the other units and steps run as
-    trained. With no unit selected this is the trained model's accuracy (same weights and
-    equations as the fused GRU: :func:`deepdojo.nn.gru.gru_step`).
-
-    X (N, T, K + 1 + D), y (N,), units (H,) bool.
+def clamped_gate_accuracy(model: RecallNet, X: torch.Tensor, y: torch.Tensor,
+                          z_fixed: torch.Tensor, T: int) -> float:
+    """Recall accuracy when every unit's update gate is replaced by ``z_fixed`` (H,) during the
+    delay steps 1 .. T-2 (``h_t = (1 - z) h_tilde_t + z h_(t-1)`` with that constant z); the
+    other steps run as trained. Same weights and equations as the fused GRU
+    (:func:`deepdojo.nn.gru.gru_step`). X (N, T, K + 1 + D), y (N,).
     """
     rnn = model.rnn
     with torch.no_grad():
@@ -364,47 +392,24 @@ def open_gate_accuracy(model: RecallNet, X: torch.Tensor, y: torch.Tensor, units
         h = X.new_zeros(X.shape[0], rnn.hidden_size)
         for t in range(T):
             _, _, h_tilde, h_new = gru_step(gi[:, t], h, rnn.weight_hh_l0, rnn.bias_hh_l0)
-            h = torch.where(units, h_tilde, h_new) if 1 <= t <= T - 2 else h_new
+            h = torch.lerp(h_tilde, h, z_fixed) if 1 <= t <= T - 2 else h_new
         return (model.head(h).argmax(-1) == y).float().mean().item()
 
 
 @dataclass(frozen=True)
 class GateAblation:
-    """Opening the update gate during the delay (:func:`open_gate_accuracy`) on one trained GRU.
-
-    Attributes
-    ----------
-    intact : accuracy with no gate opened
-    memory : accuracy with the k memory units' gate opened
-    control : mean accuracy over ``draws`` random choices of k non-memory units
-    control_a, control_b : the same mean over the first and the second half of the draws
-        (their difference is the A/A comparison of the control)
-    """
+    """The update gate of a trained GRU opened (z = 0 on every unit, so h_t = h_tilde_t)
+    during the delay (:func:`clamped_gate_accuracy`), on the test sequences: ``intact`` is
+    the accuracy as trained, ``open`` with the gate opened (measured, no claim)."""
 
     intact: float
-    memory: float
-    control: float
-    control_a: float
-    control_b: float
+    open: float
 
 
-def gate_ablation(model: RecallNet, units: torch.Tensor, T: int, cfg: GRULabConfig, seed: int,
-                  draws: int) -> GateAblation:
-    """:class:`GateAblation` of ``model`` on the test sequences of ``seed``; the control units
-    are drawn (with generator seed ``seed``) from the units outside ``units``."""
+def gate_ablation(model: RecallNet, T: int, cfg: GRULabConfig, seed: int) -> GateAblation:
+    """:class:`GateAblation` of ``model`` on the test sequences of ``seed``."""
     X, y = recall_data(cfg.n_test, T, cfg, TEST_SEED_OFFSET + seed)
-    H = units.shape[0]
-    k = int(units.sum())
-    others = (~units).nonzero().flatten()
-    g = torch.Generator().manual_seed(seed)
-    accs = []
-    for _ in range(draws):
-        pick = torch.zeros(H, dtype=torch.bool)
-        pick[others[torch.randperm(len(others), generator=g)[:k]]] = True
-        accs.append(open_gate_accuracy(model, X, y, pick, T))
-    half = max(1, draws // 2)
-    return GateAblation(
-        intact=open_gate_accuracy(model, X, y, torch.zeros(H, dtype=torch.bool), T),
-        memory=open_gate_accuracy(model, X, y, units, T),
-        control=statistics.fmean(accs), control_a=statistics.fmean(accs[:half]),
-        control_b=statistics.fmean(accs[half:] or accs[:half]))
+    with torch.no_grad():
+        intact = (model(X).argmax(-1) == y).float().mean().item()
+    zero = torch.zeros(model.rnn.hidden_size)
+    return GateAblation(intact=intact, open=clamped_gate_accuracy(model, X, y, zero, T))
