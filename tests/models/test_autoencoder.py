@@ -243,6 +243,47 @@ def test_smiles_autoencoder_learns_to_copy_a_few_strings():
     assert sum(a == b for a, b in zip(out, smiles, strict=True)) >= 12
 
 
+def test_smiles_decoder_sees_the_code_at_every_step_only_when_fed():
+    torch.manual_seed(0)
+    ids = torch.tensor([[1, 4, 5, 6, 7, 2], [1, 6, 4, 2, 0, 0]])
+    z1, z2 = torch.randn(2, 3), torch.randn(2, 3)
+    for feed, differs in ((True, True), (False, False)):
+        model = SmilesAutoEncoder(8, embed_dim=4, hidden_size=6, code_size=3, feed_code=feed)
+        assert model.decoder_rnn.input_size == 4 + (3 if feed else 0)
+        with torch.no_grad():  # the initial state no longer carries the code: h0 = tanh(0) = 0
+            model.from_code.weight.zero_()
+            model.from_code.bias.zero_()
+        a, b = model.decode(z1, ids[:, :-1]), model.decode(z2, ids[:, :-1])
+        assert (not torch.allclose(a, b)) is differs
+    with pytest.raises(TypeError, match="feed_code must be a bool"):
+        SmilesAutoEncoder(8, feed_code=1)
+
+
+@pytest.mark.parametrize("feed", [True, False])
+def test_smiles_greedy_decoding_agrees_with_the_teacher_forced_decoder(feed):
+    torch.manual_seed(1)
+    model = SmilesAutoEncoder(9, embed_dim=5, hidden_size=7, code_size=4, feed_code=feed).eval()
+    z = torch.randn(5, 4)
+    out = model.generate(z, max_len=6)  # (5, 8), starts with bos
+    assert out.shape == (5, 8) and (out[:, 0] == SmilesVocabulary.BOS).all()
+    with torch.no_grad():  # feeding the greedy tokens back predicts the same tokens
+        assert torch.equal(model.decode(z, out[:, :-1]).argmax(-1), out[:, 1:])
+
+
+def test_size_checks_share_one_home_and_one_message():
+    from deepdojo.models import autoencoder, smiles_autoencoder
+    from deepdojo.utils.checks import check_int
+
+    assert autoencoder._positive_int is smiles_autoencoder._positive_int is check_int
+    with pytest.raises(TypeError, match=r"^code_size must be an int, got float$"):
+        SmilesAutoEncoder(8, code_size=3.0)
+    with pytest.raises(TypeError, match=r"^code_size must be an int, got float$"):
+        MLPAutoEncoder(12, code_size=3.0)
+    with pytest.raises(ValueError, match=r"^vocab_size must be >= 4, got 3$"):
+        SmilesAutoEncoder(3)
+    assert SmilesVocabulary.from_smiles(["CC"]).encode(["CC"], np.int64(4)).shape == (1, 6)
+
+
 def test_rdkit_parts_name_the_chem_extra_when_missing(monkeypatch):
     real = builtins.__import__
 

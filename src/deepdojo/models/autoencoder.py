@@ -51,6 +51,7 @@ from deepdojo.models.smiles_autoencoder import (  # noqa: F401
 )
 from deepdojo.nn.losses import VAELoss, vae_loss
 from deepdojo.nn.residual import make_activation
+from deepdojo.utils.checks import check_int as _positive_int
 
 __all__ = [
     "AutoEncoder",
@@ -67,14 +68,6 @@ __all__ = [
     "load_nci_smiles",
     "masked_mse",
 ]
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _sizes(hidden: Sequence[int], name: str = "hidden") -> tuple[int, ...]:
