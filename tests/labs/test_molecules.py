@@ -100,3 +100,24 @@ def test_latent_gan_claims_are_withheld_when_the_autoencoder_failed(tmp_path):
     for c in gan:
         assert c["verdict"] == "inconclusive", c
         assert "withheld: the precondition the autoencoder's mean exact reconstruction" in c["why"]
+
+
+def test_respell_keeps_each_molecule_and_its_limits():
+    require("rdkit", extra="chem")
+    from deepdojo.models.autoencoder import SmilesVocabulary
+
+    pool = M.molecules(30, 200)
+    vocab = SmilesVocabulary.from_smiles(pool)
+    assert M.respell(pool, vocab, 30, 0.0, np.random.default_rng(0)) == pool
+    a = M.respell(pool, vocab, 30, 1.0, np.random.default_rng(0))
+    assert a == M.respell(pool, vocab, 30, 1.0, np.random.default_rng(0))  # seeded
+    assert a != M.respell(pool, vocab, 30, 1.0, np.random.default_rng(1))
+    assert sum(x != y for x, y in zip(a, pool, strict=True)) > 100  # most are new spellings
+    assert [M.canonical(x) for x in a] == [M.canonical(x) for x in pool]  # same molecules
+    assert all(len(SmilesVocabulary.tokenize(x)) <= 30 for x in a)
+    vocab.encode(a, 30)  # every token in the vocabulary (raises otherwise)
+    half = M.respell(pool, vocab, 30, 0.5, np.random.default_rng(2))
+    assert 40 < sum(x != y for x, y in zip(half, pool, strict=True)) < 140
+    short = M.respell(pool, vocab, 12, 1.0, np.random.default_rng(0))  # too long: original kept
+    assert all(len(SmilesVocabulary.tokenize(x)) <= 12 or x == p
+               for x, p in zip(short, pool, strict=True))

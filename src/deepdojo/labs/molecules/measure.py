@@ -68,17 +68,47 @@ def _ce(model: SmilesAutoEncoder, ids: Tensor) -> Tensor:
     return F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], ignore_index=SmilesVocabulary.PAD)
 
 
+def respell(smiles: Sequence[str], vocab: SmilesVocabulary, max_tokens: int, share: float,
+            rng: np.random.Generator) -> list[str]:
+    """``smiles`` with a ``share`` of them (each with that probability) replaced by a random
+    Kekule spelling of the same molecule (RDKit's random SMILES, seeded; the NCI strings'
+    style: upper-case atoms, explicit double bonds); a spelling longer than ``max_tokens`` or with a
+    token outside ``vocab`` keeps the original. Training augmentation (Bjerrum 2017; Arus-Pous
+    et al. 2019): many spellings per molecule teach the network to copy, not to memorise."""
+    from rdkit import Chem as RDChem
+
+    out = []
+    for s in smiles:
+        if rng.random() >= share:
+            out.append(s)
+            continue
+        mol = RDChem.MolFromSmiles(s)
+        RDChem.Kekulize(mol, clearAromaticFlags=True)
+        new = RDChem.MolToRandomSmilesVect(mol, 1, randomSeed=int(rng.integers(1, 2**31)),
+                                           kekuleSmiles=True)[0]
+        toks = SmilesVocabulary.tokenize(new)
+        out.append(new if len(toks) <= max_tokens and all(t in vocab.stoi for t in toks) else s)
+    return out
+
+
 def train_ae(data: Data, seed: int, lr: float, epochs: int, cfg: Any) -> AERun:
-    """Adam(lr), batch 64, gradient norm clipped at 1; the best-validation epoch is kept."""
+    """Adam with a one-cycle schedule peaking at ``lr`` (5% warm-up, cosine decay), batch 64,
+    gradient norm clipped at 1; each epoch a ``cfg.respell`` share of the training strings is
+    respelled (:func:`respell`); the best-validation epoch is kept (validation strings as
+    written)."""
     torch.manual_seed(seed)
     model = SmilesAutoEncoder(len(data.vocab), cfg.embed_dim, cfg.hidden_size, cfg.code_size)
-    ids = data.vocab.encode(data.train, data.max_len)  # (N, T)
     val = data.vocab.encode(data.val, data.max_len)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, lr, total_steps=epochs * math.ceil(len(data.train) / 64), pct_start=0.05)
     gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed + 17)
     best, best_state, best_epoch = math.inf, copy.deepcopy(model.state_dict()), 0
     train_curve, val_curve = [], []
     for epoch in range(epochs):
+        rows = respell(data.train, data.vocab, data.max_len, cfg.respell, rng)
+        ids = data.vocab.encode(rows, data.max_len)  # (N, T)
         model.train()
         total = 0.0
         for idx in torch.randperm(len(ids), generator=gen).split(64):
@@ -87,6 +117,7 @@ def train_ae(data: Data, seed: int, lr: float, epochs: int, cfg: Any) -> AERun:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # clip
             opt.step()  # step
             opt.zero_grad()
+            sched.step()
             total += float(loss.detach()) * len(idx)
         model.eval()
         with torch.no_grad():
