@@ -40,7 +40,7 @@ ESTIMATED_S = {
     "frameworks": 25,  # CPU s at quick, one thread (wall 90 s on a machine at load 14)
     "gan-images": 55,  # CPU s at quick, one thread (wall about 5 min on a machine at load 12)
     "gan-superres": 61,  # CPU s at quick, one thread (A/A twin, 600 patches; load 5)
-    "molecules": 52,  # CPU s at quick, one thread (wall 4 min on a machine at load 7)
+    "molecules": 53,  # CPU s at quick, one thread (v5: wall 2.5 min at load 7)
     "counting": 38,  # CPU s at quick, one thread (wall about 100 s at load 6-10)
     # gru 61 above: CPU s at quick, one thread (2026-12-03); attention 52, transformer 59: the
     # same, version 3 (2026-12-04, wall 2.5-4 min at load 5-6)
