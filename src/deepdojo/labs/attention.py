@@ -3,7 +3,7 @@ r"""Lab: the core elements of an attention mechanism (Q18).
 Setup. Date normalisation: human-written dates inside filler words (``"note that 3 May 2021
 please"``) -> ISO 8601 (``"2021-05-03"``), character level; ``min_length`` pads the input with
 filler so the date moves around in longer inputs. GRU encoder-decoders
-(:class:`deepdojo.models.Seq2Seq`) with the same sizes, optimiser and budget differ only in
+(:class:`deepdojo.models.Seq2Seq`) with the same sizes and optimiser differ only in
 their context vector: the encoder's final state (no attention), additive (Bahdanau) attention
 or multiplicative (Luong "general") attention.
 
@@ -13,15 +13,23 @@ additive model, for every output step t of every test date, the attention weight
 attribution of the same step, :math:`a_{t,j} = |\sum_e x_{j,e}\, \partial o_t / \partial
 x_{j,e}|`, where :math:`x_j` is the embedding of input character j and :math:`o_t` the logit of
 the correct output token (teacher forcing). Their agreement is Spearman's :math:`\rho` over the
-input positions; per output step we take the median over test dates. The rule, fixed before
-any run: attention "explains" the output at step t when that median is >= 0.5; the claim is
-that this happens for at most half of the output steps (Jain & Wallace, 2019).
+input positions; per output step we take the median over test dates. Attention "agrees" with
+the attribution at step t when that median is >= 0.5; the claim (Jain & Wallace, 2019) is
+that this happens for fewer than half of the output steps. Per seed that is the same as the
+median over the (11) output steps of the per-step medians being < 0.5, and the rule judges
+that number with its 95% interval over seeds: holds when the interval lies below 0.5, does not
+hold when it lies above ("they mostly agree"), inconclusive when it straddles 0.5.
 
 Length sweep (``attention-beats-none-long``, ``attention-gap-grows-with-length``). The same
-seeds at every length, each arm with its learning rate chosen from ``lrs`` on validation dates
-(first seed, longest length). The story needs a baseline that works on short inputs, which
-takes about 600 steps for the model without attention; the sweep costs several minutes, so
-it runs at full scale only (``length_sweep``) and its claims are decided there.
+seeds at every length. Each variant's learning rate is chosen per length from ``lrs`` (the
+same grid for every variant, widened at an edge by up to ``max_widen`` points per side) on the
+first seed's validation dates; every run trains until its validation exact match has not
+risen by more than ``min_delta`` for ``patience`` steps (at most ``steps``) and is scored at
+its best-validation checkpoint, so no arm is judged before it has converged. Checks: the
+picked lrs lie inside their grids, every run converged, and the margins exceed the A/A noise
+floor (sqrt(2) x the largest sd over seeds of a variant's exact match). The story needs a
+baseline that works on short inputs; the sweep costs well over a minute, so it runs at full
+scale only (``length_sweep``) and its claims are decided there.
 
 The elements of attention, each a tensor in ``model.trace``: encoder outputs (keys/values),
 decoder state (query), scores, attention matrix (softmax of the scores), context vector.
@@ -30,11 +38,48 @@ Version 2 (after review): version 1 judged attention against a no-attention base
 at the floor even on short inputs (0.12 exact match at ~14 characters), used one seed at the
 short lengths, and needed ~68 CPU seconds at quick scale.
 
-Measured (2026-12-03, quick, one thread): 28 s CPU (44 s wall at load 6). The one quick
-claim, attention-is-not-attribution, did not hold on base seeds 0, 7 and 12: the share of
-output steps whose median rho >= 0.5 was 0.76 [0.56, 0.97], 0.66 [0.51, 0.80] and 0.89
-[0.77, 1.02] (rule: at most 0.5), so attention and gradient x input mostly agree on this
-task. The length-sweep claims have no full-scale run yet.
+Measured under version 2 (2026-12-03, quick, one thread): 28 s CPU. attention-is-not-
+attribution did not hold on base seeds 0, 7 and 12 (share of agreeing steps 0.76 [0.56, 0.97],
+0.66 [0.51, 0.80], 0.89 [0.77, 1.02]; rule: at most 0.5); the version-2 full run (base seed 0,
+10 seeds) gave 0.63 [0.42, 0.83], inconclusive, and found attention-beats-none-long
+inconclusive and attention-gap-grows-with-length not holding.
+
+Version 3 (2026-12-04, issue 15 follow-up; fixed before the quick, verify and full runs of
+this version). (1) attention-is-not-attribution: the per-step medians sit around 0.5 (0.2 to
+0.67 in a probe of 5 seeds), so the share of agreeing steps, a count out of 11 steps, jumps by
+1/11 whenever one step's median crosses the cut, and the seed-mean of those shares (sd 0.29 over
+10 seeds at full) flipped between does-not-hold and inconclusive across seed sets. The rule
+now judges the median step's rho per seed, which is < 0.5 exactly when fewer than half of the
+steps agree (the issue's rule, unchanged per seed), with a t-interval against 0.5, so
+the verdict moves only with the agreement itself; the share is still reported. (2) The
+attribution model trains 600 steps at quick as at full (was 300 at quick: exact match
+0.89-0.97, still learning), so quick and full measure the same model. (3) Sweep: lr grid
+(1e-3, 3e-3, 1e-2) with edge widening, tuned per variant *and length* (was: two lrs, tuned at
+the longest length only and reused at the short one); runs trained to convergence and scored at
+the best-validation checkpoint (was: a fixed 1200 steps, last checkpoint), which gives the
+no-attention baseline all the steps it needs; three setup checks. Rules and margins of the
+two sweep claims are unchanged (A - B > 0.1; gap growth > 0.1 given "none" >= 0.5 on short
+inputs).
+
+Measured under version 3 (2026-12-04, quick, one thread): 52 s CPU (146 s wall at load 5-6;
+``/usr/bin/time deepdojo run attention --scale quick``). attention-is-not-attribution is
+inconclusive on base seed 0, 0.53 [0.45, 0.61] (per seed 0.55, 0.43, 0.49, 0.58, 0.59; share
+of agreeing steps 0.64, 0.36, 0.45, 0.91, 1.00; test exact match 0.99-1.00), and on the
+verify bases 40, 41, 42 (``deepdojo verify attention --seed-sets 3 --seed 40``, 149 s CPU):
+0.52 [0.47, 0.56], 0.52 [0.44, 0.59], 0.53 [0.46, 0.60], stability 1 of 1. The
+intervals are about a fifth as wide as those of the share of steps (+-0.04 to +-0.08 vs
++-0.2 to +-0.4 on the same runs) and centred on the cut: attention and gradient x input agree
+moderately (rho about 0.5), and the framework estimates ~26 seeds to place the typical step on
+one side of 0.5. Why not one verdict: the agreement itself sits at the cut the issue fixed.
+
+Sweep probe (seed 0, full-scale config, lr 1e-2, before any full run of version 3): trained
+to convergence, no attention reaches 0.89 test exact match at min_length=0 (2700 steps) and
+0.94 at min_length=30 (still improving at 3000 steps, so that run fails the convergence
+check), additive attention 1.00 at min_length=30 (1100 steps). At these lengths a converged
+48-unit GRU state carries the date, so the margin of 0.1 over "none" is not expected to be
+met at min_length=30; this is why version 2's fixed-budget sweep found the claims
+inconclusive / not holding. No full run of version 3 yet (the sweep costs roughly 25 CPU
+minutes; the full-run queue was occupied this session).
 """
 
 from __future__ import annotations
