@@ -20,7 +20,7 @@ SIZES = {
     GRULabConfig: {
         "smoke": {"lengths": (6,), "steps": 5, "n_train": 64, "n_test": 500,
                   "lrs": (1e-3, 3e-3, 1e-2), "gate_biases": (1.0, 3.0, 5.0), "distractors": 4},
-        "quick": {"lengths": (10, 40, 80), "steps": 300, "n_train": 2000, "n_test": 500},
+        "quick": {"lengths": (10, 80), "steps": 300, "n_train": 2000, "n_test": 500},
         "full": {"lengths": (10, 40, 80, 150, 250), "steps": 1500, "n_train": 4000},
     },
     AttentionLabConfig: {

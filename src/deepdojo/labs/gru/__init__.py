@@ -201,7 +201,8 @@ def _study_gates(ctx: LabContext, trained: dict[int, RecallNet], acc: dict[int, 
             z_first = gm.z
         ablation = gate_ablation(model, T, cfg, seed)
         ctx.metric(f"gate_ablation.seed{seed}", vars(ablation))
-        control, ctl = train_recall("gru", T, seed, cfg, setting, task="last")
+        control, ctl = train_recall("gru", T, seed, cfg, setting, task="last",
+                                    patience=False)
         z_control = record_gates(control, T, cfg, cfg.gate_examples, GATE_SEED).delay_z()
         studies[seed] = GateStudy(
             z_init=g0.delay_z(), z_trained=g1.delay_z(), units=units,

@@ -14,7 +14,8 @@ ACC_MARGIN = 0.1  # accuracy the GRU must beat the vanilla RNN by at the longest
 # version 4: the memory units' z gap over the other units, in A/A standard deviations (the sd
 # of the gap of a random choice of k units, per seed); was 0.05 in z units, inside that floor
 MEMORY_Z_SDS = 2.0
-GATE_MARGIN = 0.1  # version 4: delay z after recall training minus after control training
+GATE_MARGIN = 0.0  # version 4: delay z after recall training minus after control training
+# (a direction claim: the 95% interval over seeds must lie above 0)
 RECALLS = 0.9  # the gate claims are judged only if the trained GRU's mean test accuracy >= this
 # A first-step gradient that is exactly 0 in float32 lies below the smallest positive float32
 # (2^-149 ~ 1.4e-45); it is counted at that bound, an upper bound on its true size (version 4;
@@ -49,22 +50,18 @@ def gate_claims(ctx: LabContext, studies: dict[int, GateStudy], T: int,
     ctx.metric("z_delay_init_recall_control", {"init": facts["z_all_init"], "recall": z_rec,
                                                "control": z_ctl})
     ctx.metric("gate_opened_accuracy_mean", facts["open_acc"])
-    ready = acc >= RECALLS and acc_ctl >= RECALLS
-    precondition = (f"both GRUs learn their task (mean test accuracy >= {RECALLS:g} at "
-                    f"T={T})")
-
-    def given(rule: Greater | AtLeast) -> Given:
-        return Given(rule, precondition, ready,
-                     f"recall {acc:.2f}, control task {acc_ctl:.2f}")
+    both = acc >= RECALLS and acc_ctl >= RECALLS
+    recalls = acc >= RECALLS
 
     ctx.claim(
         "update-gate-holds-memory",
         "From the same initialisation, a GRU trained to recall the first symbol keeps its "
         "update gate z higher during the delay than the same GRU trained on the same "
         "sequences to report the last distractor (a control task that needs no memory "
-        f"across the delay), by more than {GATE_MARGIN:g}: the need to hold the state keeps "
-        f"z high (T={T})",
-        given(Greater(margin=GATE_MARGIN)),
+        f"across the delay): the need to hold the state keeps z high (T={T})",
+        Given(Greater(margin=GATE_MARGIN),
+              f"both GRUs learn their task (mean test accuracy >= {RECALLS:g} at T={T})",
+              both, f"recall {acc:.2f}, control task {acc_ctl:.2f}"),
         a=z_rec, b=z_ctl,
         metric=f"mean update gate z over units, examples and the delay steps at T={T}, "
                "A = trained on recall, B = trained on the control task (same seed and init)",
@@ -94,7 +91,9 @@ def gate_claims(ctx: LabContext, studies: dict[int, GateStudy], T: int,
         f"update gate z higher during the delay than the other units, by at least "
         f"{MEMORY_Z_SDS:g} A/A standard deviations (the sd of that gap for a random choice of "
         f"{k} units; T={T})",
-        given(AtLeast(MEMORY_Z_SDS)),
+        Given(AtLeast(MEMORY_Z_SDS),
+              f"the GRU learns to recall (mean test accuracy >= {RECALLS:g} at T={T})",
+              recalls, f"it is {acc:.2f}"),
         values=z_sds,
         metric=f"(mean z of the {k} memory units - mean z of the others) over the delay at "
                f"T={T}, divided by the sd of the same gap over random {k}-unit choices",

@@ -135,13 +135,14 @@ def last_distractor(X: torch.Tensor, cfg: GRULabConfig) -> torch.Tensor:
 
 
 def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setting,
-                 task: str = "recall") -> tuple[RecallNet, RecallRun]:
+                 task: str = "recall", patience: bool = True) -> tuple[RecallNet, RecallRun]:
     """Train one model on delayed recall at length ``T``: forward, loss, backward, clip, step.
 
     Training, validation and test sequences are drawn with disjoint seeds (``seed``,
     ``seed + VAL_SEED_OFFSET``, ``seed + TEST_SEED_OFFSET``). ``task="last"`` trains the
     control task instead (:func:`last_distractor`) on the same sequences from the same
-    initialisation. Every ``cfg.eval_every`` steps
+    initialisation; ``patience=False`` turns the stall stop off (the control task's runs, so
+    that a gate started near 1 has the whole budget to move). Every ``cfg.eval_every`` steps
     the validation loss is measured; the run stops (converged) once it is at most
     ``cfg.stop_loss``, or (stalled) once it has not improved by ``IMPROVEMENT`` (1%) of its
     best value for ``cfg.patience`` steps, else after ``cfg.steps`` steps (version 4: compared
@@ -178,7 +179,7 @@ def train_recall(kind: str, T: int, seed: int, cfg: GRULabConfig, setting: Setti
             converged = vl <= cfg.stop_loss
             if vl < best * (1 - IMPROVEMENT):
                 best, best_step = vl, steps
-            stalled = steps - best_step >= cfg.patience
+            stalled = patience and steps - best_step >= cfg.patience
     with torch.no_grad():
         acc = (model(Xt).argmax(-1) == yt).float().mean().item()
         val = model(Xv)
