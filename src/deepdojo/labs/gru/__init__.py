@@ -61,16 +61,22 @@ fixed in code before any version-4 run). What the full run showed and what chang
   restated against a control at the same initialisation: the same GRU (same seed, init,
   setting, sequences, step rule) is also trained on a control task that needs no memory
   across the delay, reporting the last distractor (step T-2); the claim is that recall
-  training keeps the mean delay z higher than control training, by more than 0.1 (paired
-  over seeds). The old comparison (trained vs initial z of the memory units) is kept as the
-  measured metric ``z_delay_init_recall_control``. Also measured, no claim: recall with the
-  gate opened (z = 0 on every unit) during the delay (``gate_ablation.seed*``).
+  training keeps the mean delay z higher than control training (paired over seeds, 95%
+  interval above 0: a direction claim). The control trains without the stall stop, so that a
+  gate started near 1 has the whole step budget to move (a first version-4 draft let it stall
+  at bias 5 and stated a 0.1 margin; its quick verify on bases 40-42 withheld the claim on
+  two sets, and the margin depends on how far the control must lower z to fit, which
+  depends on the initial bias, so the claim is stated as a direction). The old comparison
+  (trained vs initial z) is kept as the measured metric ``z_delay_init_recall_control``.
+  Also measured, no claim: recall with the gate opened (z = 0 on every unit) during the
+  delay (``gate_ablation.seed*``).
 - ``memory-units-keep-z-high`` was inconclusive with its margin (0.05 in z) inside the A/A
   floor (the sd of the same gap for a random choice of k units). Its values are now the gap
   divided by that A/A sd, per seed, and the rule is ``AtLeast(2)``: the gap must exceed two
   A/A standard deviations. It is stated at quick again (no longer full-only).
-- Both gate claims are judged only if both GRUs learn their task (mean test accuracy >= 0.9),
-  else withheld (``Given``).
+- The gate claims are judged only if the GRUs they use learn their task (mean test accuracy
+  >= 0.9; the control claim needs both), else withheld (``Given``). Quick sweeps T = 10, 80
+  (was 10, 40, 80) to pay for the control runs.
 - ``lstm-matches-gru-long`` did not hold at full: the LSTM learned on 2 of 10 seeds, with its
   lr and forget bias chosen at the edges of 2-point grids and 600 steps. Now: 3 x 3 grids for
   both gated arms (``lrs`` 1e-3, 3e-3, 1e-2; ``gate_biases`` 1, 3, 5; the RNN the same 3 lrs),
