@@ -194,3 +194,38 @@ def test_an_infinite_gradient_with_a_finite_loss_is_skipped():
     assert event["where"] == "parameter 'lin.weight'" and torch.isfinite(
         torch.tensor(event["loss"]))
     assert tr.global_step == 1 and torch.isfinite(tr.model.lin.weight).all()
+
+
+def test_the_fused_check_tests_elements_and_leaves_gradients_unchanged():
+    """Without clipping, CPU float gradients are checked element by element in one fused pass:
+    NaN/Inf anywhere (or in the loss) is caught, a huge but finite gradient is not (a sum of
+    squares would overflow), and no gradient changes by a single bit."""
+    guard = NonFiniteGuard()
+    grads = [torch.randn(4, 3), torch.randn(5, dtype=torch.float64), torch.randn(7)]
+    before = [g.clone() for g in grads]
+    loss = torch.tensor(0.5)
+    value, finite, norms = guard.check(loss, grads, need_norms=False, host=True)
+    assert (value, finite, norms) == (0.5, True, [])
+    grads[2][3] = 1e30  # finite, but its square overflows float32
+    assert guard.check(loss, grads, need_norms=False, host=True)[1]
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        grads[0][1, 2] = bad
+        assert not guard.check(loss, grads, need_norms=False, host=True)[1]
+        grads[0][1, 2] = 0.25
+        assert guard.check(loss, grads, need_norms=False, host=True)[1]  # flag was reset
+    assert not guard.check(torch.tensor(float("nan")), grads, need_norms=False, host=True)[1]
+    grads[0][1, 2], grads[2][3] = before[0][1, 2], before[2][3]
+    for g, b in zip(grads, before, strict=True):
+        assert torch.equal(g, b)
+
+
+def test_a_gradient_that_requires_grad_is_left_alone_by_the_fused_check():
+    """A gradient that requires grad (double backward) gets no in-place pass (its version
+    stays): the norm path decides, and still catches a NaN."""
+    guard = NonFiniteGuard()
+    g = torch.randn(3, requires_grad=True) * 1.0  # a non-leaf that requires grad
+    version = g._version
+    assert guard.check(torch.tensor(1.0), [g], need_norms=False, host=True)[1]
+    assert g._version == version
+    bad = torch.tensor([1.0, float("nan")], requires_grad=True) * 1.0
+    assert not guard.check(torch.tensor(1.0), [bad], need_norms=False, host=True)[1]

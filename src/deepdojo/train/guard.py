@@ -1,9 +1,14 @@
 """The non-finite guard: skip NaN/Inf steps, roll back after a streak, then stop with a name.
 
-Per step it costs one fused check and no anomaly mode: the per-tensor gradient norms come from
-one ``torch._foreach_norm`` call, their total from one more, and a single host read returns the
-loss and the total norm together (NaN or Inf anywhere in any gradient makes the total
-non-finite). The Trainer reads the loss for logging anyway, so the guard adds no extra sync.
+Per update it costs one fused check and no anomaly mode. Without clipping, CPU float32/64
+gradients are tested element by element by one call of torch's fused AMP non-finite check at a
+unit scale (values unchanged bit for bit; a huge but finite gradient is never rejected, as
+nothing is squared or summed), and the loss and the verdict are read on the host (a CPU read:
+no device sync). With clipping, or on other devices and dtypes, the per-tensor gradient norms
+come from one ``torch._foreach_norm`` call (clipping reuses them), their total from one more,
+and a single host read returns the loss and the total norm together (NaN or Inf anywhere in
+any gradient makes the total non-finite). The Trainer reads the loss for logging anyway, so
+the guard adds no extra device sync.
 
 On a bad update the update is skipped (only that optimizer's, in a multi-optimizer task).
 After ``patience`` consecutive bad updates the Trainer rolls back: every network and optimizer
@@ -75,6 +80,7 @@ class NonFiniteGuard:
         self.lr_factor = lr_factor
         self.max_rollbacks = max_rollbacks
         self.snapshot_every = snapshot_every
+        self._found = torch.zeros(())  # the fused check's flag: 0 until a NaN/Inf is seen
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, trainer: Trainer) -> None:
@@ -102,8 +108,11 @@ class NonFiniteGuard:
             "optimizers": {name: opt.state_dict() for name, opt in _optimizers(trainer).items()},
         }  # fmt: skip
         spare = self.snapshots_[0] if len(self.snapshots_) >= self.keep else None
+        pairs: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
         with torch.no_grad():
-            copied = _copy_tree(state, spare)
+            copied = _copy_tree(state, spare, pairs)
+            if pairs[0]:  # every reused buffer refilled by one fused copy
+                torch._foreach_copy_(*pairs)
         copied["step"] = trainer.global_step
         self.snapshots_.append(copied)
         del self.snapshots_[: -self.keep]
@@ -139,6 +148,34 @@ class NonFiniteGuard:
         total = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
         loss_value, total_value = torch.stack([loss.detach().float(), total.float()]).tolist()
         return loss_value, total_value, norms
+
+    def check(
+        self,
+        loss: torch.Tensor,
+        grads: list[torch.Tensor],
+        need_norms: bool = True,
+        host: bool | None = None,
+    ) -> tuple[float, bool, list[torch.Tensor]]:
+        """``(loss, whether the loss and every gradient element are finite, per-tensor norms)``.
+
+        With ``need_norms=False`` and dense CPU float32/float64 gradients (``host`` as in
+        :meth:`measure`), the gradients are tested element by element in one fused pass:
+        torch's AMP non-finite check at a unit scale, which leaves every value bit for bit as
+        it is and, unlike a sum of squares, cannot overflow, so a gradient is rejected only
+        for a NaN/Inf element. The loss and the verdict are read on the host; the norms are
+        not returned (``[]``). Otherwise (norms needed, other devices or dtypes, gradients
+        that require grad or are sparse) the verdict comes from :meth:`measure`'s norms.
+        """
+        if not need_norms and grads and host is not False:
+            flag = self.__dict__.get("_found")
+            if flag is None:  # a subclass that did not run this __init__
+                flag = self._found = torch.zeros(())
+            found = _host_nonfinite(grads, bool(host), flag)
+            if found is not None:
+                loss_value = loss.item()
+                return loss_value, not found and math.isfinite(loss_value), []
+        loss_value, total, norms = NonFiniteGuard.measure(loss, grads, need_norms, host)
+        return loss_value, NonFiniteGuard.is_finite(loss_value, total), norms
 
     @staticmethod
     def is_finite(loss_value: float, total_norm: float) -> bool:
@@ -257,25 +294,57 @@ class NonFiniteGuard:
 _HOST_DTYPES = (torch.float32, torch.float64)
 
 
-def _copy_tree(obj: Any, spare: Any = None) -> Any:
+def _copy_tree(obj: Any, spare: Any = None,
+               pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None) -> Any:
     """A deep copy of nested dicts/lists/tuples of tensors and plain values; a tensor is
     copied into the tensor at the same place in ``spare`` when that one has its shape, dtype
-    and device (no allocation), else cloned."""
+    and device (no allocation), else cloned. With ``pairs`` given, such reused buffers are
+    not filled here: ``(buffer, source)`` is appended to ``pairs`` for the caller to copy
+    (one ``torch._foreach_copy_`` instead of a dispatch per tensor)."""
     if isinstance(obj, torch.Tensor):
         if (isinstance(spare, torch.Tensor) and spare.shape == obj.shape
                 and spare.dtype == obj.dtype and spare.device == obj.device):  # fmt: skip
-            return spare.copy_(obj)
+            if pairs is None:
+                return spare.copy_(obj)
+            pairs[0].append(spare)
+            pairs[1].append(obj)
+            return spare
         return obj.detach().clone()
     if isinstance(obj, dict):
         other = spare if isinstance(spare, dict) else {}
-        return {k: _copy_tree(v, other.get(k)) for k, v in obj.items()}
+        return {k: _copy_tree(v, other.get(k), pairs) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         other = spare if isinstance(spare, (list, tuple)) and len(spare) == len(obj) else None
-        items = [_copy_tree(v, None if other is None else other[i]) for i, v in enumerate(obj)]
+        items = [_copy_tree(v, None if other is None else other[i], pairs)
+                 for i, v in enumerate(obj)]  # fmt: skip
         return items if isinstance(obj, list) else tuple(items)
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj  # immutable
     return copy.deepcopy(obj)
+
+
+_UNIT_SCALE = torch.ones(())  # the AMP check's inverse scale: 1, so no value changes
+
+
+def _host_nonfinite(grads: list[torch.Tensor], checked: bool, found: torch.Tensor) -> bool | None:
+    """Whether any element of the dense CPU float32/64 ``grads`` is NaN/Inf, from one call of
+    torch's fused AMP check (``*1``: values unchanged) that sets the 0-d ``found`` (kept at 0
+    between calls: reset only after it was set); ``None`` when the gradients do not suit it
+    (another device or dtype unless ``checked``, sparse, or requiring grad: the in-place pass
+    would bump the version of a tensor in a double-backward graph)."""
+    for g in grads:
+        if g.requires_grad or (not checked and (g.device.type != "cpu"
+                                                or g.dtype not in _HOST_DTYPES)):  # fmt: skip
+            return None
+    try:  # no autograd: no gradient here requires grad
+        torch._amp_foreach_non_finite_check_and_unscale_(grads, found, _UNIT_SCALE)
+    except RuntimeError:  # sparse (NotImplementedError) or self-overlapping gradients
+        found.zero_()
+        return None
+    if found.item() == 0.0:
+        return False
+    found.zero_()
+    return True
 
 
 def _host_sum_of_squares_checked(grads: list[torch.Tensor]) -> float | None:

@@ -5,7 +5,7 @@ one update, and :meth:`StepMixin._update` reads top to bottom::
 
     3. backward            (fp16: on the scaled loss, then unscale this optimizer's grads)
     4. on_after_backward   (gradients complete and untouched: inspect them)
-    5. check               (one fused finiteness test over the loss and gradient norms)
+    5. check               (one fused finiteness test of the loss and the gradients)
        5a. skip            a non-finite update: no step for this optimizer only
        5b. rollback        after ``patience`` bad updates: every network and optimizer goes
                            back to the guard's snapshot (a ``rollback`` event and hook)
@@ -243,7 +243,7 @@ class StepMixin:
         # 4. inspect: gradients are complete and untouched
         for fn in self._hooks["on_after_backward"]:
             fn(self)
-        # 5. check: one fused finiteness test over loss and gradient norms (one host read)
+        # 5. check: one fused finiteness test of the loss and gradients (norms if clipping)
         loss_value, norms, rollback, overflow = self._check(name, loss)
         if norms is None:
             # 5a. skip: no update for this optimizer (fp16: the scaler forgets this unscale_
@@ -305,10 +305,10 @@ class StepMixin:
             return loss.item(), [], False, scaled
         params = self._opt_params[name]
         grads = [g for g in [p.grad for p in params] if g is not None]
-        # per-tensor norms only when clipping will reuse them (else the cheaper host total)
-        loss_value, total, norms = guard.measure(loss, grads, name in self._clips,
-                                                 self._host_grads.get(name))  # fmt: skip
-        if guard.is_finite(loss_value, total):
+        # per-tensor norms only when clipping will reuse them (else one fused element check)
+        loss_value, finite, norms = guard.check(loss, grads, name in self._clips,
+                                                self._host_grads.get(name))  # fmt: skip
+        if finite:
             return loss_value, norms, False, False
         if not norms and grads:  # a bad step: the per-tensor norms say where
             loss_value, total, norms = guard.measure(loss, grads)
