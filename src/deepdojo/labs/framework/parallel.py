@@ -32,7 +32,7 @@ UNKNOWN_DURATION_S = float("inf")  # never run and no estimate: start it first
 # machine, so only their order matters): the order of a first run, before runs/ has history.
 ESTIMATED_S = {
     "attention": 52, "transformer": 59, "hyperparameters": 187, "vanishing-gradients": 184,
-    "gru": 61, "regularization": 164, "search": 140, "imbalanced-data": 125,
+    "gru": 53, "regularization": 164, "search": 140, "imbalanced-data": 125,
     "skip-connections": 107, "learning-rate": 66, "weight-initialization": 56,
     "exploding-gradients": 47,
     "self-supervised": 100,  # CPU s at quick, one thread (2026-12-04, at load ~16; 27 min wall)
@@ -41,8 +41,8 @@ ESTIMATED_S = {
     "gan-images": 55,  # CPU s at quick, one thread (wall about 5 min on a machine at load 12)
     "gan-superres": 61,  # CPU s at quick, one thread (A/A twin, 600 patches; load 5)
     "molecules": 53,  # CPU s at quick, one thread (v5: wall 2.5 min at load 7)
-    "counting": 38,  # CPU s at quick, one thread (wall about 100 s at load 6-10)
-    # gru 61 above: CPU s at quick, one thread (2026-12-03); attention 52, transformer 59: the
+    "counting": 46,  # CPU s at quick, one thread (v5; wall about 130 s at load 5-6)
+    # gru 53 above: CPU s at quick, one thread (v4, 2026-12-04); attention 52, transformer 59: the
     # same, version 3 (2026-12-04, wall 2.5-4 min at load 5-6)
     "attention-memory": 17,  # CPU s at quick incl. its probe subprocesses (wall 25 s)
     "gan-translation": 54,  # CPU s at quick, one thread (wall 2.5 min on a machine at load 8)
