@@ -81,8 +81,8 @@ characters) no attention still reaches 1.00 (3000 steps, improving to the end). 
 "none" is not expected to be met at full scale: version 2's fixed budget (1200 steps) stopped
 the baseline while it was still learning, and attention's advantage here is in how fast it
 learns (additive reached 1.00 in a third of the steps), not in where it ends. A claim on steps
-to a target would test that; it is not added in this version. No full run of version 3 yet (the sweep costs roughly 25 CPU
-minutes; the full-run queue was occupied this session).
+to a target would test that; it is not added in this version. No full run of version 3 yet
+(the sweep costs roughly 25 CPU minutes; the full-run queue was occupied this session).
 """
 
 from __future__ import annotations
