@@ -19,6 +19,7 @@ def test_quick_config_is_the_documented_budget():
     assert full.seeds == 4 and len(full.simclr_lrs) * len(full.temperatures) == len(
         full.vicreg_lrs) * len(full.vicreg_sim_coeffs) == len(full.pretext_lrs) == len(
         full.finetune_lrs) == 4  # equal tuning effort: every arm a grid of 4 at full
+    assert cfg.cv_below == 0 and full.cv_below == 100  # quick: a validation third, full: CV
     assert len(cfg.temperatures) == len(cfg.vicreg_sim_coeffs) == len(cfg.finetune_lrs) == len(
         cfg.pretext_lrs) == 1  # quick: one fixed setting for every arm
 
