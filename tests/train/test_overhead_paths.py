@@ -115,3 +115,36 @@ def test_fp16_with_guard_reads_the_scale_only_after_an_overflow(monkeypatch):
     assert 0 < backoffs < 32
     assert tr.loop.optimizer_steps["model"] == 32 - backoffs == tr.global_step
     assert len(reads) == 2 * backoffs  # before and after each overflowed step, none otherwise
+
+
+def test_zero_grad_clears_every_gradient_and_calls_an_overriding_optimizer():
+    """The Trainer's zero_grad (torch's set_to_none loop without its wrappers) leaves no
+    gradient after an update, gives the same weights as optimizer.zero_grad, and an optimizer
+    that overrides zero_grad still has it called once per update."""
+
+    class CountingSGD(torch.optim.SGD):
+        calls = 0
+
+        def zero_grad(self, set_to_none: bool = True) -> None:
+            type(self).calls += 1
+            super().zero_grad(set_to_none)
+
+    class SeesGrads(Callback):
+        def __init__(self) -> None:
+            self.before: list[bool] = []
+
+        def on_batch_start(self, trainer, batch_idx, batch) -> None:
+            self.before.append(any(p.grad is not None for p in trainer.model.parameters()))
+
+    X, y = _data(n=60)
+    weights = []
+    for opt_cls in (torch.optim.SGD, CountingSGD):
+        net = _net()
+        seen = SeesGrads()
+        tr = Trainer(net, nn.CrossEntropyLoss(), opt_cls(net.parameters(), lr=0.1),
+                     device="cpu", progress="off", callbacks=[seen])  # fmt: skip
+        tr.fit((X, y), epochs=2, batch_size=20)
+        assert not any(seen.before) and all(p.grad is None for p in net.parameters())
+        weights.append([p.detach().clone() for p in net.parameters()])
+    assert CountingSGD.calls == 6  # 3 updates per epoch, 2 epochs
+    assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))

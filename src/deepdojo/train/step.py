@@ -106,6 +106,7 @@ _SKIP_LOSS: frozenset[str] = frozenset({"loss"})
 _FLUSH_STEPS = 32  # deferred accuracies are scored at least every that many steps
 _FLUSH_ROWS = 1 << 20  # ... or once the kept outputs hold that many numbers
 _END = object()
+_TORCH_ZERO_GRAD = torch.optim.Optimizer.zero_grad
 
 
 class StepMixin:
@@ -285,9 +286,22 @@ class StepMixin:
         return loss_value, True
 
     def _zero_grad(self, name: str) -> None:
-        self.optimizers[name].zero_grad(set_to_none=True)
-        for p in self._others[name]:  # the task's other parameters (another network's)
-            p.grad = None
+        """Every gradient of the task to ``None``: this optimizer's parameters, then the
+        task's others (another network's). For an optimizer that keeps torch's own
+        ``zero_grad``, its ``set_to_none=True`` loop is run here without the method's
+        profiler and dynamo wrappers (about 10 us of a CPU step); an optimizer that overrides
+        ``zero_grad`` has it called."""
+        optimizer = self.optimizers[name]
+        if type(optimizer).zero_grad is _TORCH_ZERO_GRAD:
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad = None
+        else:
+            optimizer.zero_grad(set_to_none=True)
+        for p in self._others[name]:
+            if p.grad is not None:
+                p.grad = None
 
     def _check(
         self, name: str, loss: torch.Tensor
