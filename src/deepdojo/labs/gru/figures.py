@@ -10,6 +10,8 @@ from deepdojo.labs.framework import LabContext, plt
 
 from .measure import MODELS, GateTrace, MemoryUnits, RecallRun
 
+F32_BOUND = 2.0**-149  # the smallest positive float32: where an exact-0 gradient is drawn
+
 
 def plot_comparison(ctx: LabContext, results: dict[tuple[str, int], list[RecallRun]],
                     lengths: tuple[int, ...], num_symbols: int) -> None:
@@ -20,7 +22,7 @@ def plot_comparison(ctx: LabContext, results: dict[tuple[str, int], list[RecallR
         ax1.plot(lengths, acc, marker="o", color=color, label=kind.upper())
         for key, style in (("grad_trained", "-"), ("grad_init", ":")):
             g = [statistics.fmean(getattr(r, key) for r in results[(kind, T)]) for T in lengths]
-            ax2.semilogy(lengths, [max(v, 1e-30) for v in g], style, marker="o", color=color,
+            ax2.semilogy(lengths, [max(v, F32_BOUND) for v in g], style, marker="o", color=color,
                          label=f"{kind.upper()} ({'trained' if key == 'grad_trained' else 'init'})")
     ax1.axhline(1 / num_symbols, color="grey", lw=0.8, ls="--", label="chance")
     ax1.set(xlabel="sequence length T", ylabel="test accuracy", title="Delayed recall accuracy")
@@ -28,8 +30,10 @@ def plot_comparison(ctx: LabContext, results: dict[tuple[str, int], list[RecallR
             title="Gradient reaching the first step")
     ax1.legend()
     ax2.legend(fontsize=7)
+    ax2.axhline(F32_BOUND, color="grey", lw=0.8, ls=":")
     ctx.figure("length_sweep", fig, caption="Accuracy and first-step gradient vs length "
-               "(mean over seeds).")
+               "(mean over seeds). A mean gradient of exactly 0 in float32 (below float32 "
+               "resolution) is drawn on the dotted line at 2^-149, an upper bound.")
 
 
 def plot_gates(ctx: LabContext, g0: GateTrace, g1: GateTrace, T: int) -> None:
