@@ -15,10 +15,11 @@ from .measure import SeedRun
 def figures(ctx: LabContext, cfg, runs: dict[str, list[SeedRun]]) -> None:
     fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 4), squeeze=False)
     for ax, (ds, rs) in zip(axes[0], runs.items(), strict=True):
-        fracs = sorted(rs[0].supervised)  # the dataset's label fractions
+        fracs = sorted(rs[0].arms["random"].probe)  # the dataset's label fractions
         curves = {f"{a} (probe)": [_probe(rs, a, f) for f in fracs]
                   for a in rs[0].arms if a != "random_b"}
-        curves["supervised from scratch"] = [_sup(rs, f) for f in fracs]
+        if rs[0].supervised:
+            curves["supervised from scratch"] = [_sup(rs, f) for f in fracs]
         for i, (name, per_frac) in enumerate(curves.items()):
             means = [statistics.fmean(v) for v in per_frac]
             ci = np.array([_interval(v) for v in per_frac])  # (fractions, 2)

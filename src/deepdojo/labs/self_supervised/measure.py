@@ -283,6 +283,7 @@ class Plan:
     knn: bool
     finetune_scales: tuple[float, ...]
     finetune_fractions: tuple[float, ...]
+    supervised: bool = True  # train the supervised-from-scratch arm
 
 
 def run_seed(data: Data, seed: int, plan: Plan, cfg, *, keep_embedding: bool,
@@ -311,7 +312,7 @@ def run_seed(data: Data, seed: int, plan: Plan, cfg, *, keep_embedding: bool,
     sup_kw = dict(lrs=cfg.finetune_lrs, steps=cfg.finetune_steps, batch_size=cfg.ft_batch_size,
                   cv_folds=cfg.cv_folds, cv_below=cfg.cv_below, patience=cfg.patience)
     supervised = {f: end_to_end(new_encoder(data.name, seed, **init), data, f, seed, **sup_kw)
-                  for f in plan.fractions}
+                  for f in plan.fractions} if plan.supervised else {}
     run = SeedRun(data.name, seed, arms, supervised)
     if plan.finetune_scales and "simclr" in encoders:
         run.finetune = {f"{s:g}": {f: end_to_end(encoders["simclr"], data, f, seed,
