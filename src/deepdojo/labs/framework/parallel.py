@@ -35,7 +35,7 @@ ESTIMATED_S = {
     "gru": 53, "regularization": 164, "search": 140, "imbalanced-data": 125,
     "skip-connections": 107, "learning-rate": 66, "weight-initialization": 56,
     "exploding-gradients": 47,
-    "self-supervised": 100,  # CPU s at quick, one thread (2026-12-04, at load ~16; 27 min wall)
+    "self-supervised": 49,  # CPU s at quick, one thread (v4, 2026-12-04, load ~4; 88 s wall)
     "one-shot": 58,  # CPU s at quick, one thread (wall was 10 min on a machine at load 12)
     "frameworks": 25,  # CPU s at quick, one thread (wall 90 s on a machine at load 14)
     "gan-images": 55,  # CPU s at quick, one thread (wall about 5 min on a machine at load 12)
