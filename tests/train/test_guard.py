@@ -229,3 +229,36 @@ def test_a_gradient_that_requires_grad_is_left_alone_by_the_fused_check():
     assert g._version == version
     bad = torch.tensor([1.0, float("nan")], requires_grad=True) * 1.0
     assert not guard.check(torch.tensor(1.0), [bad], need_norms=False, host=True)[1]
+
+
+def test_snapshots_that_reuse_buffers_hold_the_state_of_their_own_step():
+    """From the third snapshot on (keep=2) the evicted snapshot's tensors are refilled by one
+    fused copy: each kept snapshot equals the model and Adam state when it was taken, and
+    later training does not change it."""
+    from types import SimpleNamespace
+
+    from deepdojo.train import History
+
+    net = model()
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    trainer = SimpleNamespace(model=net, optimizer=opt, history=History(), epoch=0,
+                              global_step=0, scheduler=None)  # fmt: skip
+    guard = NonFiniteGuard(keep=2)
+    X, y = regression()
+    taken = []
+    for step in range(5):
+        nn.functional.mse_loss(net(X), y).backward()
+        opt.step()
+        opt.zero_grad()
+        trainer.global_step = step
+        guard.start(trainer) if step == 0 else guard.snapshot(trainer)
+        taken.append(({k: v.clone() for k, v in net.state_dict().items()},
+                      [s["exp_avg_sq"].clone() for s in opt.state.values()]))  # fmt: skip
+    assert [s["step"] for s in guard.snapshots_] == [3, 4]
+    for snap, (weights, avg_sq) in zip(guard.snapshots_, taken[3:], strict=True):
+        assert all(torch.equal(snap["task"][k], v) for k, v in weights.items())
+        kept = [s["exp_avg_sq"] for s in snap["optimizers"]["model"]["state"].values()]
+        assert all(torch.equal(a, b) for a, b in zip(kept, avg_sq, strict=True))
+        live = [s["exp_avg_sq"] for s in opt.state.values()]
+        assert all(a.data_ptr() != b.data_ptr() for a, b in zip(kept, live, strict=True))
+    assert not torch.equal(guard.snapshots_[0]["task"]["0.weight"], net[0].weight)
