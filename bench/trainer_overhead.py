@@ -16,6 +16,9 @@ history); the hand loops do forward, loss, backward, step, zero_grad and read th
 ``.item()``. ``+bar`` renders the rich progress bar as on a terminal (``FORCE_COLOR``, to
 /dev/null). Goals (issue 13): <= 1.05x with progress off, <= 1.2x with the bar on, for the worst
 ratio at batch 32 and 256. On a shared machine the numbers are noisy: read the CPU ratio too.
+With other processes running on a 2-core machine, ``--threads 2`` is not measurable (OpenMP
+threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); compare with
+``--threads 1`` there, and with more rounds and epochs for the b256 cases (8 steps per epoch).
 
 Run::
 
