@@ -102,6 +102,23 @@ judged; rules and margins unchanged except the restated collapse check):
   verdicts, all inconclusive, came from the unconverged 400-step arms and are superseded,
   not carried over); ``--set transfer=true --set digits_supervised=true`` runs them.
 
+Quick, version 4 (code of commit 77ea137, quick settings unchanged since; base seed 0, 4
+seeds; 49 CPU-s, 88 s wall at load ~4): probe accuracy (mean [95% interval]) at 1% / 10%
+labels: random encoder 0.199 [0.178, 0.219] / 0.309 [0.279, 0.340], SimCLR 0.300 [0.248,
+0.351] / 0.469 [0.415, 0.523], VICReg 0.341 [0.327, 0.356] / 0.465 [0.433, 0.497]; supervised
+from scratch (lr 1e-2, early-stopped at 175-875 steps) 0.474 [0.320, 0.627] / 0.791 [0.719,
+0.863]. Verdicts: SimCLR and VICReg beat the random encoder (+0.160 [0.082, 0.237], +0.156
+[0.117, 0.194]; holds); ``ssl-advantage-largest-with-fewest-labels`` does not hold (its
+control fails: the random encoder's gap narrows by 0.207, SimCLR's by 0.148); both no-collapse
+checks hold (centred std x sqrt(d) 0.945-0.976; uncentred VICReg 0.21-0.31, SimCLR 0.44-0.48;
+effective rank VICReg 17-20, SimCLR 24-30, random 49-52). A/A floor (two random encoders, 1%
+labels): mean |difference| 0.009. Verify (bases 40, 41, 42): 6 of 6 claims agree (100%), no
+finding inconclusive; 138 CPU-s for the three sets (41-46 s each in the lab loop) at load
+~4; the uncentred VICReg statistic was 0.165-0.252 in every set (the version-3 check would
+have failed all three), SimCLR's 0.306-0.390. Before -> after at quick: vicreg-no-collapse
+failed in every set -> holds (restated check, not retrained); simclr-no-collapse failed in
+base 40 -> holds; the other verdicts are unchanged.
+
 Decided at full scale only (``full_only_claims``; not judged at quick): see :data:`FULL_ONLY`;
 the SSL-vs-supervised numbers at quick are still measured and shown in the accuracy table.
 
