@@ -68,8 +68,8 @@ natural floor of that grid, so the pick is not cut off. Compared with version 2 
 the ratio grew: the GRU+attention gained more from the wider grid than the Transformer.
 
 Full scale, version 3 (base seed 0, 10 seeds, min_length=30; HEAD 4ed4855, this lab as in
-e4f0061; 760 s CPU, 768 s wall via the serialised queue). Tuning: GRU+attention lr 1e-2 (0.033 tried: never
-reached 0.8 in its budget), warmup 30 (9 and 300 tried); Transformer lr 3e-3 (1800 steps to
+e4f0061; 760 s CPU, 768 s wall via the serialised queue). Tuning: GRU+attention lr 1e-2
+(0.033 tried: never reached 0.8 in its budget), warmup 30 (9 and 300 tried); Transformer lr 3e-3 (1800 steps to
 0.8 vs 2000 at 1e-2 and never at 1e-3), warmup 30 (9 and 300 tried): both picks inside their
 grids (tuned-lr-inside-grid holds). Every run of both models reached the 0.8 target (version 2:
 2 of 10 Transformer runs). transformer-trains-faster does not hold, 8.75x [8.05, 9.45] (1750
