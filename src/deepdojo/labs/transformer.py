@@ -68,21 +68,21 @@ natural floor of that grid, so the pick is not cut off. Compared with version 2 
 the ratio grew: the GRU+attention gained more from the wider grid than the Transformer.
 
 Full scale, version 3 (base seed 0, 10 seeds, min_length=30; HEAD 4ed4855, this lab as in
-e4f0061; 760 s CPU, 768 s wall via the serialised queue). Tuning: GRU+attention lr 1e-2
-(0.033 tried: never reached 0.8 in its budget), warmup 30 (9 and 300 tried); Transformer lr 3e-3 (1800 steps to
-0.8 vs 2000 at 1e-2 and never at 1e-3), warmup 30 (9 and 300 tried): both picks inside their
-grids (tuned-lr-inside-grid holds). Every run of both models reached the 0.8 target (version 2:
-2 of 10 Transformer runs). transformer-trains-faster does not hold, 8.75x [8.05, 9.45] (1750
-vs 200 steps; no censored run). transformer-cheaper-per-step (environment-dependent) holds,
-0.55x [0.54, 0.55] (15.4 vs 28.2 CPU ms per step at min_length=60, one thread).
-transformer-matches-recurrent is inconclusive (withheld): only 3 of 10 Transformer runs
-converged within 3000 steps (all 10 GRU+attention runs did, after 1190 steps on average);
-its numbers, Transformer 0.89 vs GRU+attention 1.00 test exact match, difference -0.107
-[-0.144, -0.070], straddle the -0.1 margin as well, so the interval alone would not decide it
-either. The A/A floor of exact match is 0.073, below the 0.1 margin (check holds). Why: the
-Transformer's validation curve keeps creeping up (best validation 0.92 on average, still
-rising past 2400 steps on 7 seeds); deciding the match needs a longer budget (about 6000
-steps, roughly 1300 CPU s at full scale), which did not fit this session.
+e4f0061; 760 s CPU, 768 s wall via the serialised queue). Tuning: GRU+attention lr 1e-2 (0.033
+tried: never reached 0.8 in its budget), warmup 30 (9 and 300 tried); Transformer lr 3e-3 (1800
+steps to 0.8 vs 2000 at 1e-2 and never at 1e-3), warmup 30 (9 and 300 tried): both picks inside
+their grids (tuned-lr-inside-grid holds). Every run of both models reached the 0.8 target
+(version 2: 2 of 10 Transformer runs). transformer-trains-faster does not hold, 8.75x [8.05,
+9.45] (1750 vs 200 steps; no censored run). transformer-cheaper-per-step
+(environment-dependent) holds, 0.55x [0.54, 0.55] (15.4 vs 28.2 CPU ms per step at
+min_length=60, one thread). transformer-matches-recurrent is inconclusive (withheld): only 3 of
+10 Transformer runs converged within 3000 steps (all 10 GRU+attention runs did, after 1190
+steps on average); its numbers, Transformer 0.89 vs GRU+attention 1.00 test exact match,
+difference -0.107 [-0.144, -0.070], straddle the -0.1 margin as well, so the interval alone
+would not decide it either. The A/A floor of exact match is 0.073, below the 0.1 margin (check
+holds). Why: the Transformer's validation curve keeps creeping up (best validation 0.92 on
+average, still rising past 2400 steps on 7 seeds); deciding the match needs a longer budget
+(about 6000 steps, roughly 1300 CPU s at full scale), which did not fit this session.
 """
 
 from __future__ import annotations
