@@ -23,6 +23,20 @@ from torch.nn.utils.clip_grad import _clip_grads_with_norm_, _get_total_norm
 _EPS = 1e-6  # the same epsilon torch's clip_grad_norm_ uses
 
 
+def grad_norms(grads: list[torch.Tensor], norm_type: float = 2.0) -> list[torch.Tensor]:
+    """Per-tensor ``norm_type``-norms of ``grads`` (0-d tensors), dense ones by one fused
+    ``torch._foreach_norm``. A sparse gradient (``nn.Embedding(sparse=True)``), which that
+    call has no kernel for, is measured on its coalesced values (a sparse gradient may list
+    an index twice; coalescing sums them first)."""
+    try:
+        return list(torch._foreach_norm(grads, norm_type))
+    except (NotImplementedError, RuntimeError):
+        if not any(g.is_sparse for g in grads):
+            raise
+    return [torch.linalg.vector_norm(g.coalesce().values() if g.is_sparse else g, norm_type)
+            for g in grads]  # fmt: skip
+
+
 class ClipGrad:
     """Clip or normalize gradients in place; ``Trainer(clip=ClipGrad(max_norm=1.0))``.
 
@@ -88,11 +102,15 @@ class ClipGrad:
             return torch.zeros(())
         grads = [p.grad for p in params]
         if norms is None or self.norm_type != 2.0:
-            norms = list(torch._foreach_norm(grads, self.norm_type))
+            norms = grad_norms(grads, self.norm_type)
         total = _get_total_norm(norms, self.norm_type)
         if self.max_value is not None:
-            torch._foreach_clamp_min_(grads, -self.max_value)
-            torch._foreach_clamp_max_(grads, self.max_value)
+            if any(g.is_sparse for g in grads):
+                _clamp_sparse(params, self.max_value)
+                grads = [p.grad for p in params if not p.grad.is_sparse]
+            if grads:
+                torch._foreach_clamp_min_(grads, -self.max_value)
+                torch._foreach_clamp_max_(grads, self.max_value)
         elif self.per_layer:
             self._per_layer(grads, norms)
         elif self.max_norm is not None:
@@ -112,3 +130,16 @@ class ClipGrad:
     def __repr__(self) -> str:
         mode = {k: v for k, v in vars(self).items() if v is not None and v is not False}
         return f"ClipGrad({', '.join(f'{k}={v}' for k, v in mode.items())})"
+
+
+def _clamp_sparse(params: list[torch.Tensor], bound: float) -> None:
+    """Clamp every sparse ``.grad`` of ``params`` to ``[-bound, bound]`` element-wise: on its
+    coalesced values (an index listed twice is summed first, as the dense gradient would
+    be), which replace the gradient."""
+    for p in params:
+        g = p.grad
+        if g is not None and g.is_sparse:
+            g = g.coalesce()
+            g.values().clamp_(-bound, bound)
+            p.grad = g
+

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from deepdojo.train.clipping import grad_norms
+
 if TYPE_CHECKING:  # pragma: no cover
     from deepdojo.train.trainer import Trainer
 
@@ -144,7 +146,7 @@ class NonFiniteGuard:
                         else _host_sum_of_squares(grads) if host else None)  # fmt: skip
             if total_sq is not None and total_sq < math.inf:
                 return loss.item(), math.sqrt(total_sq), []
-        norms = list(torch._foreach_norm(grads)) if grads else []
+        norms = grad_norms(grads) if grads else []
         total = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
         loss_value, total_value = torch.stack([loss.detach().float(), total.float()]).tolist()
         return loss_value, total_value, norms
