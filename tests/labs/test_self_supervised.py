@@ -20,7 +20,7 @@ def test_quick_config_is_the_documented_budget():
         full.vicreg_lrs) * len(full.vicreg_sim_coeffs) == len(full.pretext_lrs) == len(
         full.finetune_lrs) == 4  # equal tuning effort: every arm a grid of 4 at full
     assert cfg.cv_below == 0 and full.cv_below == 100  # quick: a validation third, full: CV
-    assert not full.transfer and not full.digits_supervised  # version 4's full run: left out
+    assert full.transfer and full.digits_supervised and full.epochs == 100  # version 4.1
     assert len(cfg.temperatures) == len(cfg.vicreg_sim_coeffs) == len(cfg.finetune_lrs) == len(
         cfg.pretext_lrs) == 1  # quick: one fixed setting for every arm
 

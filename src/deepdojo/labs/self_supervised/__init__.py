@@ -119,6 +119,25 @@ have failed all three), SimCLR's 0.306-0.390. Before -> after at quick: vicreg-n
 failed in every set -> holds (restated check, not retrained); simclr-no-collapse failed in
 base 40 -> holds; the other verdicts are unchanged.
 
+Full, version 4 (code of commit 2acd9df; base seed 0, 4 seeds, 60 epochs of SimCLR / VICReg,
+transfer and digits-supervised arms off; 506 CPU-s): chosen SimCLR lr 1e-3, tau 0.5; VICReg lr
+3e-3, lambda 10; order lr 3e-4 (the grid's low edge), masked 3e-3. MNIST-1D probe accuracy at
+1% / 10% / 100% labels: random encoder 0.199 / 0.309 / 0.405; SimCLR 0.547 / 0.723 / 0.807;
+VICReg 0.604 / 0.758 / 0.819; supervised from scratch (early-stopped) 0.571 / 0.774 / 0.912.
+Verdicts: SimCLR / VICReg beat the random encoder (holds); SimCLR / VICReg vs supervised at 1%
+inconclusive ([-0.128, 0.080], [0.000, 0.066]); ``ssl-advantage-largest-with-fewest-labels``
+does not hold; ``simclr-probe-reaches-reference`` does not hold (0.807 [0.797, 0.817] against
+0.82: 1.3 points short, 7.9 at version 3); order and masked vs random inconclusive; SimCLR kNN
+beats random kNN (holds); rotation on digits does not beat random (-0.013 [-0.048, 0.022]);
+all three checks hold.
+
+Version 4.1 (2026-12-04, after that run; rules and margins unchanged): the full run's budget
+compromises are undone, as the machine now runs it alone: SimCLR / VICReg pretrain for 100
+epochs (the development pass's setting, above, which reached 0.855 on seed 999's validation
+split; 60 had been a queue compromise, named as such above before the v4 run) and the
+fine-tuning and digits-supervised arms run at full. Every pretrained arm gets the longer
+budget alike; the supervised arm was already early-stopped at convergence.
+
 Decided at full scale only (``full_only_claims``; not judged at quick): see :data:`FULL_ONLY`;
 the SSL-vs-supervised numbers at quick are still measured and shown in the accuracy table.
 
@@ -216,7 +235,7 @@ FULL_ONLY = C.FULL_ONLY  # claim ids judged at full scale only
 class SelfSupervisedConfig:
     mnist1d_samples: int = scaled(smoke=500, quick=5000, full=5000, low=100)  # MNIST-1D size
     seeds: int = scaled(smoke=1, quick=4, full=4, low=1)  # seeds used (first ctx.seeds)
-    epochs: int = scaled(smoke=1, quick=6, full=60, low=1)  # SimCLR / VICReg epochs
+    epochs: int = scaled(smoke=1, quick=6, full=100, low=1)  # SimCLR / VICReg epochs
     pretext_epochs: int = scaled(smoke=1, quick=6, full=30, low=1)  # order/masked/rotation
     digits_epochs: int = scaled(smoke=1, quick=6, full=30, low=1)  # digits: SimCLR, rotation
     batch_size: int = ranged(256, low=2)  # pretraining batch (pairs of views)
@@ -255,8 +274,8 @@ class SelfSupervisedConfig:
     ft_batch_size: int = ranged(64, low=1)  # end-to-end batch
     knn_k: int = ranged(20, low=1)  # neighbours of the kNN evaluation
     extended: bool = scaled(smoke=True, quick=False, full=True)  # the full-only arms
-    transfer: bool = scaled(smoke=True, quick=False, full=False)  # fine-tuning arms (Q15.7)
-    digits_supervised: bool = scaled(smoke=True, quick=False, full=False)  # digits e2e arm
+    transfer: bool = scaled(smoke=True, quick=False, full=True)  # fine-tuning arms (Q15.7)
+    digits_supervised: bool = scaled(smoke=True, quick=False, full=True)  # digits e2e arm
     full_only_claims: bool = scaled(smoke=False, quick=False, full=True)  # judge FULL_ONLY
 
 
