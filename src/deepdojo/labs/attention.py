@@ -96,7 +96,8 @@ multiplicative 0.957 / 0.872 (10 / 9). Verdicts:
   quick and verify: the two explanations agree moderately, and the typical step sits at the
   cut the issue fixed.
 - ``attention-beats-none-long``: inconclusive, -0.04 [-0.19, +0.10] (A is the weaker variant
-  per seed: multiplicative, whose one seed at 0.2 exact match widens the interval).
+  per seed: multiplicative, whose seed 1 at 0.32 exact match widens the interval; the other
+  nine differences lie within -0.02 to +0.11).
 - ``attention-gap-grows-with-length``: does not hold (the gap is +0.02 short, -0.04 long).
 - Checks: lrs inside their grids holds; ``sweep-runs-converged`` does not hold (no attention
   at ~33 characters was still improving at the 3,000-step limit on 6 of 10 seeds, as the
