@@ -28,7 +28,7 @@ SIZES = {
                   "length_sweep": True, "attribution_steps": 3},
         "quick": {"length_sweep": False, "attribution_length": 20, "attribution_steps": 600,
                   "attribution_examples": 100, "num_test": 300, "lr": 1e-2},
-        "full": {"lengths": (0, 30), "length_sweep": True, "steps": 3000, "patience": 600,
+        "full": {"lengths": (0, 30), "length_sweep": True, "steps": 6000, "patience": 600,
                  "n_train": 4000, "lrs": (1e-3, 3e-3, 1e-2), "max_widen": 2},
     },
     TransformerLabConfig: {

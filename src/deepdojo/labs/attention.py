@@ -105,6 +105,14 @@ multiplicative 0.957 / 0.872 (10 / 9). Verdicts:
   differ by 0.28 exact match, above the 0.1 margin). With two checks failing, the two sweep
   findings are reported but are not evidence either way; what the run does show is additive
   attention reaching ~0.99 in a third of the steps while the baseline is still learning.
+
+Version 4 (2026-12-04, after the version-3 full run; rules, margins and checks unchanged):
+the full sweep's step cap goes from 3,000 to 6,000 (patience 600 as before), for every
+variant alike. Version 3 judged ``attention-beats-none-long`` against a baseline that was
+still improving at the cap on 6 of 10 seeds (its own convergence check failed): a fixed budget
+that leaves one arm untrained. The attention variants stop by patience long before either cap,
+so only the runs that needed more steps get them. Quick is unchanged (600 steps; the sweep
+runs at full only).
 """
 
 from __future__ import annotations
@@ -171,7 +179,7 @@ class AttentionLabConfig:
     n_val: int = scaled(smoke=16, quick=200, full=200, low=1)  # validation dates (lr, stopping)
     # sweep runs: at most `steps` optimizer steps, stopped once the validation exact match
     # (every eval_every steps) has not risen by more than min_delta for `patience` steps
-    steps: int = scaled(smoke=4, quick=600, full=3000, low=1)
+    steps: int = scaled(smoke=4, quick=600, full=6000, low=1)
     patience: int = scaled(smoke=2, quick=300, full=600, low=1)
     eval_every: int = scaled(smoke=2, quick=50, full=100, low=1)
     min_delta: float = ranged(0.01, low=0.0, high=1.0)
