@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -47,9 +48,13 @@ def _fit(data, callbacks=(), epochs: int = 3, batch_size: int = 7):
     return tr, hist
 
 
-def test_bulk_accuracy_is_bit_identical_to_eager_accuracy():
-    X, y = _data()  # 1000 rows / batch 7: 143 steps, several flushes and a short last batch
-    assert len(X) // 7 > 3 * _FLUSH_STEPS
+@pytest.mark.parametrize("flush_steps", [32, _FLUSH_STEPS])
+def test_bulk_accuracy_is_bit_identical_to_eager_accuracy(flush_steps, monkeypatch):
+    import deepdojo.train.epoch as epoch_module
+
+    monkeypatch.setattr(epoch_module, "_FLUSH_STEPS", flush_steps)
+    X, y = _data()  # 1000 rows / batch 7: 143 steps and a short last batch; at 32: 4 flushes
+    assert len(X) // 7 > 3 * 32 and len(X) // 7 < _FLUSH_STEPS  # default: once per epoch
     bulk_tr, bulk = _fit((X, y))
     reader = ReadsBatchLogs()
     eager_tr, eager = _fit((X, y), [reader])
@@ -97,6 +102,17 @@ def test_context_flush_scores_each_pending_step_like_the_metric():
         expected = expected + _multiclass_accuracy(out, tgt) * n
     assert loop.sums == {"acc": expected} and loop.counts == {"acc": 100}
     assert ctx.pending == [] and ctx.pending_rows == 0
+    same = [(torch.randn(8, 5, generator=g), torch.randint(0, 5, (8,), generator=g))
+            for _ in range(5)]  # fmt: skip
+    for out, tgt in same:  # equal batch sizes: the (k, N) row-sum path
+        ctx.n = 8
+        ctx.defer_accuracy("acc", out, tgt)
+    loop2 = type("Loop2", (), {"sums": {}, "counts": {}})()
+    ctx.flush(loop2)
+    want = 0.0
+    for out, tgt in same:
+        want = want + _multiclass_accuracy(out, tgt) * 8
+    assert loop2.sums == {"acc": want} and loop2.counts == {"acc": 40}
     ctx.deferring = False  # eager: the value is logged at once
     ctx.defer_accuracy("acc", *batches[1])
     assert ctx.logged == {"acc": _multiclass_accuracy(*batches[1])}

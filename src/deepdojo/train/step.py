@@ -83,10 +83,15 @@ class TrainerContext:
         else:
             outputs = torch.cat([p[1] for p in pending])  # (sum N_b, C)
             targets = torch.cat([p[2] for p in pending])  # (sum N_b,)
-            cum = (outputs.argmax(dim=1) == targets).cumsum(0)  # running hit count
-            ends = list(itertools.accumulate(p[2].numel() for p in pending))
-            at_end = cum[torch.tensor(ends, device=cum.device) - 1].tolist()
-            hits = [b - a for a, b in zip([0, *at_end[:-1]], at_end, strict=True)]
+            correct = outputs.argmax(dim=1) == targets  # (sum N_b,)
+            sizes = [p[2].numel() for p in pending]
+            if sizes.count(sizes[0]) == len(sizes):  # equal batches: one (k, N) row sum
+                hits = correct.view(len(sizes), sizes[0]).sum(dim=1).tolist()
+            else:
+                cum = correct.cumsum(0)  # running hit count
+                ends = list(itertools.accumulate(sizes))
+                at_end = cum[torch.tensor(ends, device=cum.device) - 1].tolist()
+                hits = [b - a for a, b in zip([0, *at_end[:-1]], at_end, strict=True)]
         sums, counts = loop.sums, loop.counts
         for (name, _, targets_b, n), h in zip(pending, hits, strict=True):
             value = h / targets_b.numel()  # as _multiclass_accuracy: hits over N
@@ -103,7 +108,7 @@ class TrainerContext:
 
 _NO_SKIP: frozenset[str] = frozenset()
 _SKIP_LOSS: frozenset[str] = frozenset({"loss"})
-_FLUSH_STEPS = 32  # deferred accuracies are scored at least every that many steps
+_FLUSH_STEPS = 512  # deferred accuracies are scored at least every that many steps
 _FLUSH_ROWS = 1 << 20  # ... or once the kept outputs hold that many numbers
 _END = object()
 _TORCH_ZERO_GRAD = torch.optim.Optimizer.zero_grad
