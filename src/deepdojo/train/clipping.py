@@ -11,6 +11,10 @@ global norm :math:`\|g\| = (\sum_k \|g_k\|^p)^{1/p}`):
   (scales up as well as down: the step size no longer depends on the gradient's size).
 - ``per_layer=True`` with ``max_norm`` or ``target_norm``: the same rule applied to each
   parameter tensor with its own norm :math:`\|g_k\|` (layer-wise normalization, as in LARS).
+
+Sparse gradients (``nn.Embedding(sparse=True)``) work in every mode: their norms are taken,
+and ``max_value`` clamps, on the coalesced values (an index listed twice is summed first), so
+the result equals that of the same gradient held dense.
 """
 
 from __future__ import annotations
