@@ -131,30 +131,38 @@ does not hold; ``simclr-probe-reaches-reference`` does not hold (0.807 [0.797, 0
 beats random kNN (holds); rotation on digits does not beat random (-0.013 [-0.048, 0.022]);
 all three checks hold.
 
-Version 4.1 (2026-12-04, after that run; rules and margins unchanged): the full run's budget
-compromises are undone, as the machine now runs it alone: SimCLR / VICReg pretrain for 100
-epochs (the development pass's setting, above, which reached 0.855 on seed 999's validation
-split; 60 had been a queue compromise, named as such above before the v4 run) and the
-fine-tuning and digits-supervised arms run at full. Every pretrained arm gets the longer
-budget alike; the supervised arm was already early-stopped at convergence.
+Version 4.1 (2026-12-04; rules and margins unchanged). Made *after* seeing version 4's
+1.3-point shortfall against the reference, and disclosed as such: the full run's budget
+compromises are undone, as the machine was no longer shared by a queue of full runs. SimCLR
+and VICReg on MNIST-1D pretrain for 100 epochs instead of 60 (100 was the development pass's
+setting, above, chosen on seed 999's validation split before any test score; 60 had been a
+queue compromise, named as such above before the version-4 run), and the fine-tuning and
+digits-supervised arms run at full. Not changed: order / masked on MNIST-1D and SimCLR /
+rotation on digits stay at 30 epochs (``pretext_epochs``, ``digits_epochs``), so their
+verdicts below come from the same budget as at version 4 (order's lr is at its grid's low
+edge, 3e-4: its inconclusive verdict may be a budget or tuning artefact); the supervised arm
+was already early-stopped at convergence.
 
-Full, version 4.1 (code of commit 87efc18; base seed 0, 4 seeds; 936 CPU-s on one thread,
-the machine otherwise running one other lab): chosen SimCLR lr 1e-3, tau 0.5; VICReg lr
-1e-3, lambda 10. MNIST-1D probe accuracy at 1% / 10% / 100% labels: random encoder 0.199 /
-0.309 / 0.405; SimCLR 0.580 / 0.765 / 0.831 [0.811, 0.851]; VICReg 0.636 / 0.772 / 0.853;
-supervised from scratch 0.571 / 0.774 / 0.912; SimCLR fine-tuned at 1% 0.617 (same lr) vs
-0.615 (backbone lr / 10). The SimCLR probe with all labels is now 1.1 points *above* the
-MNIST-1D project's ~0.82 on average (VICReg 3.3 above), but ``simclr-probe-reaches-reference``
-is inconclusive: its interval straddles 0.82 (about 8 seeds would decide it). Verdicts:
-SimCLR / VICReg beat the random encoder (holds, +0.456 [0.426, 0.486], +0.463 [0.447,
-0.478]); SimCLR / VICReg vs supervised at 1% inconclusive (+0.009 [-0.014, 0.031], +0.064
-[0.001, 0.128]); the fine-tuned SimCLR encoder vs supervised at 1% inconclusive (+0.044
-[0.001, 0.086]); the 10x smaller backbone lr inconclusive (-0.003 [-0.041, 0.036]); SimCLR vs
-supervised on digits at 3% inconclusive (+0.001 [-0.056, 0.059]); kNN holds; order, masked
-inconclusive and rotation on digits does not hold, as at version 4; all three checks hold.
-Reading: with a few labels, pretraining matches training from scratch on these small tasks
-but does not clearly beat it at four seeds; what it buys clearly is a frozen representation
-far above a random one (+0.46 at 1% labels).
+Full, version 4.1 (code of commit 87efc18; base seed 0, 4 seeds; 936 CPU-s of the process, user
++ sys, on one thread; another lab ran on the second core): chosen SimCLR lr 1e-3, tau 0.5;
+VICReg lr 1e-3, lambda 10. MNIST-1D probe accuracy at 1% / 10% / 100% labels: random encoder
+0.199 / 0.309 / 0.405; SimCLR 0.580 / 0.765 / 0.831 [0.811, 0.851]; VICReg 0.636 / 0.772 /
+0.853; supervised from scratch 0.571 / 0.774 / 0.912; SimCLR fine-tuned at 1% 0.617 (same lr) vs
+0.615 (backbone lr / 10). The SimCLR probe with all labels is 0.831 [0.811, 0.851]: consistent
+with the MNIST-1D project's ~0.82 (mean 1.1 points above it; VICReg 0.853), and
+``simclr-probe-reaches-reference`` is inconclusive because the interval straddles 0.82 (about 8
+seeds would decide it). Verdicts: SimCLR / VICReg beat the random encoder (holds, +0.456 [0.426,
+0.486], +0.463 [0.447, 0.478]); SimCLR / VICReg vs supervised at 1% inconclusive (+0.009
+[-0.014, 0.031], +0.064 [0.001, 0.128]); the fine-tuned SimCLR encoder vs supervised at 1%
+inconclusive (+0.044 [0.001, 0.086]); the 10x smaller backbone lr inconclusive (-0.003 [-0.041,
+0.036]); SimCLR vs supervised on digits at 3% inconclusive (+0.001 [-0.056, 0.059]); kNN holds;
+order, masked inconclusive and rotation on digits does not hold, as at version 4; all three
+checks hold. Reading: at 1% labels SimCLR's probe is within [-0.014, +0.031] of training from
+scratch; VICReg (+0.064 [0.001, 0.128]) and the fine-tuned SimCLR encoder (+0.044 [0.001,
+0.086]) are above it but not clearly beyond the 0.02 margin; digits is undecided at four seeds
+(an inconclusive verdict is not a demonstration of equality). Against the random frozen encoder
+(the control, not a practitioner's baseline) the pretrained representations are far ahead, +0.46
+at 1% labels.
 
 Decided at full scale only (``full_only_claims``; not judged at quick): see :data:`FULL_ONLY`;
 the SSL-vs-supervised numbers at quick are still measured and shown in the accuracy table.
