@@ -53,7 +53,7 @@ def test_bulk_accuracy_is_bit_identical_to_eager_accuracy(flush_steps, monkeypat
     import deepdojo.train.epoch as epoch_module
 
     monkeypatch.setattr(epoch_module, "_FLUSH_STEPS", flush_steps)
-    X, y = _data()  # 1000 rows / batch 7: 143 steps and a short last batch; at 32: 4 flushes
+    X, y = _data()  # 1000 rows / batch 7: 143 steps and a short last batch; at 32: several flushes
     assert len(X) // 7 > 3 * 32 and len(X) // 7 < _FLUSH_STEPS  # default: once per epoch
     bulk_tr, bulk = _fit((X, y))
     reader = ReadsBatchLogs()

@@ -110,8 +110,7 @@ class ClipGrad:
         total = _get_total_norm(norms, self.norm_type)
         if self.max_value is not None:
             if any(g.is_sparse for g in grads):
-                _clamp_sparse(params, self.max_value)
-                grads = [p.grad for p in params if not p.grad.is_sparse]
+                grads = _clamp_sparse(params, self.max_value)
             if grads:
                 torch._foreach_clamp_min_(grads, -self.max_value)
                 torch._foreach_clamp_max_(grads, self.max_value)
@@ -136,14 +135,18 @@ class ClipGrad:
         return f"ClipGrad({', '.join(f'{k}={v}' for k, v in mode.items())})"
 
 
-def _clamp_sparse(params: list[torch.Tensor], bound: float) -> None:
-    """Clamp every sparse ``.grad`` of ``params`` to ``[-bound, bound]`` element-wise: on its
-    coalesced values (an index listed twice is summed first, as the dense gradient would
-    be), which replace the gradient."""
+def _clamp_sparse(params: list[torch.Tensor], bound: float) -> list[torch.Tensor]:
+    """Clamp every sparse ``.grad`` of ``params`` (each has one) to ``[-bound, bound]``
+    element-wise, on its coalesced values (an index listed twice is summed first, as the dense
+    gradient would be), which replace the gradient; return the dense gradients, left for the
+    caller to clamp."""
+    dense = []
     for p in params:
         g = p.grad
-        if g is not None and g.is_sparse:
+        if g.is_sparse:
             g = g.coalesce()
             g.values().clamp_(-bound, bound)
             p.grad = g
-
+        else:
+            dense.append(g)
+    return dense
