@@ -13,7 +13,8 @@ from torch import nn
 # trainer variant -> the hand loop it is compared with
 PAIRS: dict[str, list[tuple[str, str]]] = {
     "mlp": [("trainer(DL)", "loop(DL)"), ("trainer(DL)+bar", "loop(DL)"),
-            ("trainer(mem)", "loop(mem)"), ("trainer(mem)+bar", "loop(mem)")],
+            ("trainer(mem)", "loop(mem)"), ("trainer(mem)+bar", "loop(mem)"),
+            ("loop(mem)'", "loop(mem)")],  # A/A: a twin of the hand loop (the noise floor)
     "gan": [("trainer(gan)", "loop(gan)")],
     "ssl": [("trainer(ssl)", "loop(ssl)")],
 }  # fmt: skip

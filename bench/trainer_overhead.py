@@ -178,6 +178,43 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
     return {"wall": statistics.median(wall), "cpu": statistics.median(cpu)}
 
 
+def run_paired(batch: int, epochs: int) -> dict[str, Any]:
+    """In this process: ``epochs`` Trainer epochs on in-memory data, each followed by one epoch
+    of the hand loop with index slicing; the per-pair ratios (trainer / hand) of wall time.
+    Both share the process, its imports, allocator and caches, and the machine's load of that
+    moment, so the ratio is far less noisy than between processes (it cannot show a cost that
+    only a Trainer process pays, which the fresh-process rows can)."""
+    from deepdojo.train import Callback, Trainer
+
+    X, y = digits()
+    gen = torch.Generator().manual_seed(0)
+
+    def mem_batches() -> Iterable[Any]:
+        order = torch.randperm(len(X), generator=gen)
+        return ((X[order[lo : lo + batch]], y[order[lo : lo + batch]])
+                for lo in range(0, len(X), batch))  # fmt: skip
+
+    hand = hand_supervised(mem_batches)
+    hand()  # warm-up
+    trainer_s: list[float] = []
+    hand_s: list[float] = []
+
+    class Pair(Callback):
+        def on_epoch_start(self, trainer: Any, epoch: int) -> None:
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
+            trainer_s.append(time.perf_counter() - self.t)
+            t = time.perf_counter()
+            hand()
+            hand_s.append(time.perf_counter() - t)
+
+    tr = Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu", progress="off",
+                 callbacks=[Pair()])  # fmt: skip
+    tr.fit((X, y), epochs=epochs + 1, batch_size=batch)
+    return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)]}
+
+
 def spawn(variant: str, batch: int, epochs: int, threads: int) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, __file__, "--child", variant, "--batch", str(batch),
@@ -201,8 +238,10 @@ def bench_case(case: str, batch: int, args: argparse.Namespace) -> dict[str, dic
             times[v].append(spawn(v, batch, args.epochs, args.threads))
     out = {}
     for trainer_variant, loop_variant in PAIRS[case]:
-        ratio = {m: statistics.median(t[m] / h[m] for t, h in zip(
-            times[trainer_variant], times[loop_variant], strict=True)) for m in ("wall", "cpu")}
+        per_round = {m: [t[m] / h[m] for t, h in zip(
+            times[trainer_variant], times[loop_variant], strict=True)] for m in ("wall", "cpu")}
+        ratio = {m: statistics.median(r) for m, r in per_round.items()}
+        ratio["lo"], ratio["hi"] = min(per_round["wall"]), max(per_round["wall"])
         ratio["loop_s"] = statistics.median(h["wall"] for h in times[loop_variant])
         out[trainer_variant] = ratio
     return out
@@ -215,11 +254,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--cases", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument("--paired-epochs", type=int, default=40,
+                        help="epoch pairs per process for the in-process comparison (0: skip)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.child:
+        if args.child == "paired":
+            print(json.dumps(run_paired(args.batch, args.epochs)))
+            return
         print(json.dumps(run_child(args.child, args.batch, args.epochs)))
         return
     import tempfile
@@ -240,19 +284,38 @@ def _report(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved fresh "
           f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
           f"over rounds of trainer / paired hand loop (wall, cpu)")  # fmt: skip
-    print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}{'loop s/ep':>11}  goal")
+    print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}{'wall range':>14}"
+          f"{'loop s/ep':>11}  goal")  # fmt: skip
     worst: dict[str, float] = {}
     worst_cpu: dict[str, float] = {}
     for case in args.cases:
         for batch in args.batches:
             for variant, r in bench_case(case, batch, args).items():
+                aa = variant.startswith("loop")  # the A/A twin: a check, not a finding
                 goal = GOAL_BAR if variant.endswith("+bar") else GOAL_OFF
                 key = "bar" if variant.endswith("+bar") else "off"
-                worst[key] = max(worst.get(key, 0.0), r["wall"])
-                worst_cpu[key] = max(worst_cpu.get(key, 0.0), r["cpu"])
+                if not aa:
+                    worst[key] = max(worst.get(key, 0.0), r["wall"])
+                    worst_cpu[key] = max(worst_cpu.get(key, 0.0), r["cpu"])
+                spread = f"{r['lo']:.2f}-{r['hi']:.2f}"
                 print(f"{case:<6}{batch:>6}  {variant:<17}{r['wall']:>7.3f}{r['cpu']:>7.3f}"
-                      f"{r['loop_s']:>11.4f}  <= {goal}")  # fmt: skip
+                      f"{spread:>14}{r['loop_s']:>11.4f}  "
+                      f"{'A/A: hand loop vs its twin' if aa else f'<= {goal}'}")  # fmt: skip
                 sys.stdout.flush()
+    if "mlp" in args.cases and args.paired_epochs:
+        print(f"\nin one process (mlp, in memory, progress off): {args.paired_epochs} Trainer "
+              f"epochs, each followed by a hand-loop epoch; median [quartiles] of the per-pair "
+              f"wall ratios, over {args.rounds} processes' medians")  # fmt: skip
+        for batch in args.batches:
+            medians, quartiles = [], []
+            for _ in range(args.rounds):
+                r = spawn("paired", batch, args.paired_epochs, args.threads)["ratios"]
+                medians.append(statistics.median(r))
+                quartiles.append(statistics.quantiles(r, n=4))
+            q = [statistics.median(x[i] for x in quartiles) for i in (0, 2)]
+            print(f"mlp {batch:>6}  trainer(mem) / hand   {statistics.median(medians):.3f} "
+                  f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
+                  f"{max(medians):.3f})")  # fmt: skip
     for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
         if key in worst:
             verdict = "MET" if worst[key] <= goal else "NOT MET"

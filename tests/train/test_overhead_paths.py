@@ -80,12 +80,39 @@ def test_bulk_accuracy_over_a_dataloader_matches_eager():
     assert [r["train_acc"] for r in a.records] == [r["train_acc"] for r in b.records]
 
 
+def test_cpu_accuracy_is_scored_at_once_on_numpy_views_like_the_metric():
+    """CPU outputs are never kept past their step (see TrainerContext), and NumPy's argmax
+    breaks ties and treats NaN/Inf exactly as torch's does."""
+    import weakref
+
+    nan, inf = float("nan"), float("inf")
+    ties = torch.tensor([[1.0, 3.0, 3.0], [nan, 2.0, nan], [0.0, inf, nan], [-inf, -inf, -inf],
+                         [2.0, 2.0, 2.0], [0.5, -1.0, 0.2]])  # fmt: skip
+    g = torch.Generator().manual_seed(5)
+    cases = [lambda: (ties.clone(), torch.tensor([1, 0, 2, 1, 0, 0])),
+             lambda: (torch.randn(33, 10, generator=g).double(),
+                      torch.randint(0, 10, (33,), generator=g)),
+             lambda: (torch.randn(8, 4, generator=g)[:, ::2],  # a strided view
+                      torch.randint(0, 2, (8,), dtype=torch.int32, generator=g))]  # fmt: skip
+    ctx = TrainerContext(lambda: None)
+    ctx.deferring = True
+    for case in cases:
+        out, tgt = case()
+        ctx.logged = {}
+        ref = weakref.ref(out)
+        ctx.defer_accuracy("acc", out, tgt)
+        assert ctx.logged == {"acc": _multiclass_accuracy(out, tgt)} and ctx.pending == []
+        del out
+        assert ref() is None  # nothing holds the step's outputs
+
+
 def test_context_flush_scores_each_pending_step_like_the_metric():
+    # bfloat16 has no NumPy view: these CPU steps take the deferred path other devices take
     g = torch.Generator().manual_seed(3)
     ctx = TrainerContext(lambda: None)
     ctx.deferring = True
-    batches = [(torch.randn(n, 5, generator=g), torch.randint(0, 5, (n,), generator=g))
-               for n in (4, 9, 1, 6)]  # fmt: skip
+    batches = [(torch.randn(n, 5, generator=g).bfloat16(),
+                torch.randint(0, 5, (n,), generator=g)) for n in (4, 9, 1, 6)]  # fmt: skip
     for n, (out, tgt) in zip((10, 20, 30, 40), batches, strict=True):
         ctx.n = n  # the step's weight in the epoch sums
         ctx.defer_accuracy("acc", out, tgt)
@@ -102,7 +129,7 @@ def test_context_flush_scores_each_pending_step_like_the_metric():
         expected = expected + _multiclass_accuracy(out, tgt) * n
     assert loop.sums == {"acc": expected} and loop.counts == {"acc": 100}
     assert ctx.pending == [] and ctx.pending_rows == 0
-    same = [(torch.randn(8, 5, generator=g), torch.randint(0, 5, (8,), generator=g))
+    same = [(torch.randn(8, 5, generator=g).bfloat16(), torch.randint(0, 5, (8,), generator=g))
             for _ in range(5)]  # fmt: skip
     for out, tgt in same:  # equal batch sizes: the (k, N) row-sum path
         ctx.n = 8
