@@ -15,7 +15,19 @@ The Trainer runs with its defaults (non-finite guard on, train accuracy where it
 history); the hand loops do forward, loss, backward, step, zero_grad and read the loss with
 ``.item()``. ``+bar`` renders the rich progress bar as on a terminal (``FORCE_COLOR``, to
 /dev/null). Goals (issue 13): <= 1.05x with progress off, <= 1.2x with the bar on, for the worst
-ratio at batch 32 and 256. On a shared machine the numbers are noisy: read the CPU ratio too.
+ratio at batch 32 and 256. On a shared machine the numbers are noisy: read the CPU ratio too,
+and the checks printed with them:
+
+- ``loop(mem)'``: an A/A row, a second set of hand-loop processes against the first. Its ratio
+  and range are the protocol's noise floor; a trainer ratio inside it is not a finding.
+- ``wall range``: the smallest and largest per-round ratio.
+- ``flt/ep``: minor page faults per epoch, median over epochs, worst process of the variant
+  (a process whose heap is returned to the OS and faulted in again every step shows hundreds;
+  ~4 us each on these VMs).
+- in one process: Trainer epochs alternated with hand-loop epochs in the same process, the
+  per-pair ratio (shared load, allocator and caches: much less noise, but blind to a cost
+  that only a Trainer process pays, which the rows above can show).
+
 With other processes running on a 2-core machine, ``--threads 2`` is not measurable (OpenMP
 threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); compare with
 ``--threads 1`` there, and with more rounds and epochs for the b256 cases (8 steps per epoch).
@@ -33,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -84,18 +97,21 @@ def mlp() -> nn.Module:
 
 
 class EpochClock:
-    """Per-epoch wall and CPU seconds, from epoch start to epoch end."""
+    """Per-epoch wall and CPU seconds and minor page faults, from epoch start to epoch end."""
 
     def __init__(self) -> None:
         self.wall: list[float] = []
         self.cpu: list[float] = []
+        self.faults: list[int] = []
 
     def start(self) -> None:
+        self._f = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         self._w, self._c = time.perf_counter(), time.process_time()
 
     def stop(self) -> None:
         self.wall.append(time.perf_counter() - self._w)
         self.cpu.append(time.process_time() - self._c)
+        self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - self._f)
 
 
 def trainer_clock(clock: EpochClock) -> Any:
@@ -175,7 +191,8 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
                          callbacks=[trainer_clock(clock)])
             tr.fit(data, epochs=epochs + 1, batch_size=batch)
     wall, cpu = clock.wall[-epochs:], clock.cpu[-epochs:]  # the warm-up epoch left out
-    return {"wall": statistics.median(wall), "cpu": statistics.median(cpu)}
+    return {"wall": statistics.median(wall), "cpu": statistics.median(cpu),
+            "faults": statistics.median(clock.faults[-epochs:])}  # fmt: skip
 
 
 def run_paired(batch: int, epochs: int) -> dict[str, Any]:
@@ -243,6 +260,7 @@ def bench_case(case: str, batch: int, args: argparse.Namespace) -> dict[str, dic
         ratio = {m: statistics.median(r) for m, r in per_round.items()}
         ratio["lo"], ratio["hi"] = min(per_round["wall"]), max(per_round["wall"])
         ratio["loop_s"] = statistics.median(h["wall"] for h in times[loop_variant])
+        ratio["faults"] = max(t["faults"] for t in times[trainer_variant])  # worst process
         out[trainer_variant] = ratio
     return out
 
@@ -285,7 +303,7 @@ def _report(args: argparse.Namespace) -> None:
           f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
           f"over rounds of trainer / paired hand loop (wall, cpu)")  # fmt: skip
     print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}{'wall range':>14}"
-          f"{'loop s/ep':>11}  goal")  # fmt: skip
+          f"{'loop s/ep':>11}{'flt/ep':>8}  goal")  # fmt: skip
     worst: dict[str, float] = {}
     worst_cpu: dict[str, float] = {}
     for case in args.cases:
@@ -299,7 +317,7 @@ def _report(args: argparse.Namespace) -> None:
                     worst_cpu[key] = max(worst_cpu.get(key, 0.0), r["cpu"])
                 spread = f"{r['lo']:.2f}-{r['hi']:.2f}"
                 print(f"{case:<6}{batch:>6}  {variant:<17}{r['wall']:>7.3f}{r['cpu']:>7.3f}"
-                      f"{spread:>14}{r['loop_s']:>11.4f}  "
+                      f"{spread:>14}{r['loop_s']:>11.4f}{r['faults']:>8.0f}  "
                       f"{'A/A: hand loop vs its twin' if aa else f'<= {goal}'}")  # fmt: skip
                 sys.stdout.flush()
     if "mlp" in args.cases and args.paired_epochs:
