@@ -24,9 +24,9 @@ and the checks printed with them:
 - ``flt/ep``: minor page faults per epoch, median over epochs, worst process of the variant
   (a process whose heap is returned to the OS and faulted in again every step shows hundreds;
   ~4 us each on these VMs).
-- in one process: Trainer epochs alternated with hand-loop epochs in the same process, the
-  per-pair ratio (shared load, allocator and caches: much less noise, but blind to a cost
-  that only a Trainer process pays, which the rows above can show).
+- in one process: for every case, Trainer epochs alternated with hand-loop epochs in one
+  process, the per-pair ratio (shared load, allocator and caches: much less noise, but blind
+  to a cost that only a Trainer process pays, which the rows above can show).
 
 With other processes running on a 2-core machine, ``--threads 2`` is not measurable (OpenMP
 threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); compare with
@@ -195,23 +195,29 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
             "faults": statistics.median(clock.faults[-epochs:])}  # fmt: skip
 
 
-def run_paired(batch: int, epochs: int) -> dict[str, Any]:
-    """In this process: ``epochs`` Trainer epochs on in-memory data, each followed by one epoch
-    of the hand loop with index slicing; the per-pair ratios (trainer / hand) of wall time.
-    Both share the process, its imports, allocator and caches, and the machine's load of that
-    moment, so the ratio is far less noisy than between processes (it cannot show a cost that
-    only a Trainer process pays, which the fresh-process rows can)."""
+def run_paired(case: str, batch: int, epochs: int) -> dict[str, Any]:
+    """In this process: ``epochs`` Trainer epochs of ``case`` (``mlp``: in-memory data), each
+    followed by one epoch of its hand loop (``mlp``: index slicing); the per-pair ratios
+    (trainer / hand) of wall time. Both share the process, its imports, allocator and caches,
+    and the machine's load of that moment, so the ratio is far less noisy than between
+    processes (it cannot show a cost that only a Trainer process pays, which the fresh-process
+    rows can)."""
     from deepdojo.train import Callback, Trainer
 
-    X, y = digits()
-    gen = torch.Generator().manual_seed(0)
+    if case == "mlp":
+        X, y = digits()
+        gen = torch.Generator().manual_seed(0)
 
-    def mem_batches() -> Iterable[Any]:
-        order = torch.randperm(len(X), generator=gen)
-        return ((X[order[lo : lo + batch]], y[order[lo : lo + batch]])
-                for lo in range(0, len(X), batch))  # fmt: skip
+        def mem_batches() -> Iterable[Any]:
+            order = torch.randperm(len(X), generator=gen)
+            return ((X[order[lo : lo + batch]], y[order[lo : lo + batch]])
+                    for lo in range(0, len(X), batch))  # fmt: skip
 
-    hand = hand_supervised(mem_batches)
+        hand = hand_supervised(mem_batches)
+        data: Any = (X, y)
+    else:
+        data = gan_data() if case == "gan" else digits()[0]
+        hand = (hand_gan if case == "gan" else hand_ssl)(data, batch)
     hand()  # warm-up
     trainer_s: list[float] = []
     hand_s: list[float] = []
@@ -226,9 +232,13 @@ def run_paired(batch: int, epochs: int) -> dict[str, Any]:
             hand()
             hand_s.append(time.perf_counter() - t)
 
-    tr = Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu", progress="off",
-                 callbacks=[Pair()])  # fmt: skip
-    tr.fit((X, y), epochs=epochs + 1, batch_size=batch)
+    if case == "mlp":
+        tr = Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu",
+                     progress="off", callbacks=[Pair()])  # fmt: skip
+    else:
+        tr = Trainer(make_gan() if case == "gan" else make_ssl(), device="cpu", progress="off",
+                     callbacks=[Pair()])  # fmt: skip
+    tr.fit(data, epochs=epochs + 1, batch_size=batch)
     return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)]}
 
 
@@ -279,8 +289,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.child:
-        if args.child == "paired":
-            print(json.dumps(run_paired(args.batch, args.epochs)))
+        if args.child.startswith("paired-"):
+            print(json.dumps(run_paired(args.child.removeprefix("paired-"), args.batch,
+                                        args.epochs)))  # fmt: skip
             return
         print(json.dumps(run_child(args.child, args.batch, args.epochs)))
         return
@@ -320,20 +331,21 @@ def _report(args: argparse.Namespace) -> None:
                       f"{spread:>14}{r['loop_s']:>11.4f}{r['faults']:>8.0f}  "
                       f"{'A/A: hand loop vs its twin' if aa else f'<= {goal}'}")  # fmt: skip
                 sys.stdout.flush()
-    if "mlp" in args.cases and args.paired_epochs:
-        print(f"\nin one process (mlp, in memory, progress off): {args.paired_epochs} Trainer "
+    if args.paired_epochs:
+        print(f"\nin one process (progress off; mlp in memory): {args.paired_epochs} Trainer "
               f"epochs, each followed by a hand-loop epoch; median [quartiles] of the per-pair "
-              f"wall ratios, over {args.rounds} processes' medians")  # fmt: skip
-        for batch in args.batches:
-            medians, quartiles = [], []
-            for _ in range(args.rounds):
-                r = spawn("paired", batch, args.paired_epochs, args.threads)["ratios"]
-                medians.append(statistics.median(r))
-                quartiles.append(statistics.quantiles(r, n=4))
-            q = [statistics.median(x[i] for x in quartiles) for i in (0, 2)]
-            print(f"mlp {batch:>6}  trainer(mem) / hand   {statistics.median(medians):.3f} "
-                  f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
-                  f"{max(medians):.3f})")  # fmt: skip
+              f"wall ratios, over {args.rounds} processes")  # fmt: skip
+        for case in args.cases:
+            for batch in args.batches:
+                medians, quartiles = [], []
+                for _ in range(args.rounds):
+                    r = spawn(f"paired-{case}", batch, args.paired_epochs, args.threads)["ratios"]
+                    medians.append(statistics.median(r))
+                    quartiles.append(statistics.quantiles(r, n=4))
+                q = [statistics.median(x[i] for x in quartiles) for i in (0, 2)]
+                print(f"{case:<6}{batch:>6}  trainer / hand   {statistics.median(medians):.3f} "
+                      f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
+                      f"{max(medians):.3f})")  # fmt: skip
     for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
         if key in worst:
             verdict = "MET" if worst[key] <= goal else "NOT MET"
