@@ -35,8 +35,8 @@ threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); c
 Run::
 
     .venv/bin/python bench/trainer_overhead.py                       # 5 rounds x 20 epochs
-    # 100 fresh processes of ~3 s each (the digits are loaded once, by the parent): about
-    # 5 minutes on a quiet 2-core machine; the last line prints the bench's own time
+    # ~150 fresh processes of ~3 s each (the digits are loaded once, by the parent): about
+    # 10 minutes on a quiet 2-core machine, 15 on a busy one; the last line prints the time
     .venv/bin/python bench/trainer_overhead.py --rounds 3 --epochs 5 --cases mlp gan
 """
 
