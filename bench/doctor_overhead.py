@@ -1,7 +1,11 @@
 """Overhead of GradientMonitor(every=1) on a training step of the digits MLP.
 
 Target (issue 4): attached at every=1 the monitor adds <= 10% to a plain training step of the
-digits MLP (64-256-256-10), and nothing once detached.
+digits MLP (64-256-256-10), and nothing once detached; issue 13 asks the same of the update
+ratio on every step (``all-steps``), so both get a verdict line. The cost is mostly memory
+passes of fixed size (about 60-90 us a step on these CPUs for the update path), so the share
+depends on how fast the plain step is: the same code read +8.4% at a 1040 us step and +12.3%
+at an 800 us one.
 
 A plain step is the explicit loop a user writes: forward, cross-entropy, backward, Adam step,
 zero_grad, and reading the loss (``loss.item()``, as any logging loop and the Trainer do).
@@ -173,13 +177,12 @@ def main() -> None:
             wall = statistics.median(w for _, w in ratios) - 1
             print(f"  {name:10s} overhead: CPU {cpu:+6.1%}   wall {wall:+6.1%}   (median of "
                   f"{len(ratios)} per-round ratios)")  # fmt: skip
-            if name == "attached":
-                verdicts.append((case, cpu))
+            if name in ("attached", "all-steps"):
+                verdicts.append((f"{case}: {name}", cpu))
     print()
     for case, over in verdicts:
         ok = "MET" if over <= TARGET else "NOT MET"
-        print(f"verdict: {case}: attached (default monitor) CPU overhead {over:+.1%} vs target "
-              f"<= {TARGET:+.0%}: {ok}")  # fmt: skip
+        print(f"verdict: {case} CPU overhead {over:+.1%} vs target <= {TARGET:+.0%}: {ok}")
     print("detached: no hook left on the model (checked), so the plain loop runs unchanged")
     print(f"\nDoctor on a GAN's two networks (AdversarialTask, batch 32, {args.gan_rounds} "
           f"interleaved fits of {args.gan_epochs} epochs)")  # fmt: skip
