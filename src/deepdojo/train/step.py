@@ -45,7 +45,7 @@ class TrainerContext:
     ``defer_accuracy`` (used by the supervised task's default accuracy) scores CPU tensors at
     once: ``argmax``, compare and count on NumPy views of the step's outputs and labels (about
     4 us at batch 32, no host sync to save). Keeping CPU tensors alive until a flush, as below,
-    was cheaper per step (~2.5 us), but the small blocks outliving each step among its large
+    was cheaper per step (~2 us), but the small blocks outliving each step among its large
     temporaries made glibc give heap memory back and fault it in again in about half of fresh
     processes: 170-790 page faults per epoch of the digits MLP at ~4 us each on these VMs
     (1.5-6% of the epoch; ``bench/trainer_overhead.py``). On other devices it keeps a step's
