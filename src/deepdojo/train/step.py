@@ -43,12 +43,16 @@ class TrainerContext:
     """What a task reaches through ``self.log`` and ``self.next_batch`` during one fit.
 
     ``defer_accuracy`` (used by the supervised task's default accuracy) scores CPU tensors at
-    once: ``argmax``, compare and count on NumPy views of the step's outputs and labels (about
-    4 us at batch 32, no host sync to save). Keeping CPU tensors alive until a flush, as below,
-    was cheaper per step (~2 us), but the small blocks outliving each step among its large
+    once: ``argmax``, compare and count on NumPy views of the step's outputs and labels (no
+    host sync to save; ~14 us a step inside training at batch 32, ~4 us in a tight loop: the
+    calls run cold after backward and the optimizer). Keeping CPU tensors alive until a flush,
+    as below, costs ~2 us a step, but the small blocks outliving each step among its large
     temporaries made glibc give heap memory back and fault it in again in about half of fresh
-    processes: 170-790 page faults per epoch of the digits MLP at ~4 us each on these VMs
-    (1.5-6% of the epoch; ``bench/trainer_overhead.py``). On other devices it keeps a step's
+    processes: 190-990 page faults per epoch of the digits MLP at ~4 us each on these VMs
+    (1.5-6% of the epoch; ``bench/trainer_overhead.py``). Over 10 fresh one-thread processes
+    each, the median epoch CPU time was 53.4 ms scored at once (no process faulting) and
+    54.9 ms kept (5 faulting): the same on average, without the lottery. On other devices it
+    keeps a step's
     detached ``(N, C)`` outputs and ``(N,)`` labels instead of reading the hit count at once,
     while ``deferring`` is on (set by ``fit`` when no callback reads per-batch logs and no
     checkpoint is saved mid-epoch). :meth:`flush` then scores the pending steps with one
