@@ -80,7 +80,7 @@ def test_bulk_accuracy_over_a_dataloader_matches_eager():
     assert [r["train_acc"] for r in a.records] == [r["train_acc"] for r in b.records]
 
 
-def test_cpu_accuracy_is_scored_at_once_on_numpy_views_like_the_metric():
+def test_cpu_accuracy_is_scored_at_once_on_numpy_views_like_torch():
     """CPU outputs are never kept past their step (see TrainerContext), and NumPy's argmax
     breaks ties and treats NaN/Inf exactly as torch's does."""
     import weakref
@@ -101,7 +101,9 @@ def test_cpu_accuracy_is_scored_at_once_on_numpy_views_like_the_metric():
         ctx.logged = {}
         ref = weakref.ref(out)
         ctx.defer_accuracy("acc", out, tgt)
-        assert ctx.logged == {"acc": _multiclass_accuracy(out, tgt)} and ctx.pending == []
+        torch_count = (out.argmax(dim=1) == tgt).sum().item() / tgt.numel()  # torch's argmax
+        assert ctx.logged == {"acc": torch_count} and ctx.pending == []
+        assert _multiclass_accuracy(out, tgt) == torch_count  # the metric's CPU path too
         del out
         assert ref() is None  # nothing holds the step's outputs
 

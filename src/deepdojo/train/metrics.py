@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
@@ -62,7 +63,22 @@ def _multiclass_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """:func:`accuracy` for ``(N, C)`` logits and ``(N,)`` labels, without the shape checks
     (the default metric runs on every batch; its shapes were checked once): the exact count
     of hits over ``N``."""
-    return (outputs.argmax(dim=1) == targets).sum().item() / targets.numel()
+    hits = _host_hits(outputs, targets)
+    if hits is None:
+        hits = (outputs.argmax(dim=1) == targets).sum().item()
+    return hits / targets.numel()
+
+
+def _host_hits(outputs: torch.Tensor, targets: torch.Tensor) -> int | None:
+    """Hits of ``(N, C)`` CPU logits against ``(N,)`` labels, counted on zero-copy NumPy views
+    (NumPy's ``argmax`` breaks ties and treats NaN/Inf as torch's does); ``None`` when either
+    is off the CPU or has no NumPy view (bfloat16, a tensor that requires grad)."""
+    if not (outputs.is_cpu and targets.is_cpu):
+        return None
+    try:
+        return int(np.count_nonzero(outputs.numpy().argmax(axis=1) == targets.numpy()))
+    except (TypeError, RuntimeError):
+        return None
 
 
 def batch_logs(

@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
-from deepdojo.train.metrics import _multiclass_accuracy
+from deepdojo.train.metrics import _host_hits, _multiclass_accuracy
 from deepdojo.train.schedules import step_scheduler
 from deepdojo.train.task import EndOfEpoch
 
@@ -49,13 +48,14 @@ class TrainerContext:
     as below, costs ~2 us a step, but the small blocks outliving each step among its large
     temporaries made glibc give heap memory back and fault it in again in about half of fresh
     processes: 190-990 page faults per epoch of the digits MLP at ~4 us each on these VMs
-    (1.5-6% of the epoch; ``bench/trainer_overhead.py``). Over 10 fresh one-thread processes
+    (2-9% of the epoch; ``bench/trainer_overhead.py``). Over 10 fresh one-thread processes
     each, the median epoch CPU time was 53.4 ms scored at once (no process faulting) and
-    54.9 ms kept (5 faulting): the same on average, without the lottery. On other devices it
-    keeps a step's
-    detached ``(N, C)`` outputs and ``(N,)`` labels instead of reading the hit count at once,
-    while ``deferring`` is on (set by ``fit`` when no callback reads per-batch logs and no
-    checkpoint is saved mid-epoch). :meth:`flush` then scores the pending steps with one
+    54.9 ms kept (5 faulting): the same on average, without the lottery.
+
+    On other devices (and for CPU dtypes NumPy lacks) it keeps a step's detached ``(N, C)``
+    outputs and ``(N,)`` labels instead of reading the hit count at once, while ``deferring``
+    is on (set by ``fit`` when no callback reads per-batch logs and no checkpoint is saved
+    mid-epoch). :meth:`flush` then scores the pending steps with one
     ``argmax`` over their concatenation and one host read, and adds ``hits_b / N_b`` (weight
     ``n_b``, the step's batch size) to the epoch sums in step order: the same numbers, in the
     same order, as logging each step's accuracy eagerly.
@@ -77,14 +77,10 @@ class TrainerContext:
 
     def defer_accuracy(self, name: str, outputs: torch.Tensor, targets: torch.Tensor) -> None:
         """Log the accuracy of ``(N, C)`` logits ``outputs`` against ``(N,)`` labels."""
-        if outputs.is_cpu and targets.is_cpu:  # scored now, on zero-copy NumPy views
-            try:
-                hits = np.count_nonzero(outputs.numpy().argmax(axis=1) == targets.numpy())
-            except (TypeError, RuntimeError):  # a dtype NumPy lacks (bfloat16), ...
-                pass
-            else:
-                self.logged[name] = hits / targets.numel()  # as _multiclass_accuracy
-                return
+        hits = _host_hits(outputs, targets)
+        if hits is not None:  # CPU: scored now, on NumPy views (nothing kept past the step)
+            self.logged[name] = hits / targets.numel()  # as _multiclass_accuracy
+            return
         if not self.deferring:
             self.logged[name] = _multiclass_accuracy(outputs, targets)
             return
