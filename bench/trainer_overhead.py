@@ -152,6 +152,40 @@ def hand_supervised(batches: Callable[[], Iterable[Any]]) -> Callable[[], None]:
     return one_epoch
 
 
+def index_batches(X: torch.Tensor, y: torch.Tensor, batch: int) -> Callable[[], Iterable[Any]]:
+    """The hand loop's in-memory epochs: a fresh permutation each, sliced by index."""
+    gen = torch.Generator().manual_seed(0)
+
+    def batches() -> Iterable[Any]:
+        order = torch.randperm(len(X), generator=gen)
+        return ((X[order[lo : lo + batch]], y[order[lo : lo + batch]])
+                for lo in range(0, len(X), batch))  # fmt: skip
+
+    return batches
+
+
+def case_trainer(source: str, bar: bool, callback: Any) -> Any:
+    """The Trainer of a case with its defaults: the digits MLP (``DL``/``mem``), else the
+    GAN or contrastive task."""
+    from deepdojo.train import Trainer
+
+    progress = "on" if bar else "off"
+    if source in ("DL", "mem"):
+        return Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu",
+                       progress=progress, callbacks=[callback])  # fmt: skip
+    return Trainer(make_gan() if source == "gan" else make_ssl(), device="cpu",
+                   progress=progress, callbacks=[callback])  # fmt: skip
+
+
+def task_data(source: str) -> torch.Tensor:
+    """The GAN's 2-D mixture or the contrastive task's digits."""
+    return gan_data() if source == "gan" else digits()[0]
+
+
+def hand_task(source: str, data: torch.Tensor, batch: int) -> Callable[[], None]:
+    return (hand_gan if source == "gan" else hand_ssl)(data, batch)
+
+
 def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
     """One variant in this process: a warm-up epoch, then ``epochs`` timed ones."""
     clock = EpochClock()
@@ -161,35 +195,22 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
         X, y = digits()
         loader = DataLoader(TensorDataset(X, y), batch_size=batch, shuffle=True)
         if kind == "loop":
-            gen = torch.Generator().manual_seed(0)
-
-            def mem_batches() -> Iterable[Any]:
-                order = torch.randperm(len(X), generator=gen)
-                return ((X[order[lo : lo + batch]], y[order[lo : lo + batch]])
-                        for lo in range(0, len(X), batch))  # fmt: skip
-
-            step = hand_supervised((lambda: loader) if source == "DL" else mem_batches)
+            mem = index_batches(X, y, batch)
+            step = hand_supervised((lambda: loader) if source == "DL" else mem)
             hand_epochs(EpochClock(), 1, step)  # warm-up
             hand_epochs(clock, epochs, step)
         else:
-            from deepdojo.train import Trainer
-
-            tr = Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu",
-                         progress="on" if bar else "off", callbacks=[trainer_clock(clock)])
+            tr = case_trainer(source, bar, trainer_clock(clock))
             tr.fit(loader if source == "DL" else (X, y), epochs=epochs + 1, batch_size=batch)
     else:  # gan / ssl: a task against the hand loop doing the same work
-        data = gan_data() if source == "gan" else digits()[0]
+        data = task_data(source)
         if kind == "loop":
-            step = (hand_gan if source == "gan" else hand_ssl)(data, batch)
+            step = hand_task(source, data, batch)
             hand_epochs(EpochClock(), 1, step)
             hand_epochs(clock, epochs, step)
         else:
-            from deepdojo.train import Trainer
-
-            task = make_gan() if source == "gan" else make_ssl()
-            tr = Trainer(task, device="cpu", progress="on" if bar else "off",
-                         callbacks=[trainer_clock(clock)])
-            tr.fit(data, epochs=epochs + 1, batch_size=batch)
+            case_trainer(source, bar, trainer_clock(clock)).fit(data, epochs=epochs + 1,
+                                                                 batch_size=batch)  # fmt: skip
     wall, cpu = clock.wall[-epochs:], clock.cpu[-epochs:]  # the warm-up epoch left out
     return {"wall": statistics.median(wall), "cpu": statistics.median(cpu),
             "faults": statistics.median(clock.faults[-epochs:])}  # fmt: skip
@@ -202,22 +223,15 @@ def run_paired(case: str, batch: int, epochs: int) -> dict[str, Any]:
     and the machine's load of that moment, so the ratio is far less noisy than between
     processes (it cannot show a cost that only a Trainer process pays, which the fresh-process
     rows can)."""
-    from deepdojo.train import Callback, Trainer
+    from deepdojo.train import Callback
 
     if case == "mlp":
         X, y = digits()
-        gen = torch.Generator().manual_seed(0)
-
-        def mem_batches() -> Iterable[Any]:
-            order = torch.randperm(len(X), generator=gen)
-            return ((X[order[lo : lo + batch]], y[order[lo : lo + batch]])
-                    for lo in range(0, len(X), batch))  # fmt: skip
-
-        hand = hand_supervised(mem_batches)
+        hand = hand_supervised(index_batches(X, y, batch))
         data: Any = (X, y)
     else:
-        data = gan_data() if case == "gan" else digits()[0]
-        hand = (hand_gan if case == "gan" else hand_ssl)(data, batch)
+        data = task_data(case)
+        hand = hand_task(case, data, batch)
     hand()  # warm-up
     trainer_s: list[float] = []
     hand_s: list[float] = []
@@ -232,13 +246,8 @@ def run_paired(case: str, batch: int, epochs: int) -> dict[str, Any]:
             hand()
             hand_s.append(time.perf_counter() - t)
 
-    if case == "mlp":
-        tr = Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu",
-                     progress="off", callbacks=[Pair()])  # fmt: skip
-    else:
-        tr = Trainer(make_gan() if case == "gan" else make_ssl(), device="cpu", progress="off",
-                     callbacks=[Pair()])  # fmt: skip
-    tr.fit(data, epochs=epochs + 1, batch_size=batch)
+    case_trainer("mem" if case == "mlp" else case, False, Pair()).fit(
+        data, epochs=epochs + 1, batch_size=batch)  # fmt: skip
     return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)]}
 
 
