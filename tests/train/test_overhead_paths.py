@@ -1,8 +1,9 @@
 """The Trainer's low-overhead paths give the same numbers as the plain ones (issue 13).
 
-- The default accuracy is scored in bulk (one ``argmax`` and one host read per up to 32 steps)
-  when no callback reads per-batch logs; the epoch means must be bit-identical to scoring
-  every step eagerly (forced here by a callback that reads ``on_batch_end``).
+- The default accuracy is copied into a buffer and scored in bulk (one ``argmax`` and one host
+  read per up to 64 steps) when no callback reads per-batch logs; the epoch means must be
+  bit-identical to scoring every step eagerly (forced here by a callback that reads
+  ``on_batch_end``).
 - Under fp16 with the guard on, the GradScaler's scale is read only when the guard saw the
   gradients overflow: a step whose gradients are finite is applied without a host read.
 """
@@ -16,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from deepdojo.train import Callback, Trainer
 from deepdojo.train.metrics import _multiclass_accuracy
-from deepdojo.train.step import _FLUSH_STEPS, TrainerContext
+from deepdojo.train.step import _BUFFER_STEPS, TrainerContext
 
 
 def _data(n: int = 1000, d: int = 6, c: int = 4, seed: int = 0):
@@ -48,17 +49,18 @@ def _fit(data, callbacks=(), epochs: int = 3, batch_size: int = 7):
     return tr, hist
 
 
-@pytest.mark.parametrize("flush_steps", [32, _FLUSH_STEPS])
-def test_bulk_accuracy_is_bit_identical_to_eager_accuracy(flush_steps, monkeypatch):
-    import deepdojo.train.epoch as epoch_module
+@pytest.mark.parametrize("slots", [5, _BUFFER_STEPS])
+def test_bulk_accuracy_is_bit_identical_to_eager_accuracy(slots, monkeypatch):
+    import deepdojo.train.step as step_module
 
-    monkeypatch.setattr(epoch_module, "_FLUSH_STEPS", flush_steps)
-    X, y = _data()  # 1000 rows / batch 7: 143 steps and a short last batch; at 32: several flushes
-    assert len(X) // 7 > 3 * 32 and len(X) // 7 < _FLUSH_STEPS  # default: once per epoch
+    monkeypatch.setattr(step_module, "_BUFFER_STEPS", slots)
+    X, y = _data()  # 1000 rows / batch 7: 143 steps and a short last batch: several flushes
+    assert len(X) // 7 > 2 * _BUFFER_STEPS
     bulk_tr, bulk = _fit((X, y))
     reader = ReadsBatchLogs()
     eager_tr, eager = _fit((X, y), [reader])
-    assert bulk_tr._context.deferring is False and not bulk_tr._context.pending  # reset
+    ctx = bulk_tr._context
+    assert ctx.deferring is False and not ctx.pending and ctx.buffer is None  # reset, freed
     assert [r["train_acc"] for r in bulk.records] == [r["train_acc"] for r in eager.records]
     assert [r["train_loss"] for r in bulk.records] == [r["train_loss"] for r in eager.records]
     assert list(bulk.records[0]) == list(eager.records[0])  # same keys, same order
@@ -80,9 +82,10 @@ def test_bulk_accuracy_over_a_dataloader_matches_eager():
     assert [r["train_acc"] for r in a.records] == [r["train_acc"] for r in b.records]
 
 
-def test_cpu_accuracy_is_scored_at_once_on_numpy_views_like_torch():
-    """CPU outputs are never kept past their step (see TrainerContext), and NumPy's argmax
-    breaks ties and treats NaN/Inf exactly as torch's does."""
+def test_default_accuracy_matches_torch_argmax_scored_at_once_or_buffered():
+    """Eager CPU scoring (NumPy views) and the buffered bulk path both break ties and treat
+    NaN/Inf exactly as torch's ``argmax`` does, and a buffered step keeps nothing of its own
+    alive (see TrainerContext)."""
     import weakref
 
     nan, inf = float("nan"), float("inf")
@@ -94,57 +97,91 @@ def test_cpu_accuracy_is_scored_at_once_on_numpy_views_like_torch():
                       torch.randint(0, 10, (33,), generator=g)),
              lambda: (torch.randn(8, 4, generator=g)[:, ::2],  # a strided view
                       torch.randint(0, 2, (8,), dtype=torch.int32, generator=g))]  # fmt: skip
-    ctx = TrainerContext(lambda: None)
-    ctx.deferring = True
     for case in cases:
         out, tgt = case()
-        ctx.logged = {}
-        ref = weakref.ref(out)
-        ctx.defer_accuracy("acc", out, tgt)
         torch_count = (out.argmax(dim=1) == tgt).sum().item() / tgt.numel()  # torch's argmax
-        assert ctx.logged == {"acc": torch_count} and ctx.pending == []
+        eager = TrainerContext(lambda: None)  # deferring off: logged at once
+        eager.defer_accuracy("acc", out, tgt)
+        assert eager.logged == {"acc": torch_count} and eager.pending == []
         assert _multiclass_accuracy(out, tgt) == torch_count  # the metric's CPU path too
+        bulk = TrainerContext(lambda: None)
+        bulk.deferring = True
+        bulk.n = 3
+        ref = weakref.ref(out)
+        bulk.defer_accuracy("acc", out, tgt)
+        assert bulk.logged == {} and bulk.slots == 1 and bulk.pending_rows == 0  # buffered
         del out
         assert ref() is None  # nothing holds the step's outputs
+        loop = type("Loop", (), {"sums": {}, "counts": {}})()
+        bulk.flush(loop)
+        assert loop.sums == {"acc": torch_count * 3} and loop.counts == {"acc": 3}
 
 
-def test_context_flush_scores_each_pending_step_like_the_metric():
-    # bfloat16 has no NumPy view: these CPU steps take the deferred path other devices take
+def _loop():
+    return type("Loop", (), {"sums": {}, "counts": {}})()
+
+
+def test_context_flush_scores_buffered_and_kept_steps_in_step_order(monkeypatch):
+    import deepdojo.train.step as step_module
+
+    monkeypatch.setattr(step_module, "_BUFFER_STEPS", 3)
     g = torch.Generator().manual_seed(3)
     ctx = TrainerContext(lambda: None)
     ctx.deferring = True
-    batches = [(torch.randn(n, 5, generator=g).bfloat16(),
-                torch.randint(0, 5, (n,), generator=g)) for n in (4, 9, 1, 6)]  # fmt: skip
-    for n, (out, tgt) in zip((10, 20, 30, 40), batches, strict=True):
+
+    def batch(n, dtype=torch.bfloat16, c=5):
+        return torch.randn(n, c, generator=g).to(dtype), torch.randint(0, c, (n,), generator=g)
+
+    # rows 4 make the buffer; 9 rows fit no slot (kept); 1 row is a short batch in a slot;
+    # float32 outputs are another dtype (kept); 6 rows again kept
+    steps = [batch(4), batch(9), batch(1), batch(3, torch.float32), batch(6)]
+    weights = (10, 20, 30, 40, 50)
+    full = []
+    for n, (out, tgt) in zip(weights, steps, strict=True):
         ctx.n = n  # the step's weight in the epoch sums
         ctx.defer_accuracy("acc", out, tgt)
-    assert ctx.logged == {} and len(ctx.pending) == 4
-
-    class Loop:
-        sums: dict = {}
-        counts: dict = {}
-
-    loop = Loop()
+        full.append(ctx.full)
+    assert ctx.logged == {} and len(ctx.pending) == 5 and ctx.slots == 2
+    assert full == [False, True, False, True, True]  # the epoch loop would flush after a kept
+    assert ctx.pending_rows == 9 * 5 + 3 * 5 + 6 * 5
+    loop = _loop()
     ctx.flush(loop)
-    expected = 0.0
-    for n, (out, tgt) in zip((10, 20, 30, 40), batches, strict=True):
+    expected = 0.0  # the eager values, added in step order
+    for n, (out, tgt) in zip(weights, steps, strict=True):
         expected = expected + _multiclass_accuracy(out, tgt) * n
-    assert loop.sums == {"acc": expected} and loop.counts == {"acc": 100}
-    assert ctx.pending == [] and ctx.pending_rows == 0
-    same = [(torch.randn(8, 5, generator=g).bfloat16(), torch.randint(0, 5, (8,), generator=g))
-            for _ in range(5)]  # fmt: skip
-    for out, tgt in same:  # equal batch sizes: the (k, N) row-sum path
+    assert loop.sums == {"acc": expected} and loop.counts == {"acc": 150}
+    assert ctx.pending == [] and ctx.pending_rows == 0 and ctx.slots == 0 and not ctx.full
+
+    same = [batch(8) for _ in range(3)]  # a larger batch at slot 0: a new buffer of 8 rows
+    for i, (out, tgt) in enumerate(same):
         ctx.n = 8
         ctx.defer_accuracy("acc", out, tgt)
-    loop2 = type("Loop2", (), {"sums": {}, "counts": {}})()
+        assert ctx.full == (i == 2)  # three slots used: no room for a fourth step
+    assert ctx.buffer.rows == 8 and ctx.pending_rows == 0  # all three in the buffer
+    loop2 = _loop()
     ctx.flush(loop2)
     want = 0.0
     for out, tgt in same:
         want = want + _multiclass_accuracy(out, tgt) * 8
-    assert loop2.sums == {"acc": want} and loop2.counts == {"acc": 40}
+    assert loop2.sums == {"acc": want} and loop2.counts == {"acc": 24}
     ctx.deferring = False  # eager: the value is logged at once
-    ctx.defer_accuracy("acc", *batches[1])
-    assert ctx.logged == {"acc": _multiclass_accuracy(*batches[1])}
+    ctx.defer_accuracy("acc", *steps[1])
+    assert ctx.logged == {"acc": _multiclass_accuracy(*steps[1])}
+    ctx.reset(release=True)
+    assert ctx.buffer is None
+
+
+def test_accuracy_buffer_holds_a_bounded_number_of_values(monkeypatch):
+    import deepdojo.train.step as step_module
+
+    monkeypatch.setattr(step_module, "_BUFFER_NUMBERS", 1000)
+    ctx = TrainerContext(lambda: None)
+    ctx.deferring = True
+    ctx.defer_accuracy("acc", torch.zeros(32, 10), torch.zeros(32, dtype=torch.long))
+    assert len(ctx.buffer.views) == 3 and ctx.buffer.outputs.shape == (96, 10)
+    ctx.reset()
+    ctx.defer_accuracy("acc", torch.zeros(200, 10), torch.zeros(200, dtype=torch.long))
+    assert len(ctx.buffer.views) == 1 and ctx.full  # one slot, at least
 
 
 def test_fp16_with_guard_reads_the_scale_only_after_an_overflow(monkeypatch):

@@ -21,7 +21,7 @@ from deepdojo.train.history import History
 from deepdojo.train.loop import LoopState, rng_state, set_rng_state
 from deepdojo.train.progress import EpochBar
 from deepdojo.train.schedules import build_scheduler, step_scheduler
-from deepdojo.train.step import _FLUSH_ROWS, _FLUSH_STEPS, TrainerContext
+from deepdojo.train.step import TrainerContext
 from deepdojo.utils import seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -127,7 +127,7 @@ class EpochMixin:
         batches = self._epoch_batches(train, epoch, batch_size, shuffle, start_batch)
         context = self._context
         context.batches = batches
-        context.pending, context.pending_rows = [], 0
+        context.reset()
         # per-step branches decided once: empty hook lists and a hidden bar cost nothing
         starts, ends = self._hooks["on_batch_start"], self._hooks["on_batch_end"]
         advance = bar.advance if bar.enabled else None
@@ -141,8 +141,7 @@ class EpochMixin:
             n = context.n = batch_len(batch)
             logs, skip = train_batch(batch)
             accumulate(logs, n, skip)
-            if deferring and (len(context.pending) >= _FLUSH_STEPS
-                              or context.pending_rows >= _FLUSH_ROWS):  # fmt: skip
+            if deferring and context.full:  # the accuracy buffer has no room left
                 context.flush(loop)
             for fn in ends:
                 fn(self, batch_idx, logs)

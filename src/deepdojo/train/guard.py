@@ -82,7 +82,21 @@ class NonFiniteGuard:
         self.lr_factor = lr_factor
         self.max_rollbacks = max_rollbacks
         self.snapshot_every = snapshot_every
-        self._found = torch.zeros(())  # the fused check's flag: 0 until a NaN/Inf is seen
+        self.__setstate__({})  # the fused check's flag
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """``state``, with the fused check's flag (0 until a NaN/Inf is seen) made anew with
+        its NumPy view (a copy of the guard must not share the flag, nor read another's):
+        reading the view costs ~0.1 us, the tensor's ``.item()`` ~2 us inside training."""
+        self.__dict__.update(state)
+        self._found = torch.zeros(())
+        self._found_view = self._found.numpy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_found", None)
+        state.pop("_found_view", None)
+        return state
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, trainer: Trainer) -> None:
@@ -169,10 +183,11 @@ class NonFiniteGuard:
         that require grad or are sparse) the verdict comes from :meth:`measure`'s norms.
         """
         if not need_norms and grads and host is not False:
-            flag = self.__dict__.get("_found")
-            if flag is None:  # a subclass that did not run this __init__
-                flag = self._found = torch.zeros(())
-            found = _host_nonfinite(grads, bool(host), flag)
+            view = self.__dict__.get("_found_view")
+            if view is None:  # a subclass that did not run this __init__
+                self.__setstate__({})
+                view = self._found_view
+            found = _host_nonfinite(grads, bool(host), self._found, view)
             if found is not None:
                 loss_value = loss.item()
                 return loss_value, not found and math.isfinite(loss_value), []
@@ -328,10 +343,12 @@ def _copy_tree(obj: Any, spare: Any = None,
 _UNIT_SCALE = torch.ones(())  # the AMP check's inverse scale: 1, so no value changes
 
 
-def _host_nonfinite(grads: list[torch.Tensor], checked: bool, found: torch.Tensor) -> bool | None:
+def _host_nonfinite(grads: list[torch.Tensor], checked: bool, found: torch.Tensor,
+                    view: np.ndarray) -> bool | None:
     """Whether any element of the dense CPU float32/64 ``grads`` is NaN/Inf, from one call of
     torch's fused AMP check (``*1``: values unchanged) that sets the 0-d ``found`` (kept at 0
-    between calls: reset only after it was set); ``None`` when the gradients do not suit it
+    between calls: reset only after it was set; read through its NumPy ``view``); ``None``
+    when the gradients do not suit it
     (another device or dtype unless ``checked``, sparse, or requiring grad: the in-place pass
     would bump the version of a tensor in a double-backward graph)."""
     for g in grads:
@@ -343,7 +360,7 @@ def _host_nonfinite(grads: list[torch.Tensor], checked: bool, found: torch.Tenso
     except RuntimeError:  # sparse (NotImplementedError) or self-overlapping gradients
         found.zero_()
         return None
-    if found.item() == 0.0:
+    if view.item() == 0.0:
         return False
     found.zero_()
     return True

@@ -20,7 +20,6 @@ Steps 1 (forward) and 2 (loss) run inside the task, under autocast, before it yi
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from deepdojo.train.metrics import _host_hits, _multiclass_accuracy
+from deepdojo.train.metrics import _multiclass_accuracy
 from deepdojo.train.schedules import step_scheduler
 from deepdojo.train.task import EndOfEpoch
 
@@ -41,75 +40,97 @@ if TYPE_CHECKING:  # pragma: no cover
 class TrainerContext:
     """What a task reaches through ``self.log`` and ``self.next_batch`` during one fit.
 
-    ``defer_accuracy`` (used by the supervised task's default accuracy) scores CPU tensors at
-    once: ``argmax``, compare and count on NumPy views of the step's outputs and labels (no
-    host sync to save; ~14 us a step inside training at batch 32, ~4 us in a tight loop: the
-    calls run cold after backward and the optimizer). Keeping CPU tensors alive until a flush,
-    as below, costs ~2 us a step, but the small blocks outliving each step among its large
-    temporaries made glibc give heap memory back and fault it in again in about half of fresh
-    processes: 190-990 page faults per epoch of the digits MLP at ~4 us each on these VMs
-    (2-9% of the epoch; ``bench/trainer_overhead.py``). Over 10 fresh one-thread processes
-    each, the median epoch CPU time was 53.4 ms scored at once (no process faulting) and
-    54.9 ms kept (5 faulting): the same on average, without the lottery.
+    ``defer_accuracy`` (used by the supervised task's default accuracy) copies a step's
+    detached ``(N, C)`` outputs and ``(N,)`` labels into a slot of a buffer made once per fit
+    (two ``copy_`` calls, no host sync) while ``deferring`` is on (set by ``fit`` when no
+    callback reads per-batch logs and no checkpoint is saved mid-epoch). :meth:`flush`, run
+    when the slots are used up and at the end of each epoch, scores them all with one
+    ``argmax`` and one host read and adds each step's ``hits_b / N_b`` (weight ``n_b``, the
+    step's batch size) to the epoch sums in step order: the same numbers, in the same order,
+    as logging each step's accuracy eagerly. A step that fits no slot (a larger batch, or
+    another dtype or class count than the buffer was made for) keeps its own tensors, and
+    the epoch loop flushes right after it.
 
-    On other devices (and for CPU dtypes NumPy lacks) it keeps a step's detached ``(N, C)``
-    outputs and ``(N,)`` labels instead of reading the hit count at once, while ``deferring``
-    is on (set by ``fit`` when no callback reads per-batch logs and no checkpoint is saved
-    mid-epoch). :meth:`flush` then scores the pending steps with one
-    ``argmax`` over their concatenation and one host read, and adds ``hits_b / N_b`` (weight
-    ``n_b``, the step's batch size) to the epoch sums in step order: the same numbers, in the
-    same order, as logging each step's accuracy eagerly.
+    Measured inside training (issue 13; digits MLP, CPU): the two copies cost about 7-13 us
+    a step. Scoring each step at once on NumPy views cost 16-20 us at batch 32 and 33-59 us
+    at batch 256 (the calls run cold after backward and the optimizer: 3-5x their cost in a
+    tight loop). Keeping each step's own tensors until the flush cost ~1 us, but those small
+    blocks outliving their step among its large temporaries made glibc give heap memory back
+    and fault it in again in about half of fresh processes (190-990 page faults per epoch,
+    ~4 us each on these VMs); the buffer and its views are made once, so nothing allocated
+    during a step outlives it.
     """
 
-    __slots__ = ("logged", "batches", "on_pull", "deferring", "pending", "pending_rows", "n")
+    __slots__ = ("logged", "batches", "on_pull", "deferring", "pending", "pending_rows", "n",
+                 "buffer", "slots", "full")  # fmt: skip
 
     def __init__(self, on_pull: Callable[[], None]) -> None:
         self.logged: dict[str, float] = {}
         self.batches: Iterator[Any] = iter(())
         self.on_pull = on_pull
         self.deferring = False
-        self.pending: list[tuple[str, torch.Tensor, torch.Tensor, int]] = []
-        self.pending_rows = 0
+        # the pending steps in order: (name, slot, rows, n) for a step in the buffer,
+        # (name, outputs, targets, n) for one kept as it is
+        self.pending: list[tuple[str, Any, Any, int]] = []
+        self.pending_rows = 0  # numbers held by kept steps
         self.n = 1  # the batch size of the current step (its weight in the epoch means)
+        self.buffer: _AccuracyBuffer | None = None
+        self.slots = 0  # buffer slots in use
+        self.full = False  # no room for another step: the epoch loop flushes after this one
 
     def log(self, name: str, value: float) -> None:
         self.logged[name] = value
 
+    def reset(self, release: bool = False) -> None:
+        """Forget the pending steps (``release``: the buffer too)."""
+        self.pending, self.pending_rows, self.slots, self.full = [], 0, 0, False
+        if release:
+            self.buffer = None
+
     def defer_accuracy(self, name: str, outputs: torch.Tensor, targets: torch.Tensor) -> None:
         """Log the accuracy of ``(N, C)`` logits ``outputs`` against ``(N,)`` labels."""
-        hits = _host_hits(outputs, targets)
-        if hits is not None:  # CPU: scored now, on NumPy views (nothing kept past the step)
-            self.logged[name] = hits / targets.numel()  # as _multiclass_accuracy
-            return
         if not self.deferring:
             self.logged[name] = _multiclass_accuracy(outputs, targets)
             return
-        self.pending.append((name, outputs, targets, self.n))
+        rows = targets.shape[0]
+        key = (outputs.shape[1], outputs.dtype, targets.dtype)
+        buffer, slot = self.buffer, self.slots
+        if slot == 0 and (buffer is None or rows > buffer.rows or buffer.key != key):
+            buffer = self.buffer = _AccuracyBuffer(outputs, targets, key)
+        if buffer is not None and rows <= buffer.rows and buffer.key == key:
+            out, tgt = buffer.views[slot]
+            if rows < buffer.rows:  # a short batch (an epoch's last): the slot's first rows
+                out, tgt = out[:rows], tgt[:rows]
+            out.copy_(outputs)
+            tgt.copy_(targets)
+            self.pending.append((name, slot, rows, self.n))
+            self.slots = slot + 1
+            self.full = self.slots == len(buffer.views)
+            return
+        self.pending.append((name, outputs, targets, self.n))  # kept until the flush,
         self.pending_rows += outputs.numel()
+        self.full = True  # ... which comes right after this step
 
     def flush(self, loop: LoopState) -> None:
         """Add the pending accuracies to ``loop``'s epoch sums, in step order."""
-        pending = self.pending
+        pending, buffer, used = self.pending, self.buffer, self.slots
         if not pending:
             return
-        self.pending, self.pending_rows = [], 0
-        if len(pending) == 1:
-            hits = [int((pending[0][1].argmax(dim=1) == pending[0][2]).sum())]
-        else:
-            outputs = torch.cat([p[1] for p in pending])  # (sum N_b, C)
-            targets = torch.cat([p[2] for p in pending])  # (sum N_b,)
-            correct = outputs.argmax(dim=1) == targets  # (sum N_b,)
-            sizes = [p[2].numel() for p in pending]
-            if sizes.count(sizes[0]) == len(sizes):  # equal batches: one (k, N) row sum
-                hits = correct.view(len(sizes), sizes[0]).sum(dim=1).tolist()
-            else:
-                cum = correct.cumsum(0)  # running hit count
-                ends = list(itertools.accumulate(sizes))
-                at_end = cum[torch.tensor(ends, device=cum.device) - 1].tolist()
-                hits = [b - a for a, b in zip([0, *at_end[:-1]], at_end, strict=True)]
+        self.reset()
+        if used:
+            assert buffer is not None
+            size = used * buffer.rows
+            correct = (buffer.outputs[:size].argmax(dim=1) == buffer.targets[:size])
+            correct = correct.view(used, buffer.rows)  # (slots, N): each slot a step
+            slot_hits = correct.sum(dim=1).tolist()  # the one host read
         sums, counts = loop.sums, loop.counts
-        for (name, _, targets_b, n), h in zip(pending, hits, strict=True):
-            value = h / targets_b.numel()  # as _multiclass_accuracy: hits over N
+        for name, where, what, n in pending:
+            if isinstance(where, int):  # in slot `where`, `what` rows
+                hits = slot_hits[where] if what == buffer.rows else int(
+                    correct[where, :what].sum())  # fmt: skip
+                value = hits / what  # as _multiclass_accuracy: hits over N
+            else:  # kept outputs `where`, labels `what`
+                value = int((where.argmax(dim=1) == what).sum()) / what.numel()
             sums[name] = sums.get(name, 0.0) + value * n
             counts[name] = counts.get(name, 0) + n
 
@@ -121,10 +142,26 @@ class TrainerContext:
         return batch
 
 
+class _AccuracyBuffer:
+    """Room for the default accuracy's pending steps: ``(slots * N, C)`` outputs and
+    ``(slots * N,)`` labels, with one ``(N, C)``/``(N,)`` view pair per slot."""
+
+    __slots__ = ("outputs", "targets", "rows", "views", "key")
+
+    def __init__(self, outputs: torch.Tensor, targets: torch.Tensor, key: tuple[Any, ...]):
+        rows, classes = outputs.shape
+        slots = max(1, min(_BUFFER_STEPS, _BUFFER_NUMBERS // max(rows * classes, 1)))
+        self.outputs = outputs.new_empty((slots * rows, classes))
+        self.targets = targets.new_empty((slots * rows,))
+        self.rows, self.key = rows, key
+        self.views = [(self.outputs[i * rows : (i + 1) * rows],
+                       self.targets[i * rows : (i + 1) * rows]) for i in range(slots)]  # fmt: skip
+
+
 _NO_SKIP: frozenset[str] = frozenset()
 _SKIP_LOSS: frozenset[str] = frozenset({"loss"})
-_FLUSH_STEPS = 512  # deferred accuracies are scored at least every that many steps
-_FLUSH_ROWS = 1 << 20  # ... or once the kept outputs hold that many numbers
+_BUFFER_STEPS = 64  # slots of the default accuracy's buffer: a flush at least that often
+_BUFFER_NUMBERS = 1 << 20  # ... and fewer slots when they would hold more numbers than that
 _END = object()
 _TORCH_ZERO_GRAD = torch.optim.Optimizer.zero_grad
 

@@ -304,8 +304,8 @@ class Trainer(EpochMixin, StepMixin, InferenceMixin):
             resume_fit(self, checkpoint_dir, resume)
         show = want_progress(self.progress) and (self._dist is None or self._dist.is_main)
         self.task.bind(self._context)
-        # off the CPU, score the default accuracy in bulk unless something reads the per-batch
-        # logs or a mid-epoch checkpoint needs the epoch sums up to date at every step
+        # score the default accuracy in bulk unless something reads the per-batch logs or a
+        # mid-epoch checkpoint needs the epoch sums up to date at every step
         self._context.deferring = not self._hooks["on_batch_end"] and (
             self._checkpoints is None or not self._checkpoints.every_n_steps
         )
@@ -326,7 +326,7 @@ class Trainer(EpochMixin, StepMixin, InferenceMixin):
             finally:
                 self.task.bind(None)
                 self._context.deferring = False
-                self._context.pending, self._context.pending_rows = [], 0
+                self._context.reset(release=True)
             self._call("on_fit_end")
         return self.history
 

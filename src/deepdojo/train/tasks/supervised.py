@@ -111,7 +111,7 @@ class SupervisedTask(Task):
                 detached = outputs.detach()
                 defer = getattr(self._context, "defer_accuracy", None)
                 if defer is not None and len(fns) == 1 and fns.get("acc") is _multiclass_accuracy:
-                    defer("acc", detached, targets)  # CPU: scored now; else in bulk, same value
+                    defer("acc", detached, targets)  # scored in bulk (same value) or at once
                     return
                 for name, fn in fns.items():
                     self.log(name, float(fn(detached, targets)))
