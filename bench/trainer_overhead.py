@@ -27,6 +27,12 @@ and the checks printed with them:
 - in one process: for every case, Trainer epochs alternated with hand-loop epochs in one
   process, the per-pair ratio (shared load, allocator and caches: much less noise, but blind
   to a cost that only a Trainer process pays, which the rows above can show).
+- lockstep: a fresh Trainer process and a fresh hand-loop process started together and run
+  in turn, one epoch at a time (the order alternating each epoch), every variant of every
+  case, A/A included. Each pays its own process's costs, as in the first rows, while a
+  change in the machine's speed that lasts longer than two epochs hits both alike, as in
+  one process. Reported: the median and quartiles of the per-epoch ratios pooled over the
+  ``--rounds`` pairs, and the range of the pairs' medians; it has its own verdict line.
 
 With other processes running on a 2-core machine, ``--threads 2`` is not measurable (OpenMP
 threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); compare with
@@ -35,9 +41,11 @@ threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); c
 Run::
 
     .venv/bin/python bench/trainer_overhead.py                       # 5 rounds x 20 epochs
-    # ~150 fresh processes of ~3 s each (the digits are loaded once, by the parent): about
-    # 10 minutes on a quiet 2-core machine, 15 on a busy one; the last line prints the time
+    # ~300 fresh processes of ~3 s each (the digits are loaded once, by the parent): about
+    # 20 minutes on a 2-core machine; the last line prints the time
     .venv/bin/python bench/trainer_overhead.py --rounds 3 --epochs 5 --cases mlp gan
+    # the lockstep protocol alone (--epochs 0 and --paired-epochs 0 skip the others)
+    .venv/bin/python bench/trainer_overhead.py --epochs 0 --paired-epochs 0 --lockstep-epochs 40
 """
 
 from __future__ import annotations
@@ -97,14 +105,21 @@ def mlp() -> nn.Module:
 
 
 class EpochClock:
-    """Per-epoch wall and CPU seconds and minor page faults, from epoch start to epoch end."""
+    """Per-epoch wall and CPU seconds and minor page faults, from epoch start to epoch end.
 
-    def __init__(self) -> None:
+    With ``fds=(go, out)`` (the lockstep protocol) each epoch first waits for a byte on ``go``
+    and afterwards writes its times as a JSON line to ``out``, so a parent can run two fresh
+    processes epoch by epoch in turn."""
+
+    def __init__(self, fds: tuple[int, int] | None = None) -> None:
         self.wall: list[float] = []
         self.cpu: list[float] = []
         self.faults: list[int] = []
+        self.fds = fds
 
     def start(self) -> None:
+        if self.fds is not None and not os.read(self.fds[0], 1):
+            sys.exit(0)  # the parent is gone
         self._f = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         self._w, self._c = time.perf_counter(), time.process_time()
 
@@ -112,6 +127,10 @@ class EpochClock:
         self.wall.append(time.perf_counter() - self._w)
         self.cpu.append(time.process_time() - self._c)
         self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - self._f)
+        if self.fds is not None:
+            line = json.dumps({"wall": self.wall[-1], "cpu": self.cpu[-1],
+                               "faults": self.faults[-1]})  # fmt: skip
+            os.write(self.fds[1], (line + "\n").encode())
 
 
 def trainer_clock(clock: EpochClock) -> Any:
@@ -186,9 +205,11 @@ def hand_task(source: str, data: torch.Tensor, batch: int) -> Callable[[], None]
     return (hand_gan if source == "gan" else hand_ssl)(data, batch)
 
 
-def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
-    """One variant in this process: a warm-up epoch, then ``epochs`` timed ones."""
-    clock = EpochClock()
+def run_child(variant: str, batch: int, epochs: int,
+              fds: tuple[int, int] | None = None) -> dict[str, float]:  # fmt: skip
+    """One variant in this process: a warm-up epoch, then ``epochs`` timed ones (each gated
+    and reported through ``fds`` in the lockstep protocol, see :class:`EpochClock`)."""
+    clock = EpochClock(fds)
     kind, _, rest = variant.partition("(")  # "trainer(DL)+bar" -> trainer, DL, bar
     source, bar = rest.split(")")[0], variant.endswith("+bar")
     if source in ("DL", "mem"):
@@ -197,8 +218,7 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
         if kind == "loop":
             mem = index_batches(X, y, batch)
             step = hand_supervised((lambda: loader) if source == "DL" else mem)
-            hand_epochs(EpochClock(), 1, step)  # warm-up
-            hand_epochs(clock, epochs, step)
+            hand_epochs(clock, epochs + 1, step)  # a warm-up epoch, as the Trainer's below
         else:
             tr = case_trainer(source, bar, trainer_clock(clock))
             tr.fit(loader if source == "DL" else (X, y), epochs=epochs + 1, batch_size=batch)
@@ -206,8 +226,7 @@ def run_child(variant: str, batch: int, epochs: int) -> dict[str, float]:
         data = task_data(source)
         if kind == "loop":
             step = hand_task(source, data, batch)
-            hand_epochs(EpochClock(), 1, step)
-            hand_epochs(clock, epochs, step)
+            hand_epochs(clock, epochs + 1, step)
         else:
             case_trainer(source, bar, trainer_clock(clock)).fit(data, epochs=epochs + 1,
                                                                  batch_size=batch)  # fmt: skip
@@ -251,18 +270,65 @@ def run_paired(case: str, batch: int, epochs: int) -> dict[str, Any]:
     return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)]}
 
 
-def spawn(variant: str, batch: int, epochs: int, threads: int) -> dict[str, float]:
+def child_command(variant: str, batch: int, epochs: int,
+                  threads: int) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+    """The command line and environment of a child process running ``variant``."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    cmd = [sys.executable, __file__, "--child", variant, "--batch", str(batch),
-           "--epochs", str(epochs), "--threads", str(threads)]  # fmt: skip
     if variant.endswith("+bar"):
         env["FORCE_COLOR"] = "1"  # rich renders as on a terminal
+    cmd = [sys.executable, __file__, "--child", variant, "--batch", str(batch),
+           "--epochs", str(epochs), "--threads", str(threads)]  # fmt: skip
+    return cmd, env
+
+
+def spawn(variant: str, batch: int, epochs: int, threads: int) -> dict[str, float]:
+    cmd, env = child_command(variant, batch, epochs, threads)
+    if variant.endswith("+bar"):
         with open(os.devnull, "w") as sink:
             out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=sink, text=True,
                                  check=True).stdout  # fmt: skip
     else:
         out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def lockstep(variant: str, twin: str, batch: int, epochs: int, threads: int) -> list[float]:
+    """Two fresh processes, ``variant`` and ``twin``, that take turns epoch by epoch (the
+    order alternating each epoch); the per-epoch wall ratios ``variant / twin`` after one
+    warm-up epoch each. Both pay their own process's costs (allocator, caches, imports), and
+    a change in the machine's speed lasting longer than two epochs hits both alike."""
+    procs = []
+    try:
+        for v in (variant, twin):
+            go_r, go_w = os.pipe()
+            out_r, out_w = os.pipe()
+            cmd, env = child_command(v, batch, epochs, threads)
+            proc = subprocess.Popen([*cmd, "--fds", f"{go_r},{out_w}"], env=env,
+                                    pass_fds=(go_r, out_w), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL if v.endswith("+bar") else None)
+            os.close(go_r)
+            os.close(out_w)
+            procs.append((proc, go_w, os.fdopen(out_r)))
+        ratios = []
+        for epoch in range(epochs + 1):
+            walls = {}
+            for i in ((0, 1) if epoch % 2 == 0 else (1, 0)):
+                proc, go, out = procs[i]
+                os.write(go, b"g")
+                line = out.readline()
+                if not line:
+                    raise RuntimeError(f"lockstep child {(variant, twin)[i]!r} exited with "
+                                       f"{proc.wait()} at epoch {epoch}")  # fmt: skip
+                walls[i] = json.loads(line)["wall"]
+            if epoch:  # the first is the warm-up
+                ratios.append(walls[0] / walls[1])
+        return ratios
+    finally:
+        for proc, go, out in procs:
+            os.close(go)
+            out.close()
+            if proc.wait(timeout=60) != 0:
+                raise RuntimeError(f"lockstep child exited with {proc.returncode}")
 
 
 def bench_case(case: str, batch: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -287,14 +353,18 @@ def bench_case(case: str, batch: int, args: argparse.Namespace) -> dict[str, dic
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved fresh processes")
-    parser.add_argument("--epochs", type=int, default=20, help="timed epochs per process")
+    parser.add_argument("--epochs", type=int, default=20,
+                        help="timed epochs per process (0: skip the separate-process rows)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--cases", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     parser.add_argument("--paired-epochs", type=int, default=40,
                         help="epoch pairs per process for the in-process comparison (0: skip)")
+    parser.add_argument("--lockstep-epochs", type=int, default=20,
+                        help="timed epochs per process pair in the lockstep protocol (0: skip)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--fds", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.child:
@@ -302,7 +372,8 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(run_paired(args.child.removeprefix("paired-"), args.batch,
                                         args.epochs)))  # fmt: skip
             return
-        print(json.dumps(run_child(args.child, args.batch, args.epochs)))
+        fds = tuple(int(f) for f in args.fds.split(",")) if args.fds else None
+        print(json.dumps(run_child(args.child, args.batch, args.epochs, fds)))  # type: ignore[arg-type]
         return
     import tempfile
 
@@ -322,11 +393,12 @@ def _report(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved fresh "
           f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
           f"over rounds of trainer / paired hand loop (wall, cpu)")  # fmt: skip
-    print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}{'wall range':>14}"
-          f"{'loop s/ep':>11}{'flt/ep':>8}  goal")  # fmt: skip
     worst: dict[str, float] = {}
     worst_cpu: dict[str, float] = {}
-    for case in args.cases:
+    if args.epochs:
+        print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}"
+              f"{'wall range':>14}{'loop s/ep':>11}{'flt/ep':>8}  goal")  # fmt: skip
+    for case in args.cases if args.epochs else []:
         for batch in args.batches:
             for variant, r in bench_case(case, batch, args).items():
                 aa = variant.startswith("loop")  # the A/A twin: a check, not a finding
@@ -355,7 +427,35 @@ def _report(args: argparse.Namespace) -> None:
                 print(f"{case:<6}{batch:>6}  trainer / hand   {statistics.median(medians):.3f} "
                       f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
                       f"{max(medians):.3f})")  # fmt: skip
+    lock: dict[str, float] = {}
+    if args.lockstep_epochs:
+        print(f"\nlockstep: a fresh Trainer process and a fresh hand-loop process take turns "
+              f"epoch by epoch, {args.rounds} pairs per variant, {args.lockstep_epochs} epochs "
+              f"each; median [quartiles] of the per-epoch wall ratios over all pairs, and the "
+              f"range of the pairs' medians")  # fmt: skip
+        for case in args.cases:
+            for batch in args.batches:
+                for variant, twin in PAIRS[case]:
+                    pooled, medians = [], []
+                    for _ in range(args.rounds):
+                        r = lockstep(variant, twin, batch, args.lockstep_epochs, args.threads)
+                        pooled += r
+                        medians.append(statistics.median(r))
+                    median, q = statistics.median(pooled), statistics.quantiles(pooled, n=4)
+                    aa = variant.startswith("loop")
+                    key = "bar" if variant.endswith("+bar") else "off"
+                    if not aa:
+                        lock[key] = max(lock.get(key, 0.0), median)
+                    goal = GOAL_BAR if key == "bar" else GOAL_OFF
+                    print(f"{case:<6}{batch:>6}  {variant:<17}{median:7.3f} [{q[0]:.3f}, "
+                          f"{q[2]:.3f}]  (pair medians {min(medians):.3f}-{max(medians):.3f})  "
+                          f"{'A/A: hand loop vs its twin' if aa else f'<= {goal}'}")  # fmt: skip
+                    sys.stdout.flush()
     for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
+        if key in lock:
+            verdict = "MET" if lock[key] <= goal else "NOT MET"
+            print(f"lockstep worst ratio, progress {key}: {lock[key]:.3f} ({verdict}) vs goal "
+                  f"<= {goal}")  # fmt: skip
         if key in worst:
             verdict = "MET" if worst[key] <= goal else "NOT MET"
             cpu_verdict = "MET" if worst_cpu[key] <= goal else "NOT MET"
