@@ -184,6 +184,62 @@ def test_accuracy_buffer_holds_a_bounded_number_of_values(monkeypatch):
     assert len(ctx.buffer.views) == 1 and ctx.full  # one slot, at least
 
 
+def test_accuracy_buffer_edge_cases_keep_the_eager_values(monkeypatch):
+    """Outputs that still require grad, more steps than slots between flushes (a task logging
+    twice a step), and a batch larger than the buffer (the next buffer takes its size)."""
+    import deepdojo.train.step as step_module
+
+    monkeypatch.setattr(step_module, "_BUFFER_STEPS", 2)
+    g = torch.Generator().manual_seed(4)
+    ctx = TrainerContext(lambda: None)
+    ctx.deferring = True
+    w = torch.randn(3, 4, generator=g, requires_grad=True)
+    steps = [(torch.randn(5, 3, generator=g) @ w, torch.randint(0, 4, (5,), generator=g))
+             for _ in range(3)]  # outputs in an autograd graph  # fmt: skip
+    for out, tgt in steps:  # three in a row: the third finds no slot and is kept
+        ctx.defer_accuracy("acc", out, tgt)
+    assert ctx.slots == 2 and ctx.full and not ctx.buffer.outputs.requires_grad
+    loop = _loop()
+    ctx.flush(loop)
+    expected = 0.0
+    for out, tgt in steps:
+        expected = expected + _multiclass_accuracy(out.detach(), tgt)
+    assert loop.sums == {"acc": expected}
+    big = (torch.randn(9, 4, generator=g), torch.randint(0, 4, (9,), generator=g))
+    small = (torch.randn(5, 4, generator=g), torch.randint(0, 4, (5,), generator=g))
+    ctx.defer_accuracy("acc", *small)
+    ctx.defer_accuracy("acc", *big)  # larger than the buffer's 5 rows: kept
+    assert ctx.slots == 1 and ctx.full and ctx.buffer.rows == 5
+    ctx.flush(_loop())
+    ctx.defer_accuracy("acc", *small)  # the next buffer is made for 9 rows
+    ctx.defer_accuracy("acc", *big)
+    assert ctx.buffer.rows == 9 and ctx.slots == 2 and ctx.pending_rows == 0
+
+
+def test_guard_flag_is_a_cpu_float32_tensor_whatever_the_defaults():
+    import copy
+    import pickle
+
+    from deepdojo.train.guard import NonFiniteGuard
+
+    bad = [torch.tensor([1.0, float("inf")]), torch.ones(3)]
+    dtype = torch.get_default_dtype()
+    try:
+        torch.set_default_device("meta")  # a CUDA default device would do the same
+        guard = NonFiniteGuard()
+        torch.set_default_device("cpu")
+        torch.set_default_dtype(torch.float64)
+        guard2 = NonFiniteGuard()
+    finally:
+        torch.set_default_device(None)
+        torch.set_default_dtype(dtype)
+    for g in (guard, guard2, copy.deepcopy(guard), pickle.loads(pickle.dumps(guard))):
+        assert g._found.device.type == "cpu" and g._found.dtype == torch.float32
+        assert g.check(torch.tensor(1.0), bad, False, True)[1] is False  # flag read and reset
+        assert g.check(torch.tensor(1.0), bad[1:], False, True)[1] is True
+    assert copy.deepcopy(guard)._found_view is not guard._found_view  # a copy's own flag
+
+
 def test_fp16_with_guard_reads_the_scale_only_after_an_overflow(monkeypatch):
     X, y = _data(64)
     tr = Trainer(_net(), nn.CrossEntropyLoss(), "sgd", lr=0.1, precision="fp16", device="cpu",

@@ -82,15 +82,18 @@ class NonFiniteGuard:
         self.lr_factor = lr_factor
         self.max_rollbacks = max_rollbacks
         self.snapshot_every = snapshot_every
-        self.__setstate__({})  # the fused check's flag
+        self._new_flag()
+
+    def _new_flag(self) -> None:
+        """The fused check's flag (0 until a NaN/Inf is seen; a float32 CPU tensor whatever
+        the default device and dtype) and a NumPy view of it: reading the view costs ~0.1 us,
+        the tensor's ``.item()`` ~2 us inside training."""
+        self._found = torch.zeros((), dtype=torch.float32, device="cpu")
+        self._found_view = self._found.numpy()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """``state``, with the fused check's flag (0 until a NaN/Inf is seen) made anew with
-        its NumPy view (a copy of the guard must not share the flag, nor read another's):
-        reading the view costs ~0.1 us, the tensor's ``.item()`` ~2 us inside training."""
         self.__dict__.update(state)
-        self._found = torch.zeros(())
-        self._found_view = self._found.numpy()
+        self._new_flag()  # a copy of the guard has its own flag (not shared, nor another's view)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -185,7 +188,7 @@ class NonFiniteGuard:
         if not need_norms and grads and host is not False:
             view = self.__dict__.get("_found_view")
             if view is None:  # a subclass that did not run this __init__
-                self.__setstate__({})
+                self._new_flag()
                 view = self._found_view
             found = _host_nonfinite(grads, bool(host), self._found, view)
             if found is not None:
@@ -340,7 +343,8 @@ def _copy_tree(obj: Any, spare: Any = None,
     return copy.deepcopy(obj)
 
 
-_UNIT_SCALE = torch.ones(())  # the AMP check's inverse scale: 1, so no value changes
+# the AMP check's inverse scale: 1, so no value changes
+_UNIT_SCALE = torch.ones((), dtype=torch.float32, device="cpu")
 
 
 def _host_nonfinite(grads: list[torch.Tensor], checked: bool, found: torch.Tensor,
