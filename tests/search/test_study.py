@@ -12,6 +12,7 @@ import sys
 
 import optuna
 import pytest
+import sqlalchemy
 import torch
 from optuna.trial import TrialState
 
@@ -308,6 +309,8 @@ def _wait_for(url, ready, timeout=90.0):
             trials = optuna.load_study(study_name="c", storage=url).get_trials(deepcopy=False)
         except KeyError:  # not created yet
             trials = []
+        except sqlalchemy.exc.SQLAlchemyError:  # the subprocess is making the schema this
+            trials = []  # moment: both insert the alembic version (UNIQUE constraint failed)
         if ready(trials):
             return trials
         time.sleep(0.1)
