@@ -109,12 +109,17 @@ def test_default_accuracy_matches_torch_argmax_scored_at_once_or_buffered():
         bulk.n = 3
         ref = weakref.ref(out)
         bulk.defer_accuracy("acc", out, tgt)
-        assert bulk.logged == {} and bulk.slots == 1 and bulk.pending_rows == 0  # buffered
+        assert bulk.logged == {} and bulk.slots == 1 and _kept(bulk) == []  # buffered
         del out
         assert ref() is None  # nothing holds the step's outputs
         loop = type("Loop", (), {"sums": {}, "counts": {}})()
         bulk.flush(loop)
         assert loop.sums == {"acc": torch_count * 3} and loop.counts == {"acc": 3}
+
+
+def _kept(ctx):
+    """Rows of the pending steps kept as they are (not in the buffer), in order."""
+    return [p[2].numel() for p in ctx.pending if not isinstance(p[1], int)]
 
 
 def _loop():
@@ -143,21 +148,21 @@ def test_context_flush_scores_buffered_and_kept_steps_in_step_order(monkeypatch)
         full.append(ctx.full)
     assert ctx.logged == {} and len(ctx.pending) == 5 and ctx.slots == 2
     assert full == [False, True, False, True, True]  # the epoch loop would flush after a kept
-    assert ctx.pending_rows == 9 * 5 + 3 * 5 + 6 * 5
+    assert _kept(ctx) == [9, 3, 6]
     loop = _loop()
     ctx.flush(loop)
     expected = 0.0  # the eager values, added in step order
     for n, (out, tgt) in zip(weights, steps, strict=True):
         expected = expected + _multiclass_accuracy(out, tgt) * n
     assert loop.sums == {"acc": expected} and loop.counts == {"acc": 150}
-    assert ctx.pending == [] and ctx.pending_rows == 0 and ctx.slots == 0 and not ctx.full
+    assert ctx.pending == [] and ctx.slots == 0 and not ctx.full
 
     same = [batch(8) for _ in range(3)]  # a larger batch at slot 0: a new buffer of 8 rows
     for i, (out, tgt) in enumerate(same):
         ctx.n = 8
         ctx.defer_accuracy("acc", out, tgt)
         assert ctx.full == (i == 2)  # three slots used: no room for a fourth step
-    assert ctx.buffer.rows == 8 and ctx.pending_rows == 0  # all three in the buffer
+    assert ctx.buffer.rows == 8 and _kept(ctx) == []  # all three in the buffer
     loop2 = _loop()
     ctx.flush(loop2)
     want = 0.0
@@ -213,7 +218,7 @@ def test_accuracy_buffer_edge_cases_keep_the_eager_values(monkeypatch):
     ctx.flush(_loop())
     ctx.defer_accuracy("acc", *small)  # the next buffer is made for 9 rows
     ctx.defer_accuracy("acc", *big)
-    assert ctx.buffer.rows == 9 and ctx.slots == 2 and ctx.pending_rows == 0
+    assert ctx.buffer.rows == 9 and ctx.slots == 2 and _kept(ctx) == []
 
 
 def test_guard_flag_is_a_cpu_float32_tensor_whatever_the_defaults():

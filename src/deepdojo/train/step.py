@@ -62,8 +62,8 @@ class TrainerContext:
     during a step outlives it.
     """
 
-    __slots__ = ("logged", "batches", "on_pull", "deferring", "pending", "pending_rows", "n",
-                 "buffer", "slots", "full", "wanted_rows")  # fmt: skip
+    __slots__ = ("logged", "batches", "on_pull", "deferring", "pending", "n", "buffer",
+                 "slots", "full", "wanted_rows")  # fmt: skip
 
     def __init__(self, on_pull: Callable[[], None]) -> None:
         self.logged: dict[str, float] = {}
@@ -73,7 +73,6 @@ class TrainerContext:
         # the pending steps in order: (name, slot, rows, n) for a step in the buffer,
         # (name, outputs, targets, n) for one kept as it is
         self.pending: list[tuple[str, Any, Any, int]] = []
-        self.pending_rows = 0  # numbers held by kept steps
         self.n = 1  # the batch size of the current step (its weight in the epoch means)
         self.buffer: _AccuracyBuffer | None = None
         self.slots = 0  # buffer slots in use
@@ -85,7 +84,7 @@ class TrainerContext:
 
     def reset(self, release: bool = False) -> None:
         """Forget the pending steps (``release``: the buffer too)."""
-        self.pending, self.pending_rows, self.slots, self.full = [], 0, 0, False
+        self.pending, self.slots, self.full = [], 0, False
         if release:
             self.buffer, self.wanted_rows = None, 0
 
@@ -103,9 +102,9 @@ class TrainerContext:
                           or buffer.rows < self.wanted_rows):  # fmt: skip
             buffer = self.buffer = _AccuracyBuffer(outputs, targets, key,
                                                    max(rows, self.wanted_rows))  # fmt: skip
-        if buffer is not None and rows <= buffer.rows and buffer.key == key and (
-            slot < len(buffer.views)  # (a task that logs twice in one step can fill it)
-        ):
+        assert buffer is not None  # a slot in use implies a buffer
+        if rows <= buffer.rows and buffer.key == key and slot < len(buffer.views):
+            # (a task that logs twice a step can use up the slots before the epoch loop looks)
             out, tgt = buffer.views[slot]
             if rows < buffer.rows:  # a short batch (an epoch's last): the slot's first rows
                 out, tgt = out[:rows], tgt[:rows]
@@ -115,10 +114,9 @@ class TrainerContext:
             self.slots = slot + 1
             self.full = self.slots == len(buffer.views)
             return
-        if buffer is not None and rows > buffer.rows:  # the next buffer holds this batch size
+        if rows > buffer.rows:  # the next buffer holds this batch size
             self.wanted_rows = rows
         self.pending.append((name, outputs, targets, self.n))  # kept until the flush,
-        self.pending_rows += outputs.numel()
         self.full = True  # ... which comes right after this step
 
     def flush(self, loop: LoopState) -> None:
