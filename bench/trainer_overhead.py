@@ -410,6 +410,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bench time {time.perf_counter() - started:.0f} s")
 
 
+def _goal_of(variant: str) -> tuple[str | None, str]:
+    """``(verdict key, goal column)`` of a row: ``"bar"``/``"off"`` and its goal, or ``None``
+    for the A/A twin (a check, not a finding)."""
+    if variant.startswith("loop"):
+        return None, "A/A: hand loop vs its twin"
+    bar = variant.endswith("+bar")
+    return ("bar", f"<= {GOAL_BAR}") if bar else ("off", f"<= {GOAL_OFF}")
+
+
 def _report(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved fresh "
           f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
@@ -422,16 +431,13 @@ def _report(args: argparse.Namespace) -> None:
     for case in args.cases if args.epochs else []:
         for batch in args.batches:
             for variant, r in bench_case(case, batch, args).items():
-                aa = variant.startswith("loop")  # the A/A twin: a check, not a finding
-                goal = GOAL_BAR if variant.endswith("+bar") else GOAL_OFF
-                key = "bar" if variant.endswith("+bar") else "off"
-                if not aa:
+                key, label = _goal_of(variant)
+                if key is not None:
                     worst[key] = max(worst.get(key, 0.0), r["wall"])
                     worst_cpu[key] = max(worst_cpu.get(key, 0.0), r["cpu"])
                 spread = f"{r['lo']:.2f}-{r['hi']:.2f}"
                 print(f"{case:<6}{batch:>6}  {variant:<17}{r['wall']:>7.3f}{r['cpu']:>7.3f}"
-                      f"{spread:>14}{r['loop_s']:>11.4f}{r['faults']:>8.0f}  "
-                      f"{'A/A: hand loop vs its twin' if aa else f'<= {goal}'}")  # fmt: skip
+                      f"{spread:>14}{r['loop_s']:>11.4f}{r['faults']:>8.0f}  {label}")
                 sys.stdout.flush()
     if args.paired_epochs:
         print(f"\nin one process (progress off; mlp in memory): {args.paired_epochs} Trainer "
@@ -464,14 +470,12 @@ def _report(args: argparse.Namespace) -> None:
                         medians.append(statistics.median(r))
                     median = statistics.median(pooled)
                     q = statistics.quantiles(pooled, n=4) if len(pooled) > 1 else [median] * 3
-                    aa = variant.startswith("loop")
-                    key = "bar" if variant.endswith("+bar") else "off"
-                    if not aa:
+                    key, label = _goal_of(variant)
+                    if key is not None:
                         lock[key] = max(lock.get(key, 0.0), median)
-                    goal = GOAL_BAR if key == "bar" else GOAL_OFF
                     print(f"{case:<6}{batch:>6}  {variant:<17}{median:7.3f} [{q[0]:.3f}, "
                           f"{q[2]:.3f}]  (pair medians {min(medians):.3f}-{max(medians):.3f})  "
-                          f"{'A/A: hand loop vs its twin' if aa else f'<= {goal}'}")  # fmt: skip
+                          f"{label}")  # fmt: skip
                     sys.stdout.flush()
     for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
         if key in lock:
