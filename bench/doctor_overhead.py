@@ -23,7 +23,9 @@ Robust on a shared machine: the variants run interleaved in many short rounds (o
 each round); per round we divide each variant's time by the plain step's time of the same
 round and report the median over rounds, for CPU time (``time.process_time``: this process
 only, the fair measure with one torch thread on a shared CPU) and for wall time. The verdict
-uses the CPU-time ratio.
+uses the CPU-time ratio: the median against the target, and next to it the geometric mean of
+the per-round ratios with its 95% interval, judged in EVIDENCE.md's three outcomes (MET /
+NOT MET / INCONCLUSIVE when the interval straddles the target; ``bench/_verdict.py``).
 
 **A Doctor watching a GAN's two networks** (issue 13, target <= 10% too): the built-in
 ``AdversarialTask`` on a ring of 8 Gaussians (``bench/_overhead_tasks.py``), ``Trainer.fit``
@@ -178,18 +180,35 @@ def main() -> None:
             print(f"  {name:10s} overhead: CPU {cpu:+6.1%}   wall {wall:+6.1%}   (median of "
                   f"{len(ratios)} per-round ratios)")  # fmt: skip
             if name in ("attached", "all-steps"):
-                verdicts.append((f"{case}: {name}", cpu))
+                verdicts.append((f"{case}: {name}", cpu, [c for c, _ in ratios]))
     print()
-    for case, over in verdicts:
+    for case, over, ratios in verdicts:
         ok = "MET" if over <= TARGET else "NOT MET"
-        print(f"verdict: {case} CPU overhead {over:+.1%} vs target <= {TARGET:+.0%}: {ok}")
+        print(f"verdict: {case} CPU overhead {over:+.1%} vs target <= {TARGET:+.0%}: {ok}; "
+              f"{_interval_verdict(ratios)}")  # fmt: skip
     print("detached: no hook left on the model (checked), so the plain loop runs unchanged")
     print(f"\nDoctor on a GAN's two networks (AdversarialTask, batch 32, {args.gan_rounds} "
           f"interleaved fits of {args.gan_epochs} epochs)")  # fmt: skip
     for name, ratios in bench_gan(args.gan_rounds, args.gan_epochs, 32).items():
         over = statistics.median(ratios) - 1
         ok = "MET" if over <= TARGET else "NOT MET"
-        print(f"  {name:16s} CPU overhead {over:+6.1%} vs target <= {TARGET:+.0%}: {ok}")
+        print(f"  {name:16s} CPU overhead {over:+6.1%} vs target <= {TARGET:+.0%}: {ok}; "
+              f"{_interval_verdict(ratios)}")  # fmt: skip
+
+
+def _interval_verdict(ratios: list[float]) -> str:
+    """The per-round CPU ratios' geometric mean, 95% interval and three-outcome verdict
+    against the target (``bench/_verdict.py``)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _verdict import judge_ratio
+
+    v = judge_ratio(ratios, 1 + TARGET, "rounds")
+    note = f" ({v.note})" if v.note else ""
+    return (f"gmean {v.mean - 1:+.1%} [{v.lo - 1:+.1%}, {v.hi - 1:+.1%}] (95%, over rounds): "
+            f"{v.verdict}{note}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,16 @@ ratio at batch 32 and 256. On a shared machine the numbers are noisy: read the C
 and the checks printed with them:
 
 - ``loop(mem)'``: an A/A row, a second set of hand-loop processes against the first. Its ratio
-  and range are the protocol's noise floor; a trainer ratio inside it is not a finding.
-- ``wall range``: the smallest and largest per-round ratio.
+  and interval are the protocol's noise floor; a trainer ratio inside it is not a finding.
+- ``gmean [95% interval]``: the geometric mean of the per-round wall ratios and its 95%
+  t-interval (on their logarithms), and in the goal column the verdict of ``ratio <= goal``
+  on it, in EVIDENCE.md's three outcomes (``bench/_verdict.py``, the lab framework's
+  ``AtMost`` rule): MET when the whole interval is at or below the goal, NOT MET when it is
+  above, INCONCLUSIVE when it straddles the goal, with about how many rounds would decide it
+  at the observed spread. The A/A row gets a check instead: whether its interval holds 1.
+  The in-process and lockstep rows get the same, over process medians and pair medians. The
+  median lines ("worst ratio") are the protocol issue 13 names; the interval lines at the
+  end say whether the run could decide it (every row MET, or one row NOT MET).
 - ``flt/ep``: minor page faults per epoch, median over epochs, worst process of the variant
   (a process whose heap is returned to the OS and faulted in again every step shows hundreds;
   ~4 us each on these VMs).
@@ -77,6 +85,15 @@ from _overhead_tasks import (  # noqa: E402
     hand_ssl,
     make_gan,
     make_ssl,
+)
+from _verdict import (  # noqa: E402
+    INCONCLUSIVE,
+    MET,
+    NOT_MET,
+    combine,
+    contains_one,
+    gmean_interval,
+    judge_ratio,
 )
 
 GOAL_OFF, GOAL_BAR = 1.05, 1.2
@@ -352,8 +369,9 @@ def lockstep(variant: str, twin: str, batch: int, epochs: int, threads: int) -> 
     return ratios
 
 
-def bench_case(case: str, batch: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Median wall and CPU ratios of each variant to its paired hand loop."""
+def bench_case(case: str, batch: int, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Median wall and CPU ratios of each variant to its paired hand loop (and the per-round
+    wall ratios, ``rounds``)."""
     variants = list(dict.fromkeys(v for pair in PAIRS[case] for v in pair))
     times: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     for r in range(args.rounds):
@@ -364,7 +382,7 @@ def bench_case(case: str, batch: int, args: argparse.Namespace) -> dict[str, dic
         per_round = {m: [t[m] / h[m] for t, h in zip(
             times[trainer_variant], times[loop_variant], strict=True)] for m in ("wall", "cpu")}
         ratio = {m: statistics.median(r) for m, r in per_round.items()}
-        ratio["lo"], ratio["hi"] = min(per_round["wall"]), max(per_round["wall"])
+        ratio["rounds"] = per_round["wall"]  # type: ignore[assignment]
         ratio["loop_s"] = statistics.median(h["wall"] for h in times[loop_variant])
         ratio["faults"] = max(t["faults"] for t in times[trainer_variant])  # worst process
         out[trainer_variant] = ratio
@@ -422,12 +440,14 @@ def _goal_of(variant: str) -> tuple[str | None, str]:
 def _report(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved fresh "
           f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
-          f"over rounds of trainer / paired hand loop (wall, cpu)")  # fmt: skip
+          f"over rounds of trainer / paired hand loop (wall, cpu); gmean [95% interval] of the "
+          f"per-round wall ratios and its verdict (MET / NOT MET / INCONCLUSIVE)")  # fmt: skip
     worst: dict[str, float] = {}
     worst_cpu: dict[str, float] = {}
+    judged: dict[str, dict[str, list[str]]] = {}  # protocol -> goal key -> row verdicts
     if args.epochs:
-        print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}"
-              f"{'wall range':>14}{'loop s/ep':>11}{'flt/ep':>8}  goal")  # fmt: skip
+        print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}  "
+              f"{'gmean [95% interval]':<23}{'loop s/ep':>9}{'flt/ep':>7}  goal")  # fmt: skip
     for case in args.cases if args.epochs else []:
         for batch in args.batches:
             for variant, r in bench_case(case, batch, args).items():
@@ -435,14 +455,16 @@ def _report(args: argparse.Namespace) -> None:
                 if key is not None:
                     worst[key] = max(worst.get(key, 0.0), r["wall"])
                     worst_cpu[key] = max(worst_cpu.get(key, 0.0), r["cpu"])
-                spread = f"{r['lo']:.2f}-{r['hi']:.2f}"
-                print(f"{case:<6}{batch:>6}  {variant:<17}{r['wall']:>7.3f}{r['cpu']:>7.3f}"
-                      f"{spread:>14}{r['loop_s']:>11.4f}{r['faults']:>8.0f}  {label}")
+                label = _judged_label(judged, "fresh", key, label, r["rounds"], "rounds")
+                print(f"{case:<6}{batch:>6}  {variant:<17}{r['wall']:>7.3f}{r['cpu']:>7.3f}  "
+                      f"{_interval_of(r['rounds']):<23}{r['loop_s']:>9.4f}{r['faults']:>7.0f}"
+                      f"  {label}")  # fmt: skip
                 sys.stdout.flush()
     if args.paired_epochs:
         print(f"\nin one process (progress off; mlp in memory): {args.paired_epochs} Trainer "
               f"epochs, each followed by a hand-loop epoch; median [quartiles] of the per-pair "
-              f"wall ratios, over {args.rounds} processes")  # fmt: skip
+              f"wall ratios, over {args.rounds} processes; gmean [95% interval] of the "
+              f"process medians")  # fmt: skip
         for case in args.cases:
             for batch in args.batches:
                 medians, quartiles = [], []
@@ -451,15 +473,18 @@ def _report(args: argparse.Namespace) -> None:
                     medians.append(statistics.median(r))
                     quartiles.append(statistics.quantiles(r, n=4))
                 q = [statistics.median(x[i] for x in quartiles) for i in (0, 2)]
+                label = _judged_label(judged, "in one process", "off", f"<= {GOAL_OFF}",
+                                      medians, "processes")  # fmt: skip
                 print(f"{case:<6}{batch:>6}  trainer / hand   {statistics.median(medians):.3f} "
                       f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
-                      f"{max(medians):.3f})")  # fmt: skip
+                      f"{max(medians):.3f})  {_interval_of(medians)}  {label}")  # fmt: skip
+                sys.stdout.flush()
     lock: dict[str, float] = {}
     if args.lockstep_epochs:
         print(f"\nlockstep: a fresh Trainer process and a fresh hand-loop process take turns "
               f"epoch by epoch, {args.rounds} pairs per variant, {args.lockstep_epochs} epochs "
-              f"each; median [quartiles] of the per-epoch wall ratios over all pairs, and the "
-              f"range of the pairs' medians")  # fmt: skip
+              f"each; median [quartiles] of the per-epoch wall ratios over all pairs, the "
+              f"range of the pairs' medians, and their gmean [95% interval]")  # fmt: skip
         for case in args.cases:
             for batch in args.batches:
                 for variant, twin in PAIRS[case]:
@@ -473,10 +498,12 @@ def _report(args: argparse.Namespace) -> None:
                     key, label = _goal_of(variant)
                     if key is not None:
                         lock[key] = max(lock.get(key, 0.0), median)
+                    label = _judged_label(judged, "lockstep", key, label, medians, "pairs")
                     print(f"{case:<6}{batch:>6}  {variant:<17}{median:7.3f} [{q[0]:.3f}, "
                           f"{q[2]:.3f}]  (pair medians {min(medians):.3f}-{max(medians):.3f})  "
-                          f"{label}")  # fmt: skip
+                          f"{_interval_of(medians)}  {label}")  # fmt: skip
                     sys.stdout.flush()
+    print()
     for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
         if key in lock:
             verdict = "MET" if lock[key] <= goal else "NOT MET"
@@ -487,7 +514,33 @@ def _report(args: argparse.Namespace) -> None:
             cpu_verdict = "MET" if worst_cpu[key] <= goal else "NOT MET"
             print(f"worst ratio, progress {key}: wall {worst[key]:.3f} ({verdict}), cpu "
                   f"{worst_cpu[key]:.3f} ({cpu_verdict}) vs goal <= {goal}")  # fmt: skip
+    for protocol, by_key in judged.items():
+        for key, verdicts in by_key.items():
+            goal = GOAL_BAR if key == "bar" else GOAL_OFF
+            print(f"{protocol}, progress {key}, every row's 95% interval vs goal <= {goal}: "
+                  f"{combine(verdicts)} ({verdicts.count(MET)} met, {verdicts.count(NOT_MET)} "
+                  f"not met, {verdicts.count(INCONCLUSIVE)} inconclusive)")  # fmt: skip
 
+
+def _interval_of(ratios: list[float]) -> str:
+    """``gmean [lo, hi]`` of per-repeat ratios (``-`` for fewer than two)."""
+    if len(ratios) < 2:
+        return "-"
+    mean, lo, hi = gmean_interval(ratios)
+    return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _judged_label(judged: dict[str, dict[str, list[str]]], protocol: str, key: str | None,
+                  label: str, ratios: list[float], unit: str) -> str:  # fmt: skip
+    """The goal column with the row's verdict (recorded under ``judged[protocol][key]``); for
+    the A/A twin (``key`` None) whether its interval holds 1, a check kept apart."""
+    if len(ratios) < 2:
+        return label
+    if key is None:
+        return f"{label}, interval {contains_one(ratios).note}"
+    v = judge_ratio(ratios, GOAL_BAR if key == "bar" else GOAL_OFF, unit)
+    judged.setdefault(protocol, {}).setdefault(key, []).append(v.verdict)
+    return f"{label} {v.verdict}" + (f" ({v.note})" if v.note else "")
 
 if __name__ == "__main__":
     main()
