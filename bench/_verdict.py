@@ -1,7 +1,8 @@
 """Three-outcome verdicts for the overhead benches (EVIDENCE.md section 2): a timing goal
 ``ratio <= goal`` is judged on the per-repeat ratios (rounds of fresh processes, processes of
-the in-process comparison, lockstep pairs) as the lab framework's :class:`AtMost` rule judges
-a mean, applied to their logarithms: the geometric mean and its t-interval over repeats.
+the in-process comparison, lockstep pairs) with the boundaries of the lab framework's
+:class:`AtMost` rule, applied to their logarithms: the geometric mean and its t-interval over
+repeats (at a chosen level, which ``AtMost`` does not take, hence its two comparisons here).
 
 - ``MET``: the whole interval lies at or below the goal;
 - ``NOT MET``: the whole interval lies above it;

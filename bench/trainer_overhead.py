@@ -22,17 +22,17 @@ and the checks printed with them:
 - ``loop(mem)'``: an A/A row, a second set of hand-loop processes against the first. Its ratio
   and interval are the protocol's noise floor; a trainer ratio inside it is not a finding.
 - ``gmean [95% interval]``: the geometric mean of the per-round wall ratios and its 95%
-  t-interval (on their logarithms), and in the goal column the verdict of ``ratio <= goal``
-  on it, in EVIDENCE.md's three outcomes (``bench/_verdict.py``, the lab framework's
-  ``AtMost`` rule): MET when the whole interval is at or below the goal, NOT MET when it is
-  above, INCONCLUSIVE when it straddles the goal, with about how many rounds would decide it
-  in all at the observed spread. The A/A row gets a check instead: whether its interval
-  holds 1, and whether it is narrower than the goal's margin. The in-process and lockstep
-  rows get the same, over process medians and pair medians. The median lines ("worst
-  ratio") are the protocol issue 13 names; the interval lines at the end judge "every row
-  meets the goal": MET when every row is MET, NOT MET when some row's Bonferroni interval
-  lies above the goal (so that 8 rows do not give 8 chances of a false NOT MET), else
-  INCONCLUSIVE, and withheld (INCONCLUSIVE) when an A/A check of that protocol excludes 1.
+  t-interval (on their logarithms), and in the goal column the verdict of ``ratio <= goal`` on
+  it, in EVIDENCE.md's three outcomes (``bench/_verdict.py``, with the boundaries of the lab
+  framework's ``AtMost`` rule): MET when the whole interval is at or below the goal, NOT MET
+  when it is above, INCONCLUSIVE when it straddles the goal, with about how many rounds would
+  decide it in all at the observed spread. The A/A row gets a check instead: whether its
+  interval holds 1, and whether it is narrower than the goal's margin. The in-process and
+  lockstep rows get the same, over process medians and pair medians. The median lines ("worst
+  ratio") are the protocol issue 13 names; the interval lines at the end judge "every row meets
+  the goal": MET when every row is MET, NOT MET when some row's Bonferroni interval lies above
+  the goal (so that 8 rows do not give 8 chances of a false NOT MET), else INCONCLUSIVE, and
+  withheld (INCONCLUSIVE) when an A/A check of that protocol excludes 1.
 - ``flt/ep``: minor page faults per epoch, median over epochs, worst process of the variant
   (a process whose heap is returned to the OS and faulted in again every step shows hundreds;
   ~4 us each on these VMs).
@@ -102,6 +102,7 @@ from _verdict import (  # noqa: E402
 )
 
 GOAL_OFF, GOAL_BAR = 1.05, 1.2
+GOALS = {"off": GOAL_OFF, "bar": GOAL_BAR}  # verdict key -> goal (progress off / bar on)
 
 
 _DIGITS_ENV = "DEEPDOJO_BENCH_DIGITS"  # the parent's cached copy, so children skip sklearn
@@ -441,7 +442,8 @@ def _goal_of(variant: str) -> tuple[str | None, str]:
     if variant.startswith("loop"):
         return None, "A/A: hand loop vs its twin"
     bar = variant.endswith("+bar")
-    return ("bar", f"<= {GOAL_BAR}") if bar else ("off", f"<= {GOAL_OFF}")
+    key = "bar" if bar else "off"
+    return key, f"<= {GOALS[key]}"
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -480,7 +482,7 @@ def _report(args: argparse.Namespace) -> None:
                     medians.append(statistics.median(r))
                     quartiles.append(statistics.quantiles(r, n=4))
                 q = [statistics.median(x[i] for x in quartiles) for i in (0, 2)]
-                label = _judged_label(judged, "in one process", "off", f"<= {GOAL_OFF}",
+                label = _judged_label(judged, "in one process", "off", f"<= {GOALS['off']}",
                                       medians, "processes")  # fmt: skip
                 print(f"{case:<6}{batch:>6}  trainer / hand   {statistics.median(medians):.3f} "
                       f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
@@ -511,7 +513,7 @@ def _report(args: argparse.Namespace) -> None:
                           f"{_interval_of(medians)}  {label}")  # fmt: skip
                     sys.stdout.flush()
     print()
-    for key, goal in (("off", GOAL_OFF), ("bar", GOAL_BAR)):
+    for key, goal in GOALS.items():
         if key in lock:
             verdict = "MET" if lock[key] <= goal else "NOT MET"
             print(f"lockstep worst ratio, progress {key}: {lock[key]:.3f} ({verdict}) vs goal "
@@ -527,7 +529,7 @@ def _report(args: argparse.Namespace) -> None:
         for key, rows in by_key.items():
             if key is None:
                 continue
-            goal = GOAL_BAR if key == "bar" else GOAL_OFF
+            goal = GOALS[key]
             verdict, counts = judge_rows(rows, goal)
             if biased and verdict != NOT_MET:
                 verdict = f"{INCONCLUSIVE} (withheld: {biased} A/A check(s) exclude 1)"
@@ -555,7 +557,7 @@ def _judged_label(judged: dict[str, dict[str | None, list[list[float]]]], protoc
     judged.setdefault(protocol, {}).setdefault(key, []).append(ratios)
     if key is None:
         return f"{label}, interval {contains_one(ratios, GOAL_OFF).note}"
-    v = judge_ratio(ratios, GOAL_BAR if key == "bar" else GOAL_OFF, unit)
+    v = judge_ratio(ratios, GOALS[key], unit)
     return f"{label} {v.verdict}" + (f" ({v.note})" if v.note else "")
 
 if __name__ == "__main__":
