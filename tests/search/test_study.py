@@ -390,3 +390,53 @@ def test_an_orphan_trial_is_failed_only_after_the_grace_period(url, monkeypatch)
     monkeypatch.setattr(study_module, "ORPHAN_GRACE_S", 0.0)
     assert fail_stale_trials(study) == [orphan.number]
     assert study.trials[named.number].state == TrialState.RUNNING  # another machine's, named
+
+
+class _CtrlCWhileAsking(optuna.samplers.RandomSampler):
+    """Ctrl-C (a real SIGINT to this process) while Optuna makes trial ``at``: after the trial
+    exists in the storage and before the objective records its worker on it."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(seed=0)
+        self.at = at
+
+    def before_trial(self, study, trial):
+        if trial.number == self.at:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs at the next bytecode boundary
+                pass
+
+
+def test_ctrl_c_while_a_trial_is_being_made_leaves_no_trial_running(url):
+    with pytest.raises(TuneInterrupted) as info:
+        tune(Quadratic(center=(1.0, -2.0)), n_trials=6, storage=url, study_name="ask",
+             sampler=_CtrlCWhileAsking(at=2), direction="minimize", progress="off")
+    states = _states(url, "ask")
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"], states  # the trial made is failed
+    assert "holds 2 of 6 finished trials" in str(info.value)
+    tune(Quadratic(center=(1.0, -2.0)), n_trials=6, storage=url, study_name="ask",
+         direction="minimize", progress="off")  # resumes: only the missing trials run
+    assert _states(url, "ask").count("COMPLETE") == 6
+
+
+def test_a_second_ctrl_c_between_trials_stops_at_once(url):
+    import signal
+
+    class Twice(_CtrlCWhileAsking):
+        def before_trial(self, study, trial):
+            if trial.number == self.at:
+                os.kill(os.getpid(), signal.SIGINT)  # deferred: a trial is being made
+                os.kill(os.getpid(), signal.SIGINT)  # the user insists: stop here
+                for _ in range(1000):
+                    pass
+
+    with pytest.raises(TuneInterrupted):
+        tune(Quadratic(center=(1.0, -2.0)), n_trials=6, storage=url, study_name="twice",
+             sampler=Twice(at=1), direction="minimize", progress="off")
+    # stopped inside Optuna's ask, before the objective ran: no further trial ran, and the
+    # trial being made has no worker, so it is left to the orphan rule of a later run
+    trials = optuna.load_study(study_name="twice", storage=url).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "RUNNING"]
+    assert WORKER_ATTR not in trials[1].user_attrs

@@ -11,7 +11,11 @@
 - **Interrupts.** Every trial records the process that runs it (user attribute
   ``deepdojo.worker``, ``host:pid``). A trial left ``RUNNING`` by a process of this machine that
   is gone (Ctrl-C, ``kill``) is marked ``FAIL``, so the study resumes cleanly: finished
-  (complete or pruned) trials count, failed ones are run again.
+  (complete or pruned) trials count, failed ones are run again. A Ctrl-C that comes while
+  Optuna is making the next trial (the trial exists, its worker is not recorded yet) waits
+  until the trial records its worker and then stops it, so it is failed like any other; a
+  second Ctrl-C stops at once (a trial left without a worker then counts as an orphan and is
+  failed by a later run, see :data:`ORPHAN_GRACE_S`).
 - **Exactly the total.** Workers (on any machine) stop once the study holds its total of
   finished trials, but two of them may start a last trial at the same moment. A trial whose
   lower-numbered finished or running trials already make the total is *surplus*: it does not
@@ -25,7 +29,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -223,16 +229,22 @@ class Guarded:
     total: int | None = None  # finished trials the study should hold; later ones are surplus
     interrupted: bool = False
     surplus: list[int] = field(default_factory=list)  # numbers of the surplus trials met
+    pending: bool = False  # a Ctrl-C held back while no trial had its worker recorded
+    running: bool = False  # inside the objective: a Ctrl-C stops it there
 
     def __call__(self, trial: optuna.Trial) -> float:
         from deepdojo.search.storage import storage_cause
 
         trial.set_user_attr(WORKER_ATTR, worker_id())
+        if self.pending:  # Ctrl-C while Optuna made this trial: now that it is ours, stop it
+            self.interrupted = True
+            raise KeyboardInterrupt
         if self.total is not None and claims_ahead(trial) >= self.total:
             trial.set_user_attr(SURPLUS_ATTR, True)
             self.surplus.append(trial.number)
             trial.study.stop()  # optimize(catch=(SurplusTrial,)) marks it FAIL and returns
             raise SurplusTrial(f"trial {trial.number} is beyond the study's {self.total}")
+        self.running = True
         try:
             return self.objective(trial)
         except KeyboardInterrupt:
@@ -242,12 +254,23 @@ class Guarded:
             if storage_cause(e) is not None:  # the database is gone: tune() says it in a line
                 self.interrupted = True
             raise
+        finally:
+            self.running = False
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        """Ctrl-C: stop the objective now, or, between trials, once the next trial has
+        recorded its worker (a second Ctrl-C stops at once)."""
+        if self.running or self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
 
 
 @contextmanager
 def quiet_interrupts(guard: Guarded) -> Iterator[None]:
     """Drop Optuna's "Trial N failed ..." records once ``guard`` saw Ctrl-C or a lost database,
-    and those of surplus trials."""
+    and those of surplus trials; in the main thread, hold back a Ctrl-C that comes between
+    trials until the next trial has recorded its worker (:meth:`Guarded._on_sigint`; one held
+    back when the trials run out is raised on leaving)."""
     logger = logging.getLogger("optuna.study._optimize")
 
     def keep(record: logging.LogRecord) -> bool:
@@ -256,7 +279,14 @@ def quiet_interrupts(guard: Guarded) -> Iterator[None]:
         return not (guard.interrupted or surplus)
 
     logger.addFilter(keep)
+    main = threading.current_thread() is threading.main_thread()  # signals reach it only
+    previous = signal.signal(signal.SIGINT, guard._on_sigint) if main else None
     try:
         yield
+        if guard.pending:  # Ctrl-C after the last trial: the caller stops as interrupted
+            guard.interrupted = True
+            raise KeyboardInterrupt
     finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
         logger.removeFilter(keep)
