@@ -49,6 +49,12 @@ and the checks printed with them:
   of issue 13 it was no tighter than the rows above (A/A pair medians 0.87-1.12 at batch
   32, 0.95-1.11 at 256; per-epoch quartiles up to [0.62, 1.65] at batch 256).
 
+- ablations (opt in with ``--ablate-epochs N``): the MLP Trainer in one process with its
+  guard, its train accuracy, and both turned off in turn, each against the hand loop as in
+  the in-process rows; the ratio of each, and the defaults' ratio over it (what that part
+  costs), with 95% intervals over ``--rounds`` processes. ``bench/guard_check.py`` times the
+  guard's finiteness check itself against the exact alternatives, inside training.
+
 With other processes running on a 2-core machine, ``--threads 2`` is not measurable (OpenMP
 threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); compare with
 ``--threads 1`` there, and with more rounds and epochs for the b256 cases (8 steps per epoch).
@@ -61,6 +67,8 @@ Run::
     .venv/bin/python bench/trainer_overhead.py --rounds 3 --epochs 5 --cases mlp gan
     # the lockstep protocol alone (--epochs 0 and --paired-epochs 0 skip the others)
     .venv/bin/python bench/trainer_overhead.py --epochs 0 --paired-epochs 0 --lockstep-epochs 20
+    # where the MLP's overhead goes (about 6 minutes)
+    .venv/bin/python bench/trainer_overhead.py --epochs 0 --paired-epochs 0 --ablate-epochs 30
 """
 
 from __future__ import annotations
@@ -214,15 +222,15 @@ def index_batches(X: torch.Tensor, y: torch.Tensor, batch: int) -> Callable[[], 
     return batches
 
 
-def case_trainer(source: str, bar: bool, callback: Any) -> Any:
-    """The Trainer of a case with its defaults: the digits MLP (``DL``/``mem``), else the
-    GAN or contrastive task."""
+def case_trainer(source: str, bar: bool, callback: Any, **options: Any) -> Any:
+    """The Trainer of a case with its defaults: the digits MLP (``DL``/``mem``; ``options``
+    as Trainer keywords, e.g. ``guard=False``), else the GAN or contrastive task."""
     from deepdojo.train import Trainer
 
     progress = "on" if bar else "off"
     if source in ("DL", "mem"):
         return Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu",
-                       progress=progress, callbacks=[callback])  # fmt: skip
+                       progress=progress, callbacks=[callback], **options)  # fmt: skip
     return Trainer(make_gan() if source == "gan" else make_ssl(), device="cpu",
                    progress=progress, callbacks=[callback])  # fmt: skip
 
@@ -266,13 +274,13 @@ def run_child(variant: str, batch: int, epochs: int,
             "faults": statistics.median(clock.faults[-epochs:])}  # fmt: skip
 
 
-def run_paired(case: str, batch: int, epochs: int) -> dict[str, Any]:
+def run_paired(case: str, batch: int, epochs: int, **options: Any) -> dict[str, Any]:
     """In this process: ``epochs`` Trainer epochs of ``case`` (``mlp``: in-memory data), each
     followed by one epoch of its hand loop (``mlp``: index slicing); the per-pair ratios
     (trainer / hand) of wall time. Both share the process, its imports, allocator and caches,
     and the machine's load of that moment, so the ratio is far less noisy than between
     processes (it cannot show a cost that only a Trainer process pays, which the fresh-process
-    rows can)."""
+    rows can). ``options``: Trainer keywords for the ``mlp`` case (the ablations)."""
     from deepdojo.train import Callback
 
     if case == "mlp":
@@ -296,9 +304,28 @@ def run_paired(case: str, batch: int, epochs: int) -> dict[str, Any]:
             hand()
             hand_s.append(time.perf_counter() - t)
 
-    case_trainer("mem" if case == "mlp" else case, False, Pair()).fit(
+    case_trainer("mem" if case == "mlp" else case, False, Pair(), **options).fit(
         data, epochs=epochs + 1, batch_size=batch)  # fmt: skip
     return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)]}
+
+
+# the ablations: the digits MLP's Trainer with one default part turned off at a time
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "guard off": {"guard": False},
+    "accuracy off": {"metrics": {}},
+    "both off": {"guard": False, "metrics": {}},
+}
+
+
+def run_ablations(batch: int, epochs: int, seed: int) -> dict[str, float]:
+    """In this process, each of :data:`ABLATIONS` (in an order shuffled by ``seed``) as in
+    :func:`run_paired` (the MLP in memory, each Trainer epoch followed by a hand-loop epoch);
+    the median per-pair wall ratio of each. The variants share the process, so their
+    differences (what each part costs) are free of the between-process noise."""
+    names = random.Random(seed).sample(list(ABLATIONS), len(ABLATIONS))
+    return {name: statistics.median(run_paired("mlp", batch, epochs, **ABLATIONS[name])["ratios"])
+            for name in names}  # fmt: skip
 
 
 def child_command(variant: str, batch: int, epochs: int,
@@ -409,12 +436,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="epoch pairs per process for the in-process comparison (0: skip)")
     parser.add_argument("--lockstep-epochs", type=int, default=0,
                         help="timed epochs per process pair in the lockstep protocol (0: skip)")
+    parser.add_argument("--ablate-epochs", type=int, default=0,
+                        help="epoch pairs per Trainer variant for the MLP ablations: guard "
+                             "and train accuracy off in turn, in one process (0: skip)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fds", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.child:
+        if args.child.startswith("ablate-"):  # ablate-<round>
+            seed = int(args.child.removeprefix("ablate-"))
+            print(json.dumps(run_ablations(args.batch, args.epochs, seed)))
+            return
         if args.child.startswith("paired-"):
             print(json.dumps(run_paired(args.child.removeprefix("paired-"), args.batch,
                                         args.epochs)))  # fmt: skip
@@ -447,14 +481,15 @@ def _goal_of(variant: str) -> tuple[str | None, str]:
 
 
 def _report(args: argparse.Namespace) -> None:
-    print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved fresh "
-          f"processes per variant, {args.epochs} epochs each (median s/epoch); ratio = median "
-          f"over rounds of trainer / paired hand loop (wall, cpu); gmean [95% interval] of the "
-          f"per-round wall ratios and its verdict (MET / NOT MET / INCONCLUSIVE)")  # fmt: skip
+    print(f"torch {torch.__version__}, {args.threads} threads")
     worst: dict[str, float] = {}
     worst_cpu: dict[str, float] = {}
     judged: dict[str, dict[str | None, list[list[float]]]] = {}  # protocol -> key -> rows
     if args.epochs:
+        print(f"{args.rounds} interleaved fresh processes per variant, {args.epochs} epochs "
+              f"each (median s/epoch); ratio = median over rounds of trainer / paired hand "
+              f"loop (wall, cpu); gmean [95% interval] of the per-round wall ratios and its "
+              f"verdict (MET / NOT MET / INCONCLUSIVE)")  # fmt: skip
         print(f"{'case':<6}{'batch':>6}  {'variant':<17}{'wall':>7}{'cpu':>7}  "
               f"{'gmean [95% interval]':<23}{'loop s/ep':>9}{'flt/ep':>7}  goal")  # fmt: skip
     for case in args.cases if args.epochs else []:
@@ -488,6 +523,8 @@ def _report(args: argparse.Namespace) -> None:
                       f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
                       f"{max(medians):.3f})  {_interval_of(medians)}  {label}")  # fmt: skip
                 sys.stdout.flush()
+    if args.ablate_epochs:
+        _report_ablations(args)
     lock: dict[str, float] = {}
     if args.lockstep_epochs:
         print(f"\nlockstep: a fresh Trainer process and a fresh hand-loop process take turns "
@@ -537,6 +574,31 @@ def _report(args: argparse.Namespace) -> None:
                   f"{verdict} ({counts})")  # fmt: skip
     if args.rounds < 2:
         print("no interval verdicts: they need --rounds 2 or more")
+
+
+def _report_ablations(args: argparse.Namespace) -> None:
+    """Where the MLP Trainer's overhead goes: its ratio to the hand loop with each default
+    part off, and the cost of each part (the defaults' ratio over the variant's, within each
+    process). A finding per row, with its interval; not judged against a goal."""
+    print(f"\nablations (mlp in memory, progress off, in one process): {args.ablate_epochs} "
+          f"Trainer epochs per variant, each followed by a hand-loop epoch, the variants in a "
+          f"shuffled order; gmean [95% interval] over {args.rounds} processes of the median "
+          f"per-pair wall ratio, and of defaults / variant (the cost of what it turns off)")
+    for batch in args.batches:
+        per: dict[str, list[float]] = {name: [] for name in ABLATIONS}
+        for r in range(args.rounds):
+            cmd, env = child_command(f"ablate-{r}", batch, args.ablate_epochs, args.threads)
+            out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True,
+                                 check=True).stdout  # fmt: skip
+            for name, ratio in json.loads(out.strip().splitlines()[-1]).items():
+                per[name].append(ratio)
+        for name, ratios in per.items():
+            cost = "" if name == "defaults" else (
+                "   defaults / this " + _interval_of(
+                    [d / v for d, v in zip(per["defaults"], ratios, strict=True)]))
+            print(f"{'mlp':<6}{batch:>6}  {name:<13} trainer / hand {_interval_of(ratios):<23}"
+                  f"{cost}".rstrip())  # fmt: skip
+        sys.stdout.flush()
 
 
 def _interval_of(ratios: list[float]) -> str:
