@@ -4,6 +4,7 @@ loops doing the same work (same networks, losses, optimizers, augmentations, log
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import torch
@@ -19,6 +20,15 @@ PAIRS: dict[str, list[tuple[str, str]]] = {
     "ssl": [("trainer(ssl)", "loop(ssl)")],
 }  # fmt: skip
 LATENT = 8
+# where the hand loops call zero_grad (--hand-zero-grad, set by the parent for its children):
+# "last", after the step, as issue 13 lists the hand loop and as the Trainer's step runs; or
+# "first", between the loss and backward, which keeps the gradients through the next forward
+ZERO_GRAD_ENV = "DEEPDOJO_BENCH_ZERO_GRAD"
+
+
+def zero_grad_first() -> bool:
+    """Whether the hand loops call ``zero_grad`` before ``backward`` (else after the step)."""
+    return os.environ.get(ZERO_GRAD_ENV, "last") == "first"
 
 
 def gan_data(n: int = 2048) -> torch.Tensor:
@@ -54,6 +64,7 @@ def hand_gan(data: torch.Tensor, batch: int) -> Callable[[], None]:
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     gen = torch.Generator().manual_seed(0)
+    first = zero_grad_first()
 
     def one_epoch() -> None:
         order = torch.randperm(len(data), generator=gen)
@@ -62,14 +73,21 @@ def hand_gan(data: torch.Tensor, batch: int) -> Callable[[], None]:
             fake = g(torch.randn(len(real), LATENT)).detach()
             real_scores, fake_scores = d(real), d(fake)
             loss_d = objective.discriminator(real_scores, fake_scores)
-            opt_d.zero_grad()
+            if first:  # (D's gradients from the last G loss go here too)
+                opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
+            if not first:
+                opt_d.zero_grad()
             loss_d.item()
             loss_g = objective.generator(d(g(torch.randn(len(real), LATENT))))
-            opt_g.zero_grad()
+            if first:
+                opt_g.zero_grad()
             loss_g.backward()
             opt_g.step()
+            if not first:  # G's loss reached D's weights too: cleared, as the Trainer does
+                opt_g.zero_grad()
+                d.zero_grad()
             loss_g.item()
             real_scores.detach().mean().item(), fake_scores.detach().mean().item()  # logged
 
@@ -101,6 +119,7 @@ def hand_ssl(data: torch.Tensor, batch: int) -> Callable[[], None]:
     params = [*encoder.parameters(), *head.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)
     gen = torch.Generator().manual_seed(0)
+    first = zero_grad_first()
 
     def one_epoch() -> None:
         order = torch.randperm(len(data), generator=gen)
@@ -110,9 +129,12 @@ def hand_ssl(data: torch.Tensor, batch: int) -> Callable[[], None]:
             z = head(encoder(torch.cat([v1, v2])))  # (2B, D)
             z1, z2 = z[: len(x)], z[len(x) :]
             loss = nt_xent(z1, z2, 0.5)
-            opt.zero_grad()
+            if first:
+                opt.zero_grad()
             loss.backward()
             opt.step()
+            if not first:
+                opt.zero_grad()
             loss.item()
             F.cosine_similarity(z1.detach(), z2.detach(), dim=1).mean().item()  # logged
 

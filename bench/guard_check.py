@@ -128,13 +128,13 @@ def bench(batch: int, rounds: int, checks: dict[str, Check]) -> dict[str, list[f
             for xb, yb in batches():
                 start = clock()
                 loss = loss_fn(model(xb), yb)
-                opt.zero_grad()
                 loss.backward()
                 if check is not None:
                     t = clock()
                     check(loss, [p.grad for p in params])
                     spent = clock() - t
                 opt.step()
+                opt.zero_grad()
                 loss.item()
                 if r:
                     times[name].append(clock() - start if check is None else spent)

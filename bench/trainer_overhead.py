@@ -55,6 +55,19 @@ and the checks printed with them:
   costs), with 95% intervals over ``--rounds`` processes. ``bench/guard_check.py`` times the
   guard's finiteness check itself against the exact alternatives, inside training.
 
+- ``--malloc pinned``: every child process, Trainer and hand loop alike, runs with glibc's
+  heap trimming off and a fixed mmap threshold (``GLIBC_TUNABLES``). With glibc's defaults
+  a step's large temporaries can be handed back to the OS when freed and faulted in again on
+  the next step: thousands of minor faults per epoch in some processes, none in others (the
+  ``flt/ep`` columns). How often depends on the order in which a loop frees its memory. The
+  hand loops call ``zero_grad`` after the step, as issue 13 lists the hand loop and as the
+  Trainer's step does; ``--hand-zero-grad first`` calls it between the loss and
+  ``backward`` (the gradients then live through the next forward), which faulted less often
+  on the 2-core VM of issue 13: against such loops the contrastive task at batch 256 read
+  1.087 [1.064, 1.109] in one process (15 processes), and 1.005 [0.996, 1.014] with the
+  allocator pinned (no faults). Pinned, the rows measure the loops alone; as it is, they
+  also show what glibc's defaults add.
+
 With other processes running on a 2-core machine, ``--threads 2`` is not measurable (OpenMP
 threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); compare with
 ``--threads 1`` there, and with more rounds and epochs for the b256 cases (8 steps per epoch).
@@ -67,7 +80,9 @@ Run::
     .venv/bin/python bench/trainer_overhead.py --rounds 3 --epochs 5 --cases mlp gan
     # the lockstep protocol alone (--epochs 0 and --paired-epochs 0 skip the others)
     .venv/bin/python bench/trainer_overhead.py --epochs 0 --paired-epochs 0 --lockstep-epochs 20
-    # where the MLP's overhead goes (about 6 minutes)
+    # the in-process rows with glibc's malloc pinned in every child (no page-fault churn)
+    .venv/bin/python bench/trainer_overhead.py --epochs 0 --rounds 15 --malloc pinned
+    # where the MLP's overhead goes (about 3 minutes)
     .venv/bin/python bench/trainer_overhead.py --epochs 0 --paired-epochs 0 --ablate-epochs 30
 """
 
@@ -93,11 +108,13 @@ from torch.utils.data import DataLoader, TensorDataset
 sys.path.insert(0, str(Path(__file__).parent))
 from _overhead_tasks import (  # noqa: E402
     PAIRS,
+    ZERO_GRAD_ENV,
     gan_data,
     hand_gan,
     hand_ssl,
     make_gan,
     make_ssl,
+    zero_grad_first,
 )
 from _verdict import (  # noqa: E402
     INCONCLUSIVE,
@@ -114,6 +131,11 @@ GOALS = {"off": GOAL_OFF, "bar": GOAL_BAR}  # verdict key -> goal (progress off 
 
 
 _DIGITS_ENV = "DEEPDOJO_BENCH_DIGITS"  # the parent's cached copy, so children skip sklearn
+_MALLOC_ENV = "DEEPDOJO_BENCH_MALLOC"  # --malloc, for child_command
+# --malloc pinned: glibc keeps freed heap memory (no trim below 1 GiB) and serves blocks below
+# 32 MiB from the heap (a fixed mmap threshold), so no step's temporaries are returned to the
+# OS and faulted in again
+PINNED_MALLOC = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=33554432"
 
 
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,15 +218,19 @@ def hand_supervised(batches: Callable[[], Iterable[Any]]) -> Callable[[], None]:
     model = mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
+    first = zero_grad_first()
 
     def one_epoch() -> None:
         model.train()
         total = 0.0
         for xb, yb in batches():
             loss = loss_fn(model(xb), yb)  # forward, loss
-            opt.zero_grad()
+            if first:
+                opt.zero_grad()
             loss.backward()
             opt.step()
+            if not first:  # last (the default), as the Trainer's step
+                opt.zero_grad()
             total += loss.item() * len(yb)  # read the loss, as any logging loop does
 
     return one_epoch
@@ -283,6 +309,9 @@ def run_paired(case: str, batch: int, epochs: int, **options: Any) -> dict[str, 
     rows can). ``options``: Trainer keywords for the ``mlp`` case (the ablations)."""
     from deepdojo.train import Callback
 
+    def faults() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
     if case == "mlp":
         X, y = digits()
         hand = hand_supervised(index_batches(X, y, batch))
@@ -293,20 +322,25 @@ def run_paired(case: str, batch: int, epochs: int, **options: Any) -> dict[str, 
     hand()  # warm-up
     trainer_s: list[float] = []
     hand_s: list[float] = []
+    trainer_f: list[int] = []
+    hand_f: list[int] = []
 
     class Pair(Callback):
         def on_epoch_start(self, trainer: Any, epoch: int) -> None:
-            self.t = time.perf_counter()
+            self.f, self.t = faults(), time.perf_counter()
 
         def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
             trainer_s.append(time.perf_counter() - self.t)
-            t = time.perf_counter()
+            trainer_f.append(faults() - self.f)
+            f, t = faults(), time.perf_counter()
             hand()
             hand_s.append(time.perf_counter() - t)
+            hand_f.append(faults() - f)
 
     case_trainer("mem" if case == "mlp" else case, False, Pair(), **options).fit(
         data, epochs=epochs + 1, batch_size=batch)  # fmt: skip
-    return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)]}
+    return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)],
+            "faults": [statistics.median(trainer_f[1:]), statistics.median(hand_f[1:])]}
 
 
 # the ablations: the digits MLP's Trainer with one default part turned off at a time
@@ -332,6 +366,8 @@ def child_command(variant: str, batch: int, epochs: int,
                   threads: int) -> tuple[list[str], dict[str, str]]:  # fmt: skip
     """The command line and environment of a child process running ``variant``."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    if os.environ.get(_MALLOC_ENV) == "pinned":  # every child alike, the hand loops too
+        env["GLIBC_TUNABLES"] = ":".join(filter(None, [env.get("GLIBC_TUNABLES"), PINNED_MALLOC]))
     if variant.endswith("+bar"):
         env["FORCE_COLOR"] = "1"  # rich renders as on a terminal
     cmd = [sys.executable, __file__, "--child", variant, "--batch", str(batch),
@@ -339,7 +375,7 @@ def child_command(variant: str, batch: int, epochs: int,
     return cmd, env
 
 
-def spawn(variant: str, batch: int, epochs: int, threads: int) -> dict[str, float]:
+def spawn(variant: str, batch: int, epochs: int, threads: int) -> dict[str, Any]:
     cmd, env = child_command(variant, batch, epochs, threads)
     if variant.endswith("+bar"):
         with open(os.devnull, "w") as sink:
@@ -439,6 +475,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ablate-epochs", type=int, default=0,
                         help="epoch pairs per Trainer variant for the MLP ablations: guard "
                              "and train accuracy off in turn, in one process (0: skip)")
+    parser.add_argument("--malloc", choices=["default", "pinned"], default="default",
+                        help="glibc malloc settings of every child process, Trainer and hand "
+                             "loop alike: as they are, or pinned (no trimming, a fixed mmap "
+                             "threshold: no page-fault churn)")  # fmt: skip
+    parser.add_argument("--hand-zero-grad", choices=["last", "first"], default="last",
+                        help="where the hand loops call zero_grad: after the step (as issue "
+                             "13 lists the hand loop, and as the Trainer's step) or before "
+                             "backward (the gradients live through the next forward)")  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fds", help=argparse.SUPPRESS)
@@ -463,6 +507,8 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     d = load_digits()  # loaded once; the children read this copy (no sklearn import each)
+    os.environ[_MALLOC_ENV] = args.malloc
+    os.environ[ZERO_GRAD_ENV] = args.hand_zero_grad
     with tempfile.TemporaryDirectory() as tmp:
         os.environ[_DIGITS_ENV] = cache = os.path.join(tmp, "digits.npz")
         np.savez(cache, data=d.data, target=d.target)
@@ -481,7 +527,9 @@ def _goal_of(variant: str) -> tuple[str | None, str]:
 
 
 def _report(args: argparse.Namespace) -> None:
-    print(f"torch {torch.__version__}, {args.threads} threads")
+    malloc = "as it is" if args.malloc == "default" else f"pinned ({PINNED_MALLOC})"
+    print(f"torch {torch.__version__}, {args.threads} threads, glibc malloc {malloc}, hand "
+          f"loops zero_grad {args.hand_zero_grad}")  # fmt: skip
     worst: dict[str, float] = {}
     worst_cpu: dict[str, float] = {}
     judged: dict[str, dict[str | None, list[list[float]]]] = {}  # protocol -> key -> rows
@@ -508,20 +556,25 @@ def _report(args: argparse.Namespace) -> None:
         print(f"\nin one process (progress off; mlp in memory): {args.paired_epochs} Trainer "
               f"epochs, each followed by a hand-loop epoch; median [quartiles] of the per-pair "
               f"wall ratios, over {args.rounds} processes; gmean [95% interval] of the "
-              f"process medians")  # fmt: skip
+              f"process medians; minor page faults per epoch, trainer/hand (median over "
+              f"processes of the per-process medians)")  # fmt: skip
         for case in args.cases:
             for batch in args.batches:
-                medians, quartiles = [], []
+                medians, quartiles, faults = [], [], []
                 for _ in range(args.rounds):
-                    r = spawn(f"paired-{case}", batch, args.paired_epochs, args.threads)["ratios"]
+                    out = spawn(f"paired-{case}", batch, args.paired_epochs, args.threads)
+                    r = out["ratios"]
                     medians.append(statistics.median(r))
                     quartiles.append(statistics.quantiles(r, n=4))
+                    faults.append(out["faults"])
                 q = [statistics.median(x[i] for x in quartiles) for i in (0, 2)]
                 label = _judged_label(judged, "in one process", "off", f"<= {GOALS['off']}",
                                       medians, "processes")  # fmt: skip
+                flt = [statistics.median(f[i] for f in faults) for i in (0, 1)]
                 print(f"{case:<6}{batch:>6}  trainer / hand   {statistics.median(medians):.3f} "
                       f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
-                      f"{max(medians):.3f})  {_interval_of(medians)}  {label}")  # fmt: skip
+                      f"{max(medians):.3f})  {_interval_of(medians)}  flt/ep {flt[0]:.0f}/"
+                      f"{flt[1]:.0f}  {label}")  # fmt: skip
                 sys.stdout.flush()
     if args.ablate_epochs:
         _report_ablations(args)
