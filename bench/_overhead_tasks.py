@@ -26,9 +26,21 @@ LATENT = 8
 ZERO_GRAD_ENV = "DEEPDOJO_BENCH_ZERO_GRAD"
 
 
-def zero_grad_first() -> bool:
-    """Whether the hand loops call ``zero_grad`` before ``backward`` (else after the step)."""
-    return os.environ.get(ZERO_GRAD_ENV, "last") == "first"
+def zero_grad_first(first: bool | None = None) -> bool:
+    """Whether a hand loop calls ``zero_grad`` before ``backward`` (else after the step):
+    ``first`` when given, else as ``--hand-zero-grad`` said (``both``: after the step)."""
+    return os.environ.get(ZERO_GRAD_ENV, "last") == "first" if first is None else first
+
+
+class HandEpoch:
+    """One epoch of a hand-written loop (called), and the networks it trains (``modules``:
+    for the test that both ``zero_grad`` orders train them alike)."""
+
+    def __init__(self, one_epoch: Callable[[], None], *modules: nn.Module) -> None:
+        self.one_epoch, self.modules = one_epoch, modules
+
+    def __call__(self) -> None:
+        self.one_epoch()
 
 
 def gan_data(n: int = 2048) -> torch.Tensor:
@@ -55,7 +67,7 @@ def make_gan() -> nn.Module:
     return AdversarialTask(g, d, LATENT, kind="non_saturating", lr=2e-4)
 
 
-def hand_gan(data: torch.Tensor, batch: int) -> Callable[[], None]:
+def hand_gan(data: torch.Tensor, batch: int, first: bool | None = None) -> HandEpoch:
     """One epoch of the non-saturating GAN written out: D step, then G step, per batch."""
     from deepdojo.nn.losses import gan_loss
 
@@ -64,7 +76,7 @@ def hand_gan(data: torch.Tensor, batch: int) -> Callable[[], None]:
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     gen = torch.Generator().manual_seed(0)
-    first = zero_grad_first()
+    first = zero_grad_first(first)
 
     def one_epoch() -> None:
         order = torch.randperm(len(data), generator=gen)
@@ -87,11 +99,13 @@ def hand_gan(data: torch.Tensor, batch: int) -> Callable[[], None]:
             opt_g.step()
             if not first:  # G's loss reached D's weights too: cleared, as the Trainer does
                 opt_g.zero_grad()
-                d.zero_grad()
+                for p in d_params:  # (a bare loop, as the Trainer's: no zero_grad wrapper)
+                    p.grad = None
             loss_g.item()
             real_scores.detach().mean().item(), fake_scores.detach().mean().item()  # logged
 
-    return one_epoch
+    d_params = list(d.parameters())
+    return HandEpoch(one_epoch, g, d)
 
 
 def _ssl_nets() -> tuple[nn.Module, nn.Module]:
@@ -108,7 +122,7 @@ def make_ssl() -> nn.Module:
     return ContrastiveTask(encoder, head, temperature=0.5, lr=1e-3)
 
 
-def hand_ssl(data: torch.Tensor, batch: int) -> Callable[[], None]:
+def hand_ssl(data: torch.Tensor, batch: int, first: bool | None = None) -> HandEpoch:
     """One epoch of SimCLR written out: two views, one forward, NT-Xent, the alignment."""
     from deepdojo.data.augment import two_views
     from deepdojo.nn.losses import nt_xent
@@ -119,7 +133,7 @@ def hand_ssl(data: torch.Tensor, batch: int) -> Callable[[], None]:
     params = [*encoder.parameters(), *head.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)
     gen = torch.Generator().manual_seed(0)
-    first = zero_grad_first()
+    first = zero_grad_first(first)
 
     def one_epoch() -> None:
         order = torch.randperm(len(data), generator=gen)
@@ -138,4 +152,4 @@ def hand_ssl(data: torch.Tensor, batch: int) -> Callable[[], None]:
             loss.item()
             F.cosine_similarity(z1.detach(), z2.detach(), dim=1).mean().item()  # logged
 
-    return one_epoch
+    return HandEpoch(one_epoch, encoder, head)

@@ -62,11 +62,13 @@ and the checks printed with them:
   ``flt/ep`` columns). How often depends on the order in which a loop frees its memory. The
   hand loops call ``zero_grad`` after the step, as issue 13 lists the hand loop and as the
   Trainer's step does; ``--hand-zero-grad first`` calls it between the loss and
-  ``backward`` (the gradients then live through the next forward), which faulted less often
-  on the 2-core VM of issue 13: against such loops the contrastive task at batch 256 read
-  1.087 [1.064, 1.109] in one process (15 processes), and 1.005 [0.996, 1.014] with the
-  allocator pinned (no faults). Pinned, the rows measure the loops alone; as it is, they
-  also show what glibc's defaults add.
+  ``backward`` (the gradients then live through the next forward), and ``both`` times a hand
+  loop of each order after every Trainer epoch in the in-process rows. On the 2-core VM of
+  issue 13 (15 processes, batch 256, ``both``) the contrastive task read 1.012 [1.002, 1.023]
+  against the first order and 1.061 [1.042, 1.080] against the second, whose loop faulted
+  less (2176 vs 2896 faults per epoch); pinned, 1.013 and 1.011, no faults. Pinned, the rows
+  compare the loops without page-fault churn; as it is, they also show what glibc's defaults
+  add, which depends on the loop's order.
 
 With other processes running on a 2-core machine, ``--threads 2`` is not measurable (OpenMP
 threads spin-wait for a core: a child took 30+ s instead of ~3 s at load 2-3); compare with
@@ -109,6 +111,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _overhead_tasks import (  # noqa: E402
     PAIRS,
     ZERO_GRAD_ENV,
+    HandEpoch,
     gan_data,
     hand_gan,
     hand_ssl,
@@ -214,11 +217,11 @@ def hand_epochs(clock: EpochClock, epochs: int, one_epoch: Callable[[], None]) -
         clock.stop()
 
 
-def hand_supervised(batches: Callable[[], Iterable[Any]]) -> Callable[[], None]:
+def hand_supervised(batches: Callable[[], Iterable[Any]], first: bool | None = None) -> HandEpoch:
     model = mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    first = zero_grad_first()
+    first = zero_grad_first(first)
 
     def one_epoch() -> None:
         model.train()
@@ -233,7 +236,7 @@ def hand_supervised(batches: Callable[[], Iterable[Any]]) -> Callable[[], None]:
                 opt.zero_grad()
             total += loss.item() * len(yb)  # read the loss, as any logging loop does
 
-    return one_epoch
+    return HandEpoch(one_epoch, model)
 
 
 def index_batches(X: torch.Tensor, y: torch.Tensor, batch: int) -> Callable[[], Iterable[Any]]:
@@ -257,6 +260,8 @@ def case_trainer(source: str, bar: bool, callback: Any, **options: Any) -> Any:
     if source in ("DL", "mem"):
         return Trainer(mlp(), nn.CrossEntropyLoss(), "adam", lr=1e-3, device="cpu",
                        progress=progress, callbacks=[callback], **options)  # fmt: skip
+    if options:
+        raise ValueError(f"Trainer options {sorted(options)} apply to the MLP case only")
     return Trainer(make_gan() if source == "gan" else make_ssl(), device="cpu",
                    progress=progress, callbacks=[callback])  # fmt: skip
 
@@ -266,8 +271,8 @@ def task_data(source: str) -> torch.Tensor:
     return gan_data() if source == "gan" else digits()[0]
 
 
-def hand_task(source: str, data: torch.Tensor, batch: int) -> Callable[[], None]:
-    return (hand_gan if source == "gan" else hand_ssl)(data, batch)
+def hand_task(source: str, data: torch.Tensor, batch: int, first: bool | None = None) -> HandEpoch:
+    return (hand_gan if source == "gan" else hand_ssl)(data, batch, first)
 
 
 def run_child(variant: str, batch: int, epochs: int,
@@ -306,41 +311,58 @@ def run_paired(case: str, batch: int, epochs: int, **options: Any) -> dict[str, 
     (trainer / hand) of wall time. Both share the process, its imports, allocator and caches,
     and the machine's load of that moment, so the ratio is far less noisy than between
     processes (it cannot show a cost that only a Trainer process pays, which the fresh-process
-    rows can). ``options``: Trainer keywords for the ``mlp`` case (the ablations)."""
+    rows can). ``options``: Trainer keywords for the ``mlp`` case (the ablations).
+
+    With ``--hand-zero-grad both``, each Trainer epoch is followed by one epoch of each hand
+    loop (``zero_grad`` after the step, then before ``backward``, the two in turns): the
+    ratios against the second come as ``ratios_first``. Each arm's median seconds and minor
+    page faults per epoch come with them."""
     from deepdojo.train import Callback
 
     def faults() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
+    orders = ([False, True] if os.environ.get(ZERO_GRAD_ENV) == "both"
+              else [zero_grad_first()])  # fmt: skip
     if case == "mlp":
         X, y = digits()
-        hand = hand_supervised(index_batches(X, y, batch))
+        hands = [hand_supervised(index_batches(X, y, batch), first) for first in orders]
         data: Any = (X, y)
     else:
         data = task_data(case)
-        hand = hand_task(case, data, batch)
-    hand()  # warm-up
-    trainer_s: list[float] = []
-    hand_s: list[float] = []
-    trainer_f: list[int] = []
-    hand_f: list[int] = []
+        hands = [hand_task(case, data, batch, first) for first in orders]
+    for hand in hands:
+        hand()  # warm-up
+    arms = ["trainer", *(f"hand-{i}" for i in range(len(hands)))]
+    secs: dict[str, list[float]] = {arm: [] for arm in arms}
+    flts: dict[str, list[int]] = {arm: [] for arm in arms}
+
+    def timed(arm: str, f: int, t: float) -> None:
+        secs[arm].append(time.perf_counter() - t)
+        flts[arm].append(faults() - f)
 
     class Pair(Callback):
         def on_epoch_start(self, trainer: Any, epoch: int) -> None:
             self.f, self.t = faults(), time.perf_counter()
 
         def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
-            trainer_s.append(time.perf_counter() - self.t)
-            trainer_f.append(faults() - self.f)
-            f, t = faults(), time.perf_counter()
-            hand()
-            hand_s.append(time.perf_counter() - t)
-            hand_f.append(faults() - f)
+            timed("trainer", self.f, self.t)
+            turn = range(len(hands)) if epoch % 2 == 0 else reversed(range(len(hands)))
+            for i in turn:
+                f, t = faults(), time.perf_counter()
+                hands[i]()
+                timed(f"hand-{i}", f, t)
 
     case_trainer("mem" if case == "mlp" else case, False, Pair(), **options).fit(
         data, epochs=epochs + 1, batch_size=batch)  # fmt: skip
-    return {"ratios": [t / h for t, h in zip(trainer_s[1:], hand_s[1:], strict=True)],
-            "faults": [statistics.median(trainer_f[1:]), statistics.median(hand_f[1:])]}
+    out: dict[str, Any] = {}
+    for i, first in enumerate(orders):
+        key = "_first" if len(orders) > 1 and first else ""
+        out[f"ratios{key}"] = [t / h for t, h in zip(secs["trainer"][1:], secs[f"hand-{i}"][1:],
+                                                     strict=True)]  # fmt: skip
+        out[f"faults{key}"] = [statistics.median(flts[a][1:]) for a in ("trainer", f"hand-{i}")]
+        out[f"seconds{key}"] = [statistics.median(secs[a][1:]) for a in ("trainer", f"hand-{i}")]
+    return out
 
 
 # the ablations: the digits MLP's Trainer with one default part turned off at a time
@@ -352,14 +374,17 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_ablations(batch: int, epochs: int, seed: int) -> dict[str, float]:
+def run_ablations(batch: int, epochs: int, seed: int) -> dict[str, list[float]]:
     """In this process, each of :data:`ABLATIONS` (in an order shuffled by ``seed``) as in
     :func:`run_paired` (the MLP in memory, each Trainer epoch followed by a hand-loop epoch);
-    the median per-pair wall ratio of each. The variants share the process, so their
-    differences (what each part costs) are free of the between-process noise."""
-    names = random.Random(seed).sample(list(ABLATIONS), len(ABLATIONS))
-    return {name: statistics.median(run_paired("mlp", batch, epochs, **ABLATIONS[name])["ratios"])
-            for name in names}  # fmt: skip
+    per variant, the median per-pair wall ratio and the median minor page faults per epoch of
+    the Trainer and of the hand loop. The variants share the process, so their differences
+    (what each part costs) are free of the between-process noise."""
+    out = {}
+    for name in random.Random(seed).sample(list(ABLATIONS), len(ABLATIONS)):
+        r = run_paired("mlp", batch, epochs, **ABLATIONS[name])
+        out[name] = [statistics.median(r["ratios"]), *r["faults"]]
+    return out
 
 
 def child_command(variant: str, batch: int, epochs: int,
@@ -479,10 +504,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="glibc malloc settings of every child process, Trainer and hand "
                              "loop alike: as they are, or pinned (no trimming, a fixed mmap "
                              "threshold: no page-fault churn)")  # fmt: skip
-    parser.add_argument("--hand-zero-grad", choices=["last", "first"], default="last",
+    parser.add_argument("--hand-zero-grad", choices=["last", "first", "both"], default="last",
                         help="where the hand loops call zero_grad: after the step (as issue "
                              "13 lists the hand loop, and as the Trainer's step) or before "
-                             "backward (the gradients live through the next forward)")  # fmt: skip
+                             "backward (the gradients live through the next forward); both: "
+                             "the in-process rows time a hand loop of each order after every "
+                             "Trainer epoch (the other protocols use 'last')")  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fds", help=argparse.SUPPRESS)
@@ -513,7 +540,9 @@ def main(argv: list[str] | None = None) -> None:
         os.environ[_DIGITS_ENV] = cache = os.path.join(tmp, "digits.npz")
         np.savez(cache, data=d.data, target=d.target)
         _report(args)
-    print(f"bench time {time.perf_counter() - started:.0f} s")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"bench time {time.perf_counter() - started:.0f} s; load average at the end {load} "
+          f"({os.cpu_count()} CPUs)")  # fmt: skip
 
 
 def _goal_of(variant: str) -> tuple[str | None, str]:
@@ -556,26 +585,15 @@ def _report(args: argparse.Namespace) -> None:
         print(f"\nin one process (progress off; mlp in memory): {args.paired_epochs} Trainer "
               f"epochs, each followed by a hand-loop epoch; median [quartiles] of the per-pair "
               f"wall ratios, over {args.rounds} processes; gmean [95% interval] of the "
-              f"process medians; minor page faults per epoch, trainer/hand (median over "
-              f"processes of the per-process medians)")  # fmt: skip
+              f"process medians; ms and minor page faults per epoch, trainer/hand (median "
+              f"over processes of the per-process medians)")  # fmt: skip
         for case in args.cases:
             for batch in args.batches:
-                medians, quartiles, faults = [], [], []
-                for _ in range(args.rounds):
-                    out = spawn(f"paired-{case}", batch, args.paired_epochs, args.threads)
-                    r = out["ratios"]
-                    medians.append(statistics.median(r))
-                    quartiles.append(statistics.quantiles(r, n=4))
-                    faults.append(out["faults"])
-                q = [statistics.median(x[i] for x in quartiles) for i in (0, 2)]
-                label = _judged_label(judged, "in one process", "off", f"<= {GOALS['off']}",
-                                      medians, "processes")  # fmt: skip
-                flt = [statistics.median(f[i] for f in faults) for i in (0, 1)]
-                print(f"{case:<6}{batch:>6}  trainer / hand   {statistics.median(medians):.3f} "
-                      f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-"
-                      f"{max(medians):.3f})  {_interval_of(medians)}  flt/ep {flt[0]:.0f}/"
-                      f"{flt[1]:.0f}  {label}")  # fmt: skip
-                sys.stdout.flush()
+                outs = [spawn(f"paired-{case}", batch, args.paired_epochs, args.threads)
+                        for _ in range(args.rounds)]  # fmt: skip
+                for key in ("", "_first") if args.hand_zero_grad == "both" else ("",):
+                    protocol = "in one process" + (", hand zero_grad first" if key else "")
+                    _paired_row(judged, protocol, case, batch, outs, key)
     if args.ablate_epochs:
         _report_ablations(args)
     lock: dict[str, float] = {}
@@ -629,6 +647,24 @@ def _report(args: argparse.Namespace) -> None:
         print("no interval verdicts: they need --rounds 2 or more")
 
 
+def _paired_row(judged: dict[str, dict[str | None, list[list[float]]]], protocol: str,
+                case: str, batch: int, outs: list[dict[str, Any]], key: str) -> None:
+    """One in-process row: the per-pair ratios of every process against the hand loop
+    ``key`` names (``""``, or ``"_first"``: the one calling ``zero_grad`` before backward)."""
+    medians = [statistics.median(o[f"ratios{key}"]) for o in outs]
+    q = [statistics.median(statistics.quantiles(o[f"ratios{key}"], n=4)[i] for o in outs)
+         for i in (0, 2)]  # fmt: skip
+    flt = [statistics.median(o[f"faults{key}"][i] for o in outs) for i in (0, 1)]
+    sec = [statistics.median(o[f"seconds{key}"][i] for o in outs) * 1e3 for i in (0, 1)]
+    label = _judged_label(judged, protocol, "off", f"<= {GOALS['off']}", medians, "processes")
+    hand = "hand(first)" if key else "hand"
+    print(f"{case:<6}{batch:>6}  trainer / {hand:<12}{statistics.median(medians):.3f} "
+          f"[{q[0]:.3f}, {q[1]:.3f}]  (process medians {min(medians):.3f}-{max(medians):.3f})  "
+          f"{_interval_of(medians)}  ms/ep {sec[0]:.1f}/{sec[1]:.1f}  flt/ep {flt[0]:.0f}/"
+          f"{flt[1]:.0f}  {label}")  # fmt: skip
+    sys.stdout.flush()
+
+
 def _report_ablations(args: argparse.Namespace) -> None:
     """Where the MLP Trainer's overhead goes: its ratio to the hand loop with each default
     part off, and the cost of each part (the defaults' ratio over the variant's, within each
@@ -639,18 +675,21 @@ def _report_ablations(args: argparse.Namespace) -> None:
           f"per-pair wall ratio, and of defaults / variant (the cost of what it turns off)")
     for batch in args.batches:
         per: dict[str, list[float]] = {name: [] for name in ABLATIONS}
+        faults: dict[str, list[list[float]]] = {name: [] for name in ABLATIONS}
         for r in range(args.rounds):
             cmd, env = child_command(f"ablate-{r}", batch, args.ablate_epochs, args.threads)
             out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True,
                                  check=True).stdout  # fmt: skip
-            for name, ratio in json.loads(out.strip().splitlines()[-1]).items():
+            for name, (ratio, *flt) in json.loads(out.strip().splitlines()[-1]).items():
                 per[name].append(ratio)
+                faults[name].append(flt)
         for name, ratios in per.items():
             cost = "" if name == "defaults" else (
                 "   defaults / this " + _interval_of(
                     [d / v for d, v in zip(per["defaults"], ratios, strict=True)]))
+            flt = [statistics.median(f[i] for f in faults[name]) for i in (0, 1)]
             print(f"{'mlp':<6}{batch:>6}  {name:<13} trainer / hand {_interval_of(ratios):<23}"
-                  f"{cost}".rstrip())  # fmt: skip
+                  f"flt/ep {flt[0]:>4.0f}/{flt[1]:<4.0f}{cost}".rstrip())  # fmt: skip
         sys.stdout.flush()
 
 

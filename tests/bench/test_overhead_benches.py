@@ -1,5 +1,6 @@
 """What the overhead benches promise about their own setup: ``--malloc pinned`` reaches every
-child alike, and every finiteness check that ``bench/guard_check.py`` times is exact."""
+child alike and changes what glibc does, both hand-loop orders do the same work, and every
+finiteness check that ``bench/guard_check.py`` times catches every NaN/Inf."""
 
 from __future__ import annotations
 
@@ -43,12 +44,80 @@ def test_pinned_malloc_reaches_every_child_alike(overhead, monkeypatch, variant)
     assert "GLIBC_TUNABLES" not in overhead.child_command(variant, 32, 3, 2)[1]
 
 
-def test_pinned_malloc_names_real_glibc_tunables(overhead) -> None:
-    settings = dict(item.split("=") for item in overhead.PINNED_MALLOC.split(":"))
-    assert settings == {"glibc.malloc.trim_threshold": str(1 << 30),
-                        "glibc.malloc.mmap_threshold": str(32 << 20)}  # fmt: skip
-    # glibc ignores an mmap threshold above 32 MiB on 64-bit machines (HEAP_MAX_SIZE / 2)
-    assert int(settings["glibc.malloc.mmap_threshold"]) <= 32 << 20
+_PROBE = """
+import ctypes
+libc = ctypes.CDLL("libc.so.6")
+class Info(ctypes.Structure):  # struct mallinfo2 (glibc >= 2.33)
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks",
+                "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+block = libc.malloc(8 << 20)
+mapped = libc.mallinfo2().hblkhd >= 8 << 20  # served by its own mmap
+libc.free(block)
+kept = libc.mallinfo2().fordblks >= 8 << 20  # freed, and still the process's
+print(mapped, kept)
+"""
+
+
+def _glibc_with_mallinfo2() -> bool:
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        return hasattr(ctypes.CDLL("libc.so.6"), "mallinfo2")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="needs glibc >= 2.33 (mallinfo2)")
+def test_pinned_malloc_keeps_a_freed_8_mib_block_that_the_defaults_map_and_return(
+        overhead, monkeypatch) -> None:  # fmt: skip
+    import subprocess
+
+    results = {}
+    for setting in ("default", "pinned"):
+        monkeypatch.setenv(overhead._MALLOC_ENV, setting)
+        monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+        env = overhead.child_command("loop(mem)", 32, 1, 1)[1]
+        out = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()  # fmt: skip
+        results[setting] = out
+    assert results == {"default": ["True", "False"], "pinned": ["False", "True"]}
+
+
+@pytest.mark.parametrize("case", ["mlp", "gan", "ssl"])
+def test_both_zero_grad_orders_train_the_same_weights(overhead, case) -> None:
+    """The hand loops do the same work in either order (a dropped ``zero_grad`` of the
+    discriminator after the generator's update would make them differ)."""
+    if case == "mlp":
+        X, y = overhead.digits()
+        hands = [overhead.hand_supervised(overhead.index_batches(X[:300], y[:300], 64), first)
+                 for first in (False, True)]  # fmt: skip
+    else:
+        data = overhead.task_data(case)[:300]
+        hands = [overhead.hand_task(case, data, 64, first) for first in (False, True)]
+    states = []
+    for hand in hands:
+        torch.manual_seed(0)  # the GAN's noise and the views' augmentations
+        hand()
+        hand()
+        states.append([p.detach().clone() for m in hand.modules for p in m.parameters()])
+    assert states[0] and len(states[0]) == len(states[1])
+    for a, b in zip(*states, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_ablations_run_every_variant_in_one_process(overhead) -> None:
+    out = overhead.run_ablations(256, 1, seed=0)
+    assert sorted(out) == sorted(overhead.ABLATIONS)
+    for ratio, trainer_faults, hand_faults in out.values():
+        assert ratio > 0 and trainer_faults >= 0 and hand_faults >= 0
+    with pytest.raises(ValueError, match="MLP case only"):
+        overhead.case_trainer("gan", False, None, guard=False)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # NumPy's sums
