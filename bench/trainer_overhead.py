@@ -677,10 +677,8 @@ def _report_ablations(args: argparse.Namespace) -> None:
         per: dict[str, list[float]] = {name: [] for name in ABLATIONS}
         faults: dict[str, list[list[float]]] = {name: [] for name in ABLATIONS}
         for r in range(args.rounds):
-            cmd, env = child_command(f"ablate-{r}", batch, args.ablate_epochs, args.threads)
-            out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True,
-                                 check=True).stdout  # fmt: skip
-            for name, (ratio, *flt) in json.loads(out.strip().splitlines()[-1]).items():
+            out = spawn(f"ablate-{r}", batch, args.ablate_epochs, args.threads)
+            for name, (ratio, *flt) in out.items():
                 per[name].append(ratio)
                 faults[name].append(flt)
         for name, ratios in per.items():
